@@ -1,0 +1,187 @@
+//! `command`: runs a program (argv, never a shell) and judges its exit code
+//! and output, e.g. `nvcc --version` or `nvidia-smi -L`.
+
+use super::Pattern;
+use crate::outcome::Verdict;
+use crate::procs;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Output beyond this is read and dropped, so a flooding program cannot eat memory.
+const OUTPUT_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub stdout_matches: Option<Pattern>,
+    #[serde(default)]
+    pub stderr_matches: Option<Pattern>,
+}
+
+pub struct Captured {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.argv.is_empty() || self.argv[0].is_empty() {
+            return Err("`argv` must name a program: argv = [\"nvidia-smi\", \"-L\"]".into());
+        }
+        Ok(())
+    }
+
+    /// A relative program path (`./tool`, `bin/tool`) is relative to the suite's directory.
+    pub fn resolve(&mut self, base_dir: &Path) {
+        let program = &self.argv[0];
+        if program.contains('/') && Path::new(program).is_relative() {
+            self.argv[0] = base_dir.join(program).to_string_lossy().into_owned();
+        }
+    }
+
+    pub fn run(&self, timeout: Duration) -> (Verdict, Option<String>) {
+        let shown = self.argv.join(" ");
+        let mut child = match Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let verdict = if self.argv[0].contains('/') {
+                    Verdict::fail(format!("`{shown}` cannot run: {} does not exist", self.argv[0]))
+                } else {
+                    Verdict::fail(format!("`{shown}` cannot run: `{}` is not on PATH", self.argv[0]))
+                };
+                return (verdict, None);
+            }
+            Err(e) => return (Verdict::fail(format!("`{shown}` cannot run: {e}")), None),
+        };
+        procs::register(child.id());
+        let stdout = reader(child.stdout.take());
+        let stderr = reader(child.stderr.take());
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() >= timeout || procs::is_cancelled() => {
+                    procs::kill_group(child.id(), libc::SIGKILL);
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break None,
+            }
+        };
+        procs::unregister(child.id());
+        let captured = Captured {
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        };
+        let output = Some(format!("$ {shown}\n--- stdout ---\n{}--- stderr ---\n{}", captured.stdout, captured.stderr));
+        let verdict = match status {
+            None if procs::is_cancelled() => Verdict::error(format!("`{shown}` was stopped: the run was cancelled")),
+            None => Verdict::error(format!("`{shown}` timed out after {:.1}s and was killed", timeout.as_secs_f64())),
+            Some(status) => self.judge(&shown, status, &captured),
+        };
+        (verdict, output)
+    }
+
+    fn judge(&self, shown: &str, status: std::process::ExitStatus, out: &Captured) -> Verdict {
+        if let Some(signal) = status.signal() {
+            return Verdict::fail(format!("`{shown}` was killed by signal {signal} ({})", procs::signal_name(signal)));
+        }
+        let code = status.code().unwrap_or(-1);
+        if code != self.exit_code {
+            let last = out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Verdict::fail(format!("`{shown}` exited with {code}, expected {}{}", self.exit_code,
+                if last.is_empty() { String::new() } else { format!(": {}", last.trim()) }));
+        }
+        for (stream, pattern, text) in [
+            ("stdout", &self.stdout_matches, &out.stdout),
+            ("stderr", &self.stderr_matches, &out.stderr),
+        ] {
+            if let Some(pattern) = pattern {
+                match pattern.0.captures(text) {
+                    None => return Verdict::fail(format!("`{shown}` {stream} does not match /{}/", pattern.as_str())),
+                    Some(caps) => {
+                        if let Some(first_group) = caps.get(1) {
+                            return Verdict::pass(format!("`{shown}` {stream} matches: {}", first_group.as_str()))
+                                .with_property(format!("{stream}_match"), first_group.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        Verdict::pass(format!("`{shown}` exited with {code}"))
+    }
+}
+
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let Some(mut pipe) = pipe else { return String::new() };
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Status;
+
+    fn spec(text: &str) -> Spec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn exit_code_and_output_are_judged() {
+        let t = Duration::from_secs(10);
+        assert_eq!(spec("argv = ['true']").run(t).0.status, Status::Pass);
+        assert_eq!(spec("argv = ['false']").run(t).0.status, Status::Fail);
+        assert_eq!(spec("argv = ['false']\nexit_code = 1").run(t).0.status, Status::Pass);
+        let v = spec("argv = ['echo', 'release 12.5, V12.5.82']\nstdout_matches = 'release ([0-9.]+)'").run(t).0;
+        assert_eq!(v.status, Status::Pass);
+        assert_eq!(v.message, "`echo release 12.5, V12.5.82` stdout matches: 12.5");
+        assert_eq!(spec("argv = ['echo', 'x']\nstdout_matches = '^y'").run(t).0.status, Status::Fail);
+    }
+
+    #[test]
+    fn never_uses_a_shell() {
+        let v = spec("argv = ['echo', '$HOME; false']\nstdout_matches = '^\\$HOME; false$'").run(Duration::from_secs(5)).0;
+        assert_eq!(v.status, Status::Pass, "{}", v.message);
+    }
+
+    #[test]
+    fn missing_program_and_timeout() {
+        let v = spec("argv = ['gpugate-no-such-program']").run(Duration::from_secs(5)).0;
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.message.contains("is not on PATH"), "{}", v.message);
+        let started = Instant::now();
+        let v = spec("argv = ['sleep', '30']").run(Duration::from_millis(200)).0;
+        assert_eq!(v.status, Status::Error);
+        assert!(v.message.contains("timed out after 0.2s"), "{}", v.message);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

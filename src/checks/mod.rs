@@ -1,0 +1,146 @@
+//! Check kinds: one module each (spec, judgement, tests), registered once in
+//! [`check_kinds!`] below.
+
+pub mod command;
+pub mod env_var;
+pub mod file_exists;
+pub mod library_loads;
+mod pattern;
+pub mod tensorflow_devices;
+pub mod tensorflow_loads;
+pub mod tensorflow_matmul;
+
+pub use pattern::Pattern;
+
+use crate::outcome::Verdict;
+use crate::tf::runtime::Runtime;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+macro_rules! check_kinds {
+    ($( $name:literal => $variant:ident($module:ident) ),+ $(,)?) => {
+        /// A check's kind-specific spec. Serialized (tagged by `kind`) to send
+        /// it to a worker.
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum CheckKind {
+            $( #[serde(rename = $name)] $variant($module::Spec), )+
+        }
+
+        /// Every kind name, as written in suites.
+        pub const KIND_NAMES: &[&str] = &[$($name),+];
+
+        impl CheckKind {
+            /// Reads the kind-specific keys of a check; `None` for an unknown kind.
+            pub fn from_toml(kind: &str, de: toml::de::ValueDeserializer<'_>) -> Option<Result<Self, toml::de::Error>> {
+                match kind {
+                    $( $name => Some($module::Spec::deserialize(de).map(CheckKind::$variant)), )+
+                    _ => None,
+                }
+            }
+
+            pub fn name(&self) -> &'static str {
+                match self { $( CheckKind::$variant(_) => $name, )+ }
+            }
+
+            /// Checks what serde cannot (contradictory keys, ranges).
+            pub fn validate(&self) -> Result<(), String> {
+                match self { $( CheckKind::$variant(spec) => spec.validate(), )+ }
+            }
+        }
+    };
+}
+
+check_kinds! {
+    "env.var" => EnvVar(env_var),
+    "file.exists" => FileExists(file_exists),
+    "library.loads" => LibraryLoads(library_loads),
+    "command" => Command(command),
+    "tensorflow.loads" => TensorflowLoads(tensorflow_loads),
+    "tensorflow.devices" => TensorflowDevices(tensorflow_devices),
+    "tensorflow.matmul" => TensorflowMatmul(tensorflow_matmul),
+}
+
+/// A worker process and what it is for. Checks on the same lane share one
+/// worker and run one after another; lanes run side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lane {
+    /// Loads arbitrary native libraries; kept apart from TensorFlow's state.
+    Native,
+    /// Loads libtensorflow once and computes on this device.
+    Tensorflow { device: String },
+}
+
+impl Lane {
+    pub fn label(&self) -> String {
+        match self {
+            Lane::Native => "native".into(),
+            Lane::Tensorflow { device } => format!("tensorflow {device}"),
+        }
+    }
+}
+
+/// The device TensorFlow checks without a device of their own run against.
+pub const DEFAULT_TF_DEVICE: &str = "/device:CPU:0";
+
+pub enum Placement {
+    Parent,
+    Worker(Lane),
+}
+
+impl CheckKind {
+    /// Anything that loads native code runs in a worker (DESIGN.md, principle 1).
+    pub fn placement(&self) -> Placement {
+        let tf = |device: &str| Placement::Worker(Lane::Tensorflow { device: device.to_string() });
+        match self {
+            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => Placement::Parent,
+            CheckKind::LibraryLoads(_) => Placement::Worker(Lane::Native),
+            CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) => tf(DEFAULT_TF_DEVICE),
+            CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
+        }
+    }
+
+    pub fn needs_tensorflow(&self) -> bool {
+        matches!(self.placement(), Placement::Worker(Lane::Tensorflow { .. }))
+    }
+
+    pub fn default_timeout(&self) -> Duration {
+        if self.needs_tensorflow() { Duration::from_secs(300) } else { Duration::from_secs(60) }
+    }
+
+    /// Makes relative paths relative to the suite's directory.
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        match self {
+            CheckKind::FileExists(spec) => spec.resolve(base_dir),
+            CheckKind::LibraryLoads(spec) => spec.resolve(base_dir),
+            CheckKind::Command(spec) => spec.resolve(base_dir),
+            CheckKind::EnvVar(_) | CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) | CheckKind::TensorflowMatmul(_) => {}
+        }
+    }
+
+    /// Runs a parent-side check. Returns captured output, if any, beside the verdict.
+    pub fn run_in_parent(&self, timeout: Duration) -> (Verdict, Option<String>) {
+        match self {
+            CheckKind::EnvVar(spec) => (spec.run(), None),
+            CheckKind::FileExists(spec) => (spec.run(), None),
+            CheckKind::Command(spec) => spec.run(timeout),
+            CheckKind::LibraryLoads(_) | CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) | CheckKind::TensorflowMatmul(_) => {
+                (Verdict::error(format!("internal error: `{}` must run in a worker", self.name())), None)
+            }
+        }
+    }
+
+    /// Runs a worker-side check (inside `gpugate __worker`).
+    pub fn run_in_worker(&self, tf: &mut Runtime) -> Verdict {
+        match self {
+            CheckKind::LibraryLoads(spec) => spec.run(),
+            CheckKind::TensorflowLoads(spec) => spec.run(tf),
+            CheckKind::TensorflowDevices(spec) => spec.run(tf),
+            CheckKind::TensorflowMatmul(spec) => spec.run(tf),
+            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => {
+                Verdict::error(format!("internal error: `{}` must run in the parent", self.name()))
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `tensorflow.matmul`: a float32 matmul of fresh random inputs on a named
+//! device, checked against a float64 reference computed here, and the device
+//! that actually ran it read from TensorFlow's run metadata.
+
+use crate::outcome::Verdict;
+use crate::tf::runtime::Runtime;
+use serde::{Deserialize, Serialize};
+
+fn default_size() -> usize {
+    256
+}
+fn default_rtol() -> f64 {
+    // TF32 (the default for float32 matmul on Ampere and newer) stays near 1e-3.
+    5e-3
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub device: String,
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Largest accepted relative error, ‖C − R‖_F / ‖R‖_F.
+    #[serde(default = "default_rtol")]
+    pub rtol: f64,
+}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.device.starts_with("/device:") && !self.device.starts_with("/job:") {
+            return Err(format!("`device` must be a TensorFlow device name such as /device:GPU:0, got `{}`", self.device));
+        }
+        if !(1..=8192).contains(&self.size) {
+            return Err(format!("`size` must be between 1 and 8192, got {}", self.size));
+        }
+        if !(self.rtol > 0.0 && self.rtol < 1.0) {
+            return Err(format!("`rtol` must be between 0 and 1, got {}", self.rtol));
+        }
+        Ok(())
+    }
+
+    pub fn run(&self, tf: &mut Runtime) -> Verdict {
+        let n = self.size;
+        let mut rng = SplitMix64::from_time();
+        let a: Vec<f32> = (0..n * n).map(|_| rng.next_unit()).collect();
+        let b: Vec<f32> = (0..n * n).map(|_| rng.next_unit()).collect();
+        let run = match tf.matmul(&self.device, n, &a, &b) {
+            Ok(run) => run,
+            Err(e) => {
+                return Verdict::fail(format!("matmul on {} did not run: {}", self.device, e.lines().next().unwrap_or("")))
+                    .with_detail(format!("TensorFlow said:\n{e}"));
+            }
+        };
+        let error = relative_error(&a, &b, &run.product, n);
+        let ran_on = if run.ran_on.is_empty() { "(not reported)".to_string() } else { run.ran_on.join(", ") };
+        let verdict = if !error.is_finite() || error > self.rtol {
+            Verdict::fail(format!(
+                "{n}×{n} matmul on {} is wrong: relative error {error:.3e} > rtol {:.1e} (ran on {ran_on})",
+                self.device, self.rtol
+            ))
+        } else {
+            Verdict::pass(format!("{n}×{n} matmul ran on {ran_on}, relative error {error:.2e}"))
+        };
+        verdict
+            .with_property("ran_on", ran_on)
+            .with_property("relative_error", format!("{error:.3e}"))
+    }
+}
+
+/// ‖C − A·B‖_F / ‖A·B‖_F with A·B computed in float64.
+pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
+    if c.len() != n * n {
+        return f64::INFINITY;
+    }
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for i in 0..n {
+        for j in 0..n {
+            let reference: f64 = (0..n).map(|k| a[i * n + k] as f64 * b[k * n + j] as f64).sum();
+            let d = c[i * n + j] as f64 - reference;
+            diff += d * d;
+            norm += reference * reference;
+        }
+    }
+    if norm == 0.0 { diff.sqrt() } else { (diff / norm).sqrt() }
+}
+
+/// A small generator for fresh inputs on every run (no crate needed for it).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn from_time() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9);
+        SplitMix64(nanos ^ u64::from(std::process::id()) << 32)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    fn next_unit(&mut self) -> f32 {
+        ((self.next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_error_sees_wrong_products() {
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [5.0, 6.0, 7.0, 8.0];
+        let right = [19.0, 22.0, 43.0, 50.0];
+        assert_eq!(relative_error(&a, &b, &right, 2), 0.0);
+        let wrong = [19.0, 22.0, 43.0, 51.0];
+        assert!(relative_error(&a, &b, &wrong, 2) > 1e-3);
+        assert!(relative_error(&a, &b, &right[..3], 2).is_infinite());
+    }
+
+    #[test]
+    fn inputs_are_fresh_and_bounded() {
+        let mut rng = SplitMix64(1);
+        let values: Vec<f32> = (0..1000).map(|_| rng.next_unit()).collect();
+        assert!(values.iter().all(|v| (-1.0..1.0).contains(v)));
+        assert!(values.windows(2).any(|w| w[0] != w[1]));
+    }
+}

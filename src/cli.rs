@@ -1,0 +1,206 @@
+//! The command line: parses arguments, validates every suite, then hands over
+//! to the runner and the reporters. Maps every ending to an [`Exit`] code.
+
+use crate::exit::Exit;
+use crate::host::HostFacts;
+use crate::outcome::Status;
+use crate::report::junit;
+use crate::runner::{self, TfOptions};
+use crate::suite::{self, BUILTIN};
+use crate::tf::cache::{self, Flavor};
+use crate::tf::{PINNED_VERSION, provision};
+use crate::worker::protocol::WORKER_SUBCOMMAND;
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const DEFAULT_JUNIT: &str = "target/gpugate/junit.xml";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gpugate",
+    version,
+    about = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 130/143 interrupted by SIGINT/SIGTERM."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// A built-in suite name (see `gpugate suites`) or a path to a suite file; repeatable.
+    #[arg(long = "suite", value_name = "NAME|PATH")]
+    suites: Vec<String>,
+    /// Where to write the JUnit report.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_JUNIT)]
+    junit: PathBuf,
+    /// Sets a suite variable, used as ${KEY}; repeatable.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// A libtensorflow to try first: the library file, or a directory holding it.
+    #[arg(long, value_name = "PATH")]
+    tensorflow_lib: Option<PathBuf>,
+    /// Never download libtensorflow.
+    #[arg(long)]
+    offline: bool,
+    /// Default per-check timeout in seconds (a check's own `timeout` wins).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    timeout: Option<Duration>,
+    #[command(flatten)]
+    harness: libtest_mimic::Arguments,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Lists the built-in suites.
+    Suites,
+    /// Downloads a TensorFlow build into gpugate's cache (with pip) and verifies it.
+    FetchTensorflow {
+        #[arg(long, default_value = PINNED_VERSION)]
+        version: String,
+        /// The CUDA build (default where an NVIDIA GPU is present).
+        #[arg(long, conflicts_with = "cpu")]
+        gpu: bool,
+        /// The CPU-only build (default elsewhere).
+        #[arg(long)]
+        cpu: bool,
+    },
+    #[command(name = WORKER_SUBCOMMAND, hide = true)]
+    Worker,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if key.is_empty() {
+        return Err(format!("`{text}` has an empty KEY"));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("timeout must be more than 0 and at most 86400 seconds, got {text}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn main() -> ExitCode {
+    // The worker must not pay for, or be confused by, the parent's parsing.
+    if std::env::args().nth(1).as_deref() == Some(WORKER_SUBCOMMAND) {
+        return crate::worker::child::main();
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Usage.into() } else { Exit::Success.into() };
+        }
+    };
+    match cli.command {
+        Some(Command::Suites) => list_suites(),
+        Some(Command::FetchTensorflow { version, gpu, cpu }) => fetch_tensorflow(&version, gpu, cpu),
+        Some(Command::Worker) => crate::worker::child::main(),
+        None => run(cli.run),
+    }
+}
+
+fn list_suites() -> ExitCode {
+    let no_vars = BTreeMap::new();
+    for (name, _) in BUILTIN {
+        let description = suite::load(name, &no_vars)
+            .ok()
+            .and_then(|s| s.description)
+            .unwrap_or_default();
+        println!("{name:<12} {description}");
+    }
+    Exit::Success.into()
+}
+
+fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
+    let flavor = if gpu {
+        Flavor::Gpu
+    } else if cpu {
+        Flavor::Cpu
+    } else {
+        runner::flavor_for(&HostFacts::gather())
+    };
+    let mut say = |line: &str| eprintln!("{line}");
+    match provision::provision(&cache::root(), version, flavor, &mut say) {
+        Ok(dir) => {
+            println!("{}", dir.join(cache::C_API_LIBRARY).display());
+            Exit::Success.into()
+        }
+        Err(e) => {
+            eprintln!("error: failed to provision TensorFlow {version} ({}): {e}", flavor.word());
+            Exit::ChecksFailed.into()
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    if args.suites.is_empty() {
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        eprintln!("error: no suite given\n  = help: pass --suite NAME (built-in: {}) or --suite PATH", names.join(", "));
+        return Exit::Usage.into();
+    }
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    // Every suite validates before anything runs.
+    let mut suites = Vec::new();
+    for arg in &args.suites {
+        match suite::load(arg, &vars) {
+            Ok(s) => suites.push(s),
+            Err(e) => {
+                eprintln!("{e}");
+                return Exit::Usage.into();
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &suites {
+        if !seen.insert(s.name.clone()) {
+            eprintln!("error: suite `{}` given twice ({}); suite names must be unique in a run", s.name, s.file);
+            return Exit::Usage.into();
+        }
+    }
+    if let Err(e) = crate::procs::install_signal_handlers() {
+        eprintln!("warning: failed to install signal handlers: {e}");
+    }
+
+    let started = Instant::now();
+    let host = HostFacts::gather();
+    let plan = crate::plan::plan(suites, args.timeout, &host);
+    let tf = TfOptions { explicit: args.tensorflow_lib.clone(), offline: args.offline };
+    let result = runner::run(&plan, &args.harness, &tf, &host);
+    if args.harness.list {
+        return Exit::Success.into();
+    }
+
+    let properties = crate::report::run_properties(&host, result.tensorflow.as_ref());
+    let report = junit::build(&plan, &result.outcomes, &properties, started.elapsed());
+    let written = junit::write_atomic(&report, &args.junit);
+    match &written {
+        Ok(()) => eprintln!("gpugate: JUnit report written to {}", args.junit.display()),
+        Err(e) => eprintln!("error: {e}"),
+    }
+
+    if let Some(signal) = crate::procs::cancelled_by() {
+        return if signal == libc::SIGTERM { Exit::Terminated.into() } else { Exit::Interrupted.into() };
+    }
+    if written.is_err() {
+        return Exit::ReportUnwritable.into();
+    }
+    let failed = result
+        .outcomes
+        .iter()
+        .flatten()
+        .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
+    if failed { Exit::ChecksFailed.into() } else { Exit::Success.into() }
+}

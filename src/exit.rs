@@ -1,0 +1,39 @@
+//! The process exit codes, in one table that the CLI, the docs and the tests share.
+
+use std::process::ExitCode;
+
+/// Every way a gpugate process can end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every check that ran passed (skips allowed by the suite do not fail a run).
+    Success,
+    /// At least one check failed or could not run (libtest's convention).
+    ChecksFailed,
+    /// Bad command line or a suite that does not validate; nothing ran.
+    Usage,
+    /// The checks ran but a report could not be written.
+    ReportUnwritable,
+    /// Interrupted by SIGINT (the report holds what finished).
+    Interrupted,
+    /// Terminated by SIGTERM (the report holds what finished).
+    Terminated,
+}
+
+impl Exit {
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::ChecksFailed => 101,
+            Exit::Usage => 2,
+            Exit::ReportUnwritable => 3,
+            Exit::Interrupted => 130,
+            Exit::Terminated => 143,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
+    }
+}

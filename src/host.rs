@@ -1,0 +1,127 @@
+//! Host facts read from files alone: nothing here loads a native library, so
+//! the parent process may use it.
+
+use std::fs;
+use std::path::Path;
+
+/// Facts about the machine that every report carries.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    pub os: String,
+    /// The CI runner's name, where the CI system says it.
+    pub runner: Option<String>,
+    pub nvidia: Result<NvidiaPresence, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NvidiaPresence {
+    /// GPUs the kernel driver lists under /proc/driver/nvidia/gpus.
+    pub gpus: usize,
+    pub driver: Option<String>,
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+impl HostFacts {
+    pub fn gather() -> Self {
+        let os = fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let runner = ["RUNNER_NAME", "CI_RUNNER_DESCRIPTION"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
+        HostFacts {
+            hostname: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
+            kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            os,
+            runner,
+            nvidia: nvidia_presence(Path::new("/")),
+        }
+    }
+
+    /// Facts as report properties, in a stable order.
+    pub fn properties(&self) -> Vec<(String, String)> {
+        let mut props = vec![
+            ("gpugate.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("host.name".to_string(), self.hostname.clone()),
+            ("host.os".to_string(), self.os.clone()),
+            ("host.kernel".to_string(), self.kernel.clone()),
+            ("host.arch".to_string(), std::env::consts::ARCH.to_string()),
+        ];
+        if let Some(runner) = &self.runner {
+            props.push(("ci.runner".to_string(), runner.clone()));
+        }
+        match &self.nvidia {
+            Ok(presence) => {
+                props.push(("nvidia.gpus".to_string(), presence.gpus.to_string()));
+                if let Some(driver) = &presence.driver {
+                    props.push(("nvidia.kernel_driver".to_string(), driver.clone()));
+                }
+            }
+            Err(why) => props.push(("nvidia.gpus".to_string(), format!("0 ({why})"))),
+        }
+        props
+    }
+}
+
+/// Whether the NVIDIA kernel driver is loaded and lists GPUs, judged from
+/// `/proc/driver/nvidia` under `root`. The error says what is missing.
+pub fn nvidia_presence(root: &Path) -> Result<NvidiaPresence, String> {
+    let proc_dir = root.join("proc/driver/nvidia");
+    let version = fs::read_to_string(proc_dir.join("version")).map_err(|_| {
+        format!(
+            "no NVIDIA kernel driver: {} does not exist (no driver loaded, or a container started without GPUs)",
+            proc_dir.join("version").display()
+        )
+    })?;
+    let driver = version
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().find(|w| w.chars().filter(|c| *c == '.').count() >= 1 && w.chars().next().is_some_and(|c| c.is_ascii_digit())))
+        .map(str::to_string);
+    let gpus = fs::read_dir(proc_dir.join("gpus")).map(|d| d.count()).unwrap_or(0);
+    if gpus == 0 {
+        return Err(format!(
+            "the NVIDIA kernel driver {} lists no GPU under {}",
+            driver.as_deref().unwrap_or("(version unknown)"),
+            proc_dir.join("gpus").display()
+        ));
+    }
+    Ok(NvidiaPresence { gpus, driver })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_reads_the_proc_tree() {
+        let root = tempfile::tempdir().unwrap();
+        let err = nvidia_presence(root.path()).unwrap_err();
+        assert!(err.starts_with("no NVIDIA kernel driver"), "{err}");
+
+        let dir = root.path().join("proc/driver/nvidia");
+        fs::create_dir_all(dir.join("gpus")).unwrap();
+        fs::write(
+            dir.join("version"),
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n",
+        )
+        .unwrap();
+        let err = nvidia_presence(root.path()).unwrap_err();
+        assert!(err.contains("535.104.05 lists no GPU"), "{err}");
+
+        fs::create_dir_all(dir.join("gpus/0000:3b:00.0")).unwrap();
+        let presence = nvidia_presence(root.path()).unwrap();
+        assert_eq!(presence.gpus, 1);
+        assert_eq!(presence.driver.as_deref(), Some("535.104.05"));
+    }
+}

@@ -1,0 +1,22 @@
+//! gpugate: declarative checks that tell a CI pipeline whether a GPU machine
+//! can really run TensorFlow, and if not, why.
+//!
+//! Data flows one way: [`suite`] (TOML → typed checks) → [`plan`] (checks ×
+//! where they run) → [`runner`] (parent-side checks, and [`worker`] children
+//! for anything that loads native code) → [`outcome`] → [`report`].
+
+pub mod checks;
+pub mod cli;
+pub mod dl;
+pub mod exit;
+pub mod host;
+pub mod outcome;
+pub mod plan;
+pub mod procs;
+pub mod redact;
+pub mod report;
+pub mod runner;
+pub mod suite;
+pub mod text;
+pub mod tf;
+pub mod worker;

@@ -1,0 +1,108 @@
+//! What a check produced: the verdict (judged wherever the check ran) plus what
+//! the runner observed around it (time, captured output).
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The check could not run (crash, timeout, missing library...).
+    Error,
+    /// Not run, for a reason the suite allowed.
+    Skip,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// A judgement. `message` is one line; `detail` holds the evidence and, for
+/// failures, what to change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub message: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Facts the check measured (the device a kernel ran on, a load time...).
+    #[serde(default)]
+    pub properties: Vec<(String, String)>,
+}
+
+impl Verdict {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // The first line is the message everywhere (console, JUnit): keep it one line.
+        let (first, rest) = match message.split_once('\n') {
+            Some((first, rest)) => (first.to_string(), Some(rest.to_string())),
+            None => (message, None),
+        };
+        Verdict {
+            status,
+            message: first,
+            detail: rest,
+            properties: Vec::new(),
+        }
+    }
+    pub fn pass(message: impl Into<String>) -> Self {
+        Self::new(Status::Pass, message)
+    }
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self::new(Status::Fail, message)
+    }
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(Status::Error, message)
+    }
+    pub fn skip(message: impl Into<String>) -> Self {
+        Self::new(Status::Skip, message)
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        self.detail = Some(match self.detail.take() {
+            Some(existing) => format!("{existing}\n{detail}"),
+            None => detail,
+        });
+        self
+    }
+    pub fn with_property(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.properties.push((name.into(), value.to_string()));
+        self
+    }
+}
+
+/// A verdict plus what the runner saw while the check ran.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub duration: Duration,
+    /// Output captured around the check (worker stderr, a command's output), capped.
+    pub output: Option<String>,
+    /// For failures and errors, the JUnit `type`: assertion, crash, timeout...
+    pub failure_type: &'static str,
+}
+
+impl Outcome {
+    /// The full failure text: the message, then the detail, then captured output.
+    pub fn failure_text(&self) -> String {
+        let mut text = self.verdict.message.clone();
+        if let Some(detail) = &self.verdict.detail {
+            text.push('\n');
+            text.push_str(detail);
+        }
+        if let Some(output) = &self.output {
+            text.push_str("\n--- captured output ---\n");
+            text.push_str(output);
+        }
+        text
+    }
+}

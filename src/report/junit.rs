@@ -1,0 +1,122 @@
+//! JUnit XML that GitLab, GitHub reporters and the Jenkins xunit schema all
+//! accept: one flat `<testsuite>` per suite, the message on the failure
+//! text's first line, captured output only for failures, facts as
+//! properties. Written to a temporary file and renamed, so a reader never
+//! sees half a report.
+
+use crate::outcome::{Outcome, Status};
+use crate::plan::Plan;
+use crate::text::xml_safe;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("failed to create the report directory {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("failed to write the JUnit report {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("failed to serialize the JUnit report: {0}")]
+    Serialize(String),
+}
+
+pub fn build(plan: &Plan, outcomes: &[Option<Outcome>], properties: &[(String, String)], total: Duration) -> Report {
+    let mut report = Report::new("gpugate");
+    report.set_time(total);
+    for (index, info) in plan.suites.iter().enumerate() {
+        let mut suite = TestSuite::new(xml_safe(&info.name));
+        suite.extra.insert("file".into(), xml_safe(&info.file).into());
+        for (name, value) in properties {
+            suite.add_property((xml_safe(name), xml_safe(value)));
+        }
+        let mut time = Duration::ZERO;
+        for (check, outcome) in plan.checks.iter().zip(outcomes) {
+            if check.suite != index {
+                continue;
+            }
+            let Some(outcome) = outcome else { continue };
+            time += outcome.duration;
+            suite.add_test_case(test_case(&info.name, &check.name, outcome));
+        }
+        suite.set_time(time);
+        report.add_test_suite(suite);
+    }
+    report
+}
+
+fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
+    let verdict = &outcome.verdict;
+    let status = match verdict.status {
+        Status::Pass => TestCaseStatus::success(),
+        Status::Skip => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(xml_safe(&verdict.message));
+            status
+        }
+        Status::Fail | Status::Error => {
+            let kind = if verdict.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let mut status = TestCaseStatus::non_success(kind);
+            status.set_message(xml_safe(&verdict.message));
+            status.set_type(outcome.failure_type);
+            // GitLab shows only the text: it starts with the message.
+            let mut text = verdict.message.clone();
+            if let Some(detail) = &verdict.detail {
+                text.push('\n');
+                text.push_str(detail);
+            }
+            status.set_description(xml_safe(&text));
+            status
+        }
+    };
+    let mut case = TestCase::new(xml_safe(name), status);
+    case.set_classname(xml_safe(classname));
+    case.set_time(outcome.duration);
+    if matches!(verdict.status, Status::Fail | Status::Error) {
+        if let Some(output) = &outcome.output {
+            case.set_system_err(xml_safe(output));
+        }
+        let facts: String = verdict.properties.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        if !facts.is_empty() {
+            case.set_system_out(xml_safe(&facts));
+        }
+    }
+    case
+}
+
+/// Serializes, dropping what the Jenkins xunit schema does not allow on the
+/// root element (`skipped` on `<testsuites>`; the per-suite counts keep it).
+pub fn to_xml(report: &Report) -> Result<String, ReportError> {
+    let xml = report.to_string().map_err(|e| ReportError::Serialize(e.to_string()))?;
+    let Some(start) = xml.find("<testsuites") else { return Ok(xml) };
+    let end = start + xml[start..].find('>').unwrap_or(0);
+    let tag = &xml[start..end];
+    let cleaned = match tag.find(" skipped=\"") {
+        Some(at) => {
+            let close = tag[at + 10..].find('"').map_or(tag.len(), |i| at + 10 + i + 1);
+            format!("{}{}", &tag[..at], &tag[close..])
+        }
+        None => tag.to_string(),
+    };
+    Ok(format!("{}{}{}", &xml[..start], cleaned, &xml[end..]))
+}
+
+/// Writes the report atomically: a temporary file in the same directory, then a rename.
+pub fn write_atomic(report: &Report, path: &Path) -> Result<(), ReportError> {
+    let xml = to_xml(report)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Dir { path: dir.clone(), source })?;
+    let write_err = |source| ReportError::Write { path: path.to_path_buf(), source };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gpugate-junit-")
+        .tempfile_in(&dir)
+        .map_err(write_err)?;
+    tmp.write_all(xml.as_bytes()).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Reporters. The console is libtest-mimic's; the rest are built here from
+//! the plan, the outcomes and the facts.
+
+pub mod junit;
+
+use crate::host::HostFacts;
+use crate::tf::LoadReport;
+
+/// Facts every suite in a report carries as properties.
+pub fn run_properties(host: &HostFacts, tensorflow: Option<&LoadReport>) -> Vec<(String, String)> {
+    let mut props = host.properties();
+    match tensorflow.and_then(|r| r.loaded.as_ref()) {
+        Some(loaded) => {
+            props.push(("tensorflow.version".into(), loaded.version.clone()));
+            props.push(("tensorflow.library".into(), loaded.path.display().to_string()));
+            props.push(("tensorflow.found_by".into(), loaded.source.clone()));
+        }
+        None if tensorflow.is_some() => props.push(("tensorflow.version".into(), "not loaded".into())),
+        None => {}
+    }
+    props
+}

@@ -1,0 +1,144 @@
+//! Runs a plan: each check becomes a libtest-mimic trial, which runs it in the
+//! parent or sends it to its lane's worker, and records the outcome for the
+//! reporters.
+
+mod prepare;
+
+pub use prepare::{TfOptions, flavor_for};
+
+use crate::checks::Placement;
+use crate::host::HostFacts;
+use crate::outcome::{Outcome, Status, Verdict};
+use crate::plan::{Gate, Plan, PlannedCheck};
+use crate::procs;
+use crate::tf::LoadReport;
+use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::{CallFailure, Pool};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Captured output kept per failing check: the head and the tail.
+const OUTPUT_HEAD: usize = 16 << 10;
+const OUTPUT_TAIL: usize = 48 << 10;
+
+pub struct RunResult {
+    /// One per planned check; None for checks the filter left out.
+    pub outcomes: Vec<Option<Outcome>>,
+    pub tensorflow: Option<LoadReport>,
+}
+
+struct Shared {
+    pool: Pool,
+    outcomes: Mutex<Vec<Option<Outcome>>>,
+}
+
+fn probe_trial(name: &str) -> Trial {
+    Trial::test(name.to_string(), || Ok(()))
+}
+
+/// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
+pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> RunResult {
+    let selected: Vec<bool> = plan.checks.iter().map(|c| !args.is_filtered_out(&probe_trial(&c.test_name))).collect();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
+    let shared = Arc::new(Shared {
+        pool: Pool::new(exe, Default::default()),
+        outcomes: Mutex::new(vec![None; plan.checks.len()]),
+    });
+
+    let needs_tf = plan
+        .checks
+        .iter()
+        .zip(&selected)
+        .any(|(c, sel)| *sel && c.gate == Gate::Run && c.kind.needs_tensorflow());
+    let tensorflow = if needs_tf && !args.list { prepare::prepare(&shared.pool, tf, host) } else { None };
+
+    let trials = plan
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(index, check)| {
+            let shared = shared.clone();
+            let kind = check.kind.name();
+            let check = check.clone();
+            Trial::ignorable_test(check.test_name.clone(), move || {
+                let outcome = execute(&shared.pool, &check);
+                let result = match outcome.verdict.status {
+                    Status::Pass => Ok(Completion::Completed),
+                    Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message.clone())),
+                    Status::Fail | Status::Error => Err(Failed::from(console_text(&outcome))),
+                };
+                shared.outcomes.lock().unwrap()[index] = Some(outcome);
+                result
+            })
+            .with_kind(kind)
+        })
+        .collect();
+    // Our own outcomes decide the exit code: libtest cannot tell an error from a failure.
+    let _ = libtest_mimic::run(args, trials);
+    shared.pool.shutdown();
+    let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
+    RunResult { outcomes, tensorflow }
+}
+
+fn console_text(outcome: &Outcome) -> String {
+    let prefix = if outcome.verdict.status == Status::Error { "error: could not run: " } else { "" };
+    format!("{prefix}{}", outcome.failure_text())
+}
+
+/// Runs one check wherever it belongs and times it.
+pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
+    let started = Instant::now();
+    let (verdict, output, failure_type) = if let Some(signal) = procs::cancelled_by() {
+        (
+            Verdict::error(format!("not run: the run was interrupted by {}", procs::signal_name(signal))),
+            None,
+            "interrupted",
+        )
+    } else {
+        match &check.gate {
+            Gate::Skip(reason) => (Verdict::skip(reason.clone()), None, "skipped"),
+            Gate::Fail(reason) => (Verdict::fail(reason.clone()), None, "requirement"),
+            Gate::Run => match check.kind.placement() {
+                Placement::Parent => {
+                    let (verdict, output) = check.kind.run_in_parent(check.timeout);
+                    (verdict, output, "assertion")
+                }
+                Placement::Worker(lane) => match pool.call(&lane, RequestBody::Run(check.kind.clone()), check.timeout) {
+                    Ok(reply) => match reply.body {
+                        ResponseBody::Verdict(verdict) => (verdict, Some(reply.output), "assertion"),
+                        ResponseBody::Loaded(_) => (Verdict::error("the worker answered a check with a load report"), None, "error"),
+                    },
+                    Err(failure) => worker_failure(&lane.label(), &failure),
+                },
+            },
+        }
+    };
+    let failure_type = if verdict.status == Status::Error && failure_type == "assertion" { "error" } else { failure_type };
+    let output = match verdict.status {
+        Status::Fail | Status::Error => output.filter(|o| !o.trim().is_empty()).map(|o| crate::text::cap(&o, OUTPUT_HEAD, OUTPUT_TAIL)),
+        Status::Pass | Status::Skip => None,
+    };
+    Outcome { verdict, duration: started.elapsed(), output, failure_type }
+}
+
+fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>, &'static str) {
+    use crate::worker::CallError;
+    let message = match &failure.error {
+        CallError::Crashed(how) => format!("the {lane} worker crashed: {how}"),
+        CallError::TimedOut(limit) => format!("timed out after {:.1}s; the {lane} worker was killed", limit.as_secs_f64()),
+        CallError::Cancelled => match procs::cancelled_by() {
+            Some(signal) => format!("interrupted by {} before it finished", procs::signal_name(signal)),
+            None => "interrupted before it finished".to_string(),
+        },
+        CallError::Spawn(e) => format!("the {lane} worker could not start: {e}"),
+        CallError::Protocol(e) => format!("the {lane} worker broke the protocol: {e}"),
+    };
+    let mut verdict = Verdict::error(message);
+    if !failure.stderr_tail.trim().is_empty() {
+        verdict = verdict.with_detail(format!("last lines of the worker's stderr:\n{}", failure.stderr_tail));
+    }
+    verdict = verdict.with_detail("the worker was replaced; the remaining checks ran in a fresh one");
+    (verdict, None, failure.error.type_word())
+}

@@ -1,0 +1,10 @@
+//! Suites shipped inside the binary, so an installed gpugate works anywhere.
+
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("cpu-basic", include_str!("../../suites/cpu-basic.toml")),
+    ("gpu-basic", include_str!("../../suites/gpu-basic.toml")),
+];
+
+pub fn builtin_source(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}

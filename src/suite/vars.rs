@@ -1,0 +1,123 @@
+//! `${NAME}` and `${NAME:-default}` in suite strings. A name resolves to a
+//! `--var`, then the suite's `[vars]` table, then the environment.
+
+use std::collections::BTreeMap;
+
+pub struct Resolver<'a> {
+    pub cli: &'a BTreeMap<String, String>,
+    pub table: BTreeMap<String, String>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Resolver<'_> {
+    /// Expands every reference in `text`. `$$` stands for a literal `$`.
+    pub fn expand(&self, text: &str) -> Result<String, String> {
+        self.expand_within(text, &mut Vec::new())
+    }
+
+    fn expand_within(&self, text: &str, stack: &mut Vec<String>) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                out.push('$');
+                rest = tail;
+            } else if let Some(body_start) = after.strip_prefix('{') {
+                let end = body_start
+                    .find('}')
+                    .ok_or_else(|| format!("unterminated `${{` in \"{text}\" (write `$$` for a literal `$`)"))?;
+                let body = &body_start[..end];
+                let (name, default) = match body.split_once(":-") {
+                    Some((name, default)) => (name, Some(default)),
+                    None => (body, None),
+                };
+                check_name(name)?;
+                out.push_str(&self.lookup(name, default, stack)?);
+                rest = &body_start[end + 1..];
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn lookup(&self, name: &str, default: Option<&str>, stack: &mut Vec<String>) -> Result<String, String> {
+        if let Some(value) = self.cli.get(name) {
+            return Ok(value.clone());
+        }
+        if let Some(raw) = self.table.get(name) {
+            if stack.iter().any(|n| n == name) {
+                stack.push(name.to_string());
+                return Err(format!("variable `{name}` refers to itself ({})", stack.join(" → ")));
+            }
+            stack.push(name.to_string());
+            let value = self.expand_within(raw, stack);
+            stack.pop();
+            return value;
+        }
+        if let Some(value) = (self.env)(name) {
+            return Ok(value);
+        }
+        match default {
+            Some(default) => Ok(default.to_string()),
+            None => Err(format!(
+                "undefined variable `{name}`: not given with --var, not in [vars], not in the environment (write `${{{name}:-default}}` for a default)"
+            )),
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a variable name (letters, digits and `_`, not starting with a digit)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolver<'a>(cli: &'a BTreeMap<String, String>, env: &'a dyn Fn(&str) -> Option<String>) -> Resolver<'a> {
+        let table = BTreeMap::from([
+            ("DRIVER".to_string(), "${MAJOR}.104".to_string()),
+            ("MAJOR".to_string(), "535".to_string()),
+            ("LOOP_A".to_string(), "${LOOP_B}".to_string()),
+            ("LOOP_B".to_string(), "${LOOP_A}".to_string()),
+        ]);
+        Resolver { cli, table, env }
+    }
+
+    #[test]
+    fn precedence_is_cli_then_table_then_env() {
+        let cli = BTreeMap::from([("MAJOR".to_string(), "550".to_string())]);
+        let env = |n: &str| (n == "HOME").then(|| "/root".to_string());
+        let r = resolver(&cli, &env);
+        assert_eq!(r.expand("${DRIVER}").unwrap(), "550.104");
+        assert_eq!(r.expand("${HOME}/x").unwrap(), "/root/x");
+        assert_eq!(r.expand("${NOPE:-fallback}").unwrap(), "fallback");
+        assert_eq!(r.expand("cost $$5 and $x").unwrap(), "cost $5 and $x");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let cli = BTreeMap::new();
+        let env = |_: &str| None;
+        let r = resolver(&cli, &env);
+        assert!(r.expand("${NOPE}").unwrap_err().starts_with("undefined variable `NOPE`"));
+        assert_eq!(
+            r.expand("${LOOP_A}").unwrap_err(),
+            "variable `LOOP_A` refers to itself (LOOP_A → LOOP_B → LOOP_A)"
+        );
+        assert!(r.expand("${OPEN").unwrap_err().starts_with("unterminated"));
+        assert!(r.expand("${1X}").unwrap_err().contains("is not a variable name"));
+    }
+}

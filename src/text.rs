@@ -1,0 +1,105 @@
+//! Small text helpers shared by reporters and error messages.
+
+/// Keeps the first `head` and last `tail` bytes of `text` (on char boundaries),
+/// saying how much was left out between them.
+pub fn cap(text: &str, head: usize, tail: usize) -> String {
+    if text.len() <= head + tail {
+        return text.to_string();
+    }
+    let mut head_end = head;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = text.len() - tail;
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    format!(
+        "{}\n[... {} bytes left out ...]\n{}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
+/// The last `lines` lines of `text`.
+pub fn last_lines(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    all[start..].join("\n")
+}
+
+/// Removes what XML 1.0 cannot carry (control characters other than tab, LF
+/// and CR, and U+FFFE/U+FFFF). GitLab rejects a whole report over one of them.
+pub fn xml_safe(text: &str) -> String {
+    text.chars()
+        .filter(|&c| is_xml_char(c))
+        .collect::<String>()
+}
+
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = source[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_keeps_head_and_tail() {
+        let text = "a".repeat(10) + &"b".repeat(100) + &"c".repeat(10);
+        let capped = cap(&text, 10, 10);
+        assert!(capped.starts_with("aaaaaaaaaa\n"));
+        assert!(capped.ends_with("\ncccccccccc"));
+        assert!(capped.contains("[... 100 bytes left out ...]"));
+        assert_eq!(cap("short", 10, 10), "short");
+    }
+
+    #[test]
+    fn cap_respects_char_boundaries() {
+        let text = "é".repeat(100);
+        let capped = cap(&text, 3, 3);
+        assert!(capped.starts_with('é'));
+        assert!(capped.ends_with('é'));
+    }
+
+    #[test]
+    fn xml_safe_drops_only_invalid_characters() {
+        assert_eq!(xml_safe("a\u{0}b\u{1b}c\td\ne\u{FFFE}f\u{1F600}"), "abc\td\nef\u{1F600}");
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 9), (2, 4));
+    }
+
+    #[test]
+    fn did_you_mean_finds_typos_only() {
+        let kinds = ["env.var", "tensorflow.loads", "tensorflow.devices"];
+        assert_eq!(did_you_mean("tensorflow.load", kinds), Some("tensorflow.loads"));
+        assert_eq!(did_you_mean("zzz", kinds), None);
+    }
+}

@@ -1,0 +1,163 @@
+//! Where libtensorflow may be, in the documented order. Only looks at files
+//! and asks `python3` where its TensorFlow lives; loading is the worker's job.
+
+use super::cache::{self, C_API_LIBRARY, Flavor};
+use super::{Attempt, Candidate, Setup};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// File names that export TensorFlow's C API, in the order tried in a directory.
+const LIBRARY_NAMES: &[&str] = &["libtensorflow.so", "libtensorflow.so.2", C_API_LIBRARY];
+/// Directories libtensorflow tarballs are usually unpacked into.
+const STANDARD_PREFIXES: &[&str] = &["/usr/local/lib", "/usr/local/lib/libtensorflow", "/opt/tensorflow/lib", "/usr/lib"];
+
+pub struct Options {
+    pub explicit: Option<PathBuf>,
+    pub cache_root: PathBuf,
+    pub version: String,
+    pub flavor: Flavor,
+}
+
+fn candidate(source: &str, target: &Path) -> Candidate {
+    Candidate { source: source.into(), target: target.display().to_string() }
+}
+
+fn note(source: &str, target: &str, why: impl Into<String>) -> Attempt {
+    Attempt { source: source.into(), target: target.into(), error: Some(why.into()) }
+}
+
+/// The first file in `dir` that may export the C API.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    LIBRARY_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+pub fn discover(opts: &Options) -> Setup {
+    let mut setup = Setup::default();
+    let push_path = |setup: &mut Setup, source: &str, path: &Path| {
+        if path.is_file() {
+            setup.candidates.push(candidate(source, path));
+        } else if path.is_dir() {
+            match library_in(path) {
+                Some(lib) => setup.candidates.push(candidate(source, &lib)),
+                None => setup.notes.push(note(source, &path.display().to_string(),
+                    format!("directory holds none of {}", LIBRARY_NAMES.join(", ")))),
+            }
+        } else {
+            setup.notes.push(note(source, &path.display().to_string(), "does not exist"));
+        }
+    };
+
+    match &opts.explicit {
+        Some(path) => push_path(&mut setup, "--tensorflow-lib", path),
+        None => setup.notes.push(note("--tensorflow-lib", "-", "not given")),
+    }
+    match std::env::var_os("TENSORFLOW_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => push_path(&mut setup, "TENSORFLOW_DIR", Path::new(&dir)),
+        None => setup.notes.push(note("TENSORFLOW_DIR", "-", "not set")),
+    }
+    // The loader's own search: LD_LIBRARY_PATH, ld.so.cache, system directories.
+    for soname in ["libtensorflow.so.2", "libtensorflow.so"] {
+        setup.candidates.push(Candidate { source: "loader path".into(), target: soname.into() });
+    }
+    let mut any_prefix = false;
+    for prefix in STANDARD_PREFIXES {
+        if let Some(lib) = library_in(Path::new(prefix)) {
+            any_prefix = true;
+            setup.candidates.push(candidate("standard prefix", &lib));
+        }
+    }
+    if !any_prefix {
+        setup.notes.push(note("standard prefix", &STANDARD_PREFIXES.join(", "), "no libtensorflow there"));
+    }
+    match pip_tensorflow_dir() {
+        Ok(dir) => push_path(&mut setup, "python3 (pip)", &dir.join(C_API_LIBRARY)),
+        Err(why) => setup.notes.push(note("python3 (pip)", "tensorflow", why)),
+    }
+    let preferred = cache::entry_dir(&opts.cache_root, &opts.version, opts.flavor);
+    let entries = cache::complete_entries(&opts.cache_root, &preferred);
+    if entries.is_empty() {
+        setup.notes.push(note("gpugate cache", &opts.cache_root.join("tensorflow").display().to_string(), "empty"));
+    }
+    for entry in entries {
+        setup.candidates.push(candidate("gpugate cache", &entry.join(C_API_LIBRARY)));
+    }
+    setup
+}
+
+/// The directory of the active python3's TensorFlow package, without importing it.
+fn pip_tensorflow_dir() -> Result<PathBuf, String> {
+    const SCRIPT: &str = "import importlib.util as u\ns = u.find_spec('tensorflow')\nprint(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("python3 cannot run: {e}"))?;
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > Duration::from_secs(20) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("python3 did not answer within 20s".into());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("python3 failed: {e}")),
+        }
+    }
+    let mut out = String::new();
+    use std::io::Read;
+    child.stdout.take().map(|mut s| s.read_to_string(&mut out));
+    let dir = out.trim();
+    if dir.is_empty() {
+        Err("TensorFlow is not installed in the active python3".into())
+    } else {
+        Ok(PathBuf::from(dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_dir_and_cache_are_found_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let explicit = tmp.path().join("tf");
+        std::fs::create_dir_all(&explicit).unwrap();
+        std::fs::write(explicit.join("libtensorflow.so.2"), "").unwrap();
+        let cache_root = tmp.path().join("cache");
+        let entry = cache::entry_dir(&cache_root, "2.18.1", Flavor::Cpu);
+        std::fs::create_dir_all(&entry).unwrap();
+        std::fs::write(entry.join(cache::COMPLETE_MARKER), "{}").unwrap();
+
+        let setup = discover(&Options {
+            explicit: Some(explicit.clone()),
+            cache_root: cache_root.clone(),
+            version: "2.18.1".into(),
+            flavor: Flavor::Cpu,
+        });
+        let first = &setup.candidates[0];
+        assert_eq!(first.source, "--tensorflow-lib");
+        assert_eq!(first.target, explicit.join("libtensorflow.so.2").display().to_string());
+        let last = setup.candidates.last().unwrap();
+        assert_eq!(last.source, "gpugate cache");
+        assert_eq!(last.target, entry.join(C_API_LIBRARY).display().to_string());
+    }
+
+    #[test]
+    fn missing_explicit_path_is_noted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let setup = discover(&Options {
+            explicit: Some(tmp.path().join("nope")),
+            cache_root: tmp.path().join("cache"),
+            version: "2.18.1".into(),
+            flavor: Flavor::Cpu,
+        });
+        assert!(setup.notes.iter().any(|n| n.source == "--tensorflow-lib" && n.error.as_deref() == Some("does not exist")));
+        assert!(setup.notes.iter().any(|n| n.source == "gpugate cache" && n.error.as_deref() == Some("empty")));
+    }
+}

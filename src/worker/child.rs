@@ -1,0 +1,73 @@
+//! The worker side: reads requests, runs them, answers. Its stdout is moved to
+//! a private descriptor first, so that whatever native code prints cannot
+//! corrupt the protocol; it goes to stderr, where the parent captures it.
+
+use super::protocol::{DONE_MARKER, Init, Request, RequestBody, Response, ResponseBody};
+use crate::outcome::Verdict;
+use crate::tf::runtime::Runtime;
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::os::fd::FromRawFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    // SAFETY: plain descriptor juggling before any other thread exists.
+    let protocol_fd = unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            eprintln!("gpugate worker: failed to set up its descriptors");
+            return ExitCode::from(70);
+        }
+        fd
+    };
+    // SAFETY: the descriptor was just duplicated and is owned here alone.
+    let mut out = std::io::BufWriter::new(unsafe { File::from_raw_fd(protocol_fd) });
+    let mut lines = std::io::stdin().lock().lines();
+
+    let init: Init = match lines.next().map(|l| l.map(|l| serde_json::from_str(&l))) {
+        Some(Ok(Ok(init))) => init,
+        other => {
+            eprintln!("gpugate worker: bad or missing init line: {other:?}");
+            return ExitCode::from(70);
+        }
+    };
+    let mut tf = Runtime::new(init.tensorflow);
+
+    for line in lines {
+        let Ok(line) = line else { break };
+        let request: Request = match serde_json::from_str(&line) {
+            Ok(request) => request,
+            Err(e) => {
+                eprintln!("gpugate worker ({}): bad request: {e}", init.lane.label());
+                return ExitCode::from(70);
+            }
+        };
+        let body = match request.body {
+            RequestBody::LoadTensorflow => ResponseBody::Loaded(tf.load().clone()),
+            RequestBody::Run(check) => ResponseBody::Verdict(
+                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf)))
+                    .unwrap_or_else(|panic| Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))),
+            ),
+        };
+        eprintln!("{DONE_MARKER}{}", request.seq);
+        let response = Response { seq: request.seq, body };
+        let written = serde_json::to_writer(&mut out, &response)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        if written.is_err() {
+            // The parent is gone; nobody is left to answer.
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}

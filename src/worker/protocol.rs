@@ -1,0 +1,62 @@
+//! The parent↔worker protocol: one JSON object per line. The worker's first
+//! input line is [`Init`]; each later one is a [`Request`] answered by one
+//! [`Response`] with the same `seq`.
+
+use crate::checks::{CheckKind, Lane};
+use crate::outcome::Verdict;
+use crate::tf::{LoadReport, Setup};
+use serde::{Deserialize, Serialize};
+
+/// The hidden subcommand that turns the binary into a worker.
+pub const WORKER_SUBCOMMAND: &str = "__worker";
+
+/// Written alone on a stderr line after each request, before the response:
+/// when the parent sees it, all of that request's stderr has arrived.
+pub const DONE_MARKER: &str = "\u{1e}gpugate-done ";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Init {
+    pub lane: Lane,
+    pub tensorflow: Setup,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub seq: u64,
+    pub body: RequestBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RequestBody {
+    LoadTensorflow,
+    Run(CheckKind),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub seq: u64,
+    pub body: ResponseBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ResponseBody {
+    Loaded(LoadReport),
+    Verdict(Verdict),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_one_line() {
+        let spec: crate::checks::env_var::Spec = toml::from_str("var = 'X'\nmatches = '^a\\nb'").unwrap();
+        let request = Request { seq: 7, body: RequestBody::Run(CheckKind::EnvVar(spec)) };
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(!line.contains('\n'));
+        let back: Request = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.seq, 7);
+        let RequestBody::Run(CheckKind::EnvVar(spec)) = back.body else { panic!("wrong body") };
+        assert_eq!(spec.matches.unwrap().as_str(), "^a\\nb");
+    }
+}
