@@ -44,7 +44,7 @@ impl HostFacts {
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
             os,
             runner,
-            nvidia: nvidia_presence(Path::new("/")),
+            nvidia: nvidia_presence(&host_root()),
         }
     }
 
@@ -71,6 +71,14 @@ impl HostFacts {
         }
         props
     }
+}
+
+/// Where the host's `/proc` and `/dev` are: `GPUGATE_HOST_ROOT` when gpugate
+/// runs in a container with the host mounted (e.g. at /host), else `/`.
+pub fn host_root() -> std::path::PathBuf {
+    std::env::var_os("GPUGATE_HOST_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| "/".into(), Into::into)
 }
 
 /// Whether the NVIDIA kernel driver is loaded and lists GPUs, judged from

@@ -26,7 +26,7 @@ impl Spec {
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         match tf.devices() {
             Ok(devices) => self.judge(&devices),
-            Err(e) => Verdict::error(format!("could not list TensorFlow's devices: {}", e.lines().next().unwrap_or(""))).with_detail(e),
+            Err(e) => Verdict::error(format!("could not list TensorFlow's devices: {e}")),
         }
     }
 

@@ -46,10 +46,8 @@ impl fmt::Display for SuiteError {
                 let text = self.source_text.lines().nth(line - 1).unwrap_or("");
                 let gutter = line.to_string().len();
                 // Underline the span within its first line.
-                let width = self.source_text[span.start..span.end.min(self.source_text.len())]
-                    .lines()
-                    .next()
-                    .map_or(1, |l| l.chars().count().max(1));
+                let text_span = self.source_text.get(span.clone()).unwrap_or("");
+                let width = text_span.lines().next().map_or(1, |l| l.chars().count().max(1));
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{line} | {text}")?;
                 write!(f, "{:gutter$} | {:pad$}{}", "", "", "^".repeat(width), pad = col - 1)?;

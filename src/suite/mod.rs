@@ -62,9 +62,11 @@ pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, Sui
     let path = Path::new(arg);
     let bytes = std::fs::read(path).map_err(|e| SuiteError::new(arg, "", None, format!("failed to read suite: {e}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
+        // The valid prefix is the same in the lossy text, so `at` points at the
+        // replacement character standing for the first bad byte.
         let at = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        SuiteError::new(arg, &text, Some(at..at + 1), "suite is not valid UTF-8")
+        SuiteError::new(arg, &text, Some(at..at + char::REPLACEMENT_CHARACTER.len_utf8()), "suite is not valid UTF-8")
     })?;
     let name = path
         .file_stem()

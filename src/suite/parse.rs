@@ -32,7 +32,7 @@ impl Ctx<'_> {
     fn from_toml(&self, err: toml::de::Error, fallback: Range<usize>, extra_keys: &[&str], context: &str) -> SuiteError {
         let span = err.span().unwrap_or(fallback);
         let message = err.message().trim().to_string();
-        let mut out = self.error(span, format!("{message}{context}"));
+        let mut out = self.error(span, format!("{context}{message}"));
         if let Some((word, expected)) = unknown_and_expected(&message) {
             let candidates: Vec<&str> = expected.iter().map(String::as_str).chain(extra_keys.iter().copied()).collect();
             if let Some(near) = did_you_mean(&word, candidates.iter().copied()) {
@@ -201,7 +201,7 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
         return Err(ctx.error(kind_value.span(), "`kind` must be a string"));
     };
     let label = match table.get("name").and_then(|n| n.get_ref().as_str()) {
-        Some(name) => format!(" in check `{name}`"),
+        Some(name) => format!("check `{name}`: "),
         None => String::new(),
     };
 
@@ -221,18 +221,24 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     let specific_de = ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(specific)));
     let kind_spec = match CheckKind::from_toml(kind, specific_de) {
         None => {
-            let mut err = ctx.error(kind_value.span(), format!("unknown check kind `{kind}`{label}"));
+            let mut err = ctx.error(kind_value.span(), format!("{label}unknown check kind `{kind}`"));
             err.help = Some(match did_you_mean(kind, KIND_NAMES.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("kinds: {}", KIND_NAMES.join(", ")),
             });
             return Err(err);
         }
-        Some(parsed) => parsed.map_err(|e| ctx.from_toml(e, span.clone(), COMMON_KEYS, &format!("{label} (kind `{kind}`)")))?,
+        Some(parsed) => parsed.map_err(|e| ctx.from_toml(e, span.clone(), COMMON_KEYS, &label))?,
     };
-    kind_spec
-        .validate()
-        .map_err(|e| ctx.error(span.start..span.start, format!("{e}{label}")))?;
+    kind_spec.validate().map_err(|e| {
+        // Point at the key the message names first, where there is one.
+        let key_span = e
+            .split('`')
+            .nth(1)
+            .and_then(|key| table.get(key))
+            .map_or(span.clone(), |v| v.span());
+        ctx.error(key_span, format!("{label}{e}"))
+    })?;
     Ok(CheckDef {
         common: common_spec,
         kind: kind_spec,

@@ -93,12 +93,21 @@ impl Runtime {
         args.add_feed(&pa, 0, &ta);
         args.add_feed(&pb, 0, &tb);
         let token = args.request_fetch(&mm, 0);
-        let run_options = RunOptions { trace_level: FULL_TRACE }.encode_to_vec();
-        args.set_run_options(&run_options);
-        args.set_request_metadata(true);
         session.run(&mut args).map_err(err)?;
         let product: Tensor<f32> = args.fetch(token).map_err(err)?;
-        let ran_on = args
+
+        // Placement evidence comes from a second, traced run. The crate reads
+        // run metadata even when a run fails, from a null buffer, so metadata
+        // is only asked for once the plain run has succeeded.
+        let mut traced = SessionRunArgs::new();
+        traced.add_feed(&pa, 0, &ta);
+        traced.add_feed(&pb, 0, &tb);
+        traced.request_fetch(&mm, 0);
+        let run_options = RunOptions { trace_level: FULL_TRACE }.encode_to_vec();
+        traced.set_run_options(&run_options);
+        traced.set_request_metadata(true);
+        session.run(&mut traced).map_err(err)?;
+        let ran_on = traced
             .get_metadata()
             .and_then(|bytes| RunMetadata::decode(bytes).ok())
             .map(|meta| meta.devices_of("gpugate_matmul"))
