@@ -77,7 +77,9 @@ enum Command {
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
     if key.is_empty() {
         return Err(format!("`{text}` has an empty KEY"));
     }
@@ -85,9 +87,13 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!("timeout must be more than 0 and at most 86400 seconds, got {text}"));
+        return Err(format!(
+            "timeout must be more than 0 and at most 86400 seconds, got {text}"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -101,12 +107,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Usage.into() } else { Exit::Success.into() };
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Success.into()
+            };
         }
     };
     match cli.command {
         Some(Command::Suites) => list_suites(),
-        Some(Command::FetchTensorflow { version, gpu, cpu }) => fetch_tensorflow(&version, gpu, cpu),
+        Some(Command::FetchTensorflow { version, gpu, cpu }) => {
+            fetch_tensorflow(&version, gpu, cpu)
+        }
         Some(Command::Worker) => crate::worker::child::main(),
         None => run(cli.run),
     }
@@ -139,7 +151,10 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
             Exit::Success.into()
         }
         Err(e) => {
-            eprintln!("error: failed to provision TensorFlow {version} ({}): {e}", flavor.word());
+            eprintln!(
+                "error: failed to provision TensorFlow {version} ({}): {e}",
+                flavor.word()
+            );
             Exit::ChecksFailed.into()
         }
     }
@@ -148,7 +163,10 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
 fn run(args: RunArgs) -> ExitCode {
     if args.suites.is_empty() {
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-        eprintln!("error: no suite given\n  = help: pass --suite NAME (built-in: {}) or --suite PATH", names.join(", "));
+        eprintln!(
+            "error: no suite given\n  = help: pass --suite NAME (built-in: {}) or --suite PATH",
+            names.join(", ")
+        );
         return Exit::Usage.into();
     }
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
@@ -166,7 +184,10 @@ fn run(args: RunArgs) -> ExitCode {
     let mut seen = std::collections::HashSet::new();
     for s in &suites {
         if !seen.insert(s.name.clone()) {
-            eprintln!("error: suite `{}` given twice ({}); suite names must be unique in a run", s.name, s.file);
+            eprintln!(
+                "error: suite `{}` given twice ({}); suite names must be unique in a run",
+                s.name, s.file
+            );
             return Exit::Usage.into();
         }
     }
@@ -177,7 +198,10 @@ fn run(args: RunArgs) -> ExitCode {
     let started = Instant::now();
     let host = HostFacts::gather();
     let plan = crate::plan::plan(suites, args.timeout, &host);
-    let tf = TfOptions { explicit: args.tensorflow_lib.clone(), offline: args.offline };
+    let tf = TfOptions {
+        explicit: args.tensorflow_lib.clone(),
+        offline: args.offline,
+    };
     let result = runner::run(&plan, &args.harness, &tf, &host);
     if args.harness.list {
         return Exit::Success.into();
@@ -192,7 +216,11 @@ fn run(args: RunArgs) -> ExitCode {
     }
 
     if let Some(signal) = crate::procs::cancelled_by() {
-        return if signal == libc::SIGTERM { Exit::Terminated.into() } else { Exit::Interrupted.into() };
+        return if signal == libc::SIGTERM {
+            Exit::Terminated.into()
+        } else {
+            Exit::Interrupted.into()
+        };
     }
     if written.is_err() {
         return Exit::ReportUnwritable.into();
@@ -202,5 +230,9 @@ fn run(args: RunArgs) -> ExitCode {
         .iter()
         .flatten()
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
-    if failed { Exit::ChecksFailed.into() } else { Exit::Success.into() }
+    if failed {
+        Exit::ChecksFailed.into()
+    } else {
+        Exit::Success.into()
+    }
 }

@@ -32,7 +32,8 @@ impl Library {
     /// `dlopen(name, RTLD_NOW | RTLD_GLOBAL)`: a soname is searched the way the
     /// loader does (LD_LIBRARY_PATH, ld.so.cache, system directories).
     pub fn open(name: &str) -> Result<Library, String> {
-        let c_name = CString::new(name).map_err(|_| format!("library name {name:?} contains a NUL byte"))?;
+        let c_name =
+            CString::new(name).map_err(|_| format!("library name {name:?} contains a NUL byte"))?;
         // SAFETY: a valid C string; loading runs the library's constructors,
         // which is exactly what this process exists to risk.
         let handle = unsafe { libc::dlopen(c_name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
@@ -46,7 +47,13 @@ impl Library {
     pub fn path(&self) -> Option<PathBuf> {
         let mut map: *const LinkMap = std::ptr::null();
         // SAFETY: RTLD_DI_LINKMAP writes a pointer to the handle's link_map.
-        let rc = unsafe { libc::dlinfo(self.handle, libc::RTLD_DI_LINKMAP, &mut map as *mut _ as *mut c_void) };
+        let rc = unsafe {
+            libc::dlinfo(
+                self.handle,
+                libc::RTLD_DI_LINKMAP,
+                &mut map as *mut _ as *mut c_void,
+            )
+        };
         if rc != 0 || map.is_null() {
             return None;
         }
@@ -55,12 +62,16 @@ impl Library {
         if name.is_null() {
             return None;
         }
-        let path = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        let path = unsafe { CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned();
         (!path.is_empty()).then(|| PathBuf::from(path))
     }
 
     pub fn has_symbol(&self, symbol: &str) -> bool {
-        let Ok(c_symbol) = CString::new(symbol) else { return false };
+        let Ok(c_symbol) = CString::new(symbol) else {
+            return false;
+        };
         // SAFETY: looking a symbol up does not call it.
         !unsafe { libc::dlsym(self.handle, c_symbol.as_ptr()) }.is_null()
     }
@@ -95,6 +106,9 @@ mod tests {
     #[test]
     fn missing_library_gives_the_loader_error() {
         let err = Library::open("libgpugate-missing.so.7").err().unwrap();
-        assert!(err.contains("libgpugate-missing.so.7: cannot open shared object file"), "{err}");
+        assert!(
+            err.contains("libgpugate-missing.so.7: cannot open shared object file"),
+            "{err}"
+        );
     }
 }

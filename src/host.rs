@@ -51,7 +51,10 @@ impl HostFacts {
     /// Facts as report properties, in a stable order.
     pub fn properties(&self) -> Vec<(String, String)> {
         let mut props = vec![
-            ("gpugate.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                "gpugate.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
             ("host.name".to_string(), self.hostname.clone()),
             ("host.os".to_string(), self.os.clone()),
             ("host.kernel".to_string(), self.kernel.clone()),
@@ -94,9 +97,16 @@ pub fn nvidia_presence(root: &Path) -> Result<NvidiaPresence, String> {
     let driver = version
         .lines()
         .next()
-        .and_then(|l| l.split_whitespace().find(|w| w.chars().filter(|c| *c == '.').count() >= 1 && w.chars().next().is_some_and(|c| c.is_ascii_digit())))
+        .and_then(|l| {
+            l.split_whitespace().find(|w| {
+                w.chars().filter(|c| *c == '.').count() >= 1
+                    && w.chars().next().is_some_and(|c| c.is_ascii_digit())
+            })
+        })
         .map(str::to_string);
-    let gpus = fs::read_dir(proc_dir.join("gpus")).map(|d| d.count()).unwrap_or(0);
+    let gpus = fs::read_dir(proc_dir.join("gpus"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     if gpus == 0 {
         return Err(format!(
             "the NVIDIA kernel driver {} lists no GPU under {}",

@@ -53,7 +53,11 @@ pub fn plan(suites: Vec<Suite>, default_timeout: Option<Duration>, host: &HostFa
     let mut infos = Vec::new();
     let mut checks = Vec::new();
     for (index, suite) in suites.into_iter().enumerate() {
-        infos.push(SuiteInfo { name: suite.name.clone(), file: suite.file.clone(), description: suite.description.clone() });
+        infos.push(SuiteInfo {
+            name: suite.name.clone(),
+            file: suite.file.clone(),
+            description: suite.description.clone(),
+        });
         for def in suite.checks {
             let mut kind = def.kind;
             kind.resolve_paths(&suite.base_dir);
@@ -67,7 +71,9 @@ pub fn plan(suites: Vec<Suite>, default_timeout: Option<Duration>, host: &HostFa
                 .common
                 .requires
                 .iter()
-                .filter_map(|r| unmet(*r, host).map(|why| format!("requirement `{}` not met: {why}", r.word())))
+                .filter_map(|r| {
+                    unmet(*r, host).map(|why| format!("requirement `{}` not met: {why}", r.word()))
+                })
                 .collect();
             let gate = match (missing.is_empty(), def.common.on_missing) {
                 (true, _) => Gate::Run,
@@ -85,5 +91,8 @@ pub fn plan(suites: Vec<Suite>, default_timeout: Option<Duration>, host: &HostFa
             });
         }
     }
-    Plan { suites: infos, checks }
+    Plan {
+        suites: infos,
+        checks,
+    }
 }

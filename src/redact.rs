@@ -13,7 +13,11 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// The value to show for variable `name`.
 pub fn shown_value<'a>(name: &str, value: &'a str) -> &'a str {
-    if is_secret_name(name) { REDACTED } else { value }
+    if is_secret_name(name) {
+        REDACTED
+    } else {
+        value
+    }
 }
 
 #[cfg(test)]

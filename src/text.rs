@@ -32,9 +32,7 @@ pub fn last_lines(text: &str, lines: usize) -> String {
 /// Removes what XML 1.0 cannot carry (control characters other than tab, LF
 /// and CR, and U+FFFE/U+FFFF). GitLab rejects a whole report over one of them.
 pub fn xml_safe(text: &str) -> String {
-    text.chars()
-        .filter(|&c| is_xml_char(c))
-        .collect::<String>()
+    text.chars().filter(|&c| is_xml_char(c)).collect::<String>()
 }
 
 pub fn is_xml_char(c: char) -> bool {
@@ -42,7 +40,10 @@ pub fn is_xml_char(c: char) -> bool {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -85,7 +86,10 @@ mod tests {
 
     #[test]
     fn xml_safe_drops_only_invalid_characters() {
-        assert_eq!(xml_safe("a\u{0}b\u{1b}c\td\ne\u{FFFE}f\u{1F600}"), "abc\td\nef\u{1F600}");
+        assert_eq!(
+            xml_safe("a\u{0}b\u{1b}c\td\ne\u{FFFE}f\u{1F600}"),
+            "abc\td\nef\u{1F600}"
+        );
     }
 
     #[test]
@@ -99,7 +103,10 @@ mod tests {
     #[test]
     fn did_you_mean_finds_typos_only() {
         let kinds = ["env.var", "tensorflow.loads", "tensorflow.devices"];
-        assert_eq!(did_you_mean("tensorflow.load", kinds), Some("tensorflow.loads"));
+        assert_eq!(
+            did_you_mean("tensorflow.load", kinds),
+            Some("tensorflow.loads")
+        );
         assert_eq!(did_you_mean("zzz", kinds), None);
     }
 }

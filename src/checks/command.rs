@@ -60,9 +60,15 @@ impl Spec {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let verdict = if self.argv[0].contains('/') {
-                    Verdict::fail(format!("`{shown}` cannot run: {} does not exist", self.argv[0]))
+                    Verdict::fail(format!(
+                        "`{shown}` cannot run: {} does not exist",
+                        self.argv[0]
+                    ))
                 } else {
-                    Verdict::fail(format!("`{shown}` cannot run: `{}` is not on PATH", self.argv[0]))
+                    Verdict::fail(format!(
+                        "`{shown}` cannot run: `{}` is not on PATH",
+                        self.argv[0]
+                    ))
                 };
                 return (verdict, None);
             }
@@ -89,10 +95,19 @@ impl Spec {
             stdout: stdout.join().unwrap_or_default(),
             stderr: stderr.join().unwrap_or_default(),
         };
-        let output = Some(format!("$ {shown}\n--- stdout ---\n{}--- stderr ---\n{}", captured.stdout, captured.stderr));
+        let output = Some(format!(
+            "$ {shown}\n--- stdout ---\n{}--- stderr ---\n{}",
+            captured.stdout, captured.stderr
+        ));
         let verdict = match status {
-            None if procs::is_cancelled() => Verdict::error(format!("`{shown}` was stopped: the run was cancelled")),
-            None => Verdict::error(format!("`{shown}` timed out after {:.1}s and was killed", timeout.as_secs_f64())),
+            // Cancelling signals the child too: whatever it did after that is no verdict.
+            _ if procs::is_cancelled() => {
+                Verdict::error(format!("`{shown}` was stopped: the run was cancelled"))
+            }
+            None => Verdict::error(format!(
+                "`{shown}` timed out after {:.1}s and was killed",
+                timeout.as_secs_f64()
+            )),
             Some(status) => self.judge(&shown, status, &captured),
         };
         (verdict, output)
@@ -100,13 +115,28 @@ impl Spec {
 
     fn judge(&self, shown: &str, status: std::process::ExitStatus, out: &Captured) -> Verdict {
         if let Some(signal) = status.signal() {
-            return Verdict::fail(format!("`{shown}` was killed by signal {signal} ({})", procs::signal_name(signal)));
+            return Verdict::fail(format!(
+                "`{shown}` was killed by signal {signal} ({})",
+                procs::signal_name(signal)
+            ));
         }
         let code = status.code().unwrap_or(-1);
         if code != self.exit_code {
-            let last = out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-            return Verdict::fail(format!("`{shown}` exited with {code}, expected {}{}", self.exit_code,
-                if last.is_empty() { String::new() } else { format!(": {}", last.trim()) }));
+            let last = out
+                .stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Verdict::fail(format!(
+                "`{shown}` exited with {code}, expected {}{}",
+                self.exit_code,
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", last.trim())
+                }
+            ));
         }
         for (stream, pattern, text) in [
             ("stdout", &self.stdout_matches, &out.stdout),
@@ -114,11 +144,19 @@ impl Spec {
         ] {
             if let Some(pattern) = pattern {
                 match pattern.0.captures(text) {
-                    None => return Verdict::fail(format!("`{shown}` {stream} does not match /{}/", pattern.as_str())),
+                    None => {
+                        return Verdict::fail(format!(
+                            "`{shown}` {stream} does not match /{}/",
+                            pattern.as_str()
+                        ));
+                    }
                     Some(caps) => {
                         if let Some(first_group) = caps.get(1) {
-                            return Verdict::pass(format!("`{shown}` {stream} matches: {}", first_group.as_str()))
-                                .with_property(format!("{stream}_match"), first_group.as_str());
+                            return Verdict::pass(format!(
+                                "`{shown}` {stream} matches: {}",
+                                first_group.as_str()
+                            ))
+                            .with_property(format!("{stream}_match"), first_group.as_str());
                         }
                     }
                 }
@@ -130,7 +168,9 @@ impl Spec {
 
 fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
-        let Some(mut pipe) = pipe else { return String::new() };
+        let Some(mut pipe) = pipe else {
+            return String::new();
+        };
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
@@ -160,26 +200,47 @@ mod tests {
         let t = Duration::from_secs(10);
         assert_eq!(spec("argv = ['true']").run(t).0.status, Status::Pass);
         assert_eq!(spec("argv = ['false']").run(t).0.status, Status::Fail);
-        assert_eq!(spec("argv = ['false']\nexit_code = 1").run(t).0.status, Status::Pass);
-        let v = spec("argv = ['echo', 'release 12.5, V12.5.82']\nstdout_matches = 'release ([0-9.]+)'").run(t).0;
+        assert_eq!(
+            spec("argv = ['false']\nexit_code = 1").run(t).0.status,
+            Status::Pass
+        );
+        let v =
+            spec("argv = ['echo', 'release 12.5, V12.5.82']\nstdout_matches = 'release ([0-9.]+)'")
+                .run(t)
+                .0;
         assert_eq!(v.status, Status::Pass);
-        assert_eq!(v.message, "`echo release 12.5, V12.5.82` stdout matches: 12.5");
-        assert_eq!(spec("argv = ['echo', 'x']\nstdout_matches = '^y'").run(t).0.status, Status::Fail);
+        assert_eq!(
+            v.message,
+            "`echo release 12.5, V12.5.82` stdout matches: 12.5"
+        );
+        assert_eq!(
+            spec("argv = ['echo', 'x']\nstdout_matches = '^y'")
+                .run(t)
+                .0
+                .status,
+            Status::Fail
+        );
     }
 
     #[test]
     fn never_uses_a_shell() {
-        let v = spec("argv = ['echo', '$HOME; false']\nstdout_matches = '^\\$HOME; false$'").run(Duration::from_secs(5)).0;
+        let v = spec("argv = ['echo', '$HOME; false']\nstdout_matches = '(?m)^\\$HOME; false$'")
+            .run(Duration::from_secs(5))
+            .0;
         assert_eq!(v.status, Status::Pass, "{}", v.message);
     }
 
     #[test]
     fn missing_program_and_timeout() {
-        let v = spec("argv = ['gpugate-no-such-program']").run(Duration::from_secs(5)).0;
+        let v = spec("argv = ['gpugate-no-such-program']")
+            .run(Duration::from_secs(5))
+            .0;
         assert_eq!(v.status, Status::Fail);
         assert!(v.message.contains("is not on PATH"), "{}", v.message);
         let started = Instant::now();
-        let v = spec("argv = ['sleep', '30']").run(Duration::from_millis(200)).0;
+        let v = spec("argv = ['sleep', '30']")
+            .run(Duration::from_millis(200))
+            .0;
         assert_eq!(v.status, Status::Error);
         assert!(v.message.contains("timed out after 0.2s"), "{}", v.message);
         assert!(started.elapsed() < Duration::from_secs(5));

@@ -28,7 +28,10 @@ impl Spec {
             return Err(format!("`var` must be a variable name, got `{}`", self.var));
         }
         if self.absent && (self.equals.is_some() || self.matches.is_some() || self.allow_unset) {
-            return Err("`absent = true` cannot be combined with `equals`, `matches` or `allow_unset`".into());
+            return Err(
+                "`absent = true` cannot be combined with `equals`, `matches` or `allow_unset`"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -63,7 +66,10 @@ impl Spec {
         if let Some(pattern) = &self.matches
             && !pattern.is_match(value)
         {
-            return Verdict::fail(format!("{var} is \"{shown}\", which does not match /{}/", pattern.as_str()));
+            return Verdict::fail(format!(
+                "{var} is \"{shown}\", which does not match /{}/",
+                pattern.as_str()
+            ));
         }
         Verdict::pass(format!("{var} is \"{shown}\""))
     }
@@ -87,25 +93,46 @@ mod tests {
             ("var = 'X'\nabsent = true", Some("1"), Status::Fail),
             ("var = 'X'\nequals = 'a'", Some("a"), Status::Pass),
             ("var = 'X'\nequals = 'a'", Some("b"), Status::Fail),
-            ("var = 'X'\nmatches = '^[0-9]'\nallow_unset = true", None, Status::Pass),
-            ("var = 'X'\nmatches = '^[0-9]'\nallow_unset = true", Some("-1"), Status::Fail),
-            ("var = 'X'\nmatches = '^[0-9]'\nallow_unset = true", Some("0,1"), Status::Pass),
+            (
+                "var = 'X'\nmatches = '^[0-9]'\nallow_unset = true",
+                None,
+                Status::Pass,
+            ),
+            (
+                "var = 'X'\nmatches = '^[0-9]'\nallow_unset = true",
+                Some("-1"),
+                Status::Fail,
+            ),
+            (
+                "var = 'X'\nmatches = '^[0-9]'\nallow_unset = true",
+                Some("0,1"),
+                Status::Pass,
+            ),
         ];
         for (text, value, expected) in cases {
-            assert_eq!(spec(text).judge(*value).status, *expected, "{text} with {value:?}");
+            assert_eq!(
+                spec(text).judge(*value).status,
+                *expected,
+                "{text} with {value:?}"
+            );
         }
     }
 
     #[test]
     fn secrets_never_appear_in_messages() {
-        let verdict = spec("var = 'API_TOKEN'\nequals = 'expected-secret'").judge(Some("actual-secret"));
+        let verdict =
+            spec("var = 'API_TOKEN'\nequals = 'expected-secret'").judge(Some("actual-secret"));
         assert_eq!(verdict.status, Status::Fail);
         assert!(!verdict.message.contains("secret"), "{}", verdict.message);
     }
 
     #[test]
     fn contradictions_are_rejected() {
-        assert!(spec("var = 'X'\nabsent = true\nequals = 'a'").validate().is_err());
+        assert!(
+            spec("var = 'X'\nabsent = true\nequals = 'a'")
+                .validate()
+                .is_err()
+        );
         assert!(spec("var = ''").validate().is_err());
     }
 }

@@ -70,7 +70,11 @@ impl Spec {
             return Verdict::fail(format!(
                 "{} exists but is {}, expected {}",
                 self.path,
-                if actual == FileType::Any { "of another type" } else { actual.word() },
+                if actual == FileType::Any {
+                    "of another type"
+                } else {
+                    actual.word()
+                },
                 self.file_type.word()
             ));
         }
@@ -88,17 +92,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "x").unwrap();
-        let run = |path: &Path, file_type| Spec { path: path.to_string_lossy().into(), file_type }.run().status;
+        let run = |path: &Path, file_type| {
+            Spec {
+                path: path.to_string_lossy().into(),
+                file_type,
+            }
+            .run()
+            .status
+        };
         assert_eq!(run(&file, FileType::File), Status::Pass);
         assert_eq!(run(&file, FileType::Dir), Status::Fail);
         assert_eq!(run(dir.path(), FileType::Dir), Status::Pass);
-        assert_eq!(run(Path::new("/dev/null"), FileType::CharDevice), Status::Pass);
-        assert_eq!(run(&dir.path().join("missing"), FileType::Any), Status::Fail);
+        assert_eq!(
+            run(Path::new("/dev/null"), FileType::CharDevice),
+            Status::Pass
+        );
+        assert_eq!(
+            run(&dir.path().join("missing"), FileType::Any),
+            Status::Fail
+        );
     }
 
     #[test]
     fn relative_paths_follow_the_suite() {
-        let mut spec = Spec { path: "data/x".into(), file_type: FileType::Any };
+        let mut spec = Spec {
+            path: "data/x".into(),
+            file_type: FileType::Any,
+        };
         spec.resolve(Path::new("/suites"));
         assert_eq!(spec.path, "/suites/data/x");
     }

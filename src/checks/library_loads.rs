@@ -39,12 +39,23 @@ impl Spec {
                 );
             }
         };
-        let path = lib.path().map_or_else(|| "(path unknown)".to_string(), |p| p.display().to_string());
-        let missing: Vec<&str> = self.symbols.iter().map(String::as_str).filter(|s| !lib.has_symbol(s)).collect();
+        let path = lib
+            .path()
+            .map_or_else(|| "(path unknown)".to_string(), |p| p.display().to_string());
+        let missing: Vec<&str> = self
+            .symbols
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !lib.has_symbol(s))
+            .collect();
         let verdict = if missing.is_empty() {
             Verdict::pass(format!("{} loads from {path}", self.library))
         } else {
-            Verdict::fail(format!("{} loads from {path} but does not export {}", self.library, missing.join(", ")))
+            Verdict::fail(format!(
+                "{} loads from {path} but does not export {}",
+                self.library,
+                missing.join(", ")
+            ))
         };
         lib.keep();
         verdict.with_property("resolved_path", path)

@@ -92,11 +92,19 @@ pub enum Placement {
 impl CheckKind {
     /// Anything that loads native code runs in a worker (DESIGN.md, principle 1).
     pub fn placement(&self) -> Placement {
-        let tf = |device: &str| Placement::Worker(Lane::Tensorflow { device: device.to_string() });
+        let tf = |device: &str| {
+            Placement::Worker(Lane::Tensorflow {
+                device: device.to_string(),
+            })
+        };
         match self {
-            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => Placement::Parent,
+            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => {
+                Placement::Parent
+            }
             CheckKind::LibraryLoads(_) => Placement::Worker(Lane::Native),
-            CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) => tf(DEFAULT_TF_DEVICE),
+            CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) => {
+                tf(DEFAULT_TF_DEVICE)
+            }
             CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
         }
     }
@@ -106,7 +114,11 @@ impl CheckKind {
     }
 
     pub fn default_timeout(&self) -> Duration {
-        if self.needs_tensorflow() { Duration::from_secs(300) } else { Duration::from_secs(60) }
+        if self.needs_tensorflow() {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(60)
+        }
     }
 
     /// Makes relative paths relative to the suite's directory.
@@ -115,7 +127,10 @@ impl CheckKind {
             CheckKind::FileExists(spec) => spec.resolve(base_dir),
             CheckKind::LibraryLoads(spec) => spec.resolve(base_dir),
             CheckKind::Command(spec) => spec.resolve(base_dir),
-            CheckKind::EnvVar(_) | CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) | CheckKind::TensorflowMatmul(_) => {}
+            CheckKind::EnvVar(_)
+            | CheckKind::TensorflowLoads(_)
+            | CheckKind::TensorflowDevices(_)
+            | CheckKind::TensorflowMatmul(_) => {}
         }
     }
 
@@ -125,9 +140,16 @@ impl CheckKind {
             CheckKind::EnvVar(spec) => (spec.run(), None),
             CheckKind::FileExists(spec) => (spec.run(), None),
             CheckKind::Command(spec) => spec.run(timeout),
-            CheckKind::LibraryLoads(_) | CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) | CheckKind::TensorflowMatmul(_) => {
-                (Verdict::error(format!("internal error: `{}` must run in a worker", self.name())), None)
-            }
+            CheckKind::LibraryLoads(_)
+            | CheckKind::TensorflowLoads(_)
+            | CheckKind::TensorflowDevices(_)
+            | CheckKind::TensorflowMatmul(_) => (
+                Verdict::error(format!(
+                    "internal error: `{}` must run in a worker",
+                    self.name()
+                )),
+                None,
+            ),
         }
     }
 
@@ -139,7 +161,10 @@ impl CheckKind {
             CheckKind::TensorflowDevices(spec) => spec.run(tf),
             CheckKind::TensorflowMatmul(spec) => spec.run(tf),
             CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => {
-                Verdict::error(format!("internal error: `{}` must run in the parent", self.name()))
+                Verdict::error(format!(
+                    "internal error: `{}` must run in the parent",
+                    self.name()
+                ))
             }
         }
     }

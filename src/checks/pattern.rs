@@ -25,7 +25,12 @@ impl<'de> Deserialize<'de> for Pattern {
             .map_err(|e| {
                 // The regex crate draws a caret diagram; the span already shows where.
                 let reason = e.to_string();
-                let reason = reason.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                let reason = reason
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string();
                 serde::de::Error::custom(format!("invalid regular expression /{text}/: {reason}"))
             })
     }

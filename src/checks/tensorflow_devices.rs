@@ -17,7 +17,9 @@ impl Spec {
     pub fn validate(&self) -> Result<(), String> {
         for ty in self.min.keys() {
             if ty.is_empty() || ty.chars().any(|c| c.is_ascii_lowercase()) {
-                return Err(format!("device types in `min` are upper case as TensorFlow writes them (CPU, GPU), got `{ty}`"));
+                return Err(format!(
+                    "device types in `min` are upper case as TensorFlow writes them (CPU, GPU), got `{ty}`"
+                ));
             }
         }
         Ok(())
@@ -33,7 +35,14 @@ impl Spec {
     pub fn judge(&self, devices: &[DeviceInfo]) -> Verdict {
         let listing = devices
             .iter()
-            .map(|d| format!("  {} ({}, {} MiB)", d.name, d.device_type, d.memory_bytes / (1 << 20)))
+            .map(|d| {
+                format!(
+                    "  {} ({}, {} MiB)",
+                    d.name,
+                    d.device_type,
+                    d.memory_bytes / (1 << 20)
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let count = |ty: &str| devices.iter().filter(|d| d.device_type == ty).count();
@@ -41,11 +50,24 @@ impl Spec {
             .min
             .iter()
             .filter(|(ty, min)| count(ty) < **min as usize)
-            .map(|(ty, min)| format!("{} {ty} device{} (need at least {min})", count(ty), if count(ty) == 1 { "" } else { "s" }))
+            .map(|(ty, min)| {
+                format!(
+                    "{} {ty} device{} (need at least {min})",
+                    count(ty),
+                    if count(ty) == 1 { "" } else { "s" }
+                )
+            })
             .collect();
-        let summary = devices.iter().map(|d| d.device_type.as_str()).collect::<Vec<_>>().join(", ");
+        let summary = devices
+            .iter()
+            .map(|d| d.device_type.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let verdict = if short.is_empty() {
-            Verdict::pass(format!("TensorFlow lists {} device(s): {summary}", devices.len()))
+            Verdict::pass(format!(
+                "TensorFlow lists {} device(s): {summary}",
+                devices.len()
+            ))
         } else {
             Verdict::fail(format!("TensorFlow lists {}", short.join(", ")))
         };
@@ -63,20 +85,38 @@ mod tests {
     use crate::outcome::Status;
 
     fn device(ty: &str) -> DeviceInfo {
-        DeviceInfo { name: format!("/job:localhost/replica:0/task:0/device:{ty}:0"), device_type: ty.into(), memory_bytes: 1 << 30 }
+        DeviceInfo {
+            name: format!("/job:localhost/replica:0/task:0/device:{ty}:0"),
+            device_type: ty.into(),
+            memory_bytes: 1 << 30,
+        }
     }
 
     #[test]
     fn minimum_counts() {
-        let spec = Spec { min: BTreeMap::from([("GPU".to_string(), 1)]) };
+        let spec = Spec {
+            min: BTreeMap::from([("GPU".to_string(), 1)]),
+        };
         let verdict = spec.judge(&[device("CPU")]);
         assert_eq!(verdict.status, Status::Fail);
-        assert_eq!(verdict.message, "TensorFlow lists 0 GPU devices (need at least 1)");
-        assert_eq!(spec.judge(&[device("CPU"), device("GPU")]).status, Status::Pass);
+        assert_eq!(
+            verdict.message,
+            "TensorFlow lists 0 GPU devices (need at least 1)"
+        );
+        assert_eq!(
+            spec.judge(&[device("CPU"), device("GPU")]).status,
+            Status::Pass
+        );
     }
 
     #[test]
     fn lower_case_types_are_rejected() {
-        assert!(Spec { min: BTreeMap::from([("gpu".to_string(), 1)]) }.validate().is_err());
+        assert!(
+            Spec {
+                min: BTreeMap::from([("gpu".to_string(), 1)])
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -16,7 +16,8 @@ pub struct Spec {
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(v) = &self.min_version {
-            parse_version(v).ok_or_else(|| format!("`min_version` must look like 2.15 or 2.18.1, got `{v}`"))?;
+            parse_version(v)
+                .ok_or_else(|| format!("`min_version` must look like 2.15 or 2.18.1, got `{v}`"))?;
         }
         Ok(())
     }
@@ -45,7 +46,10 @@ impl Spec {
         verdict
             .with_property("tensorflow.version", &loaded.version)
             .with_property("tensorflow.library", loaded.path.display())
-            .with_property("tensorflow.load_seconds", format!("{:.3}", loaded.load_seconds))
+            .with_property(
+                "tensorflow.load_seconds",
+                format!("{:.3}", loaded.load_seconds),
+            )
     }
 }
 
@@ -57,7 +61,9 @@ pub fn parse_version(text: &str) -> Option<Vec<u64>> {
 
 /// Whether `a` is an older version than `b` (missing parts count as 0).
 pub fn version_less(a: &str, b: &str) -> bool {
-    let (Some(mut a), Some(mut b)) = (parse_version(a), parse_version(b)) else { return false };
+    let (Some(mut a), Some(mut b)) = (parse_version(a), parse_version(b)) else {
+        return false;
+    };
     let len = a.len().max(b.len());
     a.resize(len, 0);
     b.resize(len, 0);
@@ -78,6 +84,12 @@ mod tests {
 
     #[test]
     fn bad_min_version_is_rejected() {
-        assert!(Spec { min_version: Some("two".into()) }.validate().is_err());
+        assert!(
+            Spec {
+                min_version: Some("two".into())
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -28,10 +28,16 @@ pub struct Spec {
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
         if !self.device.starts_with("/device:") && !self.device.starts_with("/job:") {
-            return Err(format!("`device` must be a TensorFlow device name such as /device:GPU:0, got `{}`", self.device));
+            return Err(format!(
+                "`device` must be a TensorFlow device name such as /device:GPU:0, got `{}`",
+                self.device
+            ));
         }
         if !(1..=8192).contains(&self.size) {
-            return Err(format!("`size` must be between 1 and 8192, got {}", self.size));
+            return Err(format!(
+                "`size` must be between 1 and 8192, got {}",
+                self.size
+            ));
         }
         if !(self.rtol > 0.0 && self.rtol < 1.0) {
             return Err(format!("`rtol` must be between 0 and 1, got {}", self.rtol));
@@ -52,14 +58,20 @@ impl Spec {
             }
         };
         let error = relative_error(&a, &b, &run.product, n);
-        let ran_on = if run.ran_on.is_empty() { "(not reported)".to_string() } else { run.ran_on.join(", ") };
+        let ran_on = if run.ran_on.is_empty() {
+            "(not reported)".to_string()
+        } else {
+            run.ran_on.join(", ")
+        };
         let verdict = if !error.is_finite() || error > self.rtol {
             Verdict::fail(format!(
                 "{n}×{n} matmul on {} is wrong: relative error {error:.3e} > rtol {:.1e} (ran on {ran_on})",
                 self.device, self.rtol
             ))
         } else {
-            Verdict::pass(format!("{n}×{n} matmul ran on {ran_on}, relative error {error:.2e}"))
+            Verdict::pass(format!(
+                "{n}×{n} matmul ran on {ran_on}, relative error {error:.2e}"
+            ))
         };
         verdict
             .with_property("ran_on", ran_on)
@@ -75,13 +87,19 @@ pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
     let (mut diff, mut norm) = (0.0f64, 0.0f64);
     for i in 0..n {
         for j in 0..n {
-            let reference: f64 = (0..n).map(|k| a[i * n + k] as f64 * b[k * n + j] as f64).sum();
+            let reference: f64 = (0..n)
+                .map(|k| a[i * n + k] as f64 * b[k * n + j] as f64)
+                .sum();
             let d = c[i * n + j] as f64 - reference;
             diff += d * d;
             norm += reference * reference;
         }
     }
-    if norm == 0.0 { diff.sqrt() } else { (diff / norm).sqrt() }
+    if norm == 0.0 {
+        diff.sqrt()
+    } else {
+        (diff / norm).sqrt()
+    }
 }
 
 /// A small generator for fresh inputs on every run (no crate needed for it).

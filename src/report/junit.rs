@@ -15,19 +15,32 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("failed to create the report directory {path}: {source}")]
-    Dir { path: PathBuf, source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to write the JUnit report {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to serialize the JUnit report: {0}")]
     Serialize(String),
 }
 
-pub fn build(plan: &Plan, outcomes: &[Option<Outcome>], properties: &[(String, String)], total: Duration) -> Report {
+pub fn build(
+    plan: &Plan,
+    outcomes: &[Option<Outcome>],
+    properties: &[(String, String)],
+    total: Duration,
+) -> Report {
     let mut report = Report::new("gpugate");
     report.set_time(total);
     for (index, info) in plan.suites.iter().enumerate() {
         let mut suite = TestSuite::new(xml_safe(&info.name));
-        suite.extra.insert("file".into(), xml_safe(&info.file).into());
+        suite
+            .extra
+            .insert("file".into(), xml_safe(&info.file).into());
         for (name, value) in properties {
             suite.add_property((xml_safe(name), xml_safe(value)));
         }
@@ -56,7 +69,11 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
             status
         }
         Status::Fail | Status::Error => {
-            let kind = if verdict.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let kind = if verdict.status == Status::Fail {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
             let mut status = TestCaseStatus::non_success(kind);
             status.set_message(xml_safe(&verdict.message));
             status.set_type(outcome.failure_type);
@@ -77,7 +94,11 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
         if let Some(output) = &outcome.output {
             case.set_system_err(xml_safe(output));
         }
-        let facts: String = verdict.properties.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        let facts: String = verdict
+            .properties
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
         if !facts.is_empty() {
             case.set_system_out(xml_safe(&facts));
         }
@@ -88,13 +109,19 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
 /// Serializes, dropping what the Jenkins xunit schema does not allow on the
 /// root element (`skipped` on `<testsuites>`; the per-suite counts keep it).
 pub fn to_xml(report: &Report) -> Result<String, ReportError> {
-    let xml = report.to_string().map_err(|e| ReportError::Serialize(e.to_string()))?;
-    let Some(start) = xml.find("<testsuites") else { return Ok(xml) };
+    let xml = report
+        .to_string()
+        .map_err(|e| ReportError::Serialize(e.to_string()))?;
+    let Some(start) = xml.find("<testsuites") else {
+        return Ok(xml);
+    };
     let end = start + xml[start..].find('>').unwrap_or(0);
     let tag = &xml[start..end];
     let cleaned = match tag.find(" skipped=\"") {
         Some(at) => {
-            let close = tag[at + 10..].find('"').map_or(tag.len(), |i| at + 10 + i + 1);
+            let close = tag[at + 10..]
+                .find('"')
+                .map_or(tag.len(), |i| at + 10 + i + 1);
             format!("{}{}", &tag[..at], &tag[close..])
         }
         None => tag.to_string(),
@@ -109,8 +136,14 @@ pub fn write_atomic(report: &Report, path: &Path) -> Result<(), ReportError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Dir { path: dir.clone(), source })?;
-    let write_err = |source| ReportError::Write { path: path.to_path_buf(), source };
+    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Dir {
+        path: dir.clone(),
+        source,
+    })?;
+    let write_err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".gpugate-junit-")
         .tempfile_in(&dir)

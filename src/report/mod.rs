@@ -12,10 +12,15 @@ pub fn run_properties(host: &HostFacts, tensorflow: Option<&LoadReport>) -> Vec<
     match tensorflow.and_then(|r| r.loaded.as_ref()) {
         Some(loaded) => {
             props.push(("tensorflow.version".into(), loaded.version.clone()));
-            props.push(("tensorflow.library".into(), loaded.path.display().to_string()));
+            props.push((
+                "tensorflow.library".into(),
+                loaded.path.display().to_string(),
+            ));
             props.push(("tensorflow.found_by".into(), loaded.source.clone()));
         }
-        None if tensorflow.is_some() => props.push(("tensorflow.version".into(), "not loaded".into())),
+        None if tensorflow.is_some() => {
+            props.push(("tensorflow.version".into(), "not loaded".into()))
+        }
         None => {}
     }
     props

@@ -40,7 +40,11 @@ fn probe_trial(name: &str) -> Trial {
 
 /// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
 pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> RunResult {
-    let selected: Vec<bool> = plan.checks.iter().map(|c| !args.is_filtered_out(&probe_trial(&c.test_name))).collect();
+    let selected: Vec<bool> = plan
+        .checks
+        .iter()
+        .map(|c| !args.is_filtered_out(&probe_trial(&c.test_name)))
+        .collect();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
     let shared = Arc::new(Shared {
         pool: Pool::new(exe, Default::default()),
@@ -52,7 +56,11 @@ pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> R
         .iter()
         .zip(&selected)
         .any(|(c, sel)| *sel && c.gate == Gate::Run && c.kind.needs_tensorflow());
-    let tensorflow = if needs_tf && !args.list { prepare::prepare(&shared.pool, tf, host) } else { None };
+    let tensorflow = if needs_tf && !args.list {
+        prepare::prepare(&shared.pool, tf, host)
+    } else {
+        None
+    };
 
     let trials = plan
         .checks
@@ -79,11 +87,18 @@ pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> R
     let _ = libtest_mimic::run(args, trials);
     shared.pool.shutdown();
     let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
-    RunResult { outcomes, tensorflow }
+    RunResult {
+        outcomes,
+        tensorflow,
+    }
 }
 
 fn console_text(outcome: &Outcome) -> String {
-    let prefix = if outcome.verdict.status == Status::Error { "error: could not run: " } else { "" };
+    let prefix = if outcome.verdict.status == Status::Error {
+        "error: could not run: "
+    } else {
+        ""
+    };
     format!("{prefix}{}", outcome.failure_text())
 }
 
@@ -92,7 +107,10 @@ pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
     let started = Instant::now();
     let (verdict, output, failure_type) = if let Some(signal) = procs::cancelled_by() {
         (
-            Verdict::error(format!("not run: the run was interrupted by {}", procs::signal_name(signal))),
+            Verdict::error(format!(
+                "not run: the run was interrupted by {}",
+                procs::signal_name(signal)
+            )),
             None,
             "interrupted",
         )
@@ -105,31 +123,56 @@ pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
                     let (verdict, output) = check.kind.run_in_parent(check.timeout);
                     (verdict, output, "assertion")
                 }
-                Placement::Worker(lane) => match pool.call(&lane, RequestBody::Run(check.kind.clone()), check.timeout) {
-                    Ok(reply) => match reply.body {
-                        ResponseBody::Verdict(verdict) => (verdict, Some(reply.output), "assertion"),
-                        ResponseBody::Loaded(_) => (Verdict::error("the worker answered a check with a load report"), None, "error"),
-                    },
-                    Err(failure) => worker_failure(&lane.label(), &failure),
-                },
+                Placement::Worker(lane) => {
+                    match pool.call(&lane, RequestBody::Run(check.kind.clone()), check.timeout) {
+                        Ok(reply) => match reply.body {
+                            ResponseBody::Verdict(verdict) => {
+                                (verdict, Some(reply.output), "assertion")
+                            }
+                            ResponseBody::Loaded(_) => (
+                                Verdict::error("the worker answered a check with a load report"),
+                                None,
+                                "error",
+                            ),
+                        },
+                        Err(failure) => worker_failure(&lane.label(), &failure),
+                    }
+                }
             },
         }
     };
-    let failure_type = if verdict.status == Status::Error && failure_type == "assertion" { "error" } else { failure_type };
+    let failure_type = if verdict.status == Status::Error && failure_type == "assertion" {
+        "error"
+    } else {
+        failure_type
+    };
     let output = match verdict.status {
-        Status::Fail | Status::Error => output.filter(|o| !o.trim().is_empty()).map(|o| crate::text::cap(&o, OUTPUT_HEAD, OUTPUT_TAIL)),
+        Status::Fail | Status::Error => output
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| crate::text::cap(&o, OUTPUT_HEAD, OUTPUT_TAIL)),
         Status::Pass | Status::Skip => None,
     };
-    Outcome { verdict, duration: started.elapsed(), output, failure_type }
+    Outcome {
+        verdict,
+        duration: started.elapsed(),
+        output,
+        failure_type,
+    }
 }
 
 fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>, &'static str) {
     use crate::worker::CallError;
     let message = match &failure.error {
         CallError::Crashed(how) => format!("the {lane} worker crashed: {how}"),
-        CallError::TimedOut(limit) => format!("timed out after {:.1}s; the {lane} worker was killed", limit.as_secs_f64()),
+        CallError::TimedOut(limit) => format!(
+            "timed out after {:.1}s; the {lane} worker was killed",
+            limit.as_secs_f64()
+        ),
         CallError::Cancelled => match procs::cancelled_by() {
-            Some(signal) => format!("interrupted by {} before it finished", procs::signal_name(signal)),
+            Some(signal) => format!(
+                "interrupted by {} before it finished",
+                procs::signal_name(signal)
+            ),
             None => "interrupted before it finished".to_string(),
         },
         CallError::Spawn(e) => format!("the {lane} worker could not start: {e}"),
@@ -137,8 +180,12 @@ fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>
     };
     let mut verdict = Verdict::error(message);
     if !failure.stderr_tail.trim().is_empty() {
-        verdict = verdict.with_detail(format!("last lines of the worker's stderr:\n{}", failure.stderr_tail));
+        verdict = verdict.with_detail(format!(
+            "last lines of the worker's stderr:\n{}",
+            failure.stderr_tail
+        ));
     }
-    verdict = verdict.with_detail("the worker was replaced; the remaining checks ran in a fresh one");
+    verdict =
+        verdict.with_detail("the worker was replaced; the remaining checks ran in a fresh one");
     (verdict, None, failure.error.type_word())
 }

@@ -21,7 +21,11 @@ pub struct TfOptions {
 
 /// The flavor to provision: the CUDA build where the NVIDIA driver lists GPUs.
 pub fn flavor_for(host: &HostFacts) -> Flavor {
-    if host.nvidia.is_ok() { Flavor::Gpu } else { Flavor::Cpu }
+    if host.nvidia.is_ok() {
+        Flavor::Gpu
+    } else {
+        Flavor::Cpu
+    }
 }
 
 fn options(opts: &TfOptions, host: &HostFacts) -> Options {
@@ -34,14 +38,19 @@ fn options(opts: &TfOptions, host: &HostFacts) -> Options {
 }
 
 pub fn default_lane() -> Lane {
-    Lane::Tensorflow { device: DEFAULT_TF_DEVICE.to_string() }
+    Lane::Tensorflow {
+        device: DEFAULT_TF_DEVICE.to_string(),
+    }
 }
 
 fn load(pool: &Pool) -> Result<LoadReport, String> {
     match pool.call(&default_lane(), RequestBody::LoadTensorflow, LOAD_TIMEOUT) {
         Ok(reply) => match reply.body {
             ResponseBody::Loaded(report) => Ok(report),
-            ResponseBody::Verdict(v) => Err(format!("unexpected answer to a load request: {}", v.message)),
+            ResponseBody::Verdict(v) => Err(format!(
+                "unexpected answer to a load request: {}",
+                v.message
+            )),
         },
         Err(failure) => Err(format!("{:?}\n{}", failure.error, failure.stderr_tail)),
     }
@@ -57,7 +66,12 @@ pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts) -> Option<LoadRe
         return Some(report);
     }
     let mut say = |line: &str| eprintln!("{line}");
-    match provision::provision(&options.cache_root, &options.version, options.flavor, &mut say) {
+    match provision::provision(
+        &options.cache_root,
+        &options.version,
+        options.flavor,
+        &mut say,
+    ) {
         Ok(_) => pool.set_tensorflow(discover::discover(&options)),
         Err(e) => {
             eprintln!("gpugate: provisioning failed: {e}");

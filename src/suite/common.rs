@@ -3,7 +3,14 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use std::time::Duration;
 
-pub const COMMON_KEYS: &[&str] = &["name", "kind", "description", "timeout", "requires", "on_missing"];
+pub const COMMON_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "timeout",
+    "requires",
+    "on_missing",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +63,9 @@ impl<'de> Deserialize<'de> for Timeout {
         impl serde::de::Visitor<'_> for Visitor {
             type Value = Timeout;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a duration: seconds as a number, or a string like \"500ms\", \"30s\", \"2m\"")
+                f.write_str(
+                    "a duration: seconds as a number, or a string like \"500ms\", \"30s\", \"2m\"",
+                )
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timeout, E> {
                 self.visit_f64(v as f64)
@@ -77,24 +86,32 @@ const MAX_SECONDS: f64 = 24.0 * 3600.0;
 
 fn seconds(v: f64) -> Result<Timeout, String> {
     if !(v > 0.0 && v <= MAX_SECONDS) {
-        return Err(format!("timeout must be more than 0 and at most 24h, got {v} seconds"));
+        return Err(format!(
+            "timeout must be more than 0 and at most 24h, got {v} seconds"
+        ));
     }
     Ok(Timeout(Duration::from_secs_f64(v)))
 }
 
 pub fn parse_duration(text: &str) -> Result<Timeout, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (write \"500ms\", \"30s\", \"2m\" or \"1h\")"))?;
+    let number: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration (write \"500ms\", \"30s\", \"2m\" or \"1h\")")
+    })?;
     let factor = match unit.trim() {
         "ms" => 0.001,
         "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown unit `{other}` in duration `{text}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in duration `{text}` (use ms, s, m or h)"
+            ));
+        }
     };
     seconds(number * factor)
 }
@@ -105,10 +122,17 @@ mod tests {
 
     #[test]
     fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("500ms").unwrap().0,
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("2m").unwrap().0, Duration::from_secs(120));
         assert_eq!(parse_duration("7").unwrap().0, Duration::from_secs(7));
-        assert!(parse_duration("5 fortnights").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("5 fortnights")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(parse_duration("0s").unwrap_err().contains("more than 0"));
         assert!(parse_duration("100h").unwrap_err().contains("at most 24h"));
     }

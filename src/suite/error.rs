@@ -16,7 +16,12 @@ pub struct SuiteError {
 }
 
 impl SuiteError {
-    pub fn new(file: &str, source_text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &str,
+        source_text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         SuiteError {
             file: file.to_string(),
             source_text: source_text.to_string(),
@@ -33,7 +38,9 @@ impl SuiteError {
 
     /// 1-based line and column of the error, when it has a place.
     pub fn position(&self) -> Option<(usize, usize)> {
-        self.span.as_ref().map(|s| line_col(&self.source_text, s.start))
+        self.span
+            .as_ref()
+            .map(|s| line_col(&self.source_text, s.start))
     }
 }
 
@@ -47,10 +54,20 @@ impl fmt::Display for SuiteError {
                 let gutter = line.to_string().len();
                 // Underline the span within its first line.
                 let text_span = self.source_text.get(span.clone()).unwrap_or("");
-                let width = text_span.lines().next().map_or(1, |l| l.chars().count().max(1));
+                let width = text_span
+                    .lines()
+                    .next()
+                    .map_or(1, |l| l.chars().count().max(1));
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{line} | {text}")?;
-                write!(f, "{:gutter$} | {:pad$}{}", "", "", "^".repeat(width), pad = col - 1)?;
+                write!(
+                    f,
+                    "{:gutter$} | {:pad$}{}",
+                    "",
+                    "",
+                    "^".repeat(width),
+                    pad = col - 1
+                )?;
             }
             _ => write!(f, "  --> {}", self.file)?,
         }

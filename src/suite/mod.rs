@@ -50,29 +50,49 @@ pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, Sui
                 arg,
                 "",
                 None,
-                format!("unknown suite `{arg}`: no built-in suite has that name and no such file exists"),
+                format!(
+                    "unknown suite `{arg}`: no built-in suite has that name and no such file exists"
+                ),
             );
-            err.help = Some(match crate::text::did_you_mean(arg, names.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`? (built-in suites: {})", names.join(", ")),
-                None => format!("built-in suites: {}; or give a path to a .toml file", names.join(", ")),
-            });
+            err.help = Some(
+                match crate::text::did_you_mean(arg, names.iter().copied()) {
+                    Some(near) => format!(
+                        "did you mean `{near}`? (built-in suites: {})",
+                        names.join(", ")
+                    ),
+                    None => format!(
+                        "built-in suites: {}; or give a path to a .toml file",
+                        names.join(", ")
+                    ),
+                },
+            );
             return Err(err);
         }
     }
     let path = Path::new(arg);
-    let bytes = std::fs::read(path).map_err(|e| SuiteError::new(arg, "", None, format!("failed to read suite: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| SuiteError::new(arg, "", None, format!("failed to read suite: {e}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
         // The valid prefix is the same in the lossy text, so `at` points at the
         // replacement character standing for the first bad byte.
         let at = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        SuiteError::new(arg, &text, Some(at..at + char::REPLACEMENT_CHARACTER.len_utf8()), "suite is not valid UTF-8")
+        SuiteError::new(
+            arg,
+            &text,
+            Some(at..at + char::REPLACEMENT_CHARACTER.len_utf8()),
+            "suite is not valid UTF-8",
+        )
     })?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| arg.to_string());
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+    let base_dir = if base_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base_dir
+    };
     parse_suite(&name, arg, &base_dir, &source, cli_vars, &env)
 }

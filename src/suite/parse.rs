@@ -29,12 +29,22 @@ impl Ctx<'_> {
 
     /// Turns a toml/serde error into ours, adding a "did you mean" where serde
     /// names what it expected.
-    fn from_toml(&self, err: toml::de::Error, fallback: Range<usize>, extra_keys: &[&str], context: &str) -> SuiteError {
+    fn toml_error(
+        &self,
+        err: toml::de::Error,
+        fallback: Range<usize>,
+        extra_keys: &[&str],
+        context: &str,
+    ) -> SuiteError {
         let span = err.span().unwrap_or(fallback);
         let message = err.message().trim().to_string();
         let mut out = self.error(span, format!("{context}{message}"));
         if let Some((word, expected)) = unknown_and_expected(&message) {
-            let candidates: Vec<&str> = expected.iter().map(String::as_str).chain(extra_keys.iter().copied()).collect();
+            let candidates: Vec<&str> = expected
+                .iter()
+                .map(String::as_str)
+                .chain(extra_keys.iter().copied())
+                .collect();
             if let Some(near) = did_you_mean(&word, candidates.iter().copied()) {
                 out.help = Some(format!("did you mean `{near}`?"));
             }
@@ -50,7 +60,12 @@ fn unknown_and_expected(message: &str) -> Option<(String, Vec<String>)> {
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (word, expected) = rest.split_once('`')?;
-    let names = expected.split('`').skip(1).step_by(2).map(str::to_string).collect();
+    let names = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
     Some((word.to_string(), names))
 }
 
@@ -64,19 +79,29 @@ pub fn parse_suite(
 ) -> Result<Suite, SuiteError> {
     let ctx = Ctx { file, source };
     if source.trim().is_empty() {
-        return Err(SuiteError::new(file, source, None, "suite is empty: it needs at least one [[check]]"));
+        return Err(SuiteError::new(
+            file,
+            source,
+            None,
+            "suite is empty: it needs at least one [[check]]",
+        ));
     }
-    let root = DeTable::parse(source).map_err(|e| ctx.from_toml(e, 0..0, &[], ""))?;
+    let root = DeTable::parse(source).map_err(|e| ctx.toml_error(e, 0..0, &[], ""))?;
     let root_span = root.span();
     let mut root = root.into_inner();
 
     for (key, _) in root.iter() {
         if !TOP_LEVEL_KEYS.contains(&key.get_ref().as_ref()) {
-            let mut err = ctx.error(key.span(), format!("unknown top-level key `{}`", key.get_ref()));
-            err.help = Some(match did_you_mean(key.get_ref(), TOP_LEVEL_KEYS.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("a suite has only {}", TOP_LEVEL_KEYS.join(", ")),
-            });
+            let mut err = ctx.error(
+                key.span(),
+                format!("unknown top-level key `{}`", key.get_ref()),
+            );
+            err.help = Some(
+                match did_you_mean(key.get_ref(), TOP_LEVEL_KEYS.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("a suite has only {}", TOP_LEVEL_KEYS.join(", ")),
+                },
+            );
             return Err(err);
         }
     }
@@ -102,11 +127,17 @@ pub fn parse_suite(
     };
 
     let Some(checks) = root.get_mut("check") else {
-        return Err(ctx.error(root_span.start..root_span.start, "suite has no checks: add at least one [[check]] table"));
+        return Err(ctx.error(
+            root_span.start..root_span.start,
+            "suite has no checks: add at least one [[check]] table",
+        ));
     };
     let checks_span = checks.span();
     let DeValue::Array(array) = checks.get_mut() else {
-        return Err(ctx.error(checks_span, "`check` must be an array of tables: write each check as [[check]]"));
+        return Err(ctx.error(
+            checks_span,
+            "`check` must be an array of tables: write each check as [[check]]",
+        ));
     };
 
     let mut defs = Vec::with_capacity(array.len());
@@ -127,7 +158,10 @@ pub fn parse_suite(
         defs.push(def);
     }
     if defs.is_empty() {
-        return Err(ctx.error(checks_span, "suite has no checks: add at least one [[check]] table"));
+        return Err(ctx.error(
+            checks_span,
+            "suite has no checks: add at least one [[check]] table",
+        ));
     }
 
     Ok(Suite {
@@ -139,11 +173,17 @@ pub fn parse_suite(
     })
 }
 
-fn read_vars(ctx: &Ctx, vars: Option<&Spanned<DeValue>>) -> Result<BTreeMap<String, String>, SuiteError> {
+fn read_vars(
+    ctx: &Ctx,
+    vars: Option<&Spanned<DeValue>>,
+) -> Result<BTreeMap<String, String>, SuiteError> {
     let mut out = BTreeMap::new();
     let Some(vars) = vars else { return Ok(out) };
     let DeValue::Table(table) = vars.get_ref() else {
-        return Err(ctx.error(vars.span(), "`vars` must be a table: write [vars] then NAME = \"value\" lines"));
+        return Err(ctx.error(
+            vars.span(),
+            "`vars` must be a table: write [vars] then NAME = \"value\" lines",
+        ));
     };
     for (key, value) in table.iter() {
         let text = match value.get_ref() {
@@ -154,7 +194,11 @@ fn read_vars(ctx: &Ctx, vars: Option<&Spanned<DeValue>>) -> Result<BTreeMap<Stri
             other => {
                 return Err(ctx.error(
                     value.span(),
-                    format!("variable `{}` must be a string, number or boolean, not {}", key.get_ref(), other.type_str()),
+                    format!(
+                        "variable `{}` must be a string, number or boolean, not {}",
+                        key.get_ref(),
+                        other.type_str()
+                    ),
                 ));
             }
         };
@@ -164,14 +208,16 @@ fn read_vars(ctx: &Ctx, vars: Option<&Spanned<DeValue>>) -> Result<BTreeMap<Stri
 }
 
 /// Expands variables in every string below `value`, in place, keeping spans.
-fn expand_strings(ctx: &Ctx, resolver: &Resolver, value: &mut Spanned<DeValue>) -> Result<(), SuiteError> {
+fn expand_strings(
+    ctx: &Ctx,
+    resolver: &Resolver,
+    value: &mut Spanned<DeValue>,
+) -> Result<(), SuiteError> {
     let span = value.span();
     match value.get_mut() {
-        DeValue::String(s) => {
-            if s.contains('$') {
-                let expanded = resolver.expand(s).map_err(|e| ctx.error(span, e))?;
-                *s = Cow::Owned(expanded);
-            }
+        DeValue::String(s) if s.contains('$') => {
+            let expanded = resolver.expand(s).map_err(|e| ctx.error(span, e))?;
+            *s = Cow::Owned(expanded);
         }
         DeValue::Array(array) => {
             for item in array.iter_mut() {
@@ -194,9 +240,10 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     let DeValue::Table(table) = item.get_ref() else {
         return Err(ctx.error(span, "each check must be a table: write it as [[check]]"));
     };
-    let kind_value = table
-        .get("kind")
-        .ok_or_else(|| ctx.error(span.clone(), "check has no `kind`").with_help(format!("kinds: {}", KIND_NAMES.join(", "))))?;
+    let kind_value = table.get("kind").ok_or_else(|| {
+        ctx.error(span.clone(), "check has no `kind`")
+            .with_help(format!("kinds: {}", KIND_NAMES.join(", ")))
+    })?;
     let Some(kind) = kind_value.get_ref().as_str() else {
         return Err(ctx.error(kind_value.span(), "`kind` must be a string"));
     };
@@ -208,11 +255,18 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     let mut common = DeTable::new();
     let mut specific = DeTable::new();
     for (key, value) in table.iter() {
-        let target = if COMMON_KEYS.contains(&key.get_ref().as_ref()) { &mut common } else { &mut specific };
+        let target = if COMMON_KEYS.contains(&key.get_ref().as_ref()) {
+            &mut common
+        } else {
+            &mut specific
+        };
         target.insert(key.clone(), value.clone());
     }
-    let common_spec = CommonSpec::deserialize(ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(common))))
-        .map_err(|e| ctx.from_toml(e, span.clone(), &[], &label))?;
+    let common_spec = CommonSpec::deserialize(ValueDeserializer::from(Spanned::new(
+        span.clone(),
+        DeValue::Table(common),
+    )))
+    .map_err(|e| ctx.toml_error(e, span.clone(), &[], &label))?;
     if common_spec.name.trim().is_empty() || common_spec.name.contains('\n') {
         let at = table.get("name").map(|v| v.span()).unwrap_or(span.clone());
         return Err(ctx.error(at, "check `name` must be one non-empty line"));
@@ -221,14 +275,17 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     let specific_de = ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(specific)));
     let kind_spec = match CheckKind::from_toml(kind, specific_de) {
         None => {
-            let mut err = ctx.error(kind_value.span(), format!("{label}unknown check kind `{kind}`"));
+            let mut err = ctx.error(
+                kind_value.span(),
+                format!("{label}unknown check kind `{kind}`"),
+            );
             err.help = Some(match did_you_mean(kind, KIND_NAMES.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("kinds: {}", KIND_NAMES.join(", ")),
             });
             return Err(err);
         }
-        Some(parsed) => parsed.map_err(|e| ctx.from_toml(e, span.clone(), COMMON_KEYS, &label))?,
+        Some(parsed) => parsed.map_err(|e| ctx.toml_error(e, span.clone(), COMMON_KEYS, &label))?,
     };
     kind_spec.validate().map_err(|e| {
         // Point at the key the message names first, where there is one.

@@ -25,9 +25,9 @@ impl Resolver<'_> {
                 out.push('$');
                 rest = tail;
             } else if let Some(body_start) = after.strip_prefix('{') {
-                let end = body_start
-                    .find('}')
-                    .ok_or_else(|| format!("unterminated `${{` in \"{text}\" (write `$$` for a literal `$`)"))?;
+                let end = body_start.find('}').ok_or_else(|| {
+                    format!("unterminated `${{` in \"{text}\" (write `$$` for a literal `$`)")
+                })?;
                 let body = &body_start[..end];
                 let (name, default) = match body.split_once(":-") {
                     Some((name, default)) => (name, Some(default)),
@@ -45,14 +45,22 @@ impl Resolver<'_> {
         Ok(out)
     }
 
-    fn lookup(&self, name: &str, default: Option<&str>, stack: &mut Vec<String>) -> Result<String, String> {
+    fn lookup(
+        &self,
+        name: &str,
+        default: Option<&str>,
+        stack: &mut Vec<String>,
+    ) -> Result<String, String> {
         if let Some(value) = self.cli.get(name) {
             return Ok(value.clone());
         }
         if let Some(raw) = self.table.get(name) {
             if stack.iter().any(|n| n == name) {
                 stack.push(name.to_string());
-                return Err(format!("variable `{name}` refers to itself ({})", stack.join(" → ")));
+                return Err(format!(
+                    "variable `{name}` refers to itself ({})",
+                    stack.join(" → ")
+                ));
             }
             stack.push(name.to_string());
             let value = self.expand_within(raw, stack);
@@ -73,12 +81,16 @@ impl Resolver<'_> {
 
 fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
         Ok(())
     } else {
-        Err(format!("`{name}` is not a variable name (letters, digits and `_`, not starting with a digit)"))
+        Err(format!(
+            "`{name}` is not a variable name (letters, digits and `_`, not starting with a digit)"
+        ))
     }
 }
 
@@ -86,7 +98,10 @@ fn check_name(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn resolver<'a>(cli: &'a BTreeMap<String, String>, env: &'a dyn Fn(&str) -> Option<String>) -> Resolver<'a> {
+    fn resolver<'a>(
+        cli: &'a BTreeMap<String, String>,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Resolver<'a> {
         let table = BTreeMap::from([
             ("DRIVER".to_string(), "${MAJOR}.104".to_string()),
             ("MAJOR".to_string(), "535".to_string()),
@@ -112,12 +127,20 @@ mod tests {
         let cli = BTreeMap::new();
         let env = |_: &str| None;
         let r = resolver(&cli, &env);
-        assert!(r.expand("${NOPE}").unwrap_err().starts_with("undefined variable `NOPE`"));
+        assert!(
+            r.expand("${NOPE}")
+                .unwrap_err()
+                .starts_with("undefined variable `NOPE`")
+        );
         assert_eq!(
             r.expand("${LOOP_A}").unwrap_err(),
             "variable `LOOP_A` refers to itself (LOOP_A → LOOP_B → LOOP_A)"
         );
         assert!(r.expand("${OPEN").unwrap_err().starts_with("unterminated"));
-        assert!(r.expand("${1X}").unwrap_err().contains("is not a variable name"));
+        assert!(
+            r.expand("${1X}")
+                .unwrap_err()
+                .contains("is not a variable name")
+        );
     }
 }

@@ -15,7 +15,9 @@ pub fn root() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("gpugate");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("gpugate")
 }
 
@@ -42,7 +44,8 @@ impl Flavor {
 }
 
 pub fn entry_dir(root: &Path, version: &str, flavor: Flavor) -> PathBuf {
-    root.join("tensorflow").join(format!("{version}-{}", flavor.word()))
+    root.join("tensorflow")
+        .join(format!("{version}-{}", flavor.word()))
 }
 
 /// Complete entries, the preferred one (version and flavor) first.

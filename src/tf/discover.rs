@@ -10,7 +10,12 @@ use std::time::Duration;
 /// File names that export TensorFlow's C API, in the order tried in a directory.
 const LIBRARY_NAMES: &[&str] = &["libtensorflow.so", "libtensorflow.so.2", C_API_LIBRARY];
 /// Directories libtensorflow tarballs are usually unpacked into.
-const STANDARD_PREFIXES: &[&str] = &["/usr/local/lib", "/usr/local/lib/libtensorflow", "/opt/tensorflow/lib", "/usr/lib"];
+const STANDARD_PREFIXES: &[&str] = &[
+    "/usr/local/lib",
+    "/usr/local/lib/libtensorflow",
+    "/opt/tensorflow/lib",
+    "/usr/lib",
+];
 
 pub struct Options {
     pub explicit: Option<PathBuf>,
@@ -20,16 +25,26 @@ pub struct Options {
 }
 
 fn candidate(source: &str, target: &Path) -> Candidate {
-    Candidate { source: source.into(), target: target.display().to_string() }
+    Candidate {
+        source: source.into(),
+        target: target.display().to_string(),
+    }
 }
 
 fn note(source: &str, target: &str, why: impl Into<String>) -> Attempt {
-    Attempt { source: source.into(), target: target.into(), error: Some(why.into()) }
+    Attempt {
+        source: source.into(),
+        target: target.into(),
+        error: Some(why.into()),
+    }
 }
 
 /// The first file in `dir` that may export the C API.
 fn library_in(dir: &Path) -> Option<PathBuf> {
-    LIBRARY_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+    LIBRARY_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
 }
 
 pub fn discover(opts: &Options) -> Setup {
@@ -40,11 +55,16 @@ pub fn discover(opts: &Options) -> Setup {
         } else if path.is_dir() {
             match library_in(path) {
                 Some(lib) => setup.candidates.push(candidate(source, &lib)),
-                None => setup.notes.push(note(source, &path.display().to_string(),
-                    format!("directory holds none of {}", LIBRARY_NAMES.join(", ")))),
+                None => setup.notes.push(note(
+                    source,
+                    &path.display().to_string(),
+                    format!("directory holds none of {}", LIBRARY_NAMES.join(", ")),
+                )),
             }
         } else {
-            setup.notes.push(note(source, &path.display().to_string(), "does not exist"));
+            setup
+                .notes
+                .push(note(source, &path.display().to_string(), "does not exist"));
         }
     };
 
@@ -58,7 +78,10 @@ pub fn discover(opts: &Options) -> Setup {
     }
     // The loader's own search: LD_LIBRARY_PATH, ld.so.cache, system directories.
     for soname in ["libtensorflow.so.2", "libtensorflow.so"] {
-        setup.candidates.push(Candidate { source: "loader path".into(), target: soname.into() });
+        setup.candidates.push(Candidate {
+            source: "loader path".into(),
+            target: soname.into(),
+        });
     }
     let mut any_prefix = false;
     for prefix in STANDARD_PREFIXES {
@@ -68,7 +91,11 @@ pub fn discover(opts: &Options) -> Setup {
         }
     }
     if !any_prefix {
-        setup.notes.push(note("standard prefix", &STANDARD_PREFIXES.join(", "), "no libtensorflow there"));
+        setup.notes.push(note(
+            "standard prefix",
+            &STANDARD_PREFIXES.join(", "),
+            "no libtensorflow there",
+        ));
     }
     match pip_tensorflow_dir() {
         Ok(dir) => push_path(&mut setup, "python3 (pip)", &dir.join(C_API_LIBRARY)),
@@ -77,10 +104,16 @@ pub fn discover(opts: &Options) -> Setup {
     let preferred = cache::entry_dir(&opts.cache_root, &opts.version, opts.flavor);
     let entries = cache::complete_entries(&opts.cache_root, &preferred);
     if entries.is_empty() {
-        setup.notes.push(note("gpugate cache", &opts.cache_root.join("tensorflow").display().to_string(), "empty"));
+        setup.notes.push(note(
+            "gpugate cache",
+            &opts.cache_root.join("tensorflow").display().to_string(),
+            "empty",
+        ));
     }
     for entry in entries {
-        setup.candidates.push(candidate("gpugate cache", &entry.join(C_API_LIBRARY)));
+        setup
+            .candidates
+            .push(candidate("gpugate cache", &entry.join(C_API_LIBRARY)));
     }
     setup
 }
@@ -142,7 +175,10 @@ mod tests {
         });
         let first = &setup.candidates[0];
         assert_eq!(first.source, "--tensorflow-lib");
-        assert_eq!(first.target, explicit.join("libtensorflow.so.2").display().to_string());
+        assert_eq!(
+            first.target,
+            explicit.join("libtensorflow.so.2").display().to_string()
+        );
         let last = setup.candidates.last().unwrap();
         assert_eq!(last.source, "gpugate cache");
         assert_eq!(last.target, entry.join(C_API_LIBRARY).display().to_string());
@@ -157,7 +193,14 @@ mod tests {
             version: "2.18.1".into(),
             flavor: Flavor::Cpu,
         });
-        assert!(setup.notes.iter().any(|n| n.source == "--tensorflow-lib" && n.error.as_deref() == Some("does not exist")));
-        assert!(setup.notes.iter().any(|n| n.source == "gpugate cache" && n.error.as_deref() == Some("empty")));
+        assert!(setup.notes.iter().any(
+            |n| n.source == "--tensorflow-lib" && n.error.as_deref() == Some("does not exist")
+        ));
+        assert!(
+            setup
+                .notes
+                .iter()
+                .any(|n| n.source == "gpugate cache" && n.error.as_deref() == Some("empty"))
+        );
     }
 }

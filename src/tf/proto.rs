@@ -82,7 +82,13 @@ mod tests {
     #[test]
     fn run_options_encode_as_tensorflow_expects() {
         // The bytes TensorFlow's Python client sends for RunOptions(trace_level=FULL_TRACE).
-        assert_eq!(RunOptions { trace_level: FULL_TRACE }.encode_to_vec(), [8, 3]);
+        assert_eq!(
+            RunOptions {
+                trace_level: FULL_TRACE
+            }
+            .encode_to_vec(),
+            [8, 3]
+        );
     }
 
     #[test]
@@ -90,13 +96,26 @@ mod tests {
         let meta = RunMetadata {
             step_stats: Some(StepStats {
                 dev_stats: vec![
-                    DeviceStepStats { device: "/job:localhost/replica:0/task:0/device:CPU:0".into(), node_stats: vec![NodeExecStats { node_name: "a".into() }] },
-                    DeviceStepStats { device: "/job:localhost/replica:0/task:0/device:GPU:0".into(), node_stats: vec![NodeExecStats { node_name: "mm".into() }] },
+                    DeviceStepStats {
+                        device: "/job:localhost/replica:0/task:0/device:CPU:0".into(),
+                        node_stats: vec![NodeExecStats {
+                            node_name: "a".into(),
+                        }],
+                    },
+                    DeviceStepStats {
+                        device: "/job:localhost/replica:0/task:0/device:GPU:0".into(),
+                        node_stats: vec![NodeExecStats {
+                            node_name: "mm".into(),
+                        }],
+                    },
                 ],
             }),
         };
         let decoded = RunMetadata::decode(meta.encode_to_vec().as_slice()).unwrap();
-        assert_eq!(decoded.devices_of("mm"), ["/job:localhost/replica:0/task:0/device:GPU:0"]);
+        assert_eq!(
+            decoded.devices_of("mm"),
+            ["/job:localhost/replica:0/task:0/device:GPU:0"]
+        );
         assert!(decoded.devices_of("zz").is_empty());
     }
 }

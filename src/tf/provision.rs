@@ -17,7 +17,10 @@ use std::time::Instant;
 /// Fixed names: nothing else in the archive is ever written to disk.
 const MEMBERS: &[(&str, &str)] = &[
     ("tensorflow/libtensorflow_cc.so.2", "libtensorflow_cc.so.2"),
-    ("tensorflow/libtensorflow_framework.so.2", "libtensorflow_framework.so.2"),
+    (
+        "tensorflow/libtensorflow_framework.so.2",
+        "libtensorflow_framework.so.2",
+    ),
     ("tensorflow/python/platform/build_info.py", "build_info.py"),
 ];
 
@@ -26,33 +29,65 @@ pub enum ProvisionError {
     #[error("failed to run `python3 -m pip download`: {0}")]
     PipSpawn(std::io::Error),
     #[error("`python3 -m pip download {package}=={version}` failed ({status}):\n{tail}")]
-    Pip { package: String, version: String, status: String, tail: String },
+    Pip {
+        package: String,
+        version: String,
+        status: String,
+        tail: String,
+    },
     #[error("pip reported success but left no wheel in {0}")]
     NoWheel(PathBuf),
     #[error("failed to read the wheel {path}: {reason}")]
     Wheel { path: PathBuf, reason: String },
     #[error("the wheel has no {0} (not a TensorFlow wheel of the expected layout)")]
     MissingMember(String),
-    #[error("{member} does not match the wheel's RECORD: expected sha256 {expected} and {expected_size} bytes, got {actual} and {actual_size} bytes")]
-    Mismatch { member: String, expected: String, expected_size: u64, actual: String, actual_size: u64 },
+    #[error(
+        "{member} does not match the wheel's RECORD: expected sha256 {expected} and {expected_size} bytes, got {actual} and {actual_size} bytes"
+    )]
+    Mismatch {
+        member: String,
+        expected: String,
+        expected_size: u64,
+        actual: String,
+        actual_size: u64,
+    },
     #[error("failed to write the cache entry {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ProvisionError + '_ {
-    move |source| ProvisionError::Io { path: path.to_path_buf(), source }
+    move |source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The CPython version whose wheel is fetched; the libraries do not depend
 /// on it, so one that every release of the range ships is chosen.
 fn python_version_for(version: &str) -> &'static str {
-    let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(18);
-    if version.starts_with("2.") && minor <= 11 { "3.10" } else { "3.11" }
+    let minor: u32 = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(18);
+    if version.starts_with("2.") && minor <= 11 {
+        "3.10"
+    } else {
+        "3.11"
+    }
 }
 
 /// Provisions `version` of `flavor` into `cache_root` unless already there.
 /// `say` receives progress lines meant for a person.
-pub fn provision(cache_root: &Path, version: &str, flavor: Flavor, say: &mut dyn FnMut(&str)) -> Result<PathBuf, ProvisionError> {
+pub fn provision(
+    cache_root: &Path,
+    version: &str,
+    flavor: Flavor,
+    say: &mut dyn FnMut(&str),
+) -> Result<PathBuf, ProvisionError> {
     let entry = cache::entry_dir(cache_root, version, flavor);
     if entry.join(COMPLETE_MARKER).is_file() {
         return Ok(entry);
@@ -76,16 +111,36 @@ pub fn provision(cache_root: &Path, version: &str, flavor: Flavor, say: &mut dyn
     let started = Instant::now();
     let abi = format!("cp{}", python.replace('.', ""));
     let output = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
-        .args(["--python-version", python, "--implementation", "cp", "--abi", &abi])
-        .args(["--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+        ])
+        .args([
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "--abi",
+            &abi,
+        ])
+        .args([
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+        ])
         .arg("--dest")
         .arg(&wheel_dir)
         .arg(format!("{package}=={version}"))
         .output()
         .map_err(ProvisionError::PipSpawn)?;
     if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout);
+        let text = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
         return Err(ProvisionError::Pip {
             package: package.into(),
             version: version.into(),
@@ -117,7 +172,11 @@ pub fn provision(cache_root: &Path, version: &str, flavor: Flavor, say: &mut dyn
         "sha256": hashes,
     });
     let marker_path = out_dir.join(COMPLETE_MARKER);
-    fs::write(&marker_path, serde_json::to_vec_pretty(&marker).expect("json")).map_err(io_err(&marker_path))?;
+    fs::write(
+        &marker_path,
+        serde_json::to_vec_pretty(&marker).expect("json"),
+    )
+    .map_err(io_err(&marker_path))?;
 
     match fs::rename(&out_dir, &entry) {
         Ok(()) => {}
@@ -129,18 +188,31 @@ pub fn provision(cache_root: &Path, version: &str, flavor: Flavor, say: &mut dyn
                 fs::remove_dir_all(&entry).map_err(io_err(&entry))?;
                 fs::rename(&out_dir, &entry).map_err(io_err(&entry))?;
             } else {
-                return Err(ProvisionError::Io { path: entry, source: e });
+                return Err(ProvisionError::Io {
+                    path: entry,
+                    source: e,
+                });
             }
         }
     }
-    say(&format!("gpugate: libtensorflow {version} ({}) ready in {}", flavor.word(), entry.display()));
+    say(&format!(
+        "gpugate: libtensorflow {version} ({}) ready in {}",
+        flavor.word(),
+        entry.display()
+    ));
     Ok(entry)
 }
 
 /// Extracts [`MEMBERS`] from the wheel into `out_dir`, checking each against
 /// the wheel's RECORD. Returns the verified hashes by file name.
-pub fn extract_verified(wheel: &Path, out_dir: &Path) -> Result<HashMap<String, String>, ProvisionError> {
-    let wheel_err = |reason: String| ProvisionError::Wheel { path: wheel.to_path_buf(), reason };
+pub fn extract_verified(
+    wheel: &Path,
+    out_dir: &Path,
+) -> Result<HashMap<String, String>, ProvisionError> {
+    let wheel_err = |reason: String| ProvisionError::Wheel {
+        path: wheel.to_path_buf(),
+        reason,
+    };
     let file = fs::File::open(wheel).map_err(|e| wheel_err(e.to_string()))?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| wheel_err(e.to_string()))?;
     let record_name = archive
@@ -172,7 +244,9 @@ pub fn extract_verified(wheel: &Path, out_dir: &Path) -> Result<HashMap<String, 
         let mut size = 0u64;
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = entry.read(&mut buf).map_err(|e| wheel_err(format!("{member}: {e}")))?;
+            let n = entry
+                .read(&mut buf)
+                .map_err(|e| wheel_err(format!("{member}: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -193,7 +267,8 @@ pub fn extract_verified(wheel: &Path, out_dir: &Path) -> Result<HashMap<String, 
         }
         if target_name.ends_with(".so.2") {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).map_err(io_err(&target))?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+                .map_err(io_err(&target))?;
         }
         hashes.insert((*target_name).to_string(), actual);
     }
@@ -235,7 +310,8 @@ mod tests {
             .iter()
             .map(|(name, data)| format!("{name},sha256={},{}\n", b64_sha(data), data.len()))
             .collect();
-        zip.start_file("tensorflow_cpu-2.18.1.dist-info/RECORD", opts).unwrap();
+        zip.start_file("tensorflow_cpu-2.18.1.dist-info/RECORD", opts)
+            .unwrap();
         zip.write_all(record.as_bytes()).unwrap();
         zip.finish().unwrap();
         path
@@ -245,7 +321,10 @@ mod tests {
         vec![
             ("tensorflow/libtensorflow_cc.so.2", b"cc".as_slice()),
             ("tensorflow/libtensorflow_framework.so.2", b"fw".as_slice()),
-            ("tensorflow/python/platform/build_info.py", b"cuda_version = '12.5.1'".as_slice()),
+            (
+                "tensorflow/python/platform/build_info.py",
+                b"cuda_version = '12.5.1'".as_slice(),
+            ),
             ("../../escape.so", b"evil".as_slice()),
         ]
     }
@@ -259,9 +338,19 @@ mod tests {
         fs::create_dir_all(&out).unwrap();
         let hashes = extract_verified(&path, &out).unwrap();
         assert_eq!(hashes.len(), 3);
-        let mut names: Vec<String> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut names: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
         names.sort();
-        assert_eq!(names, ["build_info.py", "libtensorflow_cc.so.2", "libtensorflow_framework.so.2"]);
+        assert_eq!(
+            names,
+            [
+                "build_info.py",
+                "libtensorflow_cc.so.2",
+                "libtensorflow_framework.so.2"
+            ]
+        );
         assert!(!tmp.path().join("escape.so").exists());
     }
 
@@ -270,10 +359,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let members = all_members();
         let mut recorded = members.clone();
-        recorded[0] = ("tensorflow/libtensorflow_cc.so.2", b"something else".as_slice());
+        recorded[0] = (
+            "tensorflow/libtensorflow_cc.so.2",
+            b"something else".as_slice(),
+        );
         let path = wheel(tmp.path(), &members, &recorded);
         let err = extract_verified(&path, tmp.path()).unwrap_err();
-        assert!(matches!(err, ProvisionError::Mismatch { ref member, .. } if member == "tensorflow/libtensorflow_cc.so.2"), "{err}");
+        assert!(
+            matches!(err, ProvisionError::Mismatch { ref member, .. } if member == "tensorflow/libtensorflow_cc.so.2"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -282,7 +377,10 @@ mod tests {
         let members = [("other/file", b"x".as_slice())];
         let path = wheel(tmp.path(), &members, &members);
         let err = extract_verified(&path, tmp.path()).unwrap_err();
-        assert!(err.to_string().contains("tensorflow/libtensorflow_cc.so.2"), "{err}");
+        assert!(
+            err.to_string().contains("tensorflow/libtensorflow_cc.so.2"),
+            "{err}"
+        );
     }
 
     #[test]

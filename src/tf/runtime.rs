@@ -29,17 +29,27 @@ pub struct MatmulRun {
 
 impl Runtime {
     pub fn new(setup: Setup) -> Self {
-        Runtime { setup, report: None }
+        Runtime {
+            setup,
+            report: None,
+        }
     }
 
     /// Loads libtensorflow on first use; later calls return the same report.
     pub fn load(&mut self) -> &LoadReport {
         if self.report.is_none() {
-            let mut report = LoadReport { attempts: self.setup.notes.clone(), loaded: None };
+            let mut report = LoadReport {
+                attempts: self.setup.notes.clone(),
+                loaded: None,
+            };
             for candidate in &self.setup.candidates {
                 match try_candidate(candidate) {
                     Ok(loaded) => {
-                        report.attempts.push(Attempt { source: candidate.source.clone(), target: candidate.target.clone(), error: None });
+                        report.attempts.push(Attempt {
+                            source: candidate.source.clone(),
+                            target: candidate.target.clone(),
+                            error: None,
+                        });
                         report.loaded = Some(loaded);
                         break;
                     }
@@ -57,7 +67,11 @@ impl Runtime {
 
     fn require_loaded(&mut self) -> Result<(), String> {
         let report = self.load();
-        if report.loaded.is_some() { Ok(()) } else { Err(report.not_loaded_reason()) }
+        if report.loaded.is_some() {
+            Ok(())
+        } else {
+            Err(report.not_loaded_reason())
+        }
     }
 
     pub fn devices(&mut self) -> Result<Vec<DeviceInfo>, String> {
@@ -67,28 +81,59 @@ impl Runtime {
         let devices = session.device_list().map_err(|e| e.to_string())?;
         Ok(devices
             .into_iter()
-            .map(|d| DeviceInfo { name: d.name, device_type: d.device_type, memory_bytes: d.memory_bytes })
+            .map(|d| DeviceInfo {
+                name: d.name,
+                device_type: d.device_type,
+                memory_bytes: d.memory_bytes,
+            })
             .collect())
     }
 
     /// `a (n×n) · b (n×n)` pinned to `device`, with soft placement off so that
     /// TensorFlow refuses rather than silently moving the op elsewhere.
-    pub fn matmul(&mut self, device: &str, n: usize, a: &[f32], b: &[f32]) -> Result<MatmulRun, String> {
+    pub fn matmul(
+        &mut self,
+        device: &str,
+        n: usize,
+        a: &[f32],
+        b: &[f32],
+    ) -> Result<MatmulRun, String> {
         self.require_loaded()?;
         let err = |e: tensorflow::Status| e.to_string();
         let scope = Scope::new_root_scope().with_device(device);
         let shape = [n as i64, n as i64];
-        let pa = ops::Placeholder::new().dtype(DataType::Float).shape(&shape[..]).build(&mut scope.with_op_name("gpugate_a")).map_err(err)?;
-        let pb = ops::Placeholder::new().dtype(DataType::Float).shape(&shape[..]).build(&mut scope.with_op_name("gpugate_b")).map_err(err)?;
-        let mm = ops::MatMul::new().build(pa.clone(), pb.clone(), &mut scope.with_op_name("gpugate_matmul")).map_err(err)?;
+        let pa = ops::Placeholder::new()
+            .dtype(DataType::Float)
+            .shape(&shape[..])
+            .build(&mut scope.with_op_name("gpugate_a"))
+            .map_err(err)?;
+        let pb = ops::Placeholder::new()
+            .dtype(DataType::Float)
+            .shape(&shape[..])
+            .build(&mut scope.with_op_name("gpugate_b"))
+            .map_err(err)?;
+        let mm = ops::MatMul::new()
+            .build(
+                pa.clone(),
+                pb.clone(),
+                &mut scope.with_op_name("gpugate_matmul"),
+            )
+            .map_err(err)?;
 
         let mut options = SessionOptions::new();
-        let config = ConfigProto { allow_soft_placement: false, ..Default::default() };
+        let config = ConfigProto {
+            allow_soft_placement: false,
+            ..Default::default()
+        };
         options.set_config(&config.encode_to_vec()).map_err(err)?;
         let session = Session::new(&options, &scope.graph()).map_err(err)?;
 
-        let ta = Tensor::new(&[n as u64, n as u64]).with_values(a).map_err(err)?;
-        let tb = Tensor::new(&[n as u64, n as u64]).with_values(b).map_err(err)?;
+        let ta = Tensor::new(&[n as u64, n as u64])
+            .with_values(a)
+            .map_err(err)?;
+        let tb = Tensor::new(&[n as u64, n as u64])
+            .with_values(b)
+            .map_err(err)?;
         let mut args = SessionRunArgs::new();
         args.add_feed(&pa, 0, &ta);
         args.add_feed(&pb, 0, &tb);
@@ -103,7 +148,10 @@ impl Runtime {
         traced.add_feed(&pa, 0, &ta);
         traced.add_feed(&pb, 0, &tb);
         traced.request_fetch(&mm, 0);
-        let run_options = RunOptions { trace_level: FULL_TRACE }.encode_to_vec();
+        let run_options = RunOptions {
+            trace_level: FULL_TRACE,
+        }
+        .encode_to_vec();
         traced.set_run_options(&run_options);
         traced.set_request_metadata(true);
         session.run(&mut traced).map_err(err)?;
@@ -112,7 +160,10 @@ impl Runtime {
             .and_then(|bytes| RunMetadata::decode(bytes).ok())
             .map(|meta| meta.devices_of("gpugate_matmul"))
             .unwrap_or_default();
-        Ok(MatmulRun { product: product.to_vec(), ran_on })
+        Ok(MatmulRun {
+            product: product.to_vec(),
+            ran_on,
+        })
     }
 }
 
@@ -122,14 +173,17 @@ fn try_candidate(candidate: &Candidate) -> Result<Loaded, String> {
     if !lib.has_symbol("TF_Version") {
         return Err("loads, but does not export TensorFlow's C API (no TF_Version)".into());
     }
-    let path = lib.path().unwrap_or_else(|| candidate.target.clone().into());
+    let path = lib
+        .path()
+        .unwrap_or_else(|| candidate.target.clone().into());
     // Stay loaded: the tensorflow crate's own dlopen below then resolves to
     // this very object, whose $ORIGIN-relative RUNPATH (framework library,
     // pip's CUDA libraries) stays intact.
     lib.keep();
     // The crate loads `libtensorflow.so` from TENSORFLOW_DIR first; give it a
     // private directory whose only entry points at the loaded file.
-    let link_dir = tempfile::tempdir().map_err(|e| format!("failed to create a temporary directory: {e}"))?;
+    let link_dir =
+        tempfile::tempdir().map_err(|e| format!("failed to create a temporary directory: {e}"))?;
     std::os::unix::fs::symlink(&path, link_dir.path().join("libtensorflow.so"))
         .map_err(|e| format!("failed to link libtensorflow.so: {e}"))?;
     let previous = std::env::var_os("TENSORFLOW_DIR");

@@ -46,12 +46,16 @@ pub fn main() -> ExitCode {
         let body = match request.body {
             RequestBody::LoadTensorflow => ResponseBody::Loaded(tf.load().clone()),
             RequestBody::Run(check) => ResponseBody::Verdict(
-                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf)))
-                    .unwrap_or_else(|panic| Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))),
+                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf))).unwrap_or_else(
+                    |panic| Verdict::error(format!("the worker panicked: {}", panic_text(&panic))),
+                ),
             ),
         };
         eprintln!("{DONE_MARKER}{}", request.seq);
-        let response = Response { seq: request.seq, body };
+        let response = Response {
+            seq: request.seq,
+            body,
+        };
         let written = serde_json::to_writer(&mut out, &response)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))

@@ -62,13 +62,13 @@ impl StderrLog {
     fn take_line(&self, line: &[u8]) {
         let mut state = self.state.lock().unwrap();
         let marker = DONE_MARKER.as_bytes();
-        if let Some(rest) = line.strip_prefix(marker) {
-            if let Ok(seq) = String::from_utf8_lossy(rest).trim().parse() {
-                state.done_seq = Some(seq);
-                drop(state);
-                self.changed.notify_all();
-                return;
-            }
+        if let Some(rest) = line.strip_prefix(marker)
+            && let Ok(seq) = String::from_utf8_lossy(rest).trim().parse()
+        {
+            state.done_seq = Some(seq);
+            drop(state);
+            self.changed.notify_all();
+            return;
         }
         state.buf.extend_from_slice(line);
         if state.buf.len() > KEEP {
@@ -113,7 +113,11 @@ impl StderrLog {
             (0, (position - state.dropped) as usize)
         };
         let text = String::from_utf8_lossy(&state.buf[start.min(state.buf.len())..]).into_owned();
-        if skipped > 0 { format!("[... {skipped} earlier bytes dropped ...]\n{text}") } else { text }
+        if skipped > 0 {
+            format!("[... {skipped} earlier bytes dropped ...]\n{text}")
+        } else {
+            text
+        }
     }
 
     /// The last `lines` lines seen.

@@ -72,8 +72,15 @@ pub struct Pool {
 
 pub fn describe_status(status: ExitStatus) -> String {
     if let Some(signal) = status.signal() {
-        let core = if status.core_dumped() { ", core dumped" } else { "" };
-        format!("killed by signal {signal} ({}{core})", procs::signal_name(signal))
+        let core = if status.core_dumped() {
+            ", core dumped"
+        } else {
+            ""
+        };
+        format!(
+            "killed by signal {signal} ({}{core})",
+            procs::signal_name(signal)
+        )
     } else {
         format!("exited with status {}", status.code().unwrap_or(-1))
     }
@@ -81,7 +88,11 @@ pub fn describe_status(status: ExitStatus) -> String {
 
 impl Pool {
     pub fn new(exe: PathBuf, tensorflow: Setup) -> Self {
-        Pool { exe, tensorflow: RwLock::new(tensorflow), lanes: Mutex::new(HashMap::new()) }
+        Pool {
+            exe,
+            tensorflow: RwLock::new(tensorflow),
+            lanes: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Replaces how TensorFlow is found; running TensorFlow workers are
@@ -104,7 +115,12 @@ impl Pool {
     }
 
     fn slot(&self, lane: &Lane) -> Slot {
-        self.lanes.lock().unwrap().entry(lane.clone()).or_default().clone()
+        self.lanes
+            .lock()
+            .unwrap()
+            .entry(lane.clone())
+            .or_default()
+            .clone()
     }
 
     fn spawn(&self, lane: &Lane) -> Result<Worker, String> {
@@ -134,24 +150,42 @@ impl Pool {
             }
         });
         let mut stdin = child.stdin.take().expect("piped");
-        let init = Init { lane: lane.clone(), tensorflow: self.tensorflow.read().unwrap().clone() };
+        let init = Init {
+            lane: lane.clone(),
+            tensorflow: self.tensorflow.read().unwrap().clone(),
+        };
         let line = serde_json::to_string(&init).expect("init serializes");
         // A failed write shows up as a crash on the first request.
         let _ = writeln!(stdin, "{line}");
-        Ok(Worker { child, stdin, replies, log, next_seq: 1 })
+        Ok(Worker {
+            child,
+            stdin,
+            replies,
+            log,
+            next_seq: 1,
+        })
     }
 
     /// Sends one request to the lane's worker and waits for its answer.
-    pub fn call(&self, lane: &Lane, body: RequestBody, timeout: Duration) -> Result<Reply, CallFailure> {
+    pub fn call(
+        &self,
+        lane: &Lane,
+        body: RequestBody,
+        timeout: Duration,
+    ) -> Result<Reply, CallFailure> {
         let slot = self.slot(lane);
         let mut guard = slot.lock().unwrap();
         if procs::is_cancelled() {
-            return Err(CallFailure { error: CallError::Cancelled, stderr_tail: String::new() });
+            return Err(CallFailure {
+                error: CallError::Cancelled,
+                stderr_tail: String::new(),
+            });
         }
         if guard.is_none() {
-            let worker = self
-                .spawn(lane)
-                .map_err(|e| CallFailure { error: CallError::Spawn(e), stderr_tail: String::new() })?;
+            let worker = self.spawn(lane).map_err(|e| CallFailure {
+                error: CallError::Spawn(e),
+                stderr_tail: String::new(),
+            })?;
             *guard = Some(worker);
         }
         let worker = guard.as_mut().expect("just set");
@@ -177,7 +211,10 @@ fn exchange(worker: &mut Worker, body: RequestBody, timeout: Duration) -> Result
     worker.next_seq += 1;
     let start = worker.log.position();
     let line = serde_json::to_string(&Request { seq, body }).expect("request serializes");
-    if writeln!(worker.stdin, "{line}").and_then(|()| worker.stdin.flush()).is_err() {
+    if writeln!(worker.stdin, "{line}")
+        .and_then(|()| worker.stdin.flush())
+        .is_err()
+    {
         return Err(CallError::Crashed(String::new()));
     }
     let started = Instant::now();
@@ -186,17 +223,32 @@ fn exchange(worker: &mut Worker, body: RequestBody, timeout: Duration) -> Result
         if left.is_zero() {
             return Err(CallError::TimedOut(timeout));
         }
-        match worker.replies.recv_timeout(left.min(Duration::from_millis(100))) {
+        match worker
+            .replies
+            .recv_timeout(left.min(Duration::from_millis(100)))
+        {
             Ok(line) => {
-                let response: Response = serde_json::from_str(&line)
-                    .map_err(|e| CallError::Protocol(format!("unreadable response ({e}): {}", crate::text::cap(&line, 200, 0))))?;
+                let response: Response = serde_json::from_str(&line).map_err(|e| {
+                    CallError::Protocol(format!(
+                        "unreadable response ({e}): {}",
+                        crate::text::cap(&line, 200, 0)
+                    ))
+                })?;
                 if response.seq != seq {
-                    return Err(CallError::Protocol(format!("response {} to request {seq}", response.seq)));
+                    return Err(CallError::Protocol(format!(
+                        "response {} to request {seq}",
+                        response.seq
+                    )));
                 }
                 worker.log.wait_done(seq, Duration::from_secs(2));
-                return Ok(Reply { body: response.body, output: worker.log.since(start) });
+                return Ok(Reply {
+                    body: response.body,
+                    output: worker.log.since(start),
+                });
             }
-            Err(RecvTimeoutError::Timeout) if procs::is_cancelled() => return Err(CallError::Cancelled),
+            Err(RecvTimeoutError::Timeout) if procs::is_cancelled() => {
+                return Err(CallError::Cancelled);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Err(CallError::Crashed(String::new())),
         }
@@ -213,7 +265,11 @@ fn fail(mut worker: Worker, error: CallError) -> CallFailure {
                 worker.child.wait().ok()
             });
             let how = status.map_or_else(|| "ended in an unknown way".to_string(), describe_status);
-            if procs::is_cancelled() { CallError::Cancelled } else { CallError::Crashed(how) }
+            if procs::is_cancelled() {
+                CallError::Cancelled
+            } else {
+                CallError::Crashed(how)
+            }
         }
         other => {
             procs::kill_group(worker.child.id(), libc::SIGKILL);
@@ -223,7 +279,10 @@ fn fail(mut worker: Worker, error: CallError) -> CallFailure {
     };
     procs::unregister(worker.child.id());
     worker.log.wait_eof(Duration::from_secs(1));
-    CallFailure { error, stderr_tail: worker.log.tail(TAIL_LINES) }
+    CallFailure {
+        error,
+        stderr_tail: worker.log.tail(TAIL_LINES),
+    }
 }
 
 fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {

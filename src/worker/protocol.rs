@@ -50,13 +50,19 @@ mod tests {
 
     #[test]
     fn requests_round_trip_as_one_line() {
-        let spec: crate::checks::env_var::Spec = toml::from_str("var = 'X'\nmatches = '^a\\nb'").unwrap();
-        let request = Request { seq: 7, body: RequestBody::Run(CheckKind::EnvVar(spec)) };
+        let spec: crate::checks::env_var::Spec =
+            toml::from_str("var = 'X'\nmatches = '^a\\nb'").unwrap();
+        let request = Request {
+            seq: 7,
+            body: RequestBody::Run(CheckKind::EnvVar(spec)),
+        };
         let line = serde_json::to_string(&request).unwrap();
         assert!(!line.contains('\n'));
         let back: Request = serde_json::from_str(&line).unwrap();
         assert_eq!(back.seq, 7);
-        let RequestBody::Run(CheckKind::EnvVar(spec)) = back.body else { panic!("wrong body") };
+        let RequestBody::Run(CheckKind::EnvVar(spec)) = back.body else {
+            panic!("wrong body")
+        };
         assert_eq!(spec.matches.unwrap().as_str(), "^a\\nb");
     }
 }

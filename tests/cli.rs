@@ -1,0 +1,628 @@
+//! Runs the real binary on fixture suites. One test binary, so the shared
+//! setup (crash libraries, the provisioned libtensorflow) happens once.
+
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gpugate");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+/// A host root with no NVIDIA driver, so results do not depend on the machine.
+fn gpu_less_root() -> &'static Path {
+    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    ROOT.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+fn gpugate(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Reads a JUnit file back and checks what its consumers need (DESIGN.md).
+fn read_junit(path: &Path) -> Report {
+    let xml = std::fs::read_to_string(path).unwrap();
+    for c in xml.chars() {
+        assert!(
+            gpugate::text::is_xml_char(c),
+            "invalid XML character {c:?} in {}",
+            path.display()
+        );
+    }
+    assert!(!xml.contains("type=\"yaml\"") && !xml.contains("type=\"symbol\""));
+    let report = Report::deserialize_from_str(&xml).unwrap();
+    let mut seen = HashSet::new();
+    for suite in &report.test_suites {
+        assert!(!suite.name.is_empty());
+        for case in &suite.test_cases {
+            let classname = case.classname.as_ref().expect("classname").to_string();
+            assert!(
+                seen.insert((classname, case.name.to_string())),
+                "duplicate test case {}",
+                case.name.as_str()
+            );
+            assert!(
+                case.time.is_some(),
+                "time missing on {}",
+                case.name.as_str()
+            );
+            if let TestCaseStatus::NonSuccess {
+                message,
+                description,
+                ty,
+                ..
+            } = &case.status
+            {
+                let message = message.as_ref().expect("failure message").to_string();
+                let description = description.as_ref().expect("failure text").to_string();
+                assert!(
+                    !message.contains('\n'),
+                    "message of {} spans lines",
+                    case.name.as_str()
+                );
+                assert_eq!(
+                    description.lines().next(),
+                    Some(message.as_str()),
+                    "message is not the text's first line"
+                );
+                assert!(
+                    ty.is_some(),
+                    "failure type missing on {}",
+                    case.name.as_str()
+                );
+            }
+        }
+    }
+    report
+}
+
+struct Case {
+    name: String,
+    status: &'static str,
+    message: String,
+    text: String,
+    system_err: String,
+}
+
+fn cases(report: &Report) -> Vec<Case> {
+    report
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .map(|c| {
+            let (status, message, text) = match &c.status {
+                TestCaseStatus::Success { .. } => ("pass", None, None),
+                TestCaseStatus::NonSuccess {
+                    kind,
+                    message,
+                    description,
+                    ..
+                } => (
+                    if *kind == NonSuccessKind::Failure {
+                        "fail"
+                    } else {
+                        "error"
+                    },
+                    message.clone(),
+                    description.clone(),
+                ),
+                TestCaseStatus::Skipped { message, .. } => ("skip", message.clone(), None),
+            };
+            Case {
+                name: c.name.to_string(),
+                status,
+                message: message.map(|m| m.to_string()).unwrap_or_default(),
+                text: text.map(|m| m.to_string()).unwrap_or_default(),
+                system_err: c
+                    .system_err
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
+    cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no test case {name}"))
+}
+
+#[test]
+fn all_pass_suite_exits_zero_with_a_complete_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("reports/all-pass.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "fixtures/suites/all-pass.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("test result: ok. 6 passed; 0 failed"));
+    let report = read_junit(&junit);
+    assert_eq!(report.tests, 6);
+    assert_eq!(report.failures + report.errors, 0);
+    let props: Vec<String> = report.test_suites[0]
+        .properties
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    for expected in ["gpugate.version", "host.name", "host.kernel", "nvidia.gpus"] {
+        assert!(
+            props.contains(&expected.to_string()),
+            "property {expected} missing: {props:?}"
+        );
+    }
+    // Nothing but the report is left in its directory (the temporary file was renamed).
+    let files: Vec<_> = std::fs::read_dir(junit.parent().unwrap())
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1);
+}
+
+#[test]
+fn failing_suite_exits_101_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("failing.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "fixtures/suites/failing.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    assert_eq!(case(&cases, "this one passes").status, "pass");
+    let expect = [
+        ("PATH must be absent", "PATH is set to \""),
+        ("false exits 0", "`false` exited with 1, expected 0"),
+        ("a missing file", "/nonexistent/gpugate does not exist"),
+        (
+            "a missing library",
+            "libgpugate-missing.so.1 does not load: libgpugate-missing.so.1: cannot open shared object file",
+        ),
+        (
+            "needs a GPU and fails without one",
+            "requirement `gpu` not met: no NVIDIA kernel driver",
+        ),
+    ];
+    for (name, start) in expect {
+        let c = case(&cases, name);
+        assert_eq!(c.status, "fail", "{name}");
+        assert!(c.message.starts_with(start), "{name}: {}", c.message);
+    }
+}
+
+#[test]
+fn skips_are_reported_with_their_reason_and_do_not_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("skipped.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "fixtures/suites/skipped.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ignored (requirement `gpu` not met: no NVIDIA kernel driver"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 passed; 0 failed; 1 ignored"), "{stdout}");
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    let skipped = case(&cases, "needs a GPU, skipped without one");
+    assert_eq!(skipped.status, "skip");
+    assert!(skipped.message.starts_with("requirement `gpu` not met"));
+    assert_eq!(report.test_suites[0].skipped, 1);
+}
+
+#[test]
+fn malformed_suites_exit_2_with_the_expected_message() {
+    let bad = fixtures().join("suites/bad");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&bad).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let junit = tempfile::tempdir().unwrap();
+        let out = gpugate(
+            &[
+                "--suite",
+                name,
+                "--junit",
+                junit.path().join("j.xml").to_str().unwrap(),
+            ],
+            &bad,
+        );
+        let expected = std::fs::read_to_string(path.with_extension("stderr")).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert_eq!(text(&out.stderr), expected, "{name}");
+        assert!(
+            expected.contains(name),
+            "{name}: the message must name the file"
+        );
+        assert!(text(&out.stdout).is_empty(), "{name}: nothing may run");
+        assert!(
+            !junit.path().join("j.xml").exists(),
+            "{name}: no report for a suite that never ran"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} malformed suites");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = gpugate(&[], &root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error: no suite given"));
+    let out = gpugate(&["--suite", "gpu-basc"], &root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean `gpu-basic`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = gpugate(&["--suite", "cpu-basic", "--var", "novalue"], &root());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn suites_command_lists_the_builtin_suites() {
+    let out = gpugate(&["suites"], &root());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("cpu-basic") && stdout.contains("gpu-basic"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn list_shows_checks_without_running_them() {
+    let out = gpugate(&["--suite", "gpu-basic", "--list"], &root());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("gpu-basic::TensorFlow lists a GPU: test"),
+        "{stdout}"
+    );
+    assert!(!text(&out.stderr).contains("downloading"));
+}
+
+/// Builds the crash fixtures with the C compiler the `cc` crate finds.
+fn crash_libraries() -> &'static Path {
+    static LIBS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let compiler = cc::Build::new()
+            .target("x86_64-unknown-linux-gnu")
+            .host("x86_64-unknown-linux-gnu")
+            .opt_level(0)
+            .cargo_metadata(false)
+            .get_compiler();
+        for name in [
+            "ok",
+            "abort_on_load",
+            "segv_on_load",
+            "hang_on_load",
+            "flood_on_load",
+        ] {
+            let status = compiler
+                .to_command()
+                .args(["-shared", "-fPIC", "-o"])
+                .arg(dir.path().join(format!("lib{name}.so")))
+                .arg(fixtures().join(format!("native/{name}.c")))
+                .status()
+                .unwrap();
+            assert!(status.success(), "compiling {name}.c");
+        }
+        dir
+    })
+    .path()
+}
+
+#[test]
+fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
+    let libs = crash_libraries();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("crash.xml");
+    let started = std::time::Instant::now();
+    let out = gpugate(
+        &[
+            "--suite",
+            "fixtures/suites/crash.toml",
+            "--var",
+            &format!("LIBS={}", libs.display()),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert!(started.elapsed().as_secs() < 30, "the hang was not cut off");
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    assert_eq!(cases.len(), 6, "every check is in the report");
+    let abort = case(&cases, "abort on load");
+    assert_eq!(abort.status, "error");
+    assert!(
+        abort
+            .message
+            .contains("worker crashed: killed by signal 6 (SIGABRT"),
+        "{}",
+        abort.message
+    );
+    let segv = case(&cases, "segfault on load");
+    assert_eq!(segv.status, "error");
+    assert!(
+        segv.message
+            .contains("worker crashed: killed by signal 11 (SIGSEGV"),
+        "{}",
+        segv.message
+    );
+    let hang = case(&cases, "hang on load");
+    assert_eq!(hang.status, "error");
+    assert!(
+        hang.message
+            .starts_with("timed out after 2.0s; the native worker was killed"),
+        "{}",
+        hang.message
+    );
+    assert!(hang.text.contains("the worker was replaced"));
+    assert_eq!(case(&cases, "flood while loading").status, "pass");
+    assert_eq!(
+        case(&cases, "a clean library after the crashes").status,
+        "pass"
+    );
+    assert_eq!(
+        case(&cases, "a parent-side check is unaffected").status,
+        "pass"
+    );
+    // The report stays small although the flood wrote 64 MiB.
+    assert!(std::fs::metadata(&junit).unwrap().len() < 1 << 20);
+}
+
+#[test]
+fn sigint_writes_a_complete_report_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("slow.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"quick\"\nkind = \"env.var\"\nvar = \"PATH\"\n\n\
+         [[check]]\nname = \"slow\"\nkind = \"command\"\nargv = [\"sleep\", \"60\"]\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("slow.xml");
+    let child = Command::new(BIN)
+        .args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--test-threads",
+            "1",
+        ])
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    assert_eq!(case(&cases, "quick").status, "pass");
+    let slow = case(&cases, "slow");
+    assert_eq!(slow.status, "error");
+    assert!(
+        slow.message.contains("stopped: the run was cancelled"),
+        "{}",
+        slow.message
+    );
+}
+
+#[test]
+fn an_unwritable_report_is_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let junit = blocker.join("r.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "fixtures/suites/skipped.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("failed to create the report directory"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Provisions the CPU build once per test run (a no-op when cached).
+fn tensorflow_ready() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let out = gpugate(&["fetch-tensorflow", "--cpu"], &root());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "provisioning failed: {}",
+            text(&out.stderr)
+        );
+    });
+}
+
+#[test]
+fn cpu_basic_passes_with_real_tensorflow() {
+    tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("cpu-basic.xml");
+    let out = gpugate(
+        &["--suite", "cpu-basic", "--junit", junit.to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report = read_junit(&junit);
+    let props = &report.test_suites[0].properties;
+    let version = props
+        .iter()
+        .find(|p| p.name.as_str() == "tensorflow.version")
+        .expect("tensorflow.version");
+    assert!(
+        version.value.starts_with("2."),
+        "{}",
+        version.value.as_str()
+    );
+}
+
+#[test]
+fn gpu_basic_fails_with_reasons_without_a_gpu() {
+    tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("gpu-basic.xml");
+    // Standard library paths only, so that no stray CUDA install changes the outcome.
+    let out = gpugate(
+        &["--suite", "gpu-basic", "--junit", junit.to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101));
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    assert_eq!(case(&cases, "libtensorflow loads").status, "pass");
+    assert_eq!(case(&cases, "matmul on /device:CPU:0").status, "pass");
+    let listed = case(&cases, "TensorFlow lists a GPU");
+    assert_eq!(listed.status, "fail");
+    assert_eq!(
+        listed.message,
+        "TensorFlow lists 0 GPU devices (need at least 1)"
+    );
+    let matmul = case(&cases, "matmul on /device:GPU:0");
+    assert_eq!(matmul.status, "fail");
+    assert!(
+        matmul
+            .message
+            .contains("was explicitly assigned to /device:GPU:0"),
+        "{}",
+        matmul.message
+    );
+    assert!(
+        !matmul.system_err.is_empty(),
+        "TensorFlow's log is attached to the failure"
+    );
+    for name in [
+        "GPU device nodes are present",
+        "CUDA driver library loads",
+        "NVML library loads",
+        "nvidia-smi lists a GPU",
+    ] {
+        assert_ne!(
+            case(&cases, name).status,
+            "pass",
+            "{name} cannot pass without a GPU"
+        );
+    }
+}
+
+#[test]
+fn tensorflow_not_found_offline_lists_every_place_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("offline.xml");
+    let out = Command::new(BIN)
+        .args([
+            "--suite",
+            "cpu-basic",
+            "--offline",
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .args(["--tensorflow-lib", "/nonexistent/libtensorflow.so"])
+        .current_dir(root())
+        .env("GPUGATE_CACHE_DIR", dir.path().join("empty-cache"))
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env_remove("TENSORFLOW_DIR")
+        // A python3 that has no TensorFlow, whatever this machine has installed.
+        .env("PYTHONPATH", "")
+        .env("PYTHONNOUSERSITE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101));
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    let loads = case(&cases, "libtensorflow loads");
+    assert_eq!(loads.status, "fail");
+    assert_eq!(loads.message, "libtensorflow did not load");
+    for expected in [
+        "--tensorflow-lib: /nonexistent/libtensorflow.so: does not exist",
+        "loader path: libtensorflow.so.2: libtensorflow.so.2: cannot open shared object file",
+        "gpugate cache:",
+    ] {
+        assert!(
+            loads.text.contains(expected),
+            "missing {expected:?} in:\n{}",
+            loads.text
+        );
+    }
+    let matmul = case(&cases, "matmul on /device:CPU:0");
+    assert_eq!(matmul.status, "fail");
+    assert!(
+        matmul.message.contains("libtensorflow did not load"),
+        "{}",
+        matmul.message
+    );
+}
