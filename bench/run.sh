@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Produces the figures in BENCHMARKS.md: gpugate's cpu-basic (warm cache)
+# against the same checks as a pytest suite over TensorFlow's Python API.
+# Needs network access to the package registries the first time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-7}
+VENV=target/bench-venv
+if [ ! -x "$VENV/bin/pytest" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q "tensorflow-cpu==2.18.1" pytest
+fi
+cargo build --release -q
+./target/release/gpugate fetch-tensorflow --cpu >/dev/null
+./target/release/gpugate --suite cpu-basic --junit target/bench/junit.xml >/dev/null 2>&1
+python3 bench/measure.py "$(cat <<JSON
+{"runs": $RUNS, "commands": {
+  "gpugate --suite cpu-basic": ["./target/release/gpugate", "--suite", "cpu-basic", "--junit", "target/bench/junit.xml"],
+  "pytest bench/test_cpu_basic.py": ["$VENV/bin/pytest", "-q", "-p", "no:cacheprovider", "bench/test_cpu_basic.py"]
+}}
+JSON
+)"
