@@ -33,6 +33,16 @@ fn gpugate(args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
+/// Runs `suite` from the repository root with a fresh report path.
+fn run_suite(suite: &str, extra: &[&str]) -> (Output, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("reports/junit.xml");
+    let mut args = vec!["--suite", suite, "--junit", junit.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = gpugate(&args, &root());
+    (out, junit, dir)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -148,19 +158,18 @@ fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
         .unwrap_or_else(|| panic!("no test case {name}"))
 }
 
+/// Each named case has `status` and a message starting as given.
+fn assert_outcomes(cases: &[Case], status: &str, expected: &[(&str, &str)]) {
+    for (name, start) in expected {
+        let c = case(cases, name);
+        assert_eq!(c.status, status, "{name}");
+        assert!(c.message.starts_with(start), "{name}: {}", c.message);
+    }
+}
+
 #[test]
 fn all_pass_suite_exits_zero_with_a_complete_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("reports/all-pass.xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            "fixtures/suites/all-pass.toml",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (out, junit, _dir) = run_suite("fixtures/suites/all-pass.toml", &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -192,17 +201,7 @@ fn all_pass_suite_exits_zero_with_a_complete_report() {
 
 #[test]
 fn failing_suite_exits_101_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("failing.xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            "fixtures/suites/failing.toml",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (out, junit, _dir) = run_suite("fixtures/suites/failing.toml", &[]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
     let report = read_junit(&junit);
     let cases = cases(&report);
@@ -220,26 +219,12 @@ fn failing_suite_exits_101_and_says_why() {
             "requirement `gpu` not met: no NVIDIA kernel driver",
         ),
     ];
-    for (name, start) in expect {
-        let c = case(&cases, name);
-        assert_eq!(c.status, "fail", "{name}");
-        assert!(c.message.starts_with(start), "{name}: {}", c.message);
-    }
+    assert_outcomes(&cases, "fail", &expect);
 }
 
 #[test]
 fn skips_are_reported_with_their_reason_and_do_not_fail_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("skipped.xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            "fixtures/suites/skipped.toml",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (out, junit, _dir) = run_suite("fixtures/suites/skipped.toml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -366,50 +351,30 @@ fn crash_libraries() -> &'static Path {
 #[test]
 fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
     let libs = crash_libraries();
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("crash.xml");
     let started = std::time::Instant::now();
-    let out = gpugate(
-        &[
-            "--suite",
-            "fixtures/suites/crash.toml",
-            "--var",
-            &format!("LIBS={}", libs.display()),
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let libs_var = format!("LIBS={}", libs.display());
+    let (out, junit, _dir) = run_suite("fixtures/suites/crash.toml", &["--var", &libs_var]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
     assert!(started.elapsed().as_secs() < 30, "the hang was not cut off");
     let report = read_junit(&junit);
     let cases = cases(&report);
     assert_eq!(cases.len(), 6, "every check is in the report");
-    let abort = case(&cases, "abort on load");
-    assert_eq!(abort.status, "error");
-    assert!(
-        abort
-            .message
-            .contains("worker crashed: killed by signal 6 (SIGABRT"),
-        "{}",
-        abort.message
-    );
-    let segv = case(&cases, "segfault on load");
-    assert_eq!(segv.status, "error");
-    assert!(
-        segv.message
-            .contains("worker crashed: killed by signal 11 (SIGSEGV"),
-        "{}",
-        segv.message
-    );
+    let expected_errors = [
+        (
+            "abort on load",
+            "the native worker crashed: killed by signal 6 (SIGABRT",
+        ),
+        (
+            "segfault on load",
+            "the native worker crashed: killed by signal 11 (SIGSEGV",
+        ),
+        (
+            "hang on load",
+            "timed out after 2.0s; the native worker was killed",
+        ),
+    ];
+    assert_outcomes(&cases, "error", &expected_errors);
     let hang = case(&cases, "hang on load");
-    assert_eq!(hang.status, "error");
-    assert!(
-        hang.message
-            .starts_with("timed out after 2.0s; the native worker was killed"),
-        "{}",
-        hang.message
-    );
     assert!(hang.text.contains("the worker was replaced"));
     assert_eq!(case(&cases, "flood while loading").status, "pass");
     assert_eq!(
@@ -505,12 +470,7 @@ fn tensorflow_ready() {
 #[test]
 fn cpu_basic_passes_with_real_tensorflow() {
     tensorflow_ready();
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("cpu-basic.xml");
-    let out = gpugate(
-        &["--suite", "cpu-basic", "--junit", junit.to_str().unwrap()],
-        &root(),
-    );
+    let (out, junit, _dir) = run_suite("cpu-basic", &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -534,13 +494,7 @@ fn cpu_basic_passes_with_real_tensorflow() {
 #[test]
 fn gpu_basic_fails_with_reasons_without_a_gpu() {
     tensorflow_ready();
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("gpu-basic.xml");
-    // Standard library paths only, so that no stray CUDA install changes the outcome.
-    let out = gpugate(
-        &["--suite", "gpu-basic", "--junit", junit.to_str().unwrap()],
-        &root(),
-    );
+    let (out, junit, _dir) = run_suite("gpu-basic", &[]);
     assert_eq!(out.status.code(), Some(101));
     let report = read_junit(&junit);
     let cases = cases(&report);
