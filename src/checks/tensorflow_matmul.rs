@@ -63,7 +63,12 @@ impl Spec {
         } else {
             run.ran_on.join(", ")
         };
-        let verdict = if !error.is_finite() || error > self.rtol {
+        let verdict = if !ran_where_asked(&self.device, &run.ran_on) {
+            Verdict::fail(format!(
+                "{n}×{n} matmul asked for {} but ran on {ran_on}",
+                self.device
+            ))
+        } else if !error.is_finite() || error > self.rtol {
             Verdict::fail(format!(
                 "{n}×{n} matmul on {} is wrong: relative error {error:.3e} > rtol {:.1e} (ran on {ran_on})",
                 self.device, self.rtol
@@ -77,6 +82,26 @@ impl Spec {
             .with_property("ran_on", ran_on)
             .with_property("relative_error", format!("{error:.3e}"))
     }
+}
+
+/// Whether the devices the run metadata names include the one asked for
+/// (`/device:GPU:0` matches `/job:localhost/replica:0/task:0/device:GPU:0`).
+/// No metadata at all is not counted against the run: soft placement is off,
+/// so TensorFlow would have refused a device it could not use.
+pub fn ran_where_asked(device: &str, ran_on: &[String]) -> bool {
+    let wanted = device
+        .rsplit("/device:")
+        .next()
+        .unwrap_or(device)
+        .to_ascii_uppercase();
+    ran_on.is_empty()
+        || ran_on.iter().any(|d| {
+            d.rsplit("/device:")
+                .next()
+                .unwrap_or(d)
+                .to_ascii_uppercase()
+                == wanted
+        })
 }
 
 /// ‖C − A·B‖_F / ‖A·B‖_F with A·B computed in float64.
@@ -139,6 +164,15 @@ mod tests {
         let wrong = [19.0, 22.0, 43.0, 51.0];
         assert!(relative_error(&a, &b, &wrong, 2) > 1e-3);
         assert!(relative_error(&a, &b, &right[..3], 2).is_infinite());
+    }
+
+    #[test]
+    fn placement_must_match_the_device_asked_for() {
+        let cpu = vec!["/job:localhost/replica:0/task:0/device:CPU:0".to_string()];
+        assert!(ran_where_asked("/device:CPU:0", &cpu));
+        assert!(!ran_where_asked("/device:GPU:0", &cpu));
+        assert!(!ran_where_asked("/device:CPU:1", &cpu));
+        assert!(ran_where_asked("/device:GPU:0", &[]));
     }
 
     #[test]
