@@ -1,9 +1,13 @@
 //! The command line: parses arguments, validates every suite, then hands over
 //! to the runner and the reporters. Maps every ending to an [`Exit`] code.
 
+use crate::diagnose;
 use crate::exit::Exit;
+use crate::facts::ProbeOptions;
+use crate::facts::build::TfBuild;
 use crate::host::HostFacts;
 use crate::outcome::Status;
+use crate::report;
 use crate::report::junit;
 use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
@@ -54,7 +58,52 @@ struct RunArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     timeout: Option<Duration>,
     #[command(flatten)]
+    probe: ProbeArgs,
+    #[command(flatten)]
     harness: libtest_mimic::Arguments,
+}
+
+/// How the machine is probed; shared by runs, `facts` and `doctor`.
+#[derive(clap::Args, Debug, Clone)]
+struct ProbeArgs {
+    /// A libnvidia-ml in an unusual place (WSL, custom installs).
+    #[arg(long, value_name = "PATH", env = "GPUGATE_NVML_LIBRARY")]
+    nvml_library: Option<PathBuf>,
+    /// Where the host's /proc and /dev are mounted, when gpugate runs in a container (e.g. /host).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "GPUGATE_HOST_ROOT",
+        default_value = "/"
+    )]
+    host_root: PathBuf,
+    /// Seconds NVML and the CUDA libraries get to answer before the probe is killed.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "30")]
+    probe_timeout: Duration,
+    /// Judge the machine against this TensorFlow release (2.18, 2.15, 2.18-cpu) instead of the one found.
+    #[arg(long, value_name = "VERSION", value_parser = parse_tf_target)]
+    for_tensorflow: Option<TfBuild>,
+}
+
+impl ProbeArgs {
+    fn options(&self) -> ProbeOptions {
+        ProbeOptions {
+            nvml_library: self.nvml_library.clone(),
+            host_root: self.host_root.clone(),
+            timeout: self.probe_timeout,
+            for_tensorflow: self.for_tensorflow.clone(),
+        }
+    }
+}
+
+fn parse_tf_target(text: &str) -> Result<TfBuild, String> {
+    TfBuild::from_target(text)
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +120,31 @@ enum Command {
         /// The CPU-only build (default elsewhere).
         #[arg(long)]
         cpu: bool,
+    },
+    /// Prints what gpugate knows about this machine: host, driver and GPUs, the TensorFlow build and its libraries.
+    Facts {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        probe: ProbeArgs,
+        /// A libtensorflow to try first: the library file, or a directory holding it.
+        #[arg(long, value_name = "PATH")]
+        tensorflow_lib: Option<PathBuf>,
+    },
+    /// All facts and every diagnosis for this machine; exit 0 when healthy, 101 otherwise.
+    Doctor {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        probe: ProbeArgs,
+        /// A libtensorflow to try first: the library file, or a directory holding it.
+        #[arg(long, value_name = "PATH")]
+        tensorflow_lib: Option<PathBuf>,
+    },
+    /// Prints the documentation of one diagnosis (see docs/diagnoses.md), or lists them all.
+    Explain {
+        /// A diagnosis id such as `cudnn-wrong-major`.
+        id: Option<String>,
     },
     #[command(name = WORKER_SUBCOMMAND, hide = true)]
     Worker,
@@ -119,8 +193,99 @@ pub fn main() -> ExitCode {
         Some(Command::FetchTensorflow { version, gpu, cpu }) => {
             fetch_tensorflow(&version, gpu, cpu)
         }
+        Some(Command::Facts {
+            format,
+            probe,
+            tensorflow_lib,
+        }) => facts_command(format, &probe, tensorflow_lib, false),
+        Some(Command::Doctor {
+            format,
+            probe,
+            tensorflow_lib,
+        }) => facts_command(format, &probe, tensorflow_lib, true),
+        Some(Command::Explain { id }) => explain(id.as_deref()),
         Some(Command::Worker) => crate::worker::child::main(),
         None => run(cli.run),
+    }
+}
+
+fn explain(id: Option<&str>) -> ExitCode {
+    let ids: Vec<&str> = diagnose::RULES.iter().map(|r| r.id).collect();
+    let Some(id) = id else {
+        for id in ids {
+            println!("{id}");
+        }
+        return Exit::Success.into();
+    };
+    match diagnose::explain(id) {
+        Some(text) => {
+            println!("{text}");
+            Exit::Success.into()
+        }
+        None => {
+            let hint = crate::text::did_you_mean(id, ids.iter().copied())
+                .map_or(String::new(), |s| {
+                    format!("\n  = help: did you mean `{s}`?")
+                });
+            eprintln!("error: no diagnosis `{id}` (`gpugate explain` lists them){hint}");
+            Exit::Usage.into()
+        }
+    }
+}
+
+/// `facts` and `doctor`: TensorFlow is looked for (never downloaded) and
+/// loaded in a worker, unless `--for-tensorflow` names the build to judge.
+fn facts_command(
+    format: Format,
+    probe: &ProbeArgs,
+    tensorflow_lib: Option<PathBuf>,
+    doctor: bool,
+) -> ExitCode {
+    if let Err(e) = crate::procs::install_signal_handlers() {
+        eprintln!("warning: failed to install signal handlers: {e}");
+    }
+    let host = HostFacts::gather(&probe.host_root);
+    let tf = TfOptions {
+        explicit: tensorflow_lib,
+        offline: true,
+    };
+    let pool = runner::new_pool();
+    let load_tf = probe.for_tensorflow.is_none();
+    let facts = runner::gather_facts(&pool, load_tf.then_some(&tf), &probe.options(), &host);
+    pool.shutdown();
+    if !doctor {
+        match format {
+            Format::Text => print!("{}", report::doctor::facts_text(&facts)),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&facts).expect("facts serialize")
+            ),
+        }
+        return Exit::Success.into();
+    }
+    let findings = diagnose::diagnose(&diagnose::Evidence {
+        facts: &facts,
+        log: &facts.tensorflow.log,
+    });
+    let healthy = report::doctor::healthy(&findings);
+    match format {
+        Format::Text => print!("{}", report::doctor::doctor_text(&facts, &findings)),
+        Format::Json => {
+            let json = report::doctor::DoctorJson {
+                healthy,
+                diagnoses: &findings,
+                facts: &facts,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("doctor serializes")
+            );
+        }
+    }
+    if healthy {
+        Exit::Success.into()
+    } else {
+        Exit::ChecksFailed.into()
     }
 }
 
@@ -142,7 +307,7 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
     } else if cpu {
         Flavor::Cpu
     } else {
-        runner::flavor_for(&HostFacts::gather())
+        runner::flavor_for(&HostFacts::gather(std::path::Path::new("/")))
     };
     let mut say = |line: &str| eprintln!("{line}");
     match provision::provision(&cache::root(), version, flavor, &mut say) {
@@ -196,18 +361,18 @@ fn run(args: RunArgs) -> ExitCode {
     }
 
     let started = Instant::now();
-    let host = HostFacts::gather();
+    let host = HostFacts::gather(&args.probe.host_root);
     let plan = crate::plan::plan(suites, args.timeout, &host);
     let tf = TfOptions {
         explicit: args.tensorflow_lib.clone(),
         offline: args.offline,
     };
-    let result = runner::run(&plan, &args.harness, &tf, &host);
+    let result = runner::run(&plan, &args.harness, &tf, &args.probe.options(), &host);
     if args.harness.list {
         return Exit::Success.into();
     }
 
-    let properties = crate::report::run_properties(&host, result.tensorflow.as_ref());
+    let properties = crate::report::run_properties(&result.facts);
     let report = junit::build(&plan, &result.outcomes, &properties, started.elapsed());
     let written = junit::write_atomic(&report, &args.junit);
     match &written {

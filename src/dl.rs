@@ -69,11 +69,15 @@ impl Library {
     }
 
     pub fn has_symbol(&self, symbol: &str) -> bool {
-        let Ok(c_symbol) = CString::new(symbol) else {
-            return false;
-        };
+        self.symbol(symbol).is_some()
+    }
+
+    /// The address of `symbol`; calling it is the caller's (unsafe) business.
+    pub fn symbol(&self, symbol: &str) -> Option<*mut c_void> {
+        let c_symbol = CString::new(symbol).ok()?;
         // SAFETY: looking a symbol up does not call it.
-        !unsafe { libc::dlsym(self.handle, c_symbol.as_ptr()) }.is_null()
+        let address = unsafe { libc::dlsym(self.handle, c_symbol.as_ptr()) };
+        (!address.is_null()).then_some(address)
     }
 
     /// Keeps the library loaded for the rest of the process.

@@ -1,21 +1,39 @@
 //! Host facts read from files alone: nothing here loads a native library, so
 //! the parent process may use it.
 
+use serde::{Deserialize, Serialize};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The variables that decide which GPUs and libraries a process sees.
+pub const VISIBILITY_VARS: &[&str] = &[
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "LD_LIBRARY_PATH",
+];
 
 /// Facts about the machine that every report carries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostFacts {
     pub hostname: String,
     pub kernel: String,
     pub os: String,
+    pub glibc: Option<String>,
     /// The CI runner's name, where the CI system says it.
     pub runner: Option<String>,
+    /// Where `/proc` and `/dev` were read (`/`, or the host mounted in a container).
+    pub root: PathBuf,
+    /// Why this looks like a container, if it does.
+    pub container: Option<String>,
     pub nvidia: Result<NvidiaPresence, String>,
+    /// `/dev/nvidia*` nodes (nvidiactl, nvidia0, nvidia-uvm...).
+    pub dev_nodes: Vec<String>,
+    /// [`VISIBILITY_VARS`] as set (None: unset).
+    pub env: Vec<(String, Option<String>)>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NvidiaPresence {
     /// GPUs the kernel driver lists under /proc/driver/nvidia/gpus.
     pub gpus: usize,
@@ -27,7 +45,8 @@ fn read_trimmed(path: &str) -> Option<String> {
 }
 
 impl HostFacts {
-    pub fn gather() -> Self {
+    /// Reads the host, with `/proc` and `/dev` under `root`.
+    pub fn gather(root: &Path) -> Self {
         let os = fs::read_to_string("/etc/os-release")
             .ok()
             .and_then(|text| {
@@ -44,8 +63,23 @@ impl HostFacts {
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
             os,
             runner,
-            nvidia: nvidia_presence(&host_root()),
+            root: root.to_path_buf(),
+            container: container_hint(),
+            nvidia: nvidia_presence(root),
+            dev_nodes: dev_nodes(root),
+            env: VISIBILITY_VARS
+                .iter()
+                .map(|v| (v.to_string(), std::env::var(v).ok()))
+                .collect(),
+            glibc: glibc_version(),
         }
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// Facts as report properties, in a stable order.
@@ -76,12 +110,46 @@ impl HostFacts {
     }
 }
 
-/// Where the host's `/proc` and `/dev` are: `GPUGATE_HOST_ROOT` when gpugate
-/// runs in a container with the host mounted (e.g. at /host), else `/`.
-pub fn host_root() -> std::path::PathBuf {
-    std::env::var_os("GPUGATE_HOST_ROOT")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| "/".into(), Into::into)
+fn glibc_version() -> Option<String> {
+    // SAFETY: returns a static NUL-terminated string; glibc is already loaded.
+    let text = unsafe { libc::gnu_get_libc_version() };
+    (!text.is_null()).then(|| {
+        unsafe { std::ffi::CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// Why this process looks containerised, from the usual markers.
+fn container_hint() -> Option<String> {
+    if Path::new("/.dockerenv").exists() {
+        return Some("docker (/.dockerenv)".into());
+    }
+    if Path::new("/run/.containerenv").exists() {
+        return Some("podman (/run/.containerenv)".into());
+    }
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        return Some("kubernetes pod (KUBERNETES_SERVICE_HOST)".into());
+    }
+    let cgroup = fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+    ["docker", "kubepods", "containerd", "libpod"]
+        .iter()
+        .find(|m| cgroup.contains(*m))
+        .map(|m| format!("{m} (/proc/1/cgroup)"))
+}
+
+/// The `/dev/nvidia*` nodes under `root`, sorted.
+pub fn dev_nodes(root: &Path) -> Vec<String> {
+    let mut nodes: Vec<String> = fs::read_dir(root.join("dev"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("nvidia"))
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    nodes
 }
 
 /// Whether the NVIDIA kernel driver is loaded and lists GPUs, judged from
@@ -141,5 +209,16 @@ mod tests {
         let presence = nvidia_presence(root.path()).unwrap();
         assert_eq!(presence.gpus, 1);
         assert_eq!(presence.driver.as_deref(), Some("535.104.05"));
+    }
+
+    #[test]
+    fn device_nodes_under_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(dev_nodes(root.path()).is_empty());
+        fs::create_dir(root.path().join("dev")).unwrap();
+        for n in ["nvidia0", "nvidiactl", "null"] {
+            fs::write(root.path().join("dev").join(n), "").unwrap();
+        }
+        assert_eq!(dev_nodes(root.path()), ["nvidia0", "nvidiactl"]);
     }
 }

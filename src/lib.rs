@@ -7,8 +7,11 @@
 
 pub mod checks;
 pub mod cli;
+pub mod compat;
+pub mod diagnose;
 pub mod dl;
 pub mod exit;
+pub mod facts;
 pub mod host;
 pub mod outcome;
 pub mod plan;
@@ -19,4 +22,5 @@ pub mod runner;
 pub mod suite;
 pub mod text;
 pub mod tf;
+pub mod version;
 pub mod worker;

@@ -2,16 +2,30 @@
 //! [`check_kinds!`] below.
 
 pub mod command;
+pub mod cuda_libraries;
+pub mod cudnn_compatible;
+pub mod driver_supports_cuda;
+pub mod driver_version;
 pub mod env_var;
 pub mod file_exists;
+pub mod gpu_compute_capability;
+pub mod gpu_count;
+pub mod gpu_health;
+pub mod gpu_idle;
+pub mod gpu_memory;
 pub mod library_loads;
 mod pattern;
+pub mod tensorflow_build;
 pub mod tensorflow_devices;
 pub mod tensorflow_loads;
 pub mod tensorflow_matmul;
+#[cfg(test)]
+mod testing;
 
 pub use pattern::Pattern;
 
+use crate::facts::Facts;
+use crate::facts::driver::{Driver, DriverProbe};
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -60,6 +74,30 @@ check_kinds! {
     "tensorflow.loads" => TensorflowLoads(tensorflow_loads),
     "tensorflow.devices" => TensorflowDevices(tensorflow_devices),
     "tensorflow.matmul" => TensorflowMatmul(tensorflow_matmul),
+    "tensorflow.build" => TensorflowBuild(tensorflow_build),
+    "driver.version" => DriverVersion(driver_version),
+    "driver.supports_cuda" => DriverSupportsCuda(driver_supports_cuda),
+    "cuda.libraries" => CudaLibraries(cuda_libraries),
+    "cudnn.compatible" => CudnnCompatible(cudnn_compatible),
+    "gpu.count" => GpuCount(gpu_count),
+    "gpu.compute_capability" => GpuComputeCapability(gpu_compute_capability),
+    "gpu.memory" => GpuMemory(gpu_memory),
+    "gpu.health" => GpuHealth(gpu_health),
+    "gpu.idle" => GpuIdle(gpu_idle),
+}
+
+/// The driver facts, or the verdict a GPU check gives without them: a
+/// missing driver is a failure; a probe that hung or crashed, an error.
+pub(crate) fn driver_or_verdict(facts: &Facts) -> Result<&Driver, Verdict> {
+    match &facts.driver {
+        DriverProbe::Found(driver) => Ok(driver),
+        DriverProbe::LibraryMissing { .. } | DriverProbe::InitFailed { .. } => {
+            Err(Verdict::fail(facts.driver.why_missing()))
+        }
+        DriverProbe::TimedOut { .. } | DriverProbe::Crashed { .. } | DriverProbe::NotProbed => {
+            Err(Verdict::error(facts.driver.why_missing()))
+        }
+    }
 }
 
 /// A worker process and what it is for. Checks on the same lane share one
@@ -68,6 +106,8 @@ check_kinds! {
 pub enum Lane {
     /// Loads arbitrary native libraries; kept apart from TensorFlow's state.
     Native,
+    /// Gathers facts (NVML, CUDA libraries); retired after probing.
+    Probe,
     /// Loads libtensorflow once and computes on this device.
     Tensorflow { device: String },
 }
@@ -76,6 +116,7 @@ impl Lane {
     pub fn label(&self) -> String {
         match self {
             Lane::Native => "native".into(),
+            Lane::Probe => "probe".into(),
             Lane::Tensorflow { device } => format!("tensorflow {device}"),
         }
     }
@@ -86,6 +127,8 @@ pub const DEFAULT_TF_DEVICE: &str = "/device:CPU:0";
 
 pub enum Placement {
     Parent,
+    /// A judgement over the facts gathered before the checks run.
+    Facts,
     Worker(Lane),
 }
 
@@ -106,11 +149,54 @@ impl CheckKind {
                 tf(DEFAULT_TF_DEVICE)
             }
             CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
+            CheckKind::TensorflowBuild(_)
+            | CheckKind::DriverVersion(_)
+            | CheckKind::DriverSupportsCuda(_)
+            | CheckKind::CudaLibraries(_)
+            | CheckKind::CudnnCompatible(_)
+            | CheckKind::GpuCount(_)
+            | CheckKind::GpuComputeCapability(_)
+            | CheckKind::GpuMemory(_)
+            | CheckKind::GpuHealth(_)
+            | CheckKind::GpuIdle(_) => Placement::Facts,
         }
     }
 
+    /// Whether libtensorflow must be loaded first: to run on it, or because
+    /// the judgement reads the loaded build.
     pub fn needs_tensorflow(&self) -> bool {
         matches!(self.placement(), Placement::Worker(Lane::Tensorflow { .. }))
+            || matches!(self, CheckKind::TensorflowBuild(_))
+    }
+
+    /// Whether a failure is about the GPU stack, so diagnoses may explain it.
+    pub fn concerns_gpu(&self) -> bool {
+        match self {
+            CheckKind::TensorflowMatmul(spec) => spec.device.to_uppercase().contains("GPU"),
+            CheckKind::TensorflowDevices(spec) => spec.min.contains_key("GPU"),
+            CheckKind::TensorflowLoads(_) => false,
+            _ => true,
+        }
+    }
+
+    /// Judges a facts-based check.
+    pub fn judge_facts(&self, facts: &Facts) -> Verdict {
+        match self {
+            CheckKind::TensorflowBuild(spec) => spec.judge(facts),
+            CheckKind::DriverVersion(spec) => spec.judge(facts),
+            CheckKind::DriverSupportsCuda(spec) => spec.judge(facts),
+            CheckKind::CudaLibraries(spec) => spec.judge(facts),
+            CheckKind::CudnnCompatible(spec) => spec.judge(facts),
+            CheckKind::GpuCount(spec) => spec.judge(facts),
+            CheckKind::GpuComputeCapability(spec) => spec.judge(facts),
+            CheckKind::GpuMemory(spec) => spec.judge(facts),
+            CheckKind::GpuHealth(spec) => spec.judge(facts),
+            CheckKind::GpuIdle(spec) => spec.judge(facts),
+            other => Verdict::error(format!(
+                "internal error: `{}` is not judged from facts",
+                other.name()
+            )),
+        }
     }
 
     pub fn default_timeout(&self) -> Duration {
@@ -127,10 +213,7 @@ impl CheckKind {
             CheckKind::FileExists(spec) => spec.resolve(base_dir),
             CheckKind::LibraryLoads(spec) => spec.resolve(base_dir),
             CheckKind::Command(spec) => spec.resolve(base_dir),
-            CheckKind::EnvVar(_)
-            | CheckKind::TensorflowLoads(_)
-            | CheckKind::TensorflowDevices(_)
-            | CheckKind::TensorflowMatmul(_) => {}
+            _ => {}
         }
     }
 
@@ -140,10 +223,7 @@ impl CheckKind {
             CheckKind::EnvVar(spec) => (spec.run(), None),
             CheckKind::FileExists(spec) => (spec.run(), None),
             CheckKind::Command(spec) => spec.run(timeout),
-            CheckKind::LibraryLoads(_)
-            | CheckKind::TensorflowLoads(_)
-            | CheckKind::TensorflowDevices(_)
-            | CheckKind::TensorflowMatmul(_) => (
+            _ => (
                 Verdict::error(format!(
                     "internal error: `{}` must run in a worker",
                     self.name()
@@ -160,12 +240,10 @@ impl CheckKind {
             CheckKind::TensorflowLoads(spec) => spec.run(tf),
             CheckKind::TensorflowDevices(spec) => spec.run(tf),
             CheckKind::TensorflowMatmul(spec) => spec.run(tf),
-            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => {
-                Verdict::error(format!(
-                    "internal error: `{}` must run in the parent",
-                    self.name()
-                ))
-            }
+            _ => Verdict::error(format!(
+                "internal error: `{}` must run in the parent",
+                self.name()
+            )),
         }
     }
 }

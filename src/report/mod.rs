@@ -1,14 +1,15 @@
 //! Reporters. The console is libtest-mimic's; the rest are built here from
 //! the plan, the outcomes and the facts.
 
+pub mod doctor;
 pub mod junit;
 
-use crate::host::HostFacts;
-use crate::tf::LoadReport;
+use crate::facts::Facts;
 
 /// Facts every suite in a report carries as properties.
-pub fn run_properties(host: &HostFacts, tensorflow: Option<&LoadReport>) -> Vec<(String, String)> {
-    let mut props = host.properties();
+pub fn run_properties(facts: &Facts) -> Vec<(String, String)> {
+    let mut props = facts.properties();
+    let tensorflow = facts.tensorflow.load.as_ref();
     match tensorflow.and_then(|r| r.loaded.as_ref()) {
         Some(loaded) => {
             props.push(("tensorflow.version".into(), loaded.version.clone()));

@@ -7,11 +7,13 @@ mod prepare;
 pub use prepare::{TfOptions, flavor_for};
 
 use crate::checks::Placement;
+use crate::diagnose::{self, Evidence};
+use crate::facts::driver::DriverProbe;
+use crate::facts::{self, Facts, ProbeOptions};
 use crate::host::HostFacts;
 use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
-use crate::tf::LoadReport;
 use crate::worker::protocol::{RequestBody, ResponseBody};
 use crate::worker::{CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -26,12 +28,31 @@ const OUTPUT_TAIL: usize = 48 << 10;
 pub struct RunResult {
     /// One per planned check; None for checks the filter left out.
     pub outcomes: Vec<Option<Outcome>>,
-    pub tensorflow: Option<LoadReport>,
+    pub facts: Facts,
 }
 
 struct Shared {
     pool: Pool,
     outcomes: Mutex<Vec<Option<Outcome>>>,
+    facts: Facts,
+}
+
+/// Gathers the facts: NVML in the probe lane while TensorFlow loads in its
+/// own, then the libraries the build needs.
+pub fn gather_facts(
+    pool: &Pool,
+    tf: Option<&TfOptions>,
+    probe: &ProbeOptions,
+    host: &HostFacts,
+) -> Facts {
+    let (driver, runtime) = std::thread::scope(|s| {
+        let driver = s.spawn(|| facts::probe_driver(pool, probe));
+        let runtime = tf
+            .map(|tf| prepare::prepare(pool, tf, host))
+            .unwrap_or_default();
+        (driver.join().unwrap_or(DriverProbe::NotProbed), runtime)
+    });
+    facts::assemble(pool, probe, host.clone(), driver, runtime)
 }
 
 fn probe_trial(name: &str) -> Trial {
@@ -39,28 +60,34 @@ fn probe_trial(name: &str) -> Trial {
 }
 
 /// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
-pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> RunResult {
+pub fn run(
+    plan: &Plan,
+    args: &Arguments,
+    tf: &TfOptions,
+    probe: &ProbeOptions,
+    host: &HostFacts,
+) -> RunResult {
     let selected: Vec<bool> = plan
         .checks
         .iter()
         .map(|c| !args.is_filtered_out(&probe_trial(&c.test_name)))
         .collect();
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
-    let shared = Arc::new(Shared {
-        pool: Pool::new(exe, Default::default()),
-        outcomes: Mutex::new(vec![None; plan.checks.len()]),
-    });
-
+    let pool = new_pool();
     let needs_tf = plan
         .checks
         .iter()
         .zip(&selected)
         .any(|(c, sel)| *sel && c.gate == Gate::Run && c.kind.needs_tensorflow());
-    let tensorflow = if needs_tf && !args.list {
-        prepare::prepare(&shared.pool, tf, host)
+    let facts = if args.list {
+        facts::skipped(host.clone())
     } else {
-        None
+        gather_facts(&pool, needs_tf.then_some(tf), probe, host)
     };
+    let shared = Arc::new(Shared {
+        pool,
+        outcomes: Mutex::new(vec![None; plan.checks.len()]),
+        facts,
+    });
 
     let trials = plan
         .checks
@@ -71,7 +98,7 @@ pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> R
             let kind = check.kind.name();
             let check = check.clone();
             Trial::ignorable_test(check.test_name.clone(), move || {
-                let outcome = execute(&shared.pool, &check);
+                let outcome = execute(&shared.pool, &check, &shared.facts);
                 let result = match outcome.verdict.status {
                     Status::Pass => Ok(Completion::Completed),
                     Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message.clone())),
@@ -89,8 +116,14 @@ pub fn run(plan: &Plan, args: &Arguments, tf: &TfOptions, host: &HostFacts) -> R
     let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
     RunResult {
         outcomes,
-        tensorflow,
+        facts: shared.facts.clone(),
     }
+}
+
+/// A pool of workers running this same binary.
+pub fn new_pool() -> Pool {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
+    Pool::new(exe, Default::default())
 }
 
 fn console_text(outcome: &Outcome) -> String {
@@ -102,8 +135,9 @@ fn console_text(outcome: &Outcome) -> String {
     format!("{prefix}{}", outcome.failure_text())
 }
 
-/// Runs one check wherever it belongs and times it.
-pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
+/// Runs one check wherever it belongs and times it; a failure about the GPU
+/// stack carries the diagnoses that explain it.
+pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     let started = Instant::now();
     let (verdict, output, failure_type) = if let Some(signal) = procs::cancelled_by() {
         (
@@ -123,14 +157,18 @@ pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
                     let (verdict, output) = check.kind.run_in_parent(check.timeout);
                     (verdict, output, "assertion")
                 }
+                Placement::Facts => (check.kind.judge_facts(facts), None, "assertion"),
                 Placement::Worker(lane) => {
                     match pool.call(&lane, RequestBody::Run(check.kind.clone()), check.timeout) {
                         Ok(reply) => match reply.body {
                             ResponseBody::Verdict(verdict) => {
                                 (verdict, Some(reply.output), "assertion")
                             }
-                            ResponseBody::Loaded(_) => (
-                                Verdict::error("the worker answered a check with a load report"),
+                            ResponseBody::Loaded(_)
+                            | ResponseBody::Devices(_)
+                            | ResponseBody::Driver(_)
+                            | ResponseBody::Libraries(_) => (
+                                Verdict::error("the worker answered a check with something else"),
                                 None,
                                 "error",
                             ),
@@ -141,6 +179,17 @@ pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
             },
         }
     };
+    let verdict =
+        if matches!(verdict.status, Status::Fail | Status::Error) && check.kind.concerns_gpu() {
+            with_diagnoses(
+                verdict,
+                check.kind.name(),
+                facts,
+                output.as_deref().unwrap_or(""),
+            )
+        } else {
+            verdict
+        };
     let failure_type = if verdict.status == Status::Error && failure_type == "assertion" {
         "error"
     } else {
@@ -158,6 +207,25 @@ pub fn execute(pool: &Pool, check: &PlannedCheck) -> Outcome {
         output,
         failure_type,
     }
+}
+
+/// Appends the diagnoses that explain a failure of this kind; the check's
+/// own output joins TensorFlow's load log as evidence.
+fn with_diagnoses(mut verdict: Verdict, kind: &str, facts: &Facts, output: &str) -> Verdict {
+    let log = format!("{}\n{output}", facts.tensorflow.log);
+    let findings = diagnose::diagnose(&Evidence { facts, log: &log });
+    let explaining = diagnose::explaining(kind, &findings);
+    if explaining.is_empty() {
+        return verdict;
+    }
+    let text: Vec<String> = explaining.iter().map(|f| diagnose::render(f)).collect();
+    verdict = verdict.with_detail(text.join("\n"));
+    for finding in explaining {
+        verdict
+            .properties
+            .push(("diagnosis".into(), finding.id.to_string()));
+    }
+    verdict
 }
 
 fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>, &'static str) {

@@ -2,9 +2,11 @@
 //! TensorFlow worker, and provision it into the cache when nothing loads.
 
 use crate::checks::{DEFAULT_TF_DEVICE, Lane};
+use crate::facts::TfRuntime;
 use crate::host::HostFacts;
 use crate::tf::cache::{self, Flavor};
 use crate::tf::discover::{self, Options};
+use crate::tf::runtime::DeviceInfo;
 use crate::tf::{Attempt, LoadReport, PINNED_VERSION, provision};
 use crate::worker::Pool;
 use crate::worker::protocol::{RequestBody, ResponseBody};
@@ -43,25 +45,60 @@ pub fn default_lane() -> Lane {
     }
 }
 
-fn load(pool: &Pool) -> Result<LoadReport, String> {
-    match pool.call(&default_lane(), RequestBody::LoadTensorflow, LOAD_TIMEOUT) {
-        Ok(reply) => match reply.body {
-            ResponseBody::Loaded(report) => Ok(report),
-            ResponseBody::Verdict(v) => Err(format!(
-                "unexpected answer to a load request: {}",
-                v.message
-            )),
-        },
-        Err(failure) => Err(format!("{:?}\n{}", failure.error, failure.stderr_tail)),
+/// Loads TensorFlow in the default lane; the worker's stderr meanwhile is
+/// TensorFlow's own log, kept as evidence.
+fn load(pool: &Pool, log: &mut String) -> Option<LoadReport> {
+    let reply = pool
+        .call(&default_lane(), RequestBody::LoadTensorflow, LOAD_TIMEOUT)
+        .map_err(|failure| log.push_str(&failure.stderr_tail))
+        .ok()?;
+    log.push_str(&reply.output);
+    match reply.body {
+        ResponseBody::Loaded(report) => Some(report),
+        _ => None,
     }
 }
 
-/// Returns the load report (None when the worker could not even answer:
-/// the checks that need TensorFlow will then meet the same failure and say so).
-pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts) -> Option<LoadReport> {
+/// Lists TensorFlow's devices once: where a CUDA build registers (or fails
+/// to register) its GPUs, and logs why.
+fn list_devices(pool: &Pool, log: &mut String) -> Option<Result<Vec<DeviceInfo>, String>> {
+    match pool.call(&default_lane(), RequestBody::ListDevices, LOAD_TIMEOUT) {
+        Ok(reply) => {
+            log.push_str(&reply.output);
+            match reply.body {
+                ResponseBody::Devices(devices) => Some(devices),
+                _ => None,
+            }
+        }
+        Err(failure) => {
+            log.push_str(&failure.stderr_tail);
+            Some(Err(format!("listing devices failed: {:?}", failure.error)))
+        }
+    }
+}
+
+/// Finds and loads TensorFlow (provisioning it when allowed and nothing
+/// loads) and lists its devices. A load report of None means the worker
+/// could not even answer: the checks that need TensorFlow meet the same
+/// failure and say so.
+pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts) -> TfRuntime {
+    let mut runtime = TfRuntime::default();
+    runtime.load = load_or_provision(pool, opts, host, &mut runtime.log);
+    if runtime.load.as_ref().is_some_and(|r| r.loaded.is_some()) {
+        runtime.devices = list_devices(pool, &mut runtime.log);
+    }
+    runtime
+}
+
+fn load_or_provision(
+    pool: &Pool,
+    opts: &TfOptions,
+    host: &HostFacts,
+    log: &mut String,
+) -> Option<LoadReport> {
     let options = options(opts, host);
     pool.set_tensorflow(discover::discover(&options));
-    let report = load(pool).ok()?;
+    let report = load(pool, log)?;
     if report.loaded.is_some() || opts.offline {
         return Some(report);
     }
@@ -84,5 +121,5 @@ pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts) -> Option<LoadRe
             pool.set_tensorflow(setup);
         }
     }
-    load(pool).ok()
+    load(pool, log)
 }

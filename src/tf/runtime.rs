@@ -14,7 +14,7 @@ pub struct Runtime {
     report: Option<LoadReport>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeviceInfo {
     pub name: String,
     pub device_type: String,

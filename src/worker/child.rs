@@ -45,6 +45,17 @@ pub fn main() -> ExitCode {
         };
         let body = match request.body {
             RequestBody::LoadTensorflow => ResponseBody::Loaded(tf.load().clone()),
+            RequestBody::ListDevices => ResponseBody::Devices(tf.devices()),
+            RequestBody::ProbeDriver {
+                nvml_library,
+                host_root,
+            } => ResponseBody::Driver(crate::facts::driver::probe(
+                nvml_library.as_deref(),
+                &host_root,
+            )),
+            RequestBody::ProbeLibraries { needs, extra_dirs } => {
+                ResponseBody::Libraries(crate::facts::libraries::probe(&needs, &extra_dirs))
+            }
             RequestBody::Run(check) => ResponseBody::Verdict(
                 catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf))).unwrap_or_else(
                     |panic| Verdict::error(format!("the worker panicked: {}", panic_text(&panic))),

@@ -195,6 +195,14 @@ impl Pool {
         }
     }
 
+    /// Ends the lane's worker, if any; the next request starts a fresh one.
+    pub fn retire(&self, lane: &Lane) {
+        let slot = self.lanes.lock().unwrap().get(lane).cloned();
+        if let Some(worker) = slot.and_then(|s| s.lock().unwrap().take()) {
+            retire(worker);
+        }
+    }
+
     /// Ends every worker: closes their input, then kills what is left.
     pub fn shutdown(&self) {
         let slots: Vec<Slot> = self.lanes.lock().unwrap().values().cloned().collect();

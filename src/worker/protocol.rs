@@ -3,9 +3,14 @@
 //! [`Response`] with the same `seq`.
 
 use crate::checks::{CheckKind, Lane};
+use crate::compat::Need;
+use crate::facts::driver::DriverProbe;
+use crate::facts::libraries::LibraryFact;
 use crate::outcome::Verdict;
+use crate::tf::runtime::DeviceInfo;
 use crate::tf::{LoadReport, Setup};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// The hidden subcommand that turns the binary into a worker.
 pub const WORKER_SUBCOMMAND: &str = "__worker";
@@ -29,6 +34,15 @@ pub struct Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RequestBody {
     LoadTensorflow,
+    ListDevices,
+    ProbeDriver {
+        nvml_library: Option<PathBuf>,
+        host_root: PathBuf,
+    },
+    ProbeLibraries {
+        needs: Vec<Need>,
+        extra_dirs: Vec<PathBuf>,
+    },
     Run(CheckKind),
 }
 
@@ -41,6 +55,9 @@ pub struct Response {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ResponseBody {
     Loaded(LoadReport),
+    Devices(Result<Vec<DeviceInfo>, String>),
+    Driver(DriverProbe),
+    Libraries(Vec<LibraryFact>),
     Verdict(Verdict),
 }
 

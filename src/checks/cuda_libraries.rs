@@ -1,0 +1,147 @@
+//! `cuda.libraries`: every library the TensorFlow build dlopens at start-up
+//! loads under the exact soname it asks for, at a compatible version.
+
+use crate::compat::{self, CudnnMatch, Role};
+use crate::facts::Facts;
+use crate::outcome::Verdict;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn judge(&self, facts: &Facts) -> Verdict {
+        let build = &facts.tensorflow.build;
+        if let Some(error) = &facts.libraries_error {
+            return Verdict::error(format!("the library probe did not finish: {error}"));
+        }
+        if build.needs.is_empty() {
+            return match build.cuda_build {
+                Some(false) => Verdict::skip(format!("{} loads no CUDA library", build.describe())),
+                _ => Verdict::error(format!(
+                    "which libraries {} needs is unknown (from {})",
+                    build.describe(),
+                    build.source
+                )),
+            };
+        }
+        let mut problems = Vec::new();
+        let mut lines = Vec::new();
+        for lib in &facts.libraries {
+            match &lib.resolved {
+                None => {
+                    problems.push(format!("{} not found", lib.soname));
+                    lines.push(format!(
+                        "  {}: {}",
+                        lib.soname,
+                        lib.error.as_deref().unwrap_or("not found")
+                    ));
+                }
+                Some(copy) => {
+                    let version = copy.version.as_ref();
+                    lines.push(format!(
+                        "  {}: {} ({})",
+                        lib.soname,
+                        version.map_or("version unknown".into(), |v| v.to_string()),
+                        copy.path.display()
+                    ));
+                    if let (Role::Cudnn, Some(found), Some(built)) =
+                        (lib.role, version, &build.cudnn)
+                        && compat::cudnn_match(found, built) != CudnnMatch::Ok
+                    {
+                        problems.push(format!(
+                            "{} is cuDNN {found}, the build needs {built}",
+                            lib.soname
+                        ));
+                    }
+                    if let (Role::Cudart, Some(found), Some(cuda)) =
+                        (lib.role, version, &build.cuda)
+                        && found.major() != cuda.major()
+                    {
+                        problems.push(format!(
+                            "{} is CUDA {found}, the build needs CUDA {}",
+                            lib.soname,
+                            cuda.major()
+                        ));
+                    }
+                    if let Some(api) = &lib.driver_api
+                        && let Some(err) = &api.init_error
+                    {
+                        problems.push(format!("cuInit failed: {err}"));
+                    }
+                }
+            }
+        }
+        let detail = format!(
+            "{} needs (from {}):\n{}",
+            build.describe(),
+            build.source,
+            lines.join("\n")
+        );
+        if problems.is_empty() {
+            Verdict::pass(format!(
+                "all {} libraries {} needs load",
+                facts.libraries.len(),
+                build.describe()
+            ))
+            .with_detail(detail)
+        } else {
+            Verdict::fail(problems.join("; ")).with_detail(detail)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testing::{facts_with_driver, spec};
+    use crate::facts::libraries::{Copy, LibraryFact};
+    use crate::outcome::Status;
+    use crate::version::v;
+
+    pub fn lib(soname: &str, role: Role, version: Option<&str>) -> LibraryFact {
+        LibraryFact {
+            role,
+            soname: soname.into(),
+            resolved: version.map(|ver| Copy {
+                path: format!("/opt/lib/{soname}").into(),
+                version: Some(v(ver)),
+            }),
+            via: version.map(|_| "loader".into()),
+            error: version.is_none().then(|| {
+                format!("{soname}: cannot open shared object file: No such file or directory")
+            }),
+            copies: vec![],
+            other_versions: vec![],
+            driver_api: None,
+        }
+    }
+
+    #[test]
+    fn missing_and_mismatched_libraries_fail() {
+        let mut facts = facts_with_driver("580.65.06", &[]);
+        facts.libraries = vec![
+            lib("libcudart.so.12", Role::Cudart, Some("12.5")),
+            lib("libcudnn.so.9", Role::Cudnn, Some("9.3.0")),
+        ];
+        assert_eq!(spec::<Spec>("").judge(&facts).status, Status::Pass);
+        facts.libraries[1] = lib("libcudnn.so.9", Role::Cudnn, Some("9.1.0"));
+        let v = spec::<Spec>("").judge(&facts);
+        assert_eq!(
+            v.message,
+            "libcudnn.so.9 is cuDNN 9.1.0, the build needs 9.3"
+        );
+        facts.libraries[0] = lib("libcudart.so.12", Role::Cudart, None);
+        assert!(
+            spec::<Spec>("")
+                .judge(&facts)
+                .message
+                .starts_with("libcudart.so.12 not found")
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! `gpu.count`: how many GPUs NVML lists (min / max / equals).
+
+use super::driver_or_verdict;
+use crate::facts::Facts;
+use crate::outcome::Verdict;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default)]
+    pub min: Option<u32>,
+    #[serde(default)]
+    pub max: Option<u32>,
+    #[serde(default)]
+    pub equals: Option<u32>,
+}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        match (self.min, self.max, self.equals) {
+            (None, None, None) => Err("give `min`, `max` or `equals`".into()),
+            (_, _, Some(_)) if self.min.is_some() || self.max.is_some() => {
+                Err("`equals` cannot be combined with `min` or `max`".into())
+            }
+            (Some(min), Some(max), _) if min > max => {
+                Err(format!("`min` {min} is above `max` {max}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn judge(&self, facts: &Facts) -> Verdict {
+        let driver = match driver_or_verdict(facts) {
+            Ok(d) => d,
+            Err(v) => return v,
+        };
+        let n = driver.gpus.len() as u32;
+        let listing = driver
+            .gpus
+            .iter()
+            .map(|g| format!("  {}", g.label()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let wrong = match (self.min, self.max, self.equals) {
+            (_, _, Some(want)) if n != want => Some(format!("need exactly {want}")),
+            (Some(min), _, _) if n < min => Some(format!("need at least {min}")),
+            (_, Some(max), _) if n > max => Some(format!("need at most {max}")),
+            _ => None,
+        };
+        let verdict = match wrong {
+            Some(why) => Verdict::fail(format!("NVML lists {n} GPU(s) ({why})")),
+            None => Verdict::pass(format!("NVML lists {n} GPU(s)")),
+        };
+        if listing.is_empty() {
+            verdict
+        } else {
+            verdict.with_detail(listing)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testing::{facts_with_driver, gpu, spec};
+    use crate::outcome::Status;
+
+    #[test]
+    fn counts_nvml_gpus() {
+        let facts = facts_with_driver(
+            "580.65.06",
+            &[gpu(0, "H100", (9, 0)), gpu(1, "H100", (9, 0))],
+        );
+        let judge = |t: &str| spec::<Spec>(t).judge(&facts);
+        assert_eq!(judge("min = 1").status, Status::Pass);
+        assert_eq!(judge("equals = 2").status, Status::Pass);
+        let v = judge("min = 4");
+        assert_eq!(
+            (v.status, v.message.as_str()),
+            (Status::Fail, "NVML lists 2 GPU(s) (need at least 4)")
+        );
+        assert_eq!(judge("max = 1").status, Status::Fail);
+        assert!(spec::<Spec>("").validate().is_err());
+    }
+}

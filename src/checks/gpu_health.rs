@@ -1,0 +1,67 @@
+//! `gpu.health`: no uncorrected ECC errors, no page retirement or row remap
+//! pending, no clock throttling by faults or heat.
+
+use super::driver_or_verdict;
+use crate::diagnose::health_problems;
+use crate::facts::Facts;
+use crate::outcome::Verdict;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn judge(&self, facts: &Facts) -> Verdict {
+        let driver = match driver_or_verdict(facts) {
+            Ok(d) => d,
+            Err(v) => return v,
+        };
+        if driver.gpus.is_empty() {
+            return Verdict::fail("NVML lists no GPU");
+        }
+        let sick: Vec<String> = driver
+            .gpus
+            .iter()
+            .filter_map(|g| {
+                let problems = health_problems(g);
+                (!problems.is_empty()).then(|| format!("{}: {}", g.label(), problems.join("; ")))
+            })
+            .collect();
+        if sick.is_empty() {
+            Verdict::pass(format!(
+                "{} GPU(s) healthy (ECC, retirements, remaps, throttling)",
+                driver.gpus.len()
+            ))
+        } else {
+            Verdict::fail(sick.join(" | "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testing::{facts_with_driver, gpu, spec};
+    use crate::facts::driver::Field;
+    use crate::outcome::Status;
+
+    #[test]
+    fn ecc_and_throttling() {
+        let healthy = facts_with_driver("550.54.14", &[gpu(0, "A100", (8, 0))]);
+        assert_eq!(spec::<Spec>("").judge(&healthy).status, Status::Pass);
+        let mut bad = gpu(0, "A100", (8, 0));
+        bad.ecc_uncorrected_volatile = Field::Value(3);
+        bad.throttle_reasons = Field::Value(vec!["hw_thermal_slowdown".into()]);
+        let v = spec::<Spec>("").judge(&facts_with_driver("550.54.14", &[bad]));
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.message,
+            "GPU 0 (A100): 3 uncorrected ECC error(s) since the driver loaded; clocks throttled by hw_thermal_slowdown"
+        );
+    }
+}

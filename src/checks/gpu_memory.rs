@@ -1,0 +1,96 @@
+//! `gpu.memory`: every GPU has at least this much memory in total and free.
+
+use super::driver_or_verdict;
+use crate::facts::Facts;
+use crate::outcome::Verdict;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default)]
+    pub min_total_mib: Option<u64>,
+    #[serde(default)]
+    pub min_free_mib: Option<u64>,
+}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.min_total_mib.is_none() && self.min_free_mib.is_none() {
+            return Err("give `min_total_mib` or `min_free_mib`".into());
+        }
+        Ok(())
+    }
+
+    pub fn judge(&self, facts: &Facts) -> Verdict {
+        let driver = match driver_or_verdict(facts) {
+            Ok(d) => d,
+            Err(v) => return v,
+        };
+        if driver.gpus.is_empty() {
+            return Verdict::fail("NVML lists no GPU");
+        }
+        let mut short = Vec::new();
+        let mut lines = Vec::new();
+        for gpu in &driver.gpus {
+            let Some(m) = gpu.memory.value() else {
+                return Verdict::error(format!(
+                    "{}: memory not readable ({:?})",
+                    gpu.label(),
+                    gpu.memory
+                ));
+            };
+            lines.push(format!(
+                "  {}: {} MiB total, {} MiB free",
+                gpu.label(),
+                m.total_mib,
+                m.free_mib
+            ));
+            if let Some(min) = self.min_total_mib.filter(|min| m.total_mib < *min) {
+                short.push(format!(
+                    "{} has {} MiB in total (need {min})",
+                    gpu.label(),
+                    m.total_mib
+                ));
+            }
+            if let Some(min) = self.min_free_mib.filter(|min| m.free_mib < *min) {
+                short.push(format!(
+                    "{} has {} MiB free (need {min})",
+                    gpu.label(),
+                    m.free_mib
+                ));
+            }
+        }
+        let verdict = if short.is_empty() {
+            Verdict::pass(format!("{} GPU(s) with enough memory", driver.gpus.len()))
+        } else {
+            Verdict::fail(short.join("; "))
+        };
+        verdict.with_detail(lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testing::{facts_with_driver, gpu, spec};
+    use crate::facts::driver::{Field, Memory};
+    use crate::outcome::Status;
+
+    #[test]
+    fn total_and_free() {
+        let mut busy = gpu(1, "A100", (8, 0));
+        busy.memory = Field::Value(Memory {
+            total_mib: 40960,
+            free_mib: 1024,
+            used_mib: 39936,
+        });
+        let facts = facts_with_driver("550.54.14", &[gpu(0, "A100", (8, 0)), busy]);
+        let judge = |t: &str| spec::<Spec>(t).judge(&facts);
+        assert_eq!(judge("min_total_mib = 40000").status, Status::Pass);
+        let v = judge("min_free_mib = 8192");
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.message, "GPU 1 (A100) has 1024 MiB free (need 8192)");
+        assert!(spec::<Spec>("").validate().is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Diagnoses (DESIGN.md, principle 4): rules with stable ids that read the
+//! facts and TensorFlow's log and say the cause and the fix, citing the facts
+//! they used. Documented one section per id in docs/diagnoses.md, which
+//! `gpugate explain ID` prints.
+
+mod rules;
+pub mod tf_log;
+
+use crate::facts::Facts;
+use serde::{Deserialize, Serialize};
+
+pub use rules::{RULES, health_problems};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// TensorFlow cannot use the GPU (or gets wrong results) until fixed.
+    Error,
+    /// Works, at a cost worth knowing (slow first start, a fragile setup).
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub cause: String,
+    pub fix: String,
+    /// The facts and log lines the rule used, one per entry.
+    pub evidence: Vec<String>,
+}
+
+/// What the rules read: the snapshot, plus TensorFlow's log (its load and,
+/// for a failing check, that check's output).
+pub struct Evidence<'a> {
+    pub facts: &'a Facts,
+    pub log: &'a str,
+}
+
+pub struct Rule {
+    pub id: &'static str,
+    /// The check kinds whose failures this rule can explain.
+    pub explains: &'static [&'static str],
+    pub judge: fn(&Evidence) -> Vec<Finding>,
+}
+
+/// Every finding for this machine, errors first, in rule order.
+pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| (r.judge)(evidence)).collect();
+    findings.sort_by_key(|f| f.severity != Severity::Error);
+    findings
+}
+
+/// The findings that can explain a failure of a check of `kind`.
+pub fn explaining<'f>(kind: &str, findings: &'f [Finding]) -> Vec<&'f Finding> {
+    findings
+        .iter()
+        .filter(|f| {
+            RULES
+                .iter()
+                .any(|r| r.id == f.id && r.explains.contains(&kind))
+        })
+        .collect()
+}
+
+/// A finding as text, for failure messages and the console.
+pub fn render(finding: &Finding) -> String {
+    let mut text = format!(
+        "diagnosis [{}] ({}): {}\n  fix: {}",
+        finding.id,
+        match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        finding.cause,
+        finding.fix
+    );
+    for line in &finding.evidence {
+        text.push_str("\n  evidence: ");
+        text.push_str(line);
+    }
+    text.push_str(&format!("\n  more: gpugate explain {}", finding.id));
+    text
+}
+
+const DOC: &str = include_str!("../../docs/diagnoses.md");
+
+/// The documentation section for `id`, as written in docs/diagnoses.md.
+pub fn explain(id: &str) -> Option<&'static str> {
+    let heading = format!("## `{id}`");
+    let start = DOC.find(&heading)?;
+    let rest = &DOC[start..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| i + heading.len());
+    Some(rest[..end].trim_end())
+}
+
+/// Every id documented in docs/diagnoses.md.
+pub fn documented_ids() -> Vec<&'static str> {
+    DOC.lines()
+        .filter_map(|l| l.strip_prefix("## `").and_then(|l| l.strip_suffix('`')))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_documented_and_every_section_is_a_rule() {
+        let documented = documented_ids();
+        let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        for id in &ids {
+            assert!(
+                documented.contains(id),
+                "rule {id} has no section in docs/diagnoses.md"
+            );
+            let section = explain(id).unwrap();
+            assert!(
+                section.contains("**Cause**") && section.contains("**Fix**"),
+                "{section}"
+            );
+        }
+        for id in &documented {
+            assert!(
+                ids.contains(id),
+                "docs/diagnoses.md documents {id}, which no rule has"
+            );
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "duplicate rule ids");
+    }
+
+    #[test]
+    fn explain_prints_one_section() {
+        let text = explain("no-device-nodes").unwrap();
+        assert!(text.starts_with("## `no-device-nodes`"));
+        assert!(!text.contains("## `",) || text.matches("## `").count() == 1);
+        assert!(explain("no-such-rule").is_none());
+    }
+}

@@ -1,0 +1,292 @@
+//! What the TensorFlow build in use needs from the machine: a CUDA build or
+//! not, its CUDA and cuDNN versions, kernel architectures, and hence the
+//! libraries it will dlopen. Read from files only (parent-safe).
+
+use crate::compat::{self, Need};
+use crate::tf::Loaded;
+use crate::version::Version;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TfBuild {
+    /// Where these facts come from, for every message that uses them.
+    pub source: String,
+    pub version: Option<Version>,
+    /// None when nothing says (a C library tarball without build_info.py).
+    pub cuda_build: Option<bool>,
+    pub cuda: Option<Version>,
+    /// major.minor: build_info.py gives the major, the release table the minor.
+    pub cudnn: Option<Version>,
+    pub archs: Vec<String>,
+    pub needs: Vec<Need>,
+    /// Where TensorFlow's RUNPATH finds pip's NVIDIA libraries.
+    pub library_dirs: Vec<PathBuf>,
+}
+
+/// The values of a wheel's `tensorflow/python/platform/build_info.py`.
+#[derive(Debug, Default, PartialEq)]
+pub struct BuildInfo {
+    pub is_cuda_build: Option<bool>,
+    pub cuda_version: Option<String>,
+    pub cudnn_version: Option<String>,
+    pub archs: Vec<String>,
+}
+
+static ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\('(\w+)',\s*(\[[^\]]*\]|'[^']*'|True|False)\)").expect("valid regex")
+});
+
+pub fn parse_build_info(text: &str) -> BuildInfo {
+    let mut info = BuildInfo::default();
+    for cap in ENTRY.captures_iter(text) {
+        let value = &cap[2];
+        let string = || value.trim_matches('\'').to_string();
+        match &cap[1] {
+            "is_cuda_build" => info.is_cuda_build = Some(value == "True"),
+            "cuda_version" => info.cuda_version = Some(string()),
+            "cudnn_version" => info.cudnn_version = Some(string()),
+            "cuda_compute_capabilities" => {
+                info.archs = value
+                    .trim_matches(['[', ']'])
+                    .split(',')
+                    .map(|a| a.trim().trim_matches('\'').to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+/// build_info.py beside the library (gpugate's cache) or where a pip
+/// install keeps it.
+fn find_build_info(library: &Path) -> Option<PathBuf> {
+    let dir = library.parent()?;
+    [
+        dir.join("build_info.py"),
+        dir.join("python/platform/build_info.py"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// pip's `nvidia/*/lib` directories next to a pip-installed TensorFlow.
+fn pip_nvidia_dirs(library: &Path) -> Vec<PathBuf> {
+    let Some(site) = library.parent().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(site.join("nvidia")) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path().join("lib"))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+impl TfBuild {
+    /// A build described by the release table alone.
+    pub fn from_table(version: &Version, cuda_build: bool, source: String) -> TfBuild {
+        let row = compat::tf_row(version);
+        let mut build = TfBuild {
+            source,
+            version: Some(version.clone()),
+            cuda_build: Some(cuda_build),
+            cuda: None,
+            cudnn: None,
+            archs: Vec::new(),
+            needs: Vec::new(),
+            library_dirs: Vec::new(),
+        };
+        if let (true, Some(row)) = (cuda_build, row) {
+            build.cuda = Version::parse(row.cuda);
+            build.cudnn = Version::parse(row.cudnn);
+            build.archs = row.archs.iter().map(|a| a.to_string()).collect();
+        }
+        build.fill_needs();
+        build
+    }
+
+    /// `--for-tensorflow 2.18`, `2.18.1`, `2.18-cpu`: judge the machine
+    /// against a release without installing it.
+    pub fn from_target(spec: &str) -> Result<TfBuild, String> {
+        let (version_text, cuda_build) = match spec.strip_suffix("-cpu") {
+            Some(v) => (v, false),
+            None => (spec.strip_suffix("-gpu").unwrap_or(spec), true),
+        };
+        let version = Version::parse(version_text)
+            .ok_or_else(|| format!("`{spec}` is not a TensorFlow version like 2.18 or 2.18-cpu"))?;
+        if cuda_build && compat::tf_row(&version).is_none() {
+            let known: Vec<&str> = compat::TF_BUILDS
+                .iter()
+                .flat_map(|r| r.releases.iter().copied())
+                .collect();
+            return Err(format!(
+                "no build table entry for TensorFlow {version} (known: {})",
+                known.join(", ")
+            ));
+        }
+        Ok(TfBuild::from_table(
+            &version,
+            cuda_build,
+            format!("--for-tensorflow {spec} (TensorFlow's published build table)"),
+        ))
+    }
+
+    /// The build that was loaded: its build_info.py when there is one, else
+    /// the release table for its version.
+    pub fn from_loaded(loaded: &Loaded) -> TfBuild {
+        let version = Version::parse(&loaded.version);
+        let library = &loaded.path;
+        let mut build = match (find_build_info(library), &version) {
+            (Some(path), _) => {
+                let info = std::fs::read_to_string(&path)
+                    .map(|t| parse_build_info(&t))
+                    .unwrap_or_default();
+                let mut build = TfBuild {
+                    source: format!("{}", path.display()),
+                    version: version.clone(),
+                    cuda_build: info.is_cuda_build,
+                    cuda: info.cuda_version.as_deref().and_then(Version::parse),
+                    cudnn: info.cudnn_version.as_deref().and_then(Version::parse),
+                    archs: info.archs,
+                    needs: Vec::new(),
+                    library_dirs: Vec::new(),
+                };
+                // build_info says "9"; the table knows it was 9.3.
+                if let (Some(cudnn), Some(row)) =
+                    (&build.cudnn, version.as_ref().and_then(compat::tf_row))
+                {
+                    let table = Version::parse(row.cudnn).expect("table literal");
+                    if table.major() == cudnn.major() {
+                        build.cudnn = Some(table);
+                    }
+                }
+                build
+            }
+            (None, Some(version)) => {
+                let mut build = TfBuild::from_table(
+                    version,
+                    true,
+                    format!(
+                        "TensorFlow's build table for {version} (no build_info.py beside {})",
+                        library.display()
+                    ),
+                );
+                build.cuda_build = None;
+                build
+            }
+            (None, None) => TfBuild {
+                source: format!(
+                    "nothing: {} has no build_info.py and no readable version",
+                    library.display()
+                ),
+                version: None,
+                cuda_build: None,
+                cuda: None,
+                cudnn: None,
+                archs: Vec::new(),
+                needs: Vec::new(),
+                library_dirs: Vec::new(),
+            },
+        };
+        build.library_dirs = pip_nvidia_dirs(library);
+        build.fill_needs();
+        build
+    }
+
+    fn fill_needs(&mut self) {
+        self.needs = match (self.cuda_build, &self.cuda, &self.cudnn) {
+            (Some(false), _, _) => Vec::new(),
+            (_, Some(cuda), Some(cudnn)) => compat::needed_libraries(cuda.major(), cudnn.major()),
+            _ => Vec::new(),
+        };
+    }
+
+    /// "TensorFlow 2.18.1 (CUDA 12.5.1, cuDNN 9.3)"
+    pub fn describe(&self) -> String {
+        let version = self
+            .version
+            .as_ref()
+            .map_or("TensorFlow (version unknown)".to_string(), |v| {
+                format!("TensorFlow {v}")
+            });
+        match (self.cuda_build, &self.cuda, &self.cudnn) {
+            (Some(false), _, _) => format!("{version} (CPU-only build)"),
+            (_, Some(cuda), Some(cudnn)) => format!("{version} (CUDA {cuda}, cuDNN {cudnn})"),
+            _ => format!("{version} (build unknown)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GPU_BUILD_INFO: &str = "build_info = collections.OrderedDict([('cpu_compiler', '/usr/lib/llvm-18/bin/clang'), ('cuda_compute_capabilities', ['sm_60', 'sm_70', 'sm_80', 'sm_89', 'compute_90']), ('cuda_version', '12.5.1'), ('cudnn_version', '9'), ('is_cuda_build', True), ('is_rocm_build', False), ('is_tensorrt_build', False)])";
+
+    #[test]
+    fn reads_a_cuda_wheels_build_info() {
+        let info = parse_build_info(GPU_BUILD_INFO);
+        assert_eq!(info.is_cuda_build, Some(true));
+        assert_eq!(info.cuda_version.as_deref(), Some("12.5.1"));
+        assert_eq!(info.cudnn_version.as_deref(), Some("9"));
+        assert_eq!(
+            info.archs,
+            ["sm_60", "sm_70", "sm_80", "sm_89", "compute_90"]
+        );
+    }
+
+    #[test]
+    fn reads_a_cpu_wheels_build_info() {
+        let info = parse_build_info(
+            "build_info = collections.OrderedDict([('is_cuda_build', False), ('is_rocm_build', False), ('is_tensorrt_build', False)])",
+        );
+        assert_eq!(info.is_cuda_build, Some(false));
+        assert!(info.archs.is_empty());
+    }
+
+    #[test]
+    fn loaded_build_combines_build_info_and_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("tensorflow/libtensorflow_cc.so.2");
+        std::fs::create_dir_all(dir.path().join("tensorflow/python/platform")).unwrap();
+        std::fs::create_dir_all(dir.path().join("nvidia/cudnn/lib")).unwrap();
+        std::fs::write(
+            dir.path().join("tensorflow/python/platform/build_info.py"),
+            GPU_BUILD_INFO,
+        )
+        .unwrap();
+        let build = TfBuild::from_loaded(&Loaded {
+            source: "pip".into(),
+            path: lib,
+            version: "2.18.1".into(),
+            load_seconds: 0.1,
+        });
+        assert_eq!(build.cudnn.unwrap().to_string(), "9.3");
+        assert_eq!(build.needs.len(), 9);
+        assert_eq!(build.library_dirs, [dir.path().join("nvidia/cudnn/lib")]);
+        assert!(build.source.ends_with("build_info.py"));
+    }
+
+    #[test]
+    fn targets_from_the_table() {
+        let b = TfBuild::from_target("2.15").unwrap();
+        assert_eq!(b.describe(), "TensorFlow 2.15 (CUDA 12.2, cuDNN 8.9)");
+        assert!(b.needs.iter().any(|n| n.soname == "libcudnn.so.8"));
+        assert!(TfBuild::from_target("2.18-cpu").unwrap().needs.is_empty());
+        assert!(
+            TfBuild::from_target("1.15")
+                .unwrap_err()
+                .contains("known: 2.21")
+        );
+        assert!(TfBuild::from_target("latest").is_err());
+    }
+}

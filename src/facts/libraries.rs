@@ -1,0 +1,378 @@
+//! The CUDA libraries a TensorFlow build dlopens, as this machine provides
+//! them: whether the loader resolves each, from where, at which version, and
+//! every other copy that could shadow it. [`probe`] runs in a worker only.
+
+use crate::compat::{Need, Role};
+use crate::dl::Library;
+use crate::version::Version;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LibraryFact {
+    pub role: Role,
+    pub soname: String,
+    /// What a plain `dlopen(soname)` (or TensorFlow's own RUNPATH) found.
+    pub resolved: Option<Copy>,
+    /// How it was found ("loader" or the directory next to TensorFlow).
+    pub via: Option<String>,
+    /// The loader's error when nothing resolved.
+    pub error: Option<String>,
+    /// Every file with this exact name on the search path (distinct files).
+    pub copies: Vec<Copy>,
+    /// Files of the same library with another soname version (libcudnn.so.8 beside a needed .so.9).
+    pub other_versions: Vec<Copy>,
+    /// For libcuda: what `cuInit` said and how many devices CUDA sees.
+    pub driver_api: Option<DriverApi>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Copy {
+    pub path: PathBuf,
+    pub version: Option<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriverApi {
+    /// None when cuInit succeeded; else the CUDA error name and code.
+    pub init_error: Option<String>,
+    pub device_count: Option<i32>,
+}
+
+/// The directories the loader and TensorFlow search, in order, without duplicates.
+pub fn search_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+        dirs.extend(std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs.extend(extra.iter().cloned());
+    dirs.extend(ld_so_conf_dirs(Path::new("/etc/ld.so.conf")));
+    for dir in [
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/usr/local/cuda/lib64",
+        "/usr/local/cuda/targets/x86_64-linux/lib",
+    ] {
+        dirs.push(dir.into());
+    }
+    let mut seen = BTreeSet::new();
+    dirs.retain(|d| seen.insert(d.canonicalize().unwrap_or_else(|_| d.clone())));
+    dirs
+}
+
+/// Directories named in ld.so.conf and the files it includes.
+fn ld_so_conf_dirs(conf: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(conf) else {
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    for line in text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+    {
+        if let Some(pattern) = line.strip_prefix("include ") {
+            let pattern = Path::new(pattern.trim());
+            let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
+                continue;
+            };
+            let suffix = name.to_string_lossy().trim_start_matches('*').to_string();
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(&suffix))
+                .collect();
+            files.sort();
+            for file in files {
+                dirs.extend(ld_so_conf_dirs(&file));
+            }
+        } else if line.starts_with('/') {
+            dirs.push(PathBuf::from(line));
+        }
+    }
+    dirs
+}
+
+/// Probes every needed library. `extra_dirs` are where TensorFlow's RUNPATH
+/// points (pip's `nvidia/*/lib` next to it).
+pub fn probe(needs: &[Need], extra_dirs: &[PathBuf]) -> Vec<LibraryFact> {
+    let dirs = search_dirs(extra_dirs);
+    needs
+        .iter()
+        .map(|need| probe_one(need, &dirs, extra_dirs))
+        .collect()
+}
+
+fn probe_one(need: &Need, dirs: &[PathBuf], extra_dirs: &[PathBuf]) -> LibraryFact {
+    let mut fact = LibraryFact {
+        role: need.role,
+        soname: need.soname.clone(),
+        resolved: None,
+        via: None,
+        error: None,
+        copies: Vec::new(),
+        other_versions: Vec::new(),
+        driver_api: None,
+    };
+    let opened = match Library::open(&need.soname) {
+        Ok(lib) => Some((lib, "loader".to_string())),
+        Err(error) => {
+            fact.error = Some(error);
+            extra_dirs.iter().find_map(|dir| {
+                Library::open(&dir.join(&need.soname).to_string_lossy())
+                    .ok()
+                    .map(|lib| {
+                        (
+                            lib,
+                            format!("TensorFlow's library directory {}", dir.display()),
+                        )
+                    })
+            })
+        }
+    };
+    let mut resolved_real = None;
+    if let Some((lib, via)) = opened {
+        let path = lib.path().unwrap_or_else(|| PathBuf::from(&need.soname));
+        resolved_real = path.canonicalize().ok();
+        fact.resolved = Some(Copy {
+            path,
+            version: library_version(&lib, need.role),
+        });
+        if need.role == Role::Driver {
+            fact.driver_api = Some(driver_api(&lib));
+        }
+        fact.via = Some(via);
+        fact.error = None;
+        lib.keep();
+    }
+    let prefix = format!("lib{}.so.", need.role.base());
+    let mut seen = BTreeSet::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        names.sort();
+        for name in names {
+            let path = dir.join(&name);
+            let Ok(real) = path.canonicalize() else {
+                continue;
+            };
+            if !seen.insert(real.clone()) {
+                continue;
+            }
+            if name == need.soname {
+                let version = if Some(&real) == resolved_real.as_ref() {
+                    fact.resolved.as_ref().and_then(|r| r.version.clone())
+                } else {
+                    version_of_file(&path, need.role)
+                };
+                fact.copies.push(Copy { path, version });
+            } else if is_soname_version(&name[prefix.len()..])
+                && major_soname(&name, &prefix) == name
+            {
+                // Only soname-level files of another version (libcudnn.so.8, not .so.8.9.7).
+                fact.other_versions.push(Copy {
+                    version: version_of_file(&path, need.role),
+                    path,
+                });
+            }
+        }
+    }
+    fact
+}
+
+fn is_soname_version(suffix: &str) -> bool {
+    !suffix.is_empty()
+        && suffix
+            .split('.')
+            .all(|p| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
+}
+
+/// `libcudnn.so.8.9.7` → `libcudnn.so.8`; `libcudart.so.11.0` stays (CUDA 11's
+/// runtime soname carries the minor).
+fn major_soname(name: &str, prefix: &str) -> String {
+    let suffix = &name[prefix.len()..];
+    if suffix == "11.0" {
+        return name.to_string();
+    }
+    format!("{prefix}{}", suffix.split('.').next().unwrap_or(suffix))
+}
+
+/// Opens a file by path, apart from the copy the loader resolved, for its version.
+fn version_of_file(path: &Path, role: Role) -> Option<Version> {
+    let lib = Library::open(&path.to_string_lossy()).ok()?;
+    let version = library_version(&lib, role);
+    lib.keep();
+    version
+}
+
+type IntOut = unsafe extern "C" fn(*mut c_int) -> c_int;
+type Property = unsafe extern "C" fn(c_int, *mut c_int) -> c_int;
+
+/// Asks the library for its version with the call each one offers.
+pub fn library_version(lib: &Library, role: Role) -> Option<Version> {
+    // SAFETY (all calls below): each symbol has the C signature NVIDIA
+    // documents for it, and receives valid out-pointers.
+    unsafe {
+        let int_out = |symbol: &str| -> Option<i64> {
+            let f: IntOut = std::mem::transmute(lib.symbol(symbol)?);
+            let mut value: c_int = 0;
+            (f(&mut value) == 0).then_some(value as i64)
+        };
+        match role {
+            Role::Driver => Version::from_cuda_int(int_out("cuDriverGetVersion")?),
+            Role::Cudart => Version::from_cuda_int(int_out("cudaRuntimeGetVersion")?),
+            Role::Cudnn => {
+                let f: unsafe extern "C" fn() -> usize =
+                    std::mem::transmute(lib.symbol("cudnnGetVersion")?);
+                Some(decode_cudnn(f() as u64))
+            }
+            Role::NvJitLink => {
+                let f: unsafe extern "C" fn(*mut c_uint, *mut c_uint) -> c_int =
+                    std::mem::transmute(lib.symbol("nvJitLinkVersion")?);
+                let (mut major, mut minor) = (0, 0);
+                (f(&mut major, &mut minor) == 0)
+                    .then(|| Version::from_parts(&[major as u64, minor as u64]))
+            }
+            Role::Cublas | Role::CublasLt | Role::Cufft | Role::Cusolver | Role::Cusparse => {
+                let symbol = format!("{}GetProperty", role.base());
+                let f: Property = std::mem::transmute(lib.symbol(&symbol)?);
+                let mut parts = [0u64; 3];
+                for (kind, part) in parts.iter_mut().enumerate() {
+                    let mut value: c_int = 0;
+                    if f(kind as c_int, &mut value) != 0 {
+                        return None;
+                    }
+                    *part = value as u64;
+                }
+                Some(Version::from_parts(&parts))
+            }
+        }
+    }
+}
+
+/// cuDNN 8: major×1000 + minor×100 + patch; cuDNN 9: major×10000 + minor×100 + patch.
+pub fn decode_cudnn(value: u64) -> Version {
+    if value >= 10_000 {
+        Version::from_parts(&[value / 10_000, (value % 10_000) / 100, value % 100])
+    } else {
+        Version::from_parts(&[value / 1000, (value % 1000) / 100, value % 100])
+    }
+}
+
+fn driver_api(lib: &Library) -> DriverApi {
+    // SAFETY: cuInit(unsigned), cuDeviceGetCount(int*), cuGetErrorName(int, const char**).
+    unsafe {
+        let Some(init) = lib.symbol("cuInit") else {
+            return DriverApi {
+                init_error: Some("libcuda has no cuInit".into()),
+                device_count: None,
+            };
+        };
+        let init: unsafe extern "C" fn(c_uint) -> c_int = std::mem::transmute(init);
+        let rc = init(0);
+        if rc != 0 {
+            let name = lib
+                .symbol("cuGetErrorName")
+                .and_then(|f| {
+                    let f: unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int =
+                        std::mem::transmute(f);
+                    let mut text: *const c_char = std::ptr::null();
+                    (f(rc, &mut text) == 0 && !text.is_null())
+                        .then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| "CUDA_ERROR".into());
+            return DriverApi {
+                init_error: Some(format!("{name} ({rc})")),
+                device_count: None,
+            };
+        }
+        let device_count = lib.symbol("cuDeviceGetCount").and_then(|f| {
+            let f: unsafe extern "C" fn(*mut c_int) -> c_int =
+                std::mem::transmute::<*mut c_void, _>(f);
+            let mut n = 0;
+            (f(&mut n) == 0).then_some(n)
+        });
+        DriverApi {
+            init_error: None,
+            device_count,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cudnn_encodings() {
+        assert_eq!(decode_cudnn(8907).to_string(), "8.9.7");
+        assert_eq!(decode_cudnn(90300).to_string(), "9.3.0");
+        assert_eq!(decode_cudnn(90100).to_string(), "9.1.0");
+    }
+
+    #[test]
+    fn soname_versions() {
+        assert_eq!(
+            major_soname("libcudnn.so.8.9.7", "libcudnn.so."),
+            "libcudnn.so.8"
+        );
+        assert_eq!(
+            major_soname("libcudart.so.11.0", "libcudart.so."),
+            "libcudart.so.11.0"
+        );
+        assert!(is_soname_version("12"));
+        assert!(!is_soname_version("12.bak"));
+    }
+
+    #[test]
+    fn ld_so_conf_includes_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("conf.d")).unwrap();
+        std::fs::write(d.join("conf.d/cuda.conf"), "/usr/local/cuda-12.5/lib64\n").unwrap();
+        std::fs::write(
+            d.join("ld.so.conf"),
+            format!(
+                "# comment\ninclude {}/conf.d/*.conf\n/opt/lib\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            ld_so_conf_dirs(&d.join("ld.so.conf")),
+            [
+                PathBuf::from("/usr/local/cuda-12.5/lib64"),
+                PathBuf::from("/opt/lib")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_library_keeps_the_loader_error() {
+        let need = Need {
+            role: Role::Cudnn,
+            soname: "libcudnn.so.97".into(),
+        };
+        let facts = probe(&[need], &[]);
+        assert!(facts[0].resolved.is_none());
+        assert!(
+            facts[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("libcudnn.so.97")
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! The machine as a typed, serializable snapshot (DESIGN.md, principle 3):
+//! host, driver and GPUs, what the TensorFlow build needs and which of those
+//! libraries the machine provides. Checks, diagnoses, JUnit properties and
+//! `gpugate facts` all read the same [`Facts`].
+//!
+//! Native probing happens in a worker on its own lane; the parent only sends
+//! requests and reads files.
+
+pub mod build;
+pub mod driver;
+pub mod libraries;
+
+use crate::checks::Lane;
+use crate::host::HostFacts;
+use crate::tf::runtime::DeviceInfo;
+use crate::tf::{LoadReport, PINNED_VERSION};
+use crate::version::Version;
+use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::{CallError, Pool};
+use build::TfBuild;
+use driver::DriverProbe;
+use libraries::LibraryFact;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Facts {
+    pub host: HostFacts,
+    pub driver: DriverProbe,
+    pub tensorflow: TfFacts,
+    /// The libraries [`TfBuild::needs`] names, as this machine provides them.
+    pub libraries: Vec<LibraryFact>,
+    /// Why `libraries` is empty when the probe could not run.
+    pub libraries_error: Option<String>,
+}
+
+/// TensorFlow: what the build needs, and what happened when it was loaded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TfFacts {
+    pub build: TfBuild,
+    /// None when this run did not load TensorFlow.
+    pub load: Option<LoadReport>,
+    pub devices: Option<Result<Vec<DeviceInfo>, String>>,
+    /// TensorFlow's own stderr while loading and listing devices: evidence.
+    pub log: String,
+}
+
+/// What a run knows about TensorFlow once it has tried to load it.
+#[derive(Debug, Clone, Default)]
+pub struct TfRuntime {
+    pub load: Option<LoadReport>,
+    pub devices: Option<Result<Vec<DeviceInfo>, String>>,
+    pub log: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// `--nvml-library`: a libnvidia-ml in an unusual place.
+    pub nvml_library: Option<PathBuf>,
+    pub host_root: PathBuf,
+    /// How long NVML and the CUDA libraries get to answer.
+    pub timeout: Duration,
+    /// `--for-tensorflow`: judge against this build instead of the loaded one.
+    pub for_tensorflow: Option<TfBuild>,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            nvml_library: None,
+            host_root: "/".into(),
+            timeout: DEFAULT_PROBE_TIMEOUT,
+            for_tensorflow: None,
+        }
+    }
+}
+
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A probe that never answered, in words, with the worker's last output.
+fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) {
+    let how = match error {
+        CallError::TimedOut(limit) => format!(
+            "{what} did not answer within {:.0}s and was killed",
+            limit.as_secs_f64()
+        ),
+        CallError::Crashed(how) => format!("{what} crashed: {how}"),
+        CallError::Cancelled => format!("{what} was interrupted"),
+        CallError::Spawn(e) | CallError::Protocol(e) => format!("{what} failed: {e}"),
+    };
+    (how, tail.to_string())
+}
+
+/// Reads the driver and GPUs through NVML in the probe worker.
+pub fn probe_driver(pool: &Pool, opts: &ProbeOptions) -> DriverProbe {
+    let request = RequestBody::ProbeDriver {
+        nvml_library: opts.nvml_library.clone(),
+        host_root: opts.host_root.clone(),
+    };
+    match pool.call(&Lane::Probe, request, opts.timeout) {
+        Ok(reply) => match reply.body {
+            ResponseBody::Driver(probe) => probe,
+            other => DriverProbe::Crashed {
+                how: format!("the probe answered {other:?}"),
+                stderr_tail: reply.output,
+            },
+        },
+        Err(failure) => match failure.error {
+            CallError::TimedOut(limit) => DriverProbe::TimedOut {
+                seconds: limit.as_secs_f64(),
+            },
+            error => {
+                let (how, stderr_tail) =
+                    probe_failure("the NVML probe", &error, &failure.stderr_tail);
+                DriverProbe::Crashed { how, stderr_tail }
+            }
+        },
+    }
+}
+
+/// Probes the libraries `build` needs, in a fresh probe worker.
+pub fn probe_libraries(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    build: &TfBuild,
+) -> (Vec<LibraryFact>, Option<String>) {
+    if build.needs.is_empty() {
+        return (Vec::new(), None);
+    }
+    let request = RequestBody::ProbeLibraries {
+        needs: build.needs.clone(),
+        extra_dirs: build.library_dirs.clone(),
+    };
+    let result = match pool.call(&Lane::Probe, request, opts.timeout) {
+        Ok(reply) => match reply.body {
+            ResponseBody::Libraries(facts) => (facts, None),
+            other => (Vec::new(), Some(format!("the probe answered {other:?}"))),
+        },
+        Err(failure) => {
+            let (how, tail) = probe_failure(
+                "the CUDA library probe",
+                &failure.error,
+                &failure.stderr_tail,
+            );
+            let tail = crate::text::last_lines(&tail, 10);
+            (
+                Vec::new(),
+                Some(if tail.trim().is_empty() {
+                    how
+                } else {
+                    format!("{how}\n{tail}")
+                }),
+            )
+        }
+    };
+    // Libraries loaded for probing must not linger in a worker others reuse.
+    pool.retire(&Lane::Probe);
+    result
+}
+
+/// The build to judge the machine against: an explicit target, else the
+/// loaded TensorFlow, else the release gpugate would provision.
+pub fn choose_build(opts: &ProbeOptions, tf: &TfRuntime) -> TfBuild {
+    if let Some(build) = &opts.for_tensorflow {
+        return build.clone();
+    }
+    if let Some(loaded) = tf.load.as_ref().and_then(|r| r.loaded.as_ref()) {
+        return TfBuild::from_loaded(loaded);
+    }
+    let pinned = Version::parse(PINNED_VERSION).expect("pinned version");
+    TfBuild::from_table(
+        &pinned,
+        true,
+        format!(
+            "the TensorFlow {PINNED_VERSION} CUDA build gpugate provisions (no libtensorflow was loaded)"
+        ),
+    )
+}
+
+/// Puts the snapshot together once the driver probe and TensorFlow are done.
+pub fn assemble(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    host: HostFacts,
+    driver: DriverProbe,
+    tf: TfRuntime,
+) -> Facts {
+    let build = choose_build(opts, &tf);
+    let (libraries, libraries_error) = probe_libraries(pool, opts, &build);
+    Facts {
+        host,
+        driver,
+        tensorflow: TfFacts {
+            build,
+            load: tf.load,
+            devices: tf.devices,
+            log: tf.log,
+        },
+        libraries,
+        libraries_error,
+    }
+}
+
+/// Facts for a run that probes nothing (`--list`).
+pub fn skipped(host: HostFacts) -> Facts {
+    Facts {
+        host,
+        driver: DriverProbe::NotProbed,
+        tensorflow: TfFacts {
+            build: choose_build(&ProbeOptions::default(), &TfRuntime::default()),
+            load: None,
+            devices: None,
+            log: String::new(),
+        },
+        libraries: Vec::new(),
+        libraries_error: None,
+    }
+}
+
+impl Facts {
+    pub fn library(&self, role: crate::compat::Role) -> Option<&LibraryFact> {
+        self.libraries.iter().find(|l| l.role == role)
+    }
+
+    /// The essentials as report properties, in a stable order.
+    pub fn properties(&self) -> Vec<(String, String)> {
+        let mut props = self.host.properties();
+        match self.driver.found() {
+            Some(driver) => {
+                props.push(("nvidia.driver".into(), driver.version.to_string()));
+                if let Some(cuda) = driver.cuda.value() {
+                    props.push(("nvidia.driver_cuda".into(), cuda.to_string()));
+                }
+                let models: Vec<String> = driver
+                    .gpus
+                    .iter()
+                    .map(|g| g.name.value().cloned().unwrap_or_else(|| "unknown".into()))
+                    .collect();
+                props.push(("nvidia.gpu_models".into(), models.join(", ")));
+            }
+            None => props.push((
+                "nvidia.driver".into(),
+                format!("none ({})", self.driver.why_missing()),
+            )),
+        }
+        let build = &self.tensorflow.build;
+        props.push(("tensorflow.build".into(), build.describe()));
+        for lib in &self.libraries {
+            if matches!(
+                lib.role,
+                crate::compat::Role::Cudart | crate::compat::Role::Cudnn
+            ) {
+                let value = match &lib.resolved {
+                    Some(copy) => format!(
+                        "{} ({})",
+                        copy.version
+                            .as_ref()
+                            .map_or("version unknown".to_string(), |v| v.to_string()),
+                        copy.path.display()
+                    ),
+                    None => "not found".into(),
+                };
+                props.push((format!("cuda.{}", lib.soname), value));
+            }
+        }
+        props
+    }
+}

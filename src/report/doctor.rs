@@ -1,0 +1,259 @@
+//! `gpugate facts` and `gpugate doctor` as text; `--format json` serializes
+//! the same values.
+
+use crate::diagnose::{self, Finding, Severity};
+use crate::facts::Facts;
+use crate::facts::driver::{DriverProbe, Field};
+use serde::Serialize;
+use std::fmt::Write;
+
+fn field<T: std::fmt::Display>(f: &Field<T>) -> String {
+    match f {
+        Field::Value(v) => v.to_string(),
+        Field::Unsupported => "not supported".into(),
+        Field::Error(e) => format!("error: {e}"),
+    }
+}
+
+/// A field that has no value, in words.
+fn state<T>(f: &Field<T>) -> String {
+    match f {
+        Field::Value(_) => "present".into(),
+        Field::Unsupported => "not supported".into(),
+        Field::Error(e) => format!("error: {e}"),
+    }
+}
+
+/// The snapshot, grouped as a person reads it.
+pub fn facts_text(facts: &Facts) -> String {
+    let mut out = String::new();
+    let h = &facts.host;
+    let _ = writeln!(out, "host");
+    let _ = writeln!(
+        out,
+        "  name {}, {}, kernel {}, glibc {}",
+        h.hostname,
+        h.os,
+        h.kernel,
+        h.glibc.as_deref().unwrap_or("unknown")
+    );
+    if let Some(c) = &h.container {
+        let _ = writeln!(out, "  container: {c}");
+    }
+    if h.root != std::path::Path::new("/") {
+        let _ = writeln!(out, "  host root: {}", h.root.display());
+    }
+    match &h.nvidia {
+        Ok(p) => {
+            let _ = writeln!(
+                out,
+                "  kernel driver {} with {} GPU(s)",
+                p.driver.as_deref().unwrap_or("(version unknown)"),
+                p.gpus
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(out, "  {why}");
+        }
+    }
+    let nodes = if h.dev_nodes.is_empty() {
+        "none".to_string()
+    } else {
+        h.dev_nodes.join(" ")
+    };
+    let _ = writeln!(out, "  /dev nodes: {nodes}");
+    for (k, v) in &h.env {
+        let _ = writeln!(
+            out,
+            "  {k}={}",
+            v.as_deref()
+                .map_or("(unset)".to_string(), |v| format!("\"{v}\""))
+        );
+    }
+    let _ = writeln!(out, "driver");
+    match &facts.driver {
+        DriverProbe::Found(d) => {
+            let _ = writeln!(
+                out,
+                "  NVIDIA driver {} (CUDA {}), NVML {} from {}",
+                d.version,
+                field(&d.cuda),
+                field(&d.nvml_version),
+                d.library
+            );
+            for g in &d.gpus {
+                let mem = g.memory.value().map_or(state(&g.memory), |m| {
+                    format!("{} MiB total, {} MiB free", m.total_mib, m.free_mib)
+                });
+                let _ = writeln!(
+                    out,
+                    "  {}: capability {}, {mem}, {}",
+                    g.label(),
+                    field(&g.compute_capability),
+                    field(&g.pci_bus_id)
+                );
+                let _ = writeln!(
+                    out,
+                    "    uuid {}, ECC {}, uncorrected (volatile/aggregate) {}/{}, retired pending {}, MIG {}, persistence {}",
+                    field(&g.uuid),
+                    field(&g.ecc_enabled),
+                    field(&g.ecc_uncorrected_volatile),
+                    field(&g.ecc_uncorrected_aggregate),
+                    field(&g.retired_pages_pending),
+                    field(&g.mig_enabled),
+                    field(&g.persistence_mode)
+                );
+                let throttle = g
+                    .throttle_reasons
+                    .value()
+                    .map_or(state(&g.throttle_reasons), |r| {
+                        if r.is_empty() {
+                            "none".into()
+                        } else {
+                            r.join(",")
+                        }
+                    });
+                let procs = g
+                    .processes
+                    .value()
+                    .map_or("?".to_string(), |p| p.len().to_string());
+                let _ = writeln!(
+                    out,
+                    "    {} °C, {} W, throttle: {throttle}, processes: {procs}",
+                    field(&g.temperature_c),
+                    field(&g.power_watts)
+                );
+            }
+        }
+        other => {
+            let _ = writeln!(out, "  {}", other.why_missing());
+        }
+    }
+    let b = &facts.tensorflow.build;
+    let _ = writeln!(out, "tensorflow");
+    let _ = writeln!(out, "  {} (from {})", b.describe(), b.source);
+    if !b.archs.is_empty() {
+        let _ = writeln!(out, "  kernels: {}", b.archs.join(", "));
+    }
+    if let Some(report) = &facts.tensorflow.load {
+        match &report.loaded {
+            Some(l) => {
+                let _ = writeln!(
+                    out,
+                    "  loaded {} from {} ({}) in {:.2}s",
+                    l.version,
+                    l.path.display(),
+                    l.source,
+                    l.load_seconds
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    report.not_loaded_reason().replace('\n', "\n  ")
+                );
+            }
+        }
+    }
+    if let Some(Ok(devices)) = &facts.tensorflow.devices {
+        let names: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+        let _ = writeln!(out, "  devices: {}", names.join(", "));
+    }
+    if !facts.libraries.is_empty() || facts.libraries_error.is_some() {
+        let _ = writeln!(out, "libraries the build needs");
+    }
+    if let Some(e) = &facts.libraries_error {
+        let _ = writeln!(out, "  probe failed: {e}");
+    }
+    for lib in &facts.libraries {
+        let line = match &lib.resolved {
+            Some(c) => format!(
+                "{} {} ({})",
+                lib.soname,
+                c.version
+                    .as_ref()
+                    .map_or("version unknown".into(), |v| v.to_string()),
+                c.path.display()
+            ),
+            None => format!(
+                "{} NOT FOUND: {}",
+                lib.soname,
+                lib.error.as_deref().unwrap_or("")
+            ),
+        };
+        let _ = writeln!(out, "  {line}");
+        for c in lib
+            .copies
+            .iter()
+            .filter(|c| Some(&c.path) != lib.resolved.as_ref().map(|r| &r.path))
+        {
+            let _ = writeln!(
+                out,
+                "    also: {} ({})",
+                c.path.display(),
+                c.version.as_ref().map_or("?".into(), |v| v.to_string())
+            );
+        }
+        for c in &lib.other_versions {
+            let _ = writeln!(
+                out,
+                "    other version: {} ({})",
+                c.path.display(),
+                c.version.as_ref().map_or("?".into(), |v| v.to_string())
+            );
+        }
+        if let Some(api) = &lib.driver_api {
+            match &api.init_error {
+                Some(e) => {
+                    let _ = writeln!(out, "    cuInit: {e}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "    cuInit: ok, {} device(s)",
+                        api.device_count.map_or("?".into(), |n| n.to_string())
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn healthy(findings: &[Finding]) -> bool {
+    !findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+pub fn doctor_text(facts: &Facts, findings: &[Finding]) -> String {
+    let mut out = facts_text(facts);
+    let _ = writeln!(out);
+    if findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "diagnoses: none; this machine can run {} on its GPUs",
+            facts.tensorflow.build.describe()
+        );
+    }
+    for f in findings {
+        let _ = writeln!(out, "{}\n", diagnose::render(f));
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let _ = writeln!(
+        out,
+        "doctor: {} error(s), {} warning(s)",
+        errors,
+        findings.len() - errors
+    );
+    out
+}
+
+#[derive(Serialize)]
+pub struct DoctorJson<'a> {
+    pub healthy: bool,
+    pub diagnoses: &'a [Finding],
+    pub facts: &'a Facts,
+}
