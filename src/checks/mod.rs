@@ -20,7 +20,7 @@ pub mod tensorflow_devices;
 pub mod tensorflow_loads;
 pub mod tensorflow_matmul;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use pattern::Pattern;
 

@@ -328,13 +328,8 @@ fn missing_nodes(f: &Facts) -> Option<Vec<&'static str>> {
 
 fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    // Only meaningful where a driver exists on the host at all.
-    if f.host.nvidia.is_err()
-        && !matches!(
-            f.driver,
-            DriverProbe::Found(_) | DriverProbe::InitFailed { .. }
-        )
-    {
+    // Only meaningful where the driver is running (kernel module or NVML).
+    if f.host.nvidia.is_err() && f.driver.found().is_none() {
         return vec![];
     }
     let Some(missing) = missing_nodes(f) else {
@@ -1152,6 +1147,89 @@ fn gpu_busy(e: &Evidence) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::testing::{facts_with_driver, gpu};
+    use crate::tf::runtime::DeviceInfo;
+
+    fn cpu_only_devices() -> Option<Result<Vec<DeviceInfo>, String>> {
+        Some(Ok(vec![DeviceInfo {
+            name: "/job:localhost/replica:0/task:0/device:CPU:0".into(),
+            device_type: "CPU".into(),
+            memory_bytes: 0,
+        }]))
+    }
+
+    #[test]
+    fn fallback_to_cpu_from_the_device_list_and_the_log() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let silent = Evidence {
+            facts: &facts,
+            log: "",
+        };
+        assert!(
+            fell_back_to_cpu(&silent).is_empty(),
+            "no TensorFlow evidence: no finding"
+        );
+        let log = "W gpu_device.cc:2344] Cannot dlopen some GPU libraries. Please make sure the missing libraries mentioned above are installed properly.";
+        let found = fell_back_to_cpu(&Evidence { facts: &facts, log });
+        assert_eq!(found[0].id, "tensorflow-fell-back-to-cpu");
+        assert!(
+            found[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("Cannot dlopen some GPU libraries"))
+        );
+        facts.tensorflow.devices = cpu_only_devices();
+        let found = fell_back_to_cpu(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0]
+                .evidence
+                .contains(&"TensorFlow's device list has no GPU".to_string())
+        );
+        // Not on a machine without GPUs, and not for a CPU-only build.
+        let no_gpu = facts_with_driver("580.65.06", &[]);
+        assert!(
+            fell_back_to_cpu(&Evidence {
+                facts: &no_gpu,
+                log
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn cpu_only_build_only_where_gpus_are() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        assert!(
+            tensorflow_cpu_only(&Evidence {
+                facts: &facts,
+                log: ""
+            })
+            .is_empty()
+        );
+        facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.18.1-cpu").unwrap();
+        let found = tensorflow_cpu_only(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0].fix.contains("tensorflow[and-cuda]==2.18.1"),
+            "{}",
+            found[0].fix
+        );
+        let mut no_gpu = facts_with_driver("580.65.06", &[]);
+        no_gpu.host.nvidia = Err("no driver".into());
+        no_gpu.tensorflow.build = facts.tensorflow.build.clone();
+        assert!(
+            tensorflow_cpu_only(&Evidence {
+                facts: &no_gpu,
+                log: ""
+            })
+            .is_empty()
+        );
+    }
 
     #[test]
     fn visible_devices_values() {

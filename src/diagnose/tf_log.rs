@@ -72,7 +72,9 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             },
         ),
         (
-            re(r"Loaded runtime CuDNN library: (\d+(?:\.\d+)*) but source was compiled with: (\d+(?:\.\d+)*)"),
+            re(
+                r"Loaded runtime CuDNN library: (\d+(?:\.\d+)*) but source was compiled with: (\d+(?:\.\d+)*)",
+            ),
             |c| LogEvent::CudnnMismatch {
                 loaded: c[1].to_string(),
                 compiled: c[2].to_string(),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod machines;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gpugate");
 
 fn root() -> PathBuf {
@@ -316,17 +318,22 @@ fn list_shows_checks_without_running_them() {
     assert!(!text(&out.stderr).contains("downloading"));
 }
 
-/// Builds the crash fixtures with the C compiler the `cc` crate finds.
+/// The C compiler the `cc` crate finds, for fixture libraries.
+fn c_compiler() -> cc::Tool {
+    cc::Build::new()
+        .target("x86_64-unknown-linux-gnu")
+        .host("x86_64-unknown-linux-gnu")
+        .opt_level(0)
+        .cargo_metadata(false)
+        .get_compiler()
+}
+
+/// Builds the crash fixtures.
 fn crash_libraries() -> &'static Path {
     static LIBS: OnceLock<tempfile::TempDir> = OnceLock::new();
     LIBS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let compiler = cc::Build::new()
-            .target("x86_64-unknown-linux-gnu")
-            .host("x86_64-unknown-linux-gnu")
-            .opt_level(0)
-            .cargo_metadata(false)
-            .get_compiler();
+        let compiler = c_compiler();
         for name in [
             "ok",
             "abort_on_load",
@@ -519,11 +526,34 @@ fn gpu_basic_fails_with_reasons_without_a_gpu() {
         !matmul.system_err.is_empty(),
         "TensorFlow's log is attached to the failure"
     );
+    let driver = case(&cases, "NVIDIA driver answers through NVML");
+    assert_eq!(driver.status, "fail");
+    assert!(
+        driver
+            .message
+            .starts_with("no NVIDIA driver: libnvidia-ml.so.1 not found (loader error: "),
+        "{}",
+        driver.message
+    );
+    assert!(
+        driver.text.contains("diagnosis [nvml-missing]"),
+        "{}",
+        driver.text
+    );
+    let build = case(&cases, "TensorFlow is a CUDA build");
+    assert_eq!(build.status, "fail");
+    assert!(
+        build.message.contains("CPU-only build"),
+        "{}",
+        build.message
+    );
     for name in [
-        "GPU device nodes are present",
-        "CUDA driver library loads",
-        "NVML library loads",
-        "nvidia-smi lists a GPU",
+        "driver supports the build's CUDA version",
+        "at least one GPU",
+        "GPUs are covered by the build's kernels",
+        "GPUs are healthy",
+        "CUDA libraries the build needs load",
+        "cuDNN matches the build",
     ] {
         assert_ne!(
             case(&cases, name).status,

@@ -1,0 +1,441 @@
+//! The GPU stack without a GPU (DESIGN.md, principle 6): stand-in NVML and
+//! CUDA libraries, built here from fixtures/native/standin, answer from the
+//! machine profiles in fixtures/machines. Each profile is laid out as a
+//! machine in a temporary directory and gpugate runs against it.
+
+use super::{BIN, c_compiler, fixtures, read_junit, root, tensorflow_ready, text};
+use quick_junit::TestCaseStatus;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The three stand-in libraries: NVML, the driver API, the toolkit.
+fn standins() -> &'static Path {
+    static LIBS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = fixtures().join("native/standin");
+        for name in ["nvml", "cuda", "toolkit"] {
+            let status = c_compiler()
+                .to_command()
+                .args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+                .arg(dir.path().join(format!("{name}.so")))
+                .arg(src.join(format!("{name}.c")))
+                .arg(src.join("profile.c"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "compiling the {name} stand-in");
+        }
+        dir
+    })
+    .path()
+}
+
+pub struct Machine {
+    pub name: String,
+    pub profile: toml::Table,
+    profile_path: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+fn str_of<'a>(table: &'a toml::Table, key: &str) -> &'a str {
+    table.get(key).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+impl Machine {
+    /// Lays out `fixtures/machines/NAME.toml` as a machine: /proc, /dev and
+    /// the library directories.
+    pub fn new(name: &str) -> Machine {
+        let profile_path = fixtures().join(format!("machines/{name}.toml"));
+        let profile: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&profile_path).unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let driver = profile["driver"].as_table().unwrap();
+        let gpus = profile
+            .get("gpu")
+            .and_then(|g| g.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if profile["proc_driver"].as_bool().unwrap() {
+            let proc_dir = d.join("proc/driver/nvidia");
+            for (i, gpu) in gpus.iter().enumerate() {
+                let bus = gpu
+                    .get("pci_bus_id")
+                    .and_then(|v| v.as_str())
+                    .map_or(format!("0000:0{i}:00.0"), str::to_string);
+                std::fs::create_dir_all(proc_dir.join("gpus").join(bus)).unwrap();
+            }
+            std::fs::create_dir_all(&proc_dir).unwrap();
+            std::fs::write(
+                proc_dir.join("version"),
+                format!("NVRM version: NVIDIA UNIX x86_64 Kernel Module  {}  Tue Jan 1 00:00:00 UTC 2026\n", str_of(driver, "version")),
+            )
+            .unwrap();
+        }
+        std::fs::create_dir_all(d.join("dev")).unwrap();
+        for node in str_of(&profile, "dev_nodes").split_whitespace() {
+            std::fs::write(d.join("dev").join(node), "").unwrap();
+        }
+        let place = |relative: &str, standin: &str| {
+            let path = d.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(standins().join(standin), &path).unwrap();
+        };
+        let driver_libs = str_of(&profile, "driver_libs");
+        if !driver_libs.is_empty() {
+            if str_of(driver, "nvml") != "missing" {
+                place(&format!("{driver_libs}/libnvidia-ml.so.1"), "nvml.so");
+            }
+            place(&format!("{driver_libs}/libcuda.so.1"), "cuda.so");
+        }
+        for (relative, _) in profile["libraries"].as_table().unwrap() {
+            place(relative, "toolkit.so");
+        }
+        for dir in str_of(&profile, "ld_library_path").split(':') {
+            std::fs::create_dir_all(d.join(dir)).unwrap();
+        }
+        Machine {
+            name: name.to_string(),
+            profile,
+            profile_path,
+            dir,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// gpugate with this machine's environment, and nothing of the real one
+    /// that decides GPU visibility.
+    pub fn gpugate(&self, args: &[&str]) -> Output {
+        let ld_path: Vec<String> = str_of(&self.profile, "ld_library_path")
+            .split(':')
+            .map(|p| self.root().join(p).display().to_string())
+            .collect();
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(root())
+            .env("GPUGATE_HOST_ROOT", self.root())
+            .env("GPUGATE_MACHINE_PROFILE", &self.profile_path)
+            .env("GPUGATE_MACHINE_ROOT", self.root())
+            .env("LD_LIBRARY_PATH", ld_path.join(":"))
+            .env_remove("CUDA_VISIBLE_DEVICES")
+            .env_remove("NVIDIA_VISIBLE_DEVICES")
+            .env_remove("GPUGATE_NVML_LIBRARY");
+        if let Some(env) = self.profile.get("env").and_then(|e| e.as_table()) {
+            for (k, v) in env {
+                cmd.env(k, v.as_str().unwrap());
+            }
+        }
+        cmd.output().unwrap()
+    }
+
+    pub fn doctor(&self, tensorflow: &str) -> (Output, serde_json::Value) {
+        let out = self.gpugate(&[
+            "doctor",
+            "--format",
+            "json",
+            "--for-tensorflow",
+            tensorflow,
+            "--probe-timeout",
+            "3",
+        ]);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: doctor printed no JSON ({e}): {}",
+                self.name,
+                text(&out.stderr)
+            )
+        });
+        (out, json)
+    }
+}
+
+fn ids(json: &serde_json::Value, severity: &str) -> BTreeSet<String> {
+    json["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == severity)
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn strings(value: &toml::Value) -> BTreeSet<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn profile_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("machines"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_suffix(".toml")
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every profile, against every TensorFlow release it lists: exactly the
+/// expected diagnoses, fixes naming the expected versions, and the exit code.
+#[test]
+fn doctor_diagnoses_every_machine_profile() {
+    let mut failures = Vec::new();
+    for name in profile_names() {
+        let machine = Machine::new(&name);
+        for (tensorflow, expect) in machine.profile["expect"].as_table().unwrap() {
+            let (out, json) = machine.doctor(tensorflow);
+            let errors = ids(&json, "error");
+            let warnings = ids(&json, "warning");
+            let context = format!("{name} against TensorFlow {tensorflow}");
+            if errors != strings(&expect["errors"]) {
+                failures.push(format!(
+                    "{context}: errors {errors:?}, expected {:?}",
+                    strings(&expect["errors"])
+                ));
+            }
+            if warnings != strings(&expect["warnings"]) {
+                failures.push(format!(
+                    "{context}: warnings {warnings:?}, expected {:?}",
+                    strings(&expect["warnings"])
+                ));
+            }
+            let said = json["diagnoses"].to_string().replace("\\\"", "\"");
+            for mention in strings(&expect["mentions"]) {
+                if !said.contains(&mention) {
+                    failures.push(format!(
+                        "{context}: no diagnosis mentions {mention:?}; they say {said}"
+                    ));
+                }
+            }
+            let code = if errors.is_empty() { 0 } else { 101 };
+            if out.status.code() != Some(code) {
+                failures.push(format!(
+                    "{context}: exit {:?}, expected {code}",
+                    out.status.code()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each rule is triggered by some scenario and absent from others (the
+/// profiles above, the real CPU TensorFlow below, and the unit tests for
+/// TensorFlow's fallback log lines).
+#[test]
+fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
+    let mut triggered: BTreeSet<String> = ["tensorflow-cpu-only", "tensorflow-fell-back-to-cpu"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut silent = BTreeSet::new();
+    let rules: BTreeSet<String> = text(&Command::new(BIN).arg("explain").output().unwrap().stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    for name in profile_names() {
+        let profile: toml::Table = toml::from_str(
+            &std::fs::read_to_string(fixtures().join(format!("machines/{name}.toml"))).unwrap(),
+        )
+        .unwrap();
+        for (_, expect) in profile["expect"].as_table().unwrap() {
+            let listed: BTreeSet<String> = strings(&expect["errors"])
+                .union(&strings(&expect["warnings"]))
+                .cloned()
+                .collect();
+            triggered.extend(listed.iter().cloned());
+            silent.extend(rules.difference(&listed).cloned());
+        }
+    }
+    assert_eq!(triggered, rules, "rules without a triggering scenario");
+    assert_eq!(silent, rules, "rules never checked for silence");
+}
+
+#[test]
+fn facts_read_every_nvml_field_from_the_stand_in() {
+    let machine = Machine::new("a100-driver-535-mig");
+    let out = machine.gpugate(&["facts", "--format", "json", "--for-tensorflow", "2.18"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let driver = &facts["driver"];
+    assert_eq!(driver["status"], "found");
+    assert_eq!(driver["version"], "535.104.05");
+    assert_eq!(driver["cuda"]["value"], "12.2");
+    let gpu = &driver["gpus"][0];
+    assert_eq!(gpu["name"]["value"], "NVIDIA A100-SXM4-40GB");
+    assert_eq!(gpu["pci_bus_id"]["value"], "00000000:07:00.0");
+    assert_eq!(
+        gpu["compute_capability"]["value"],
+        serde_json::json!({"major": 8, "minor": 0})
+    );
+    assert_eq!(gpu["memory"]["value"]["total_mib"], 40960);
+    assert_eq!(gpu["memory"]["value"]["free_mib"], 40960 - 2100);
+    assert_eq!(gpu["mig_enabled"]["value"], true);
+    assert_eq!(gpu["processes"]["value"][0]["pid"], 4242);
+    assert_eq!(gpu["processes"]["value"][0]["used_mib"], 2048);
+    let cudnn = facts["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["soname"] == "libcudnn.so.9")
+        .unwrap();
+    assert_eq!(cudnn["resolved"]["version"], "9.3.0");
+    assert!(
+        cudnn["resolved"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(machine.root().to_str().unwrap())
+    );
+    let cuda = facts["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["soname"] == "libcuda.so.1")
+        .unwrap();
+    assert_eq!(cuda["resolved"]["version"], "12.2");
+    assert_eq!(cuda["driver_api"]["device_count"], 1);
+
+    // A field the GPU does not support is a fact, not an error.
+    let k80 = Machine::new("k80-driver-470");
+    let out = k80.gpugate(&["facts", "--format", "json", "--for-tensorflow", "2.14"]);
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(facts["driver"]["gpus"][1]["mig_enabled"], "unsupported");
+}
+
+#[test]
+fn nvml_library_option_finds_nvml_off_the_loader_path() {
+    let machine = Machine::new("h100-driver-580");
+    let nvml = machine.root().join("lib/libnvidia-ml.so.1");
+    let moved = machine.root().join("wsl/libnvidia-ml.so.1");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&nvml, &moved).unwrap();
+    let (_, json) = machine.doctor("2.18");
+    assert!(ids(&json, "error").contains("nvml-missing"));
+    let out = machine.gpugate(&[
+        "facts",
+        "--format",
+        "json",
+        "--for-tensorflow",
+        "2.18",
+        "--nvml-library",
+        moved.to_str().unwrap(),
+    ]);
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(facts["driver"]["status"], "found");
+    assert_eq!(facts["driver"]["library"], moved.to_str().unwrap());
+}
+
+/// gpu-basic's environment checks, over the driver matrix: a healthy H100
+/// passes; a K80 fails with the diagnosis in the JUnit text; a hanging NVML
+/// errors after the probe timeout and the run still finishes its report.
+#[test]
+fn gpu_basic_environment_checks_over_profiles() {
+    let env_only = [
+        "--skip",
+        "TensorFlow",
+        "--skip",
+        "libtensorflow",
+        "--skip",
+        "matmul",
+        "--probe-timeout",
+        "3",
+    ];
+    let run = |name: &str| {
+        let machine = Machine::new(name);
+        let junit = machine.root().join("junit.xml");
+        let mut args = vec!["--suite", "gpu-basic", "--junit", junit.to_str().unwrap()];
+        args.extend_from_slice(&env_only);
+        let out = machine.gpugate(&args);
+        let report = read_junit(&junit);
+        (out, report)
+    };
+    let (out, report) = run("h100-driver-580");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let props: Vec<(String, String)> = report.test_suites[0]
+        .properties
+        .iter()
+        .map(|p| (p.name.to_string(), p.value.to_string()))
+        .collect();
+    assert!(
+        props.contains(&("nvidia.driver".into(), "580.65.06".into())),
+        "{props:?}"
+    );
+    assert!(
+        props.contains(&("nvidia.gpu_models".into(), "NVIDIA H100 80GB HBM3".into())),
+        "{props:?}"
+    );
+
+    let (out, report) = run("k80-driver-470");
+    assert_eq!(out.status.code(), Some(101));
+    let cases = &report.test_suites[0].test_cases;
+    let cc = cases
+        .iter()
+        .find(|c| c.name.as_str().contains("kernels"))
+        .expect("the compute capability check");
+    let TestCaseStatus::NonSuccess { description, .. } = &cc.status else {
+        panic!("{cc:?}")
+    };
+    let description = description.as_ref().unwrap().as_str();
+    assert!(
+        description.contains("diagnosis [compute-capability-unsupported]"),
+        "{description}"
+    );
+    assert!(description.contains("TensorFlow 2.14"), "{description}");
+
+    let started = std::time::Instant::now();
+    let (out, report) = run("nvml-hangs");
+    assert_eq!(out.status.code(), Some(101));
+    assert!(started.elapsed().as_secs() < 60);
+    let driver = report.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str().contains("NVIDIA driver"))
+        .unwrap();
+    let TestCaseStatus::NonSuccess { kind, message, .. } = &driver.status else {
+        panic!("{driver:?}")
+    };
+    assert_eq!(*kind, quick_junit::NonSuccessKind::Error);
+    assert!(
+        message
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .contains("NVML did not answer within 3s")
+    );
+}
+
+/// The real CPU-only TensorFlow on a machine with GPUs.
+#[test]
+fn cpu_only_tensorflow_on_a_gpu_machine_is_diagnosed() {
+    tensorflow_ready();
+    let machine = Machine::new("h100-driver-580");
+    let out = machine.gpugate(&["doctor", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(101));
+    let errors = ids(&json, "error");
+    assert_eq!(
+        errors,
+        BTreeSet::from(["tensorflow-cpu-only".to_string()]),
+        "{json}"
+    );
+    assert!(json.to_string().contains("tensorflow[and-cuda]==2.18.1"));
+}
