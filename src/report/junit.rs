@@ -90,6 +90,17 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
     let mut case = TestCase::new(xml_safe(name), status);
     case.set_classname(xml_safe(classname));
     case.set_time(outcome.duration);
+    // A pass may carry warnings (minor-version compatibility, PTX JIT):
+    // the one place a reader of a green report sees them.
+    let warnings: Vec<&str> = verdict
+        .detail
+        .iter()
+        .flat_map(|d| d.lines())
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    if verdict.status == Status::Pass && !warnings.is_empty() {
+        case.set_system_out(xml_safe(&warnings.join("\n")));
+    }
     if matches!(verdict.status, Status::Fail | Status::Error) {
         if let Some(output) = &outcome.output {
             case.set_system_err(xml_safe(output));
