@@ -51,7 +51,7 @@ impl Spec {
         }
         match (want_cuda, build.cuda_build) {
             (true, Some(false)) => Verdict::fail(format!(
-                "{} is a CPU-only build{}",
+                "{} cannot use GPUs{}",
                 build.describe(),
                 if gpus > 0 {
                     format!(" on a machine with {gpus} NVIDIA GPU(s)")
