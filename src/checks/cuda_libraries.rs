@@ -20,7 +20,7 @@ impl Spec {
         if let Some(error) = &facts.libraries_error {
             return Verdict::error(format!("the library probe did not finish: {error}"));
         }
-        if build.needs.is_empty() {
+        if build.needs().is_empty() {
             return match build.cuda_build {
                 Some(false) => Verdict::skip(format!("{} loads no CUDA library", build.describe())),
                 _ => Verdict::error(format!(

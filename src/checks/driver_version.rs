@@ -1,6 +1,7 @@
 //! `driver.version`: the NVIDIA driver NVML reports is at least / at most /
 //! exactly a version, compared part by part (535.104.05 > 535.54.03).
 
+use super::bounds::{self, Violation};
 use super::driver_or_verdict;
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -20,18 +21,12 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        match (&self.min, &self.max, &self.equals) {
-            (None, None, None) => {
-                Err("give `min`, `max` or `equals` (e.g. min = \"535.104.05\")".into())
-            }
-            (_, _, Some(_)) if self.min.is_some() || self.max.is_some() => {
-                Err("`equals` cannot be combined with `min` or `max`".into())
-            }
-            (Some(min), Some(max), _) if min > max => {
-                Err(format!("`min` {min} is above `max` {max}"))
-            }
-            _ => Ok(()),
-        }
+        bounds::validate(
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+            "min = \"535.104.05\"",
+        )
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
@@ -40,12 +35,17 @@ impl Spec {
             Err(v) => return v,
         };
         let found = &driver.version;
-        let wrong = match (&self.min, &self.max, &self.equals) {
-            (_, _, Some(want)) if found != want => Some(format!("is not the required {want}")),
-            (Some(min), _, _) if found < min => Some(format!("is older than the required {min}")),
-            (_, Some(max), _) if found > max => Some(format!("is newer than the allowed {max}")),
-            _ => None,
-        };
+        let wrong = bounds::violation(
+            found,
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+        )
+        .map(|v| match v {
+            Violation::NotEqual(want) => format!("is not the required {want}"),
+            Violation::Below(min) => format!("is older than the required {min}"),
+            Violation::Above(max) => format!("is newer than the allowed {max}"),
+        });
         match wrong {
             Some(why) => Verdict::fail(format!("NVIDIA driver {found} {why}"))
                 .with_detail(format!("NVML: {}", driver.library)),

@@ -1,5 +1,6 @@
 //! `gpu.count`: how many GPUs NVML lists (min / max / equals).
 
+use super::bounds::{self, Violation};
 use super::driver_or_verdict;
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -18,16 +19,12 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        match (self.min, self.max, self.equals) {
-            (None, None, None) => Err("give `min`, `max` or `equals`".into()),
-            (_, _, Some(_)) if self.min.is_some() || self.max.is_some() => {
-                Err("`equals` cannot be combined with `min` or `max`".into())
-            }
-            (Some(min), Some(max), _) if min > max => {
-                Err(format!("`min` {min} is above `max` {max}"))
-            }
-            _ => Ok(()),
-        }
+        bounds::validate(
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+            "min = 1",
+        )
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
@@ -42,12 +39,17 @@ impl Spec {
             .map(|g| format!("  {}", g.label()))
             .collect::<Vec<_>>()
             .join("\n");
-        let wrong = match (self.min, self.max, self.equals) {
-            (_, _, Some(want)) if n != want => Some(format!("need exactly {want}")),
-            (Some(min), _, _) if n < min => Some(format!("need at least {min}")),
-            (_, Some(max), _) if n > max => Some(format!("need at most {max}")),
-            _ => None,
-        };
+        let wrong = bounds::violation(
+            &n,
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+        )
+        .map(|v| match v {
+            Violation::NotEqual(want) => format!("need exactly {want}"),
+            Violation::Below(min) => format!("need at least {min}"),
+            Violation::Above(max) => format!("need at most {max}"),
+        });
         let verdict = match wrong {
             Some(why) => Verdict::fail(format!("NVML lists {n} GPU(s) ({why})")),
             None => Verdict::pass(format!("NVML lists {n} GPU(s)")),

@@ -1,6 +1,7 @@
 //! Check kinds: one module each (spec, judgement, tests), registered once in
 //! [`check_kinds!`] below.
 
+mod bounds;
 pub mod command;
 pub mod cuda_libraries;
 pub mod cudnn_compatible;

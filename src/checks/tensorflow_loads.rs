@@ -3,6 +3,7 @@
 
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
+use crate::version::Version;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,7 +17,7 @@ pub struct Spec {
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(v) = &self.min_version {
-            parse_version(v)
+            Version::parse(v)
                 .ok_or_else(|| format!("`min_version` must look like 2.15 or 2.18.1, got `{v}`"))?;
         }
         Ok(())
@@ -29,8 +30,15 @@ impl Spec {
                 .with_detail(format!("tried, in order:\n{}", report.describe_attempts()))
                 .with_detail("fix: pass --tensorflow-lib PATH, set TENSORFLOW_DIR, `pip install tensorflow`, or run without --offline so gpugate provisions one");
         };
-        let verdict = match &self.min_version {
-            Some(min) if version_less(&loaded.version, min) => Verdict::fail(format!(
+        let min = self.min_version.as_deref().and_then(Version::parse);
+        let found = Version::parse(&loaded.version);
+        let verdict = match (&min, &found) {
+            (Some(_), None) => Verdict::error(format!(
+                "libtensorflow reports version `{}`, which cannot be compared with the required {}",
+                loaded.version,
+                self.min_version.as_deref().unwrap_or_default()
+            )),
+            (Some(min), Some(found)) if found < min => Verdict::fail(format!(
                 "libtensorflow {} loaded from {} is older than the required {min}",
                 loaded.version,
                 loaded.path.display()
@@ -53,34 +61,9 @@ impl Spec {
     }
 }
 
-/// Numeric parts of a version; pre-release suffixes (`2.19.0-rc1`) are cut.
-pub fn parse_version(text: &str) -> Option<Vec<u64>> {
-    let core = text.split(['-', '+']).next()?;
-    core.split('.').map(|p| p.parse().ok()).collect()
-}
-
-/// Whether `a` is an older version than `b` (missing parts count as 0).
-pub fn version_less(a: &str, b: &str) -> bool {
-    let (Some(mut a), Some(mut b)) = (parse_version(a), parse_version(b)) else {
-        return false;
-    };
-    let len = a.len().max(b.len());
-    a.resize(len, 0);
-    b.resize(len, 0);
-    a < b
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_less("2.9.1", "2.15"));
-        assert!(!version_less("2.18.1", "2.18"));
-        assert!(version_less("2.18", "2.18.1"));
-        assert!(!version_less("2.19.0-rc1", "2.19"));
-    }
 
     #[test]
     fn bad_min_version_is_rejected() {

@@ -21,7 +21,6 @@ pub struct TfBuild {
     /// major.minor: build_info.py gives the major, the release table the minor.
     pub cudnn: Option<Version>,
     pub archs: Vec<String>,
-    pub needs: Vec<Need>,
     /// Where TensorFlow's RUNPATH finds pip's NVIDIA libraries.
     pub library_dirs: Vec<PathBuf>,
 }
@@ -102,7 +101,6 @@ impl TfBuild {
             cuda: None,
             cudnn: None,
             archs: Vec::new(),
-            needs: Vec::new(),
             library_dirs: Vec::new(),
         };
         if let (true, Some(row)) = (cuda_build, row) {
@@ -110,7 +108,6 @@ impl TfBuild {
             build.cudnn = Version::parse(row.cudnn);
             build.archs = row.archs.iter().map(|a| a.to_string()).collect();
         }
-        build.fill_needs();
         build
     }
 
@@ -157,7 +154,6 @@ impl TfBuild {
                     cuda: info.cuda_version.as_deref().and_then(Version::parse),
                     cudnn: info.cudnn_version.as_deref().and_then(Version::parse),
                     archs: info.archs,
-                    needs: Vec::new(),
                     library_dirs: Vec::new(),
                 };
                 // build_info says "9"; the table knows it was 9.3.
@@ -193,21 +189,20 @@ impl TfBuild {
                 cuda: None,
                 cudnn: None,
                 archs: Vec::new(),
-                needs: Vec::new(),
                 library_dirs: Vec::new(),
             },
         };
         build.library_dirs = pip_nvidia_dirs(library);
-        build.fill_needs();
         build
     }
 
-    fn fill_needs(&mut self) {
-        self.needs = match (self.cuda_build, &self.cuda, &self.cudnn) {
+    /// The libraries this build dlopens at start-up; none for a CPU build.
+    pub fn needs(&self) -> Vec<Need> {
+        match (self.cuda_build, &self.cuda, &self.cudnn) {
             (Some(false), _, _) => Vec::new(),
             (_, Some(cuda), Some(cudnn)) => compat::needed_libraries(cuda.major(), cudnn.major()),
             _ => Vec::new(),
-        };
+        }
     }
 
     /// "TensorFlow 2.18.1 (CUDA 12.5.1, cuDNN 9.3)"
@@ -270,8 +265,8 @@ mod tests {
             version: "2.18.1".into(),
             load_seconds: 0.1,
         });
-        assert_eq!(build.cudnn.unwrap().to_string(), "9.3");
-        assert_eq!(build.needs.len(), 9);
+        assert_eq!(build.cudnn.as_ref().unwrap().to_string(), "9.3");
+        assert_eq!(build.needs().len(), 9);
         assert_eq!(build.library_dirs, [dir.path().join("nvidia/cudnn/lib")]);
         assert!(build.source.ends_with("build_info.py"));
     }
@@ -280,8 +275,8 @@ mod tests {
     fn targets_from_the_table() {
         let b = TfBuild::from_target("2.15").unwrap();
         assert_eq!(b.describe(), "TensorFlow 2.15 (CUDA 12.2, cuDNN 8.9)");
-        assert!(b.needs.iter().any(|n| n.soname == "libcudnn.so.8"));
-        assert!(TfBuild::from_target("2.18-cpu").unwrap().needs.is_empty());
+        assert!(b.needs().iter().any(|n| n.soname == "libcudnn.so.8"));
+        assert!(TfBuild::from_target("2.18-cpu").unwrap().needs().is_empty());
         assert!(
             TfBuild::from_target("1.15")
                 .unwrap_err()

@@ -125,11 +125,11 @@ pub fn probe_libraries(
     opts: &ProbeOptions,
     build: &TfBuild,
 ) -> (Vec<LibraryFact>, Option<String>) {
-    if build.needs.is_empty() {
+    if build.needs().is_empty() {
         return (Vec::new(), None);
     }
     let request = RequestBody::ProbeLibraries {
-        needs: build.needs.clone(),
+        needs: build.needs(),
         extra_dirs: build.library_dirs.clone(),
     };
     let result = match pool.call(&Lane::Probe, request, opts.timeout) {
