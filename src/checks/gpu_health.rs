@@ -24,6 +24,25 @@ impl Spec {
         if driver.gpus.is_empty() {
             return Verdict::fail("NVML lists no GPU");
         }
+        // A health field NVML failed to read (as opposed to one the GPU does
+        // not support) leaves the verdict open.
+        for gpu in &driver.gpus {
+            let unreadable = [
+                (
+                    "uncorrected ECC count",
+                    gpu.ecc_uncorrected_volatile.error(),
+                ),
+                ("retired pages", gpu.retired_pages_pending.error()),
+                ("remapped rows", gpu.remapped_rows.error()),
+                ("throttle reasons", gpu.throttle_reasons.error()),
+            ];
+            if let Some((what, e)) = unreadable.iter().find_map(|(w, e)| e.map(|e| (w, e))) {
+                return Verdict::error(format!(
+                    "{}: NVML could not read its {what}: {e}",
+                    gpu.label()
+                ));
+            }
+        }
         let sick: Vec<String> = driver
             .gpus
             .iter()
@@ -63,5 +82,9 @@ mod tests {
             v.message,
             "GPU 0 (A100): 3 uncorrected ECC error(s) since the driver loaded; clocks throttled by hw_thermal_slowdown"
         );
+        let mut lost = gpu(0, "A100", (8, 0));
+        lost.retired_pages_pending = Field::Error("GPU is lost".into());
+        let v = spec::<Spec>("").judge(&facts_with_driver("550.54.14", &[lost]));
+        assert_eq!(v.status, Status::Error);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::driver_or_verdict;
 use crate::facts::Facts;
+use crate::facts::driver::Field;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +27,21 @@ impl Spec {
         let me = std::process::id();
         let mut busy = Vec::new();
         for gpu in &driver.gpus {
-            let Some(processes) = gpu.processes.value() else {
-                continue;
+            let processes = match &gpu.processes {
+                Field::Value(p) => p,
+                // Not knowing who runs on a GPU is not the same as it being idle.
+                Field::Unsupported => {
+                    return Verdict::error(format!(
+                        "{}: NVML cannot list its processes",
+                        gpu.label()
+                    ));
+                }
+                Field::Error(e) => {
+                    return Verdict::error(format!(
+                        "{}: listing its processes failed: {e}",
+                        gpu.label()
+                    ));
+                }
             };
             for p in processes.iter().filter(|p| p.pid != me) {
                 if p.name.as_ref().is_some_and(|n| self.ignore.contains(n)) {
@@ -59,7 +73,7 @@ impl Spec {
 mod tests {
     use super::*;
     use crate::checks::testing::{facts_with_driver, gpu, spec};
-    use crate::facts::driver::{Field, GpuProcess};
+    use crate::facts::driver::GpuProcess;
     use crate::outcome::Status;
 
     #[test]

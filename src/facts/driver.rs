@@ -86,6 +86,14 @@ impl<T> Field<T> {
         }
     }
 
+    /// NVML's error, when reading the field failed.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Field::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
     fn from_nvml(result: Result<T, NvmlError>) -> Self {
         match result {
             Ok(v) => Field::Value(v),
