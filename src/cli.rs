@@ -372,8 +372,10 @@ fn run(args: RunArgs) -> ExitCode {
         return Exit::Success.into();
     }
 
+    let mut outcomes = result.outcomes;
+    crate::report::attachments::write(&plan, &mut outcomes, &args.junit);
     let properties = crate::report::run_properties(&result.facts);
-    let report = junit::build(&plan, &result.outcomes, &properties, started.elapsed());
+    let report = junit::build(&plan, &outcomes, &properties, started.elapsed());
     let written = junit::write_atomic(&report, &args.junit);
     match &written {
         Ok(()) => eprintln!("gpugate: JUnit report written to {}", args.junit.display()),
@@ -390,8 +392,7 @@ fn run(args: RunArgs) -> ExitCode {
     if written.is_err() {
         return Exit::ReportUnwritable.into();
     }
-    let failed = result
-        .outcomes
+    let failed = outcomes
         .iter()
         .flatten()
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));

@@ -37,6 +37,16 @@ pub struct Verdict {
     /// Facts the check measured (the device a kernel ran on, a load time...).
     #[serde(default)]
     pub properties: Vec<(String, String)>,
+    /// Files for the reports to keep beside the JUnit file (a loss plot).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// A file name suffix, such as `loss.svg`.
+    pub name: String,
+    pub contents: String,
 }
 
 impl Verdict {
@@ -52,6 +62,7 @@ impl Verdict {
             message: first,
             detail: rest,
             properties: Vec::new(),
+            attachments: Vec::new(),
         }
     }
     pub fn pass(message: impl Into<String>) -> Self {
@@ -74,6 +85,13 @@ impl Verdict {
         });
         self
     }
+    pub fn with_attachment(mut self, name: impl Into<String>, contents: String) -> Self {
+        self.attachments.push(Attachment {
+            name: name.into(),
+            contents,
+        });
+        self
+    }
     pub fn with_property(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.properties.push((name.into(), value.to_string()));
         self
@@ -89,6 +107,9 @@ pub struct Outcome {
     pub output: Option<String>,
     /// For failures and errors, the JUnit `type`: assertion, crash, timeout...
     pub failure_type: &'static str,
+    /// Where the verdict's attachments were written, as the JUnit report
+    /// refers to them.
+    pub attachments: Vec<std::path::PathBuf>,
 }
 
 impl Outcome {

@@ -16,14 +16,17 @@ pub mod gpu_idle;
 pub mod gpu_memory;
 pub mod library_loads;
 mod pattern;
+pub mod target;
 pub mod tensorflow_build;
 pub mod tensorflow_devices;
+pub mod tensorflow_fit_parity;
 pub mod tensorflow_loads;
 pub mod tensorflow_matmul;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use pattern::Pattern;
+pub use target::{Numerics, Target};
 
 use crate::facts::Facts;
 use crate::facts::driver::{Driver, DriverProbe};
@@ -75,6 +78,7 @@ check_kinds! {
     "tensorflow.loads" => TensorflowLoads(tensorflow_loads),
     "tensorflow.devices" => TensorflowDevices(tensorflow_devices),
     "tensorflow.matmul" => TensorflowMatmul(tensorflow_matmul),
+    "tensorflow.fit_parity" => TensorflowFitParity(tensorflow_fit_parity),
     "tensorflow.build" => TensorflowBuild(tensorflow_build),
     "driver.version" => DriverVersion(driver_version),
     "driver.supports_cuda" => DriverSupportsCuda(driver_supports_cuda),
@@ -109,8 +113,14 @@ pub enum Lane {
     Native,
     /// Gathers facts (NVML, CUDA libraries); retired after probing.
     Probe,
-    /// Loads libtensorflow once and computes on this device.
-    Tensorflow { device: String },
+    /// Loads libtensorflow once and computes on this device; a GPU lane's
+    /// worker sees only its GPU.
+    Tensorflow {
+        device: String,
+        /// `CUDA_VISIBLE_DEVICES` for the worker.
+        pin: Option<String>,
+        numerics: Numerics,
+    },
 }
 
 impl Lane {
@@ -118,7 +128,47 @@ impl Lane {
         match self {
             Lane::Native => "native".into(),
             Lane::Probe => "probe".into(),
-            Lane::Tensorflow { device } => format!("tensorflow {device}"),
+            Lane::Tensorflow {
+                device,
+                pin,
+                numerics,
+            } => {
+                let mut label = format!("tensorflow {device}");
+                if let Some(pin) = pin {
+                    label.push_str(&format!(" (CUDA_VISIBLE_DEVICES={pin})"));
+                }
+                if *numerics == Numerics::Strict {
+                    label.push_str(" (strict numerics)");
+                }
+                label
+            }
+        }
+    }
+
+    /// Environment variables the lane's worker starts with.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Lane::Native | Lane::Probe => Vec::new(),
+            Lane::Tensorflow { pin, numerics, .. } => {
+                let mut env: Vec<(&'static str, String)> = numerics
+                    .env()
+                    .iter()
+                    .map(|(k, v)| (*k, v.to_string()))
+                    .collect();
+                if let Some(pin) = pin {
+                    env.push(("CUDA_VISIBLE_DEVICES", pin.clone()));
+                }
+                env
+            }
+        }
+    }
+
+    /// The default TensorFlow lane: the CPU, TensorFlow's own numerics.
+    pub fn tensorflow_default() -> Lane {
+        Lane::Tensorflow {
+            device: DEFAULT_TF_DEVICE.to_string(),
+            pin: None,
+            numerics: Numerics::Default,
         }
     }
 }
@@ -139,6 +189,8 @@ impl CheckKind {
         let tf = |device: &str| {
             Placement::Worker(Lane::Tensorflow {
                 device: device.to_string(),
+                pin: None,
+                numerics: Numerics::Default,
             })
         };
         match self {
@@ -150,6 +202,7 @@ impl CheckKind {
                 tf(DEFAULT_TF_DEVICE)
             }
             CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
+            CheckKind::TensorflowFitParity(spec) => Placement::Worker(spec.lane()),
             CheckKind::TensorflowBuild(_)
             | CheckKind::DriverVersion(_)
             | CheckKind::DriverSupportsCuda(_)
@@ -175,6 +228,7 @@ impl CheckKind {
         match self {
             CheckKind::TensorflowMatmul(spec) => spec.device.to_uppercase().contains("GPU"),
             CheckKind::TensorflowDevices(spec) => spec.min.contains_key("GPU"),
+            CheckKind::TensorflowFitParity(spec) => spec.concerns_gpu(),
             CheckKind::TensorflowLoads(_) => false,
             _ => true,
         }
@@ -241,6 +295,7 @@ impl CheckKind {
             CheckKind::TensorflowLoads(spec) => spec.run(tf),
             CheckKind::TensorflowDevices(spec) => spec.run(tf),
             CheckKind::TensorflowMatmul(spec) => spec.run(tf),
+            CheckKind::TensorflowFitParity(spec) => spec.run(tf),
             _ => Verdict::error(format!(
                 "internal error: `{}` must run in the parent",
                 self.name()

@@ -3,6 +3,8 @@
 //! that actually ran it read from TensorFlow's run metadata.
 
 use crate::outcome::Verdict;
+use crate::rng::SplitMix64;
+use crate::tf::proto::short_device;
 use crate::tf::runtime::Runtime;
 use serde::{Deserialize, Serialize};
 
@@ -89,19 +91,8 @@ impl Spec {
 /// No metadata at all is not counted against the run: soft placement is off,
 /// so TensorFlow would have refused a device it could not use.
 pub fn ran_where_asked(device: &str, ran_on: &[String]) -> bool {
-    let wanted = device
-        .rsplit("/device:")
-        .next()
-        .unwrap_or(device)
-        .to_ascii_uppercase();
-    ran_on.is_empty()
-        || ran_on.iter().any(|d| {
-            d.rsplit("/device:")
-                .next()
-                .unwrap_or(d)
-                .to_ascii_uppercase()
-                == wanted
-        })
+    let wanted = short_device(device);
+    ran_on.is_empty() || ran_on.iter().any(|d| short_device(d) == wanted)
 }
 
 /// ‖C − A·B‖_F / ‖A·B‖_F with A·B computed in float64.
@@ -127,30 +118,6 @@ pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
     }
 }
 
-/// A small generator for fresh inputs on every run (no crate needed for it).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn from_time() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9E37_79B9);
-        SplitMix64(nanos ^ u64::from(std::process::id()) << 32)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    fn next_unit(&mut self) -> f32 {
-        ((self.next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,13 +140,5 @@ mod tests {
         assert!(!ran_where_asked("/device:GPU:0", &cpu));
         assert!(!ran_where_asked("/device:CPU:1", &cpu));
         assert!(ran_where_asked("/device:GPU:0", &[]));
-    }
-
-    #[test]
-    fn inputs_are_fresh_and_bounded() {
-        let mut rng = SplitMix64(1);
-        let values: Vec<f32> = (0..1000).map(|_| rng.next_unit()).collect();
-        assert!(values.iter().all(|v| (-1.0..1.0).contains(v)));
-        assert!(values.windows(2).any(|w| w[0] != w[1]));
     }
 }

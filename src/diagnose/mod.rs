@@ -37,6 +37,20 @@ pub struct Evidence<'a> {
     pub log: &'a str,
 }
 
+/// Stands, in a rule's `explains`, for every check that computes with
+/// TensorFlow on a device: their failures share causes.
+pub const TF_COMPUTE: &str = "tensorflow compute";
+
+/// The check kinds that compute with TensorFlow on a device.
+const TF_COMPUTE_KINDS: &[&str] = &[
+    "tensorflow.devices",
+    "tensorflow.matmul",
+    "tensorflow.fit_parity",
+    "tensorflow.placement",
+    "tensorflow.visibility",
+    "tensorflow.throughput",
+];
+
 pub struct Rule {
     pub id: &'static str,
     /// The check kinds whose failures this rule can explain.
@@ -53,6 +67,11 @@ pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
 
 /// The findings that can explain a failure of a check of `kind`.
 pub fn explaining<'f>(kind: &str, findings: &'f [Finding]) -> Vec<&'f Finding> {
+    let kind = if TF_COMPUTE_KINDS.contains(&kind) {
+        TF_COMPUTE
+    } else {
+        kind
+    };
     findings
         .iter()
         .filter(|f| {

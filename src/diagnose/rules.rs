@@ -9,7 +9,9 @@ use crate::facts::driver::{DriverProbe, HARMFUL_THROTTLE};
 use crate::facts::libraries::LibraryFact;
 use crate::version::Version;
 
-const TF_GPU: &[&str] = &["tensorflow.devices", "tensorflow.matmul"];
+use super::TF_COMPUTE;
+
+const TF_GPU: &[&str] = &[TF_COMPUTE];
 const DRIVER_SIDE: &[&str] = &[
     "driver.version",
     "driver.supports_cuda",
@@ -23,8 +25,7 @@ const DRIVER_SIDE: &[&str] = &[
     "file.exists",
     "library.loads",
     "command",
-    "tensorflow.devices",
-    "tensorflow.matmul",
+    TF_COMPUTE,
 ];
 
 pub static RULES: &[Rule] = &[
@@ -50,7 +51,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "cuda-visible-devices-hides-all",
-        explains: &["env.var", "tensorflow.devices", "tensorflow.matmul"],
+        explains: &["env.var", TF_COMPUTE],
         judge: visible_devices_hide_all,
     },
     Rule {
@@ -59,8 +60,7 @@ pub static RULES: &[Rule] = &[
             "driver.version",
             "driver.supports_cuda",
             "cuda.libraries",
-            "tensorflow.devices",
-            "tensorflow.matmul",
+            TF_COMPUTE,
         ],
         judge: driver_too_old,
     },
@@ -70,19 +70,13 @@ pub static RULES: &[Rule] = &[
             "driver.version",
             "driver.supports_cuda",
             "gpu.compute_capability",
-            "tensorflow.devices",
-            "tensorflow.matmul",
+            TF_COMPUTE,
         ],
         judge: driver_minor_compat,
     },
     Rule {
         id: "cuda-library-missing",
-        explains: &[
-            "cuda.libraries",
-            "library.loads",
-            "tensorflow.devices",
-            "tensorflow.matmul",
-        ],
+        explains: &["cuda.libraries", "library.loads", TF_COMPUTE],
         judge: cuda_library_missing,
     },
     Rule {
@@ -91,8 +85,7 @@ pub static RULES: &[Rule] = &[
             "cudnn.compatible",
             "cuda.libraries",
             "library.loads",
-            "tensorflow.devices",
-            "tensorflow.matmul",
+            TF_COMPUTE,
         ],
         judge: cudnn_missing,
     },
@@ -102,28 +95,18 @@ pub static RULES: &[Rule] = &[
             "cudnn.compatible",
             "cuda.libraries",
             "library.loads",
-            "tensorflow.devices",
-            "tensorflow.matmul",
+            TF_COMPUTE,
         ],
         judge: cudnn_wrong_major,
     },
     Rule {
         id: "cudnn-older-minor",
-        explains: &[
-            "cudnn.compatible",
-            "cuda.libraries",
-            "tensorflow.devices",
-            "tensorflow.matmul",
-        ],
+        explains: &["cudnn.compatible", "cuda.libraries", TF_COMPUTE],
         judge: cudnn_older_minor,
     },
     Rule {
         id: "compute-capability-unsupported",
-        explains: &[
-            "gpu.compute_capability",
-            "tensorflow.devices",
-            "tensorflow.matmul",
-        ],
+        explains: &["gpu.compute_capability", TF_COMPUTE],
         judge: capability_unsupported,
     },
     Rule {
@@ -133,11 +116,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "tensorflow-cpu-only",
-        explains: &[
-            "tensorflow.build",
-            "tensorflow.devices",
-            "tensorflow.matmul",
-        ],
+        explains: &["tensorflow.build", TF_COMPUTE],
         judge: tensorflow_cpu_only,
     },
     Rule {
@@ -151,14 +130,13 @@ pub static RULES: &[Rule] = &[
             "cuda.libraries",
             "cudnn.compatible",
             "library.loads",
-            "tensorflow.devices",
-            "tensorflow.matmul",
+            TF_COMPUTE,
         ],
         judge: library_shadowed,
     },
     Rule {
         id: "gpu-unhealthy",
-        explains: &["gpu.health", "tensorflow.matmul"],
+        explains: &["gpu.health", TF_COMPUTE],
         judge: gpu_unhealthy,
     },
     Rule {

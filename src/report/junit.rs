@@ -90,29 +90,32 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
     let mut case = TestCase::new(xml_safe(name), status);
     case.set_classname(xml_safe(classname));
     case.set_time(outcome.duration);
-    // A pass may carry warnings (minor-version compatibility, PTX JIT):
-    // the one place a reader of a green report sees them.
-    let warnings: Vec<&str> = verdict
-        .detail
-        .iter()
-        .flat_map(|d| d.lines())
-        .filter(|l| l.starts_with("warning: "))
-        .collect();
-    if verdict.status == Status::Pass && !warnings.is_empty() {
-        case.set_system_out(xml_safe(&warnings.join("\n")));
+    // system-out: what the check measured (properties), a pass's warnings
+    // (minor-version compatibility, PTX JIT: the one place a reader of a
+    // green report sees them) and attachments, which GitLab links.
+    let mut out: Vec<String> = Vec::new();
+    if verdict.status == Status::Pass {
+        out.extend(
+            verdict
+                .detail
+                .iter()
+                .flat_map(|d| d.lines())
+                .filter(|l| l.starts_with("warning: "))
+                .map(str::to_string),
+        );
     }
-    if matches!(verdict.status, Status::Fail | Status::Error) {
-        if let Some(output) = &outcome.output {
-            case.set_system_err(xml_safe(output));
-        }
-        let facts: String = verdict
-            .properties
+    out.extend(verdict.properties.iter().map(|(k, v)| format!("{k}: {v}")));
+    out.extend(
+        outcome
+            .attachments
             .iter()
-            .map(|(k, v)| format!("{k}: {v}\n"))
-            .collect();
-        if !facts.is_empty() {
-            case.set_system_out(xml_safe(&facts));
-        }
+            .map(|p| format!("[[ATTACHMENT|{}]]", p.display())),
+    );
+    if !out.is_empty() {
+        case.set_system_out(xml_safe(&out.join("\n")));
+    }
+    if let (Status::Fail | Status::Error, Some(output)) = (verdict.status, &outcome.output) {
+        case.set_system_err(xml_safe(output));
     }
     case
 }

@@ -1,6 +1,7 @@
 //! Reporters. The console is libtest-mimic's; the rest are built here from
 //! the plan, the outcomes and the facts.
 
+pub mod attachments;
 pub mod doctor;
 pub mod junit;
 

@@ -206,6 +206,7 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         duration: started.elapsed(),
         output,
         failure_type,
+        attachments: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Before the checks: find libtensorflow, load it once in the default
 //! TensorFlow worker, and provision it into the cache when nothing loads.
 
-use crate::checks::{DEFAULT_TF_DEVICE, Lane};
+use crate::checks::Lane;
 use crate::facts::TfRuntime;
 use crate::host::HostFacts;
 use crate::tf::cache::{self, Flavor};
@@ -39,17 +39,15 @@ fn options(opts: &TfOptions, host: &HostFacts) -> Options {
     }
 }
 
-pub fn default_lane() -> Lane {
-    Lane::Tensorflow {
-        device: DEFAULT_TF_DEVICE.to_string(),
-    }
-}
-
 /// Loads TensorFlow in the default lane; the worker's stderr meanwhile is
 /// TensorFlow's own log, kept as evidence.
 fn load(pool: &Pool, log: &mut String) -> Option<LoadReport> {
     let reply = pool
-        .call(&default_lane(), RequestBody::LoadTensorflow, LOAD_TIMEOUT)
+        .call(
+            &Lane::tensorflow_default(),
+            RequestBody::LoadTensorflow,
+            LOAD_TIMEOUT,
+        )
         .map_err(|failure| log.push_str(&failure.stderr_tail))
         .ok()?;
     log.push_str(&reply.output);
@@ -62,7 +60,11 @@ fn load(pool: &Pool, log: &mut String) -> Option<LoadReport> {
 /// Lists TensorFlow's devices once: where a CUDA build registers (or fails
 /// to register) its GPUs, and logs why.
 fn list_devices(pool: &Pool, log: &mut String) -> Option<Result<Vec<DeviceInfo>, String>> {
-    match pool.call(&default_lane(), RequestBody::ListDevices, LOAD_TIMEOUT) {
+    match pool.call(
+        &Lane::tensorflow_default(),
+        RequestBody::ListDevices,
+        LOAD_TIMEOUT,
+    ) {
         Ok(reply) => {
             log.push_str(&reply.output);
             match reply.body {

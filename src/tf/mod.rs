@@ -3,6 +3,8 @@
 
 pub mod cache;
 pub mod discover;
+pub mod fit;
+pub mod mlp;
 pub mod proto;
 pub mod provision;
 pub mod runtime;

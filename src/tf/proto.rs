@@ -3,9 +3,13 @@
 //! tensorflow/core/framework/step_stats.proto.
 
 use prost::Message;
+use std::collections::HashMap;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct ConfigProto {
+    /// Most devices of each type the session may create ("GPU": 0 hides them).
+    #[prost(map = "string, int32", tag = "1")]
+    pub device_count: HashMap<String, i32>,
     #[prost(int32, tag = "2")]
     pub intra_op_parallelism_threads: i32,
     #[prost(int32, tag = "5")]
@@ -16,6 +20,10 @@ pub struct ConfigProto {
     pub allow_soft_placement: bool,
     #[prost(bool, tag = "8")]
     pub log_device_placement: bool,
+    /// Thread pools of this session's own, rather than the process-wide ones
+    /// the first session created.
+    #[prost(bool, tag = "9")]
+    pub use_per_session_threads: bool,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -64,15 +72,40 @@ pub struct NodeExecStats {
 }
 
 impl RunMetadata {
-    /// The devices whose step stats name `node`.
-    pub fn devices_of(&self, node: &str) -> Vec<String> {
+    /// Every (node, device) pair the step stats record.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.step_stats
             .iter()
             .flat_map(|s| &s.dev_stats)
-            .filter(|d| d.node_stats.iter().any(|n| n.node_name == node))
-            .map(|d| d.device.clone())
-            .collect()
+            .flat_map(|d| {
+                d.node_stats
+                    .iter()
+                    .map(move |n| (n.node_name.as_str(), d.device.as_str()))
+            })
     }
+
+    /// The devices whose step stats name `node`.
+    pub fn devices_of(&self, node: &str) -> Vec<String> {
+        let mut devices: Vec<String> = self
+            .nodes()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, d)| d.to_string())
+            .collect();
+        devices.dedup();
+        devices
+    }
+}
+
+/// `CPU:0` from `/job:localhost/replica:0/task:0/device:CPU:0`, and `GPU:0`
+/// from the GPU's stream pseudo-devices (`.../device:GPU:0/stream:7`), in
+/// upper case, for comparing device names written in different forms.
+pub fn short_device(name: &str) -> String {
+    let tail = name.rsplit_once("/device:").map_or(name, |(_, t)| t);
+    let tail = match name.rsplit_once("/device:") {
+        Some(_) => tail.split('/').next().unwrap_or(tail),
+        None => tail.trim_start_matches('/'),
+    };
+    tail.to_ascii_uppercase()
 }
 
 #[cfg(test)]
@@ -117,5 +150,41 @@ mod tests {
             ["/job:localhost/replica:0/task:0/device:GPU:0"]
         );
         assert!(decoded.devices_of("zz").is_empty());
+        assert_eq!(decoded.nodes().count(), 2);
+    }
+
+    #[test]
+    fn device_names_shorten_to_type_and_index() {
+        assert_eq!(
+            short_device("/job:localhost/replica:0/task:0/device:CPU:0"),
+            "CPU:0"
+        );
+        assert_eq!(short_device("/device:gpu:1"), "GPU:1");
+        assert_eq!(
+            short_device("/job:localhost/replica:0/task:0/device:GPU:0/stream:7"),
+            "GPU:0"
+        );
+        assert_eq!(short_device("/device:GPU:0/memcpy"), "GPU:0");
+    }
+
+    #[test]
+    fn config_proto_hides_gpus_in_tensorflows_encoding() {
+        // ConfigProto(device_count={"GPU": 0}): a map entry is a nested
+        // message whose value 0, the default, may be left out; any protobuf
+        // reader, TensorFlow's included, reads the entry back as GPU → 0.
+        let config = ConfigProto {
+            device_count: HashMap::from([("GPU".to_string(), 0)]),
+            ..Default::default()
+        };
+        let bytes = config.encode_to_vec();
+        assert_eq!(bytes, [10, 5, 10, 3, b'G', b'P', b'U']);
+        let back = ConfigProto::decode(bytes.as_slice()).unwrap();
+        assert_eq!(back.device_count.get("GPU"), Some(&0));
+        // Field 9 is use_per_session_threads.
+        let threads = ConfigProto {
+            use_per_session_threads: true,
+            ..Default::default()
+        };
+        assert_eq!(threads.encode_to_vec(), [72, 1]);
     }
 }

@@ -12,6 +12,8 @@ use tensorflow::{DataType, Graph, Scope, Session, SessionOptions, SessionRunArgs
 pub struct Runtime {
     setup: Setup,
     report: Option<LoadReport>,
+    /// The device of this worker's lane, as TensorFlow names it here.
+    device: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,11 +30,17 @@ pub struct MatmulRun {
 }
 
 impl Runtime {
-    pub fn new(setup: Setup) -> Self {
+    pub fn new(setup: Setup, device: String) -> Self {
         Runtime {
             setup,
             report: None,
+            device,
         }
+    }
+
+    /// The device this worker computes on (a pinned GPU is `/device:GPU:0`).
+    pub fn device(&self) -> &str {
+        &self.device
     }
 
     /// Loads libtensorflow on first use; later calls return the same report.
@@ -65,7 +73,7 @@ impl Runtime {
         self.report.as_ref().expect("set above")
     }
 
-    fn require_loaded(&mut self) -> Result<(), String> {
+    pub(super) fn require_loaded(&mut self) -> Result<(), String> {
         let report = self.load();
         if report.loaded.is_some() {
             Ok(())

@@ -3,6 +3,7 @@
 //! corrupt the protocol; it goes to stderr, where the parent captures it.
 
 use super::protocol::{DONE_MARKER, Init, Request, RequestBody, Response, ResponseBody};
+use crate::checks::Lane;
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
 use std::fs::File;
@@ -32,7 +33,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(70);
         }
     };
-    let mut tf = Runtime::new(init.tensorflow);
+    let device = match &init.lane {
+        Lane::Tensorflow { device, .. } => device.clone(),
+        Lane::Native | Lane::Probe => crate::checks::DEFAULT_TF_DEVICE.to_string(),
+    };
+    let mut tf = Runtime::new(init.tensorflow, device);
 
     for line in lines {
         let Ok(line) = line else { break };

@@ -131,6 +131,7 @@ impl Pool {
             .stderr(Stdio::piped())
             // A panic's message is worth more in a crash report's tail than its backtrace.
             .env("RUST_BACKTRACE", "0")
+            .envs(lane.env())
             .process_group(0)
             .spawn()
             .map_err(|e| format!("failed to start worker {}: {e}", self.exe.display()))?;

@@ -350,6 +350,8 @@ fn gpu_basic_environment_checks_over_profiles() {
         "libtensorflow",
         "--skip",
         "matmul",
+        "--skip",
+        "training",
         "--probe-timeout",
         "3",
     ];

@@ -111,6 +111,7 @@ struct Case {
     status: &'static str,
     message: String,
     text: String,
+    system_out: String,
     system_err: String,
 }
 
@@ -143,6 +144,11 @@ fn cases(report: &Report) -> Vec<Case> {
                 status,
                 message: message.map(|m| m.to_string()).unwrap_or_default(),
                 text: text.map(|m| m.to_string()).unwrap_or_default(),
+                system_out: c
+                    .system_out
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
                 system_err: c
                     .system_err
                     .as_ref()
@@ -496,6 +502,31 @@ fn cpu_basic_passes_with_real_tensorflow() {
         "{}",
         version.value.as_str()
     );
+    // Training parity records its differences and attaches its loss plot.
+    let cases = cases(&report);
+    let fit = case(&cases, "training matches across CPU thread pools");
+    assert_eq!(fit.status, "pass");
+    for key in [
+        "loss_max_abs_diff: ",
+        "weights_max_rel_diff: ",
+        "compared: CPU:0, all threads vs CPU:0, 1 thread",
+    ] {
+        assert!(fit.system_out.contains(key), "{key}: {}", fit.system_out);
+    }
+    let last = |key: &str| -> f64 {
+        let line = fit.system_out.lines().find(|l| l.starts_with(key)).unwrap();
+        line[key.len()..].parse().unwrap()
+    };
+    assert!(last("loss_last: ") < last("loss_first: "), "the model learned");
+    let attachment = fit
+        .system_out
+        .split("[[ATTACHMENT|")
+        .nth(1)
+        .and_then(|rest| rest.split("]]").next())
+        .expect("an attachment");
+    let svg = std::fs::read_to_string(attachment).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);
+    assert!(attachment.contains("junit-attachments/cpu-basic--training-matches"));
 }
 
 #[test]
@@ -526,6 +557,16 @@ fn gpu_basic_fails_with_reasons_without_a_gpu() {
         !matmul.system_err.is_empty(),
         "TensorFlow's log is attached to the failure"
     );
+    let fit = case(&cases, "GPU training matches the CPU");
+    assert_eq!(fit.status, "fail");
+    assert!(
+        fit.message
+            .starts_with("training on /device:GPU:0 did not run: ")
+            && fit.message.contains("was explicitly assigned to /device:GPU:0"),
+        "{}",
+        fit.message
+    );
+    assert!(fit.text.contains("diagnosis [nvml-missing]"), "{}", fit.text);
     let driver = case(&cases, "NVIDIA driver answers through NVML");
     assert_eq!(driver.status, "fail");
     assert!(

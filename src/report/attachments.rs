@@ -1,0 +1,91 @@
+//! Files checks attach (a loss plot), written beside the JUnit report in
+//! `<report stem>-attachments/`, so one artifact upload of the report's
+//! directory carries them. The report names each with GitLab's
+//! `[[ATTACHMENT|path]]`, using the path as given on the command line.
+
+use crate::outcome::Outcome;
+use crate::plan::Plan;
+use std::path::{Path, PathBuf};
+
+/// Keeps letters, digits, `-`, `_` and `.`; everything else becomes `-`.
+fn file_part(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned.trim_matches(['-', '.']).to_string()
+}
+
+/// The directory attachments of the report at `junit` go to.
+pub fn dir_for(junit: &Path) -> PathBuf {
+    let stem = junit
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "junit".into());
+    junit.with_file_name(format!("{stem}-attachments"))
+}
+
+/// Writes every outcome's attachments and records their paths on the
+/// outcome. A file that cannot be written is a warning on stderr, never a
+/// reason to lose the report.
+pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
+    let dir = dir_for(junit);
+    for (check, outcome) in plan.checks.iter().zip(outcomes.iter_mut()) {
+        let Some(outcome) = outcome else { continue };
+        for attachment in &outcome.verdict.attachments {
+            let suite = plan.suites.get(check.suite).map_or("", |s| s.name.as_str());
+            let name = format!(
+                "{}--{}--{}",
+                file_part(suite),
+                file_part(&check.name),
+                file_part(&attachment.name)
+            );
+            let path = dir.join(name);
+            let written = std::fs::create_dir_all(&dir)
+                .and_then(|()| write_atomic(&path, attachment.contents.as_bytes()));
+            match written {
+                Ok(()) => outcome.attachments.push(path),
+                Err(e) => eprintln!(
+                    "warning: failed to write the attachment {}: {e}",
+                    path.display()
+                ),
+            }
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gpugate-attachment-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_safe_file_names() {
+        assert_eq!(
+            file_part("fit parity [gpu0 8f6a1b2c]"),
+            "fit-parity--gpu0-8f6a1b2c"
+        );
+        assert_eq!(file_part("../../etc/passwd"), "etc-passwd");
+        assert_eq!(file_part("loss.svg"), "loss.svg");
+        assert_eq!(
+            dir_for(Path::new("reports/gpu-basic.xml")),
+            Path::new("reports/gpu-basic-attachments")
+        );
+    }
+}
