@@ -22,6 +22,8 @@ pub mod tensorflow_devices;
 pub mod tensorflow_fit_parity;
 pub mod tensorflow_loads;
 pub mod tensorflow_matmul;
+pub mod tensorflow_placement;
+pub mod tensorflow_visibility;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -79,6 +81,8 @@ check_kinds! {
     "tensorflow.devices" => TensorflowDevices(tensorflow_devices),
     "tensorflow.matmul" => TensorflowMatmul(tensorflow_matmul),
     "tensorflow.fit_parity" => TensorflowFitParity(tensorflow_fit_parity),
+    "tensorflow.placement" => TensorflowPlacement(tensorflow_placement),
+    "tensorflow.visibility" => TensorflowVisibility(tensorflow_visibility),
     "tensorflow.build" => TensorflowBuild(tensorflow_build),
     "driver.version" => DriverVersion(driver_version),
     "driver.supports_cuda" => DriverSupportsCuda(driver_supports_cuda),
@@ -120,7 +124,19 @@ pub enum Lane {
         /// `CUDA_VISIBLE_DEVICES` for the worker.
         pin: Option<String>,
         numerics: Numerics,
+        /// GPU options are process-wide in TensorFlow (the first session
+        /// sets them), so a check that sets them gets a worker of its own.
+        gpu_options: Option<GpuOptionsKey>,
     },
+}
+
+/// A check's GPU session options, as a lane key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GpuOptionsKey {
+    pub visible_device_list: Option<String>,
+    pub allow_growth: Option<bool>,
+    /// `per_process_gpu_memory_fraction`, as the bits of the f64.
+    pub memory_fraction_bits: Option<u64>,
 }
 
 impl Lane {
@@ -132,8 +148,12 @@ impl Lane {
                 device,
                 pin,
                 numerics,
+                gpu_options,
             } => {
                 let mut label = format!("tensorflow {device}");
+                if gpu_options.is_some() {
+                    label.push_str(" (own GPU options)");
+                }
                 if let Some(pin) = pin {
                     label.push_str(&format!(" (CUDA_VISIBLE_DEVICES={pin})"));
                 }
@@ -169,6 +189,7 @@ impl Lane {
             device: DEFAULT_TF_DEVICE.to_string(),
             pin: None,
             numerics: Numerics::Default,
+            gpu_options: None,
         }
     }
 }
@@ -191,6 +212,7 @@ impl CheckKind {
                 device: device.to_string(),
                 pin: None,
                 numerics: Numerics::Default,
+                gpu_options: None,
             })
         };
         match self {
@@ -203,7 +225,9 @@ impl CheckKind {
             }
             CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
             CheckKind::TensorflowFitParity(spec) => Placement::Worker(spec.lane()),
+            CheckKind::TensorflowPlacement(spec) => Placement::Worker(spec.lane()),
             CheckKind::TensorflowBuild(_)
+            | CheckKind::TensorflowVisibility(_)
             | CheckKind::DriverVersion(_)
             | CheckKind::DriverSupportsCuda(_)
             | CheckKind::CudaLibraries(_)
@@ -220,7 +244,10 @@ impl CheckKind {
     /// the judgement reads the loaded build.
     pub fn needs_tensorflow(&self) -> bool {
         matches!(self.placement(), Placement::Worker(Lane::Tensorflow { .. }))
-            || matches!(self, CheckKind::TensorflowBuild(_))
+            || matches!(
+                self,
+                CheckKind::TensorflowBuild(_) | CheckKind::TensorflowVisibility(_)
+            )
     }
 
     /// Whether a failure is about the GPU stack, so diagnoses may explain it.
@@ -229,6 +256,7 @@ impl CheckKind {
             CheckKind::TensorflowMatmul(spec) => spec.device.to_uppercase().contains("GPU"),
             CheckKind::TensorflowDevices(spec) => spec.min.contains_key("GPU"),
             CheckKind::TensorflowFitParity(spec) => spec.concerns_gpu(),
+            CheckKind::TensorflowPlacement(spec) => spec.concerns_gpu(),
             CheckKind::TensorflowLoads(_) => false,
             _ => true,
         }
@@ -238,6 +266,7 @@ impl CheckKind {
     pub fn judge_facts(&self, facts: &Facts) -> Verdict {
         match self {
             CheckKind::TensorflowBuild(spec) => spec.judge(facts),
+            CheckKind::TensorflowVisibility(spec) => spec.judge(facts),
             CheckKind::DriverVersion(spec) => spec.judge(facts),
             CheckKind::DriverSupportsCuda(spec) => spec.judge(facts),
             CheckKind::CudaLibraries(spec) => spec.judge(facts),
@@ -296,6 +325,7 @@ impl CheckKind {
             CheckKind::TensorflowDevices(spec) => spec.run(tf),
             CheckKind::TensorflowMatmul(spec) => spec.run(tf),
             CheckKind::TensorflowFitParity(spec) => spec.run(tf),
+            CheckKind::TensorflowPlacement(spec) => spec.run(tf),
             _ => Verdict::error(format!(
                 "internal error: `{}` must run in the parent",
                 self.name()

@@ -27,6 +27,18 @@ impl Numerics {
     }
 }
 
+/// Refuses what is not a TensorFlow device name (`/device:GPU:0`,
+/// `/job:localhost/replica:0/task:0/device:CPU:0`).
+pub fn validate_device_name(device: &str) -> Result<(), String> {
+    if device.starts_with("/device:") || device.starts_with("/job:") {
+        Ok(())
+    } else {
+        Err(format!(
+            "`device` must be a TensorFlow device name such as /device:GPU:0, got `{device}`"
+        ))
+    }
+}
+
 /// The value of `device` that expands a check into one test per visible GPU.
 pub const EACH_GPU: &str = "each-gpu";
 
@@ -98,6 +110,7 @@ impl Target {
             device,
             pin,
             numerics,
+            gpu_options: None,
         }
     }
 }

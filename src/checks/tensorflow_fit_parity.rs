@@ -479,7 +479,8 @@ mod tests {
             Lane::Tensorflow {
                 device: "/device:GPU:0".into(),
                 pin: Some("GPU-1234".into()),
-                numerics: Numerics::Strict
+                numerics: Numerics::Strict,
+                gpu_options: None,
             }
         );
         assert!(spec("device = 'each-gpu'").concerns_gpu());

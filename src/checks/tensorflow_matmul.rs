@@ -29,12 +29,7 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        if !self.device.starts_with("/device:") && !self.device.starts_with("/job:") {
-            return Err(format!(
-                "`device` must be a TensorFlow device name such as /device:GPU:0, got `{}`",
-                self.device
-            ));
-        }
+        super::target::validate_device_name(&self.device)?;
         if !(1..=8192).contains(&self.size) {
             return Err(format!(
                 "`size` must be between 1 and 8192, got {}",

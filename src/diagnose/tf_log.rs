@@ -20,6 +20,14 @@ pub enum LogEvent {
     PtxJit { capability: String },
     /// `Loaded runtime CuDNN library: X but source was compiled with: Y.`
     CudnnMismatch { loaded: String, compiled: String },
+    /// `Created device .../device:GPU:K with M MB memory: -> device: D, name:
+    /// N, pci bus id: P, compute capability: C`: a GPU TensorFlow registered.
+    CreatedDevice {
+        tf_index: u32,
+        memory_mb: u64,
+        name: String,
+        pci_bus_id: String,
+    },
 }
 
 /// One recognised line and what it means.
@@ -80,6 +88,17 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
                 compiled: c[2].to_string(),
             },
         ),
+        (
+            re(
+                r"Created device \S*/device:GPU:(\d+) with (\d+) MB memory:\s*-> device: \d+, name: (.*?), pci bus id: ([0-9A-Fa-f:.]+)",
+            ),
+            |c| LogEvent::CreatedDevice {
+                tf_index: c[1].parse().unwrap_or(u32::MAX),
+                memory_mb: c[2].parse().unwrap_or(0),
+                name: c[3].to_string(),
+                pci_bus_id: c[4].to_string(),
+            },
+        ),
     ]
 });
 
@@ -111,6 +130,7 @@ E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:152] failed call to
 I tensorflow/core/common_runtime/gpu/gpu_device.cc:2211] Ignoring visible gpu device (device: 0, name: Tesla K80, pci bus id: 0000:00:04.0, compute capability: 3.7) with Cuda compute capability 3.7. The minimum required Cuda capability is 6.0.
 E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:522] Loaded runtime CuDNN library: 8.9.7 but source was compiled with: 9.3.0.  CuDNN library needs to have matching major version and equal or higher minor version.
 W TensorFlow was not built with CUDA kernel binaries compatible with compute capability 9.0. CUDA kernels will be jit-compiled from PTX, which could take 30 minutes or longer.
+I0000 00:00:1732443921.123456   4242 gpu_device.cc:2022] Created device /job:localhost/replica:0/task:0/device:GPU:0 with 78938 MB memory:  -> device: 0, name: NVIDIA H100 80GB HBM3, pci bus id: 0000:00:05.0, compute capability: 9.0
 an unrelated line
 ";
         let events: Vec<LogEvent> = scan(log).into_iter().map(|l| l.event).collect();
@@ -137,6 +157,12 @@ an unrelated line
                 },
                 LogEvent::PtxJit {
                     capability: "9.0".into()
+                },
+                LogEvent::CreatedDevice {
+                    tf_index: 0,
+                    memory_mb: 78938,
+                    name: "NVIDIA H100 80GB HBM3".into(),
+                    pci_bus_id: "0000:00:05.0".into()
                 },
             ]
         );

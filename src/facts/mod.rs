@@ -9,6 +9,7 @@
 pub mod build;
 pub mod driver;
 pub mod libraries;
+pub mod visible;
 
 use crate::checks::Lane;
 use crate::host::HostFacts;

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod discover;
 pub mod fit;
 pub mod mlp;
+pub mod placement;
 pub mod proto;
 pub mod provision;
 pub mod runtime;

@@ -7,7 +7,9 @@ use super::{Attempt, Candidate, LoadReport, Loaded, Setup};
 use crate::dl::Library;
 use prost::Message;
 use std::time::Instant;
-use tensorflow::{DataType, Graph, Scope, Session, SessionOptions, SessionRunArgs, Tensor, ops};
+use tensorflow::{
+    DataType, Graph, Operation, Scope, Session, SessionOptions, SessionRunArgs, Tensor, ops,
+};
 
 pub struct Runtime {
     setup: Setup,
@@ -142,37 +144,46 @@ impl Runtime {
         let tb = Tensor::new(&[n as u64, n as u64])
             .with_values(b)
             .map_err(err)?;
-        let mut args = SessionRunArgs::new();
-        args.add_feed(&pa, 0, &ta);
-        args.add_feed(&pb, 0, &tb);
-        let token = args.request_fetch(&mm, 0);
-        session.run(&mut args).map_err(err)?;
-        let product: Tensor<f32> = args.fetch(token).map_err(err)?;
-
-        // Placement evidence comes from a second, traced run. The crate reads
-        // run metadata even when a run fails, from a null buffer, so metadata
-        // is only asked for once the plain run has succeeded.
-        let mut traced = SessionRunArgs::new();
-        traced.add_feed(&pa, 0, &ta);
-        traced.add_feed(&pb, 0, &tb);
-        traced.request_fetch(&mm, 0);
-        let run_options = RunOptions {
-            trace_level: FULL_TRACE,
-        }
-        .encode_to_vec();
-        traced.set_run_options(&run_options);
-        traced.set_request_metadata(true);
-        session.run(&mut traced).map_err(err)?;
-        let ran_on = traced
-            .get_metadata()
-            .and_then(|bytes| RunMetadata::decode(bytes).ok())
-            .map(|meta| meta.devices_of("gpugate_matmul"))
-            .unwrap_or_default();
-        Ok(MatmulRun {
-            product: product.to_vec(),
-            ran_on,
-        })
+        let (product, meta) = run_twice(&session, &[(&pa, &ta), (&pb, &tb)], &mm)?;
+        let ran_on = meta.devices_of("gpugate_matmul");
+        Ok(MatmulRun { product, ran_on })
     }
+}
+
+/// Runs `fetch` once plain and once traced: its value and the run metadata.
+/// The crate reads run metadata even when a run fails, from a null buffer,
+/// so metadata is only asked for once the plain run has succeeded.
+pub(super) fn run_twice(
+    session: &Session,
+    feeds: &[(&Operation, &Tensor<f32>)],
+    fetch: &Operation,
+) -> Result<(Vec<f32>, RunMetadata), String> {
+    let err = |e: tensorflow::Status| e.to_string();
+    let mut plain = SessionRunArgs::new();
+    for (op, tensor) in feeds {
+        plain.add_feed(op, 0, tensor);
+    }
+    let token = plain.request_fetch(fetch, 0);
+    session.run(&mut plain).map_err(err)?;
+    let value: Tensor<f32> = plain.fetch(token).map_err(err)?;
+
+    let mut traced = SessionRunArgs::new();
+    for (op, tensor) in feeds {
+        traced.add_feed(op, 0, tensor);
+    }
+    traced.request_fetch(fetch, 0);
+    let run_options = RunOptions {
+        trace_level: FULL_TRACE,
+    }
+    .encode_to_vec();
+    traced.set_run_options(&run_options);
+    traced.set_request_metadata(true);
+    session.run(&mut traced).map_err(err)?;
+    let meta = traced
+        .get_metadata()
+        .and_then(|bytes| RunMetadata::decode(bytes).ok())
+        .unwrap_or_default();
+    Ok((value.to_vec(), meta))
 }
 
 fn try_candidate(candidate: &Candidate) -> Result<Loaded, String> {

@@ -517,7 +517,10 @@ fn cpu_basic_passes_with_real_tensorflow() {
         let line = fit.system_out.lines().find(|l| l.starts_with(key)).unwrap();
         line[key.len()..].parse().unwrap()
     };
-    assert!(last("loss_last: ") < last("loss_first: "), "the model learned");
+    assert!(
+        last("loss_last: ") < last("loss_first: "),
+        "the model learned"
+    );
     let attachment = fit
         .system_out
         .split("[[ATTACHMENT|")
@@ -527,6 +530,26 @@ fn cpu_basic_passes_with_real_tensorflow() {
     let svg = std::fs::read_to_string(attachment).unwrap();
     assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);
     assert!(attachment.contains("junit-attachments/cpu-basic--training-matches"));
+    // Placement: TensorFlow's own refusal of a device it does not have is the pass.
+    let refused = case(
+        &cases,
+        "a device that does not exist is refused, not replaced",
+    );
+    assert!(
+        refused
+            .system_out
+            .contains("was explicitly assigned to /device:GPU:64"),
+        "{}",
+        refused.system_out
+    );
+    let pinned = case(&cases, "ops pinned to /device:CPU:0 run there");
+    assert!(
+        pinned
+            .system_out
+            .contains("matmul_ran_on: /job:localhost/replica:0/task:0/device:CPU:0"),
+        "{}",
+        pinned.system_out
+    );
 }
 
 #[test]
@@ -557,16 +580,39 @@ fn gpu_basic_fails_with_reasons_without_a_gpu() {
         !matmul.system_err.is_empty(),
         "TensorFlow's log is attached to the failure"
     );
+    let pinned = case(
+        &cases,
+        "TensorFlow runs ops pinned to /device:GPU:0 there (explicit device selection)",
+    );
+    assert_eq!(pinned.status, "fail");
+    assert!(
+        pinned.message.contains("but available devices are"),
+        "{}",
+        pinned.message
+    );
+    let visibility = case(&cases, "TensorFlow registers every GPU the driver exposes");
+    assert_eq!(visibility.status, "fail");
+    assert!(
+        visibility.text.contains("diagnosis [nvml-missing]"),
+        "{}",
+        visibility.text
+    );
     let fit = case(&cases, "GPU training matches the CPU");
     assert_eq!(fit.status, "fail");
     assert!(
         fit.message
             .starts_with("training on /device:GPU:0 did not run: ")
-            && fit.message.contains("was explicitly assigned to /device:GPU:0"),
+            && fit
+                .message
+                .contains("was explicitly assigned to /device:GPU:0"),
         "{}",
         fit.message
     );
-    assert!(fit.text.contains("diagnosis [nvml-missing]"), "{}", fit.text);
+    assert!(
+        fit.text.contains("diagnosis [nvml-missing]"),
+        "{}",
+        fit.text
+    );
     let driver = case(&cases, "NVIDIA driver answers through NVML");
     assert_eq!(driver.status, "fail");
     assert!(
