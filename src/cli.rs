@@ -1,12 +1,15 @@
 //! The command line: parses arguments, validates every suite, then hands over
 //! to the runner and the reporters. Maps every ending to an [`Exit`] code.
 
+use crate::baseline::{Baselines, Entry as BaselineEntry};
+use crate::checks::CheckKind;
+use crate::checks::tensorflow_throughput::H2D_MEASURE;
 use crate::diagnose;
 use crate::exit::Exit;
 use crate::facts::ProbeOptions;
 use crate::facts::build::TfBuild;
 use crate::host::HostFacts;
-use crate::outcome::Status;
+use crate::outcome::{Outcome, Status};
 use crate::report;
 use crate::report::junit;
 use crate::runner::{self, TfOptions};
@@ -16,7 +19,7 @@ use crate::tf::{PINNED_VERSION, provision};
 use crate::worker::protocol::WORKER_SUBCOMMAND;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -146,8 +149,27 @@ enum Command {
         /// A diagnosis id such as `cudnn-wrong-major`.
         id: Option<String>,
     },
+    /// Throughput baselines for `tensorflow.throughput`'s `baseline` key.
+    Baseline {
+        #[command(subcommand)]
+        action: BaselineAction,
+    },
     #[command(name = WORKER_SUBCOMMAND, hide = true)]
     Worker,
+}
+
+#[derive(Subcommand, Debug)]
+enum BaselineAction {
+    /// Runs the suites' tensorflow.throughput checks only and records what
+    /// they measured, per device model and size, into a baseline file
+    /// (entries for the same model, size and measure are replaced).
+    Record {
+        /// The baseline file to create or update.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        #[command(flatten)]
+        run: Box<RunArgs>,
+    },
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -204,8 +226,11 @@ pub fn main() -> ExitCode {
             tensorflow_lib,
         }) => facts_command(format, &probe, tensorflow_lib, true),
         Some(Command::Explain { id }) => explain(id.as_deref()),
+        Some(Command::Baseline {
+            action: BaselineAction::Record { out, run: args },
+        }) => run(*args, Some(&out)),
         Some(Command::Worker) => crate::worker::child::main(),
-        None => run(cli.run),
+        None => run(cli.run, None),
     }
 }
 
@@ -289,6 +314,79 @@ fn facts_command(
     }
 }
 
+/// Upserts every measurement of the run's throughput checks into `path`.
+fn record_baseline(
+    plan: &crate::plan::Plan,
+    outcomes: &[Option<Outcome>],
+    path: &Path,
+) -> ExitCode {
+    let mut baselines = match Baselines::load_or_empty(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    let recorded = format!(
+        "{} by gpugate {}",
+        crate::text::today_utc(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut count = 0;
+    for (check, outcome) in plan.checks.iter().zip(outcomes) {
+        let Some(outcome) = outcome else { continue };
+        let verdict = &outcome.verdict;
+        let model = verdict
+            .properties
+            .iter()
+            .find(|(k, _)| k == "device_model")
+            .map(|(_, v)| v.clone());
+        let (Some(model), false) = (model, verdict.measurements.is_empty()) else {
+            eprintln!(
+                "gpugate: nothing recorded for {}: {}",
+                check.test_name, verdict.message
+            );
+            continue;
+        };
+        let size = match &check.kind {
+            CheckKind::TensorflowThroughput(spec) => spec.size(),
+            _ => continue,
+        };
+        for (measure, value) in &verdict.measurements {
+            let size = if measure == H2D_MEASURE { 0 } else { size };
+            baselines.upsert(BaselineEntry {
+                model: model.clone(),
+                size,
+                measure: measure.clone(),
+                value: *value,
+                recorded: recorded.clone(),
+            });
+            eprintln!("gpugate: recorded {model} {measure} at size {size}: {value:.3}");
+            count += 1;
+        }
+    }
+    if count == 0 {
+        eprintln!(
+            "error: no throughput was measured; {} left unchanged",
+            path.display()
+        );
+        return Exit::ChecksFailed.into();
+    }
+    match baselines.save(path) {
+        Ok(()) => {
+            eprintln!(
+                "gpugate: {count} baseline entries written to {}",
+                path.display()
+            );
+            Exit::Success.into()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::ReportUnwritable.into()
+        }
+    }
+}
+
 fn list_suites() -> ExitCode {
     let no_vars = BTreeMap::new();
     for (name, _) in BUILTIN {
@@ -325,7 +423,9 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
+/// Runs the suites; with `record`, only their throughput checks, whose
+/// measurements then go into that baseline file.
+fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
     if args.suites.is_empty() {
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
         eprintln!(
@@ -362,7 +462,15 @@ fn run(args: RunArgs) -> ExitCode {
 
     let started = Instant::now();
     let host = HostFacts::gather(&args.probe.host_root);
-    let plan = crate::plan::plan(suites, args.timeout, &host);
+    let mut plan = crate::plan::plan(suites, args.timeout, &host);
+    if record.is_some() {
+        plan.checks
+            .retain(|c| matches!(c.kind, CheckKind::TensorflowThroughput(_)));
+        if plan.checks.is_empty() {
+            eprintln!("error: the suites have no tensorflow.throughput check to record");
+            return Exit::Usage.into();
+        }
+    }
     let tf = TfOptions {
         explicit: args.tensorflow_lib.clone(),
         offline: args.offline,
@@ -391,6 +499,9 @@ fn run(args: RunArgs) -> ExitCode {
     }
     if written.is_err() {
         return Exit::ReportUnwritable.into();
+    }
+    if let Some(path) = record {
+        return record_baseline(&plan, &outcomes, path);
     }
     let failed = outcomes
         .iter()

@@ -20,6 +20,8 @@ pub struct HostFacts {
     pub kernel: String,
     pub os: String,
     pub glibc: Option<String>,
+    /// `model name` from /proc/cpuinfo.
+    pub cpu_model: Option<String>,
     /// The CI runner's name, where the CI system says it.
     pub runner: Option<String>,
     /// Where `/proc` and `/dev` were read (`/`, or the host mounted in a container).
@@ -62,6 +64,12 @@ impl HostFacts {
             hostname: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
             os,
+            cpu_model: fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            }),
             runner,
             root: root.to_path_buf(),
             container: container_hint(),
@@ -94,6 +102,9 @@ impl HostFacts {
             ("host.kernel".to_string(), self.kernel.clone()),
             ("host.arch".to_string(), std::env::consts::ARCH.to_string()),
         ];
+        if let Some(cpu) = &self.cpu_model {
+            props.push(("host.cpu".to_string(), cpu.clone()));
+        }
         if let Some(runner) = &self.runner {
             props.push(("ci.runner".to_string(), runner.clone()));
         }

@@ -5,6 +5,7 @@
 //! where they run) → [`runner`] (parent-side checks, and [`worker`] children
 //! for anything that loads native code) → [`outcome`] → [`report`].
 
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod compat;

@@ -37,6 +37,10 @@ pub struct Verdict {
     /// Facts the check measured (the device a kernel ran on, a load time...).
     #[serde(default)]
     pub properties: Vec<(String, String)>,
+    /// Numbers the check measured, by name with its unit (`float32_tflops`),
+    /// for baselines and machine-readable reports.
+    #[serde(default)]
+    pub measurements: Vec<(String, f64)>,
     /// Files for the reports to keep beside the JUnit file (a loss plot).
     #[serde(default)]
     pub attachments: Vec<Attachment>,
@@ -62,6 +66,7 @@ impl Verdict {
             message: first,
             detail: rest,
             properties: Vec::new(),
+            measurements: Vec::new(),
             attachments: Vec::new(),
         }
     }
@@ -91,6 +96,11 @@ impl Verdict {
             contents,
         });
         self
+    }
+    /// Records a measured number, also as a property for the reports.
+    pub fn with_measurement(mut self, name: &str, value: f64) -> Self {
+        self.measurements.push((name.to_string(), value));
+        self.with_property(name, format!("{value:.3}"))
     }
     pub fn with_property(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.properties.push((name.into(), value.to_string()));

@@ -32,7 +32,7 @@ impl Spec {
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let driver = match driver_or_verdict(facts) {
             Ok(d) => d,
-            Err(v) => return v,
+            Err(v) => return *v,
         };
         let build = &facts.tensorflow.build;
         let (needed, whose) = match (&self.cuda, &build.cuda) {

@@ -30,7 +30,7 @@ impl Spec {
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let driver = match driver_or_verdict(facts) {
             Ok(d) => d,
-            Err(v) => return v,
+            Err(v) => return *v,
         };
         let n = driver.gpus.len() as u32;
         let listing = driver

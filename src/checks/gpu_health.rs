@@ -19,7 +19,7 @@ impl Spec {
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let driver = match driver_or_verdict(facts) {
             Ok(d) => d,
-            Err(v) => return v,
+            Err(v) => return *v,
         };
         if driver.gpus.is_empty() {
             return Verdict::fail("NVML lists no GPU");

@@ -22,7 +22,7 @@ impl Spec {
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let driver = match driver_or_verdict(facts) {
             Ok(d) => d,
-            Err(v) => return v,
+            Err(v) => return *v,
         };
         let me = std::process::id();
         let mut busy = Vec::new();

@@ -23,6 +23,7 @@ pub mod tensorflow_fit_parity;
 pub mod tensorflow_loads;
 pub mod tensorflow_matmul;
 pub mod tensorflow_placement;
+pub mod tensorflow_throughput;
 pub mod tensorflow_visibility;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -83,6 +84,7 @@ check_kinds! {
     "tensorflow.fit_parity" => TensorflowFitParity(tensorflow_fit_parity),
     "tensorflow.placement" => TensorflowPlacement(tensorflow_placement),
     "tensorflow.visibility" => TensorflowVisibility(tensorflow_visibility),
+    "tensorflow.throughput" => TensorflowThroughput(tensorflow_throughput),
     "tensorflow.build" => TensorflowBuild(tensorflow_build),
     "driver.version" => DriverVersion(driver_version),
     "driver.supports_cuda" => DriverSupportsCuda(driver_supports_cuda),
@@ -97,14 +99,15 @@ check_kinds! {
 
 /// The driver facts, or the verdict a GPU check gives without them: a
 /// missing driver is a failure; a probe that hung or crashed, an error.
-pub(crate) fn driver_or_verdict(facts: &Facts) -> Result<&Driver, Verdict> {
+/// (Boxed: a verdict is large, and this is the rare path.)
+pub(crate) fn driver_or_verdict(facts: &Facts) -> Result<&Driver, Box<Verdict>> {
     match &facts.driver {
         DriverProbe::Found(driver) => Ok(driver),
         DriverProbe::LibraryMissing { .. } | DriverProbe::InitFailed { .. } => {
-            Err(Verdict::fail(facts.driver.why_missing()))
+            Err(Box::new(Verdict::fail(facts.driver.why_missing())))
         }
         DriverProbe::TimedOut { .. } | DriverProbe::Crashed { .. } | DriverProbe::NotProbed => {
-            Err(Verdict::error(facts.driver.why_missing()))
+            Err(Box::new(Verdict::error(facts.driver.why_missing())))
         }
     }
 }
@@ -194,6 +197,51 @@ impl Lane {
     }
 }
 
+/// What the parent knows that a worker-side check may need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunContext {
+    /// The model of the device the check runs on ("NVIDIA H100 80GB HBM3",
+    /// or "CPU: " and the CPU's model name), from the facts.
+    pub device_model: Option<String>,
+}
+
+impl RunContext {
+    pub fn for_check(kind: &CheckKind, facts: &Facts) -> RunContext {
+        let target = match kind {
+            CheckKind::TensorflowThroughput(spec) => spec.target().ok(),
+            CheckKind::TensorflowFitParity(spec) => spec.target().ok(),
+            _ => None,
+        };
+        RunContext {
+            device_model: target.and_then(|t| device_model(&t, facts)),
+        }
+    }
+}
+
+/// The model name of a target device, as NVML or /proc/cpuinfo gives it.
+fn device_model(target: &Target, facts: &Facts) -> Option<String> {
+    use crate::facts::visible::{Visible, visible};
+    let gpus = match &facts.driver {
+        DriverProbe::Found(driver) => driver.gpus.as_slice(),
+        _ => &[],
+    };
+    let gpu = match target {
+        Target::Cpu(_) => return facts.host.cpu_model.as_ref().map(|m| format!("CPU: {m}")),
+        Target::EachGpu => None,
+        Target::Gpu(k) => match visible(gpus, facts.host.var("CUDA_VISIBLE_DEVICES"))
+            .into_iter()
+            .nth(*k as usize)
+        {
+            Some(Visible::Gpu(g)) => Some(g),
+            _ => None,
+        },
+        Target::Uuid(uuid) => gpus
+            .iter()
+            .find(|g| g.uuid.value().is_some_and(|u| u.starts_with(uuid.as_str()))),
+    };
+    gpu.and_then(|g| g.name.value().cloned())
+}
+
 /// The device TensorFlow checks without a device of their own run against.
 pub const DEFAULT_TF_DEVICE: &str = "/device:CPU:0";
 
@@ -226,6 +274,7 @@ impl CheckKind {
             CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
             CheckKind::TensorflowFitParity(spec) => Placement::Worker(spec.lane()),
             CheckKind::TensorflowPlacement(spec) => Placement::Worker(spec.lane()),
+            CheckKind::TensorflowThroughput(spec) => Placement::Worker(spec.lane()),
             CheckKind::TensorflowBuild(_)
             | CheckKind::TensorflowVisibility(_)
             | CheckKind::DriverVersion(_)
@@ -257,6 +306,7 @@ impl CheckKind {
             CheckKind::TensorflowDevices(spec) => spec.min.contains_key("GPU"),
             CheckKind::TensorflowFitParity(spec) => spec.concerns_gpu(),
             CheckKind::TensorflowPlacement(spec) => spec.concerns_gpu(),
+            CheckKind::TensorflowThroughput(spec) => spec.concerns_gpu(),
             CheckKind::TensorflowLoads(_) => false,
             _ => true,
         }
@@ -297,6 +347,7 @@ impl CheckKind {
             CheckKind::FileExists(spec) => spec.resolve(base_dir),
             CheckKind::LibraryLoads(spec) => spec.resolve(base_dir),
             CheckKind::Command(spec) => spec.resolve(base_dir),
+            CheckKind::TensorflowThroughput(spec) => spec.resolve(base_dir),
             _ => {}
         }
     }
@@ -318,7 +369,7 @@ impl CheckKind {
     }
 
     /// Runs a worker-side check (inside `gpugate __worker`).
-    pub fn run_in_worker(&self, tf: &mut Runtime) -> Verdict {
+    pub fn run_in_worker(&self, tf: &mut Runtime, context: &RunContext) -> Verdict {
         match self {
             CheckKind::LibraryLoads(spec) => spec.run(),
             CheckKind::TensorflowLoads(spec) => spec.run(tf),
@@ -326,6 +377,7 @@ impl CheckKind {
             CheckKind::TensorflowMatmul(spec) => spec.run(tf),
             CheckKind::TensorflowFitParity(spec) => spec.run(tf),
             CheckKind::TensorflowPlacement(spec) => spec.run(tf),
+            CheckKind::TensorflowThroughput(spec) => spec.run(tf, context),
             _ => Verdict::error(format!(
                 "internal error: `{}` must run in the parent",
                 self.name()

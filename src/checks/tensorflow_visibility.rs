@@ -48,7 +48,7 @@ impl Spec {
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let driver = match driver_or_verdict(facts) {
             Ok(d) => d,
-            Err(v) => return v,
+            Err(v) => return *v,
         };
         let devices = match &facts.tensorflow.devices {
             Some(Ok(devices)) => devices,

@@ -49,6 +49,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         kernel: "6.8".into(),
         os: "Linux".into(),
         glibc: None,
+        cpu_model: None,
         runner: None,
         root: "/".into(),
         container: None,

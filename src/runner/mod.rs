@@ -6,7 +6,7 @@ mod prepare;
 
 pub use prepare::{TfOptions, flavor_for};
 
-use crate::checks::Placement;
+use crate::checks::{Placement, RunContext};
 use crate::diagnose::{self, Evidence};
 use crate::facts::driver::DriverProbe;
 use crate::facts::{self, Facts, ProbeOptions};
@@ -159,7 +159,11 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                 }
                 Placement::Facts => (check.kind.judge_facts(facts), None, "assertion"),
                 Placement::Worker(lane) => {
-                    match pool.call(&lane, RequestBody::Run(check.kind.clone()), check.timeout) {
+                    let request = RequestBody::Run {
+                        check: check.kind.clone(),
+                        context: RunContext::for_check(&check.kind, facts),
+                    };
+                    match pool.call(&lane, request, check.timeout) {
                         Ok(reply) => match reply.body {
                             ResponseBody::Verdict(verdict) => {
                                 (verdict, Some(reply.output), "assertion")

@@ -9,6 +9,7 @@ pub mod placement;
 pub mod proto;
 pub mod provision;
 pub mod runtime;
+pub mod throughput;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

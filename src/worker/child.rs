@@ -61,10 +61,11 @@ pub fn main() -> ExitCode {
             RequestBody::ProbeLibraries { needs, extra_dirs } => {
                 ResponseBody::Libraries(crate::facts::libraries::probe(&needs, &extra_dirs))
             }
-            RequestBody::Run(check) => ResponseBody::Verdict(
-                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf))).unwrap_or_else(
-                    |panic| Verdict::error(format!("the worker panicked: {}", panic_text(&panic))),
-                ),
+            RequestBody::Run { check, context } => ResponseBody::Verdict(
+                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf, &context)))
+                    .unwrap_or_else(|panic| {
+                        Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))
+                    }),
             ),
         };
         eprintln!("{DONE_MARKER}{}", request.seq);

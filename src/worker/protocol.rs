@@ -2,7 +2,7 @@
 //! input line is [`Init`]; each later one is a [`Request`] answered by one
 //! [`Response`] with the same `seq`.
 
-use crate::checks::{CheckKind, Lane};
+use crate::checks::{CheckKind, Lane, RunContext};
 use crate::compat::Need;
 use crate::facts::driver::DriverProbe;
 use crate::facts::libraries::LibraryFact;
@@ -43,7 +43,10 @@ pub enum RequestBody {
         needs: Vec<Need>,
         extra_dirs: Vec<PathBuf>,
     },
-    Run(CheckKind),
+    Run {
+        check: CheckKind,
+        context: RunContext,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,13 +74,20 @@ mod tests {
             toml::from_str("var = 'X'\nmatches = '^a\\nb'").unwrap();
         let request = Request {
             seq: 7,
-            body: RequestBody::Run(CheckKind::EnvVar(spec)),
+            body: RequestBody::Run {
+                check: CheckKind::EnvVar(spec),
+                context: RunContext::default(),
+            },
         };
         let line = serde_json::to_string(&request).unwrap();
         assert!(!line.contains('\n'));
         let back: Request = serde_json::from_str(&line).unwrap();
         assert_eq!(back.seq, 7);
-        let RequestBody::Run(CheckKind::EnvVar(spec)) = back.body else {
+        let RequestBody::Run {
+            check: CheckKind::EnvVar(spec),
+            ..
+        } = back.body
+        else {
             panic!("wrong body")
         };
         assert_eq!(spec.matches.unwrap().as_str(), "^a\\nb");

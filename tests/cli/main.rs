@@ -697,3 +697,86 @@ fn tensorflow_not_found_offline_lists_every_place_searched() {
         matmul.message
     );
 }
+
+/// `gpugate baseline record` writes what the throughput checks measured on
+/// this machine; the same suite then passes against it, and fails against a
+/// baseline far faster than this machine.
+#[test]
+fn throughput_baselines_are_recorded_and_enforced() {
+    tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("throughput.toml"),
+        r#"
+[[check]]
+name = "cpu throughput"
+kind = "tensorflow.throughput"
+device = "/device:CPU:0"
+dtypes = ["float32"]
+size = 256
+iterations = 5
+baseline = "baselines/cpu.toml"
+# Generous: the test must not depend on how busy this machine is.
+min_fraction = 0.05
+"#,
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let junit = junit.to_str().unwrap();
+    let baseline = dir.path().join("baselines/cpu.toml");
+    let run = |args: &[&str]| {
+        let out = gpugate(args, dir.path());
+        (out.status.code(), text(&out.stderr))
+    };
+
+    // Before recording, the missing file is an error that says how to make one.
+    let (code, _) = run(&["--suite", "throughput.toml", "--junit", junit]);
+    assert_eq!(code, Some(101));
+    let report = read_junit(Path::new(junit));
+    let before = &cases(&report)[0];
+    assert_eq!(before.status, "error");
+    assert!(
+        before.message.contains("gpugate baseline record"),
+        "{}",
+        before.message
+    );
+
+    let (code, stderr) = run(&[
+        "baseline",
+        "record",
+        "--suite",
+        "throughput.toml",
+        "--out",
+        baseline.to_str().unwrap(),
+        "--junit",
+        junit,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let recorded = gpugate::baseline::Baselines::load(&baseline).unwrap();
+    assert_eq!(recorded.entries.len(), 1);
+    let entry = &recorded.entries[0];
+    assert!(entry.model.starts_with("CPU: "), "{}", entry.model);
+    assert_eq!(
+        (entry.size, entry.measure.as_str()),
+        (256, "float32_tflops")
+    );
+    assert!(entry.value > 0.0);
+
+    let (code, stderr) = run(&["--suite", "throughput.toml", "--junit", junit]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // A baseline a thousand times faster than this machine: too slow now.
+    let mut faster = recorded.clone();
+    faster.entries[0].value *= 1000.0;
+    faster.save(&baseline).unwrap();
+    let (code, _) = run(&["--suite", "throughput.toml", "--junit", junit]);
+    assert_eq!(code, Some(101));
+    let report = read_junit(Path::new(junit));
+    let slow = &cases(&report)[0];
+    assert_eq!(slow.status, "fail");
+    assert!(
+        slow.message.contains("% of the baseline float32"),
+        "{}",
+        slow.message
+    );
+}

@@ -1,0 +1,132 @@
+//! Throughput baselines: what a GPU model (or CPU model) measured earlier at a
+//! given matmul size, so that a nightly run can require a fraction of it.
+//! A TOML file of flat entries, written by `gpugate baseline record`.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// "NVIDIA H100 80GB HBM3", or "CPU: <model name>".
+    pub model: String,
+    /// The matmul size the figure was measured at (0 for copies).
+    pub size: usize,
+    /// `float32_tflops`, `float16_tflops`, `bfloat16_tflops`, `h2d_gbps`.
+    pub measure: String,
+    pub value: f64,
+    /// When and by which gpugate it was recorded.
+    #[serde(default)]
+    pub recorded: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baselines {
+    #[serde(default, rename = "baseline")]
+    pub entries: Vec<Entry>,
+}
+
+impl Baselines {
+    pub fn load(path: &Path) -> Result<Baselines, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| format!("failed to parse the baseline file {}: {e}", path.display()))
+    }
+
+    /// A missing file is an empty set, for recording into a new file.
+    pub fn load_or_empty(path: &Path) -> Result<Baselines, String> {
+        if path.exists() {
+            Self::load(path)
+        } else {
+            Ok(Baselines::default())
+        }
+    }
+
+    pub fn find(&self, model: &str, size: usize, measure: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.model == model && e.size == size && e.measure == measure)
+    }
+
+    /// Adds or replaces the entry for the same model, size and measure.
+    pub fn upsert(&mut self, entry: Entry) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.model == entry.model && e.size == entry.size && e.measure == entry.measure)
+        {
+            Some(existing) => *existing = entry,
+            None => self.entries.push(entry),
+        }
+    }
+
+    /// Writes to a temporary file beside `path`, then renames it over.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        use std::io::Write;
+        let fail = |e: std::io::Error| {
+            format!("failed to write the baseline file {}: {e}", path.display())
+        };
+        let text = format!(
+            "# Throughput baselines, recorded by `gpugate baseline record`.\n{}",
+            toml::to_string(self).map_err(|e| format!("failed to serialize baselines: {e}"))?
+        );
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".gpugate-baseline-")
+            .tempfile_in(dir)
+            .map_err(fail)?;
+        tmp.write_all(text.as_bytes()).map_err(fail)?;
+        tmp.persist(path).map_err(|e| fail(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(model: &str, measure: &str, value: f64) -> Entry {
+        Entry {
+            model: model.into(),
+            size: 8192,
+            measure: measure.into(),
+            value,
+            recorded: String::new(),
+        }
+    }
+
+    #[test]
+    fn upsert_replaces_the_same_key_and_keeps_others() {
+        let mut b = Baselines::default();
+        b.upsert(entry("H100", "float32_tflops", 300.0));
+        b.upsert(entry("H100", "float16_tflops", 600.0));
+        b.upsert(entry("H100", "float32_tflops", 310.0));
+        b.upsert(entry("A100", "float32_tflops", 150.0));
+        assert_eq!(b.entries.len(), 3);
+        assert_eq!(b.find("H100", 8192, "float32_tflops").unwrap().value, 310.0);
+        assert!(b.find("H100", 4096, "float32_tflops").is_none());
+    }
+
+    #[test]
+    fn files_round_trip_and_bad_ones_name_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/baseline.toml");
+        assert_eq!(
+            Baselines::load_or_empty(&path).unwrap(),
+            Baselines::default()
+        );
+        let mut b = Baselines::default();
+        b.upsert(entry("CPU: Xeon", "float32_tflops", 0.2));
+        b.save(&path).unwrap();
+        assert_eq!(Baselines::load(&path).unwrap(), b);
+        std::fs::write(&path, "[[baseline]]\nmodel = 1\n").unwrap();
+        let e = Baselines::load(&path).unwrap_err();
+        assert!(e.contains("baseline.toml") && e.contains("model"), "{e}");
+    }
+}
