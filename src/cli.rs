@@ -475,7 +475,8 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         explicit: args.tensorflow_lib.clone(),
         offline: args.offline,
     };
-    let result = runner::run(&plan, &args.harness, &tf, &args.probe.options(), &host);
+    let result = runner::run(plan, &args.harness, &tf, &args.probe.options(), &host);
+    let plan = result.plan;
     if args.harness.list {
         return Exit::Success.into();
     }

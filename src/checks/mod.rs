@@ -289,6 +289,25 @@ impl CheckKind {
         }
     }
 
+    /// Whether this check asks for `device = "each-gpu"`.
+    pub fn is_each_gpu(&self) -> bool {
+        let device = match self {
+            CheckKind::TensorflowFitParity(spec) => &spec.device,
+            CheckKind::TensorflowThroughput(spec) => &spec.device,
+            _ => return false,
+        };
+        device == target::EACH_GPU
+    }
+
+    /// Points a per-device check at one device (the `each-gpu` expansion).
+    pub fn set_device(&mut self, device: &str) {
+        match self {
+            CheckKind::TensorflowFitParity(spec) => spec.device = device.to_string(),
+            CheckKind::TensorflowThroughput(spec) => spec.device = device.to_string(),
+            _ => {}
+        }
+    }
+
     /// Whether libtensorflow must be loaded first: to run on it, or because
     /// the judgement reads the loaded build.
     pub fn needs_tensorflow(&self) -> bool {

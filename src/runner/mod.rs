@@ -6,17 +6,20 @@ mod prepare;
 
 pub use prepare::{TfOptions, flavor_for};
 
-use crate::checks::{Placement, RunContext};
+use crate::checks::{Lane, Placement, RunContext, Target};
 use crate::diagnose::{self, Evidence};
 use crate::facts::driver::DriverProbe;
+use crate::facts::visible::{Visible, visible};
 use crate::facts::{self, Facts, ProbeOptions};
 use crate::host::HostFacts;
 use crate::outcome::{Outcome, Status, Verdict};
+use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
 use crate::worker::protocol::{RequestBody, ResponseBody};
 use crate::worker::{CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -26,6 +29,8 @@ const OUTPUT_HEAD: usize = 16 << 10;
 const OUTPUT_TAIL: usize = 48 << 10;
 
 pub struct RunResult {
+    /// The plan as run: `each-gpu` checks expanded, one per GPU.
+    pub plan: Plan,
     /// One per planned check; None for checks the filter left out.
     pub outcomes: Vec<Option<Outcome>>,
     pub facts: Facts,
@@ -35,6 +40,81 @@ struct Shared {
     pool: Pool,
     outcomes: Mutex<Vec<Option<Outcome>>>,
     facts: Facts,
+    /// One lock per GPU: checks on one GPU run one at a time (a throughput
+    /// figure means nothing beside another check's kernels), checks on
+    /// different GPUs side by side.
+    gpu_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl Shared {
+    fn gpu_lock(&self, key: &str) -> Arc<Mutex<()>> {
+        self.gpu_locks
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+/// The GPUs `each-gpu` expands into (those CUDA would show this process),
+/// or why there are none.
+fn gpu_slots(facts: &Facts) -> (Vec<GpuSlot>, String) {
+    let DriverProbe::Found(driver) = &facts.driver else {
+        return (Vec::new(), facts.driver.why_missing());
+    };
+    let var = facts.host.var("CUDA_VISIBLE_DEVICES");
+    let slots: Vec<GpuSlot> = visible(&driver.gpus, var)
+        .into_iter()
+        .filter_map(|v| match v {
+            Visible::Gpu(g) => g.uuid.value().cloned(),
+            Visible::Mig(m) => Some(m),
+        })
+        .enumerate()
+        .map(|(index, uuid)| GpuSlot { index, uuid })
+        .collect();
+    let why = match var {
+        _ if driver.gpus.is_empty() => "NVML lists no GPU".to_string(),
+        Some(v) => format!(
+            "CUDA_VISIBLE_DEVICES=\"{v}\" shows none of the {} GPU(s) NVML lists",
+            driver.gpus.len()
+        ),
+        None => "NVML gave no GPU UUIDs".to_string(),
+    };
+    (slots, why)
+}
+
+/// Which GPU a TensorFlow lane computes on, by UUID where NVML knows it.
+fn gpu_of(lane: &Lane, facts: &Facts) -> Option<String> {
+    let Lane::Tensorflow { device, pin, .. } = lane else {
+        return None;
+    };
+    let pin = match pin {
+        Some(pin) => pin.clone(),
+        None => match Target::parse(device).ok()? {
+            target @ Target::Gpu(_) => target.worker(facts.host.var("CUDA_VISIBLE_DEVICES")).1?,
+            _ => return None,
+        },
+    };
+    let DriverProbe::Found(driver) = &facts.driver else {
+        return Some(pin);
+    };
+    let by_index = pin
+        .parse::<u32>()
+        .ok()
+        .and_then(|i| driver.gpus.iter().find(|g| g.index == i));
+    let by_uuid = || {
+        driver
+            .gpus
+            .iter()
+            .find(|g| g.uuid.value().is_some_and(|u| u.starts_with(&pin)))
+    };
+    Some(
+        by_index
+            .or_else(by_uuid)
+            .and_then(|g| g.uuid.value().cloned())
+            .unwrap_or(pin),
+    )
 }
 
 /// Gathers the facts: NVML in the probe lane while TensorFlow loads in its
@@ -61,32 +141,32 @@ fn probe_trial(name: &str) -> Trial {
 
 /// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
 pub fn run(
-    plan: &Plan,
+    plan: Plan,
     args: &Arguments,
     tf: &TfOptions,
     probe: &ProbeOptions,
     host: &HostFacts,
 ) -> RunResult {
-    let selected: Vec<bool> = plan
-        .checks
-        .iter()
-        .map(|c| !args.is_filtered_out(&probe_trial(&c.test_name)))
-        .collect();
     let pool = new_pool();
-    let needs_tf = plan
-        .checks
-        .iter()
-        .zip(&selected)
-        .any(|(c, sel)| *sel && c.gate == Gate::Run && c.kind.needs_tensorflow());
+    // An `each-gpu` check's names are known only once the GPUs are: it
+    // counts as selected until then.
+    let needs_tf = plan.checks.iter().any(|c| {
+        (c.kind.is_each_gpu() || !args.is_filtered_out(&probe_trial(&c.test_name)))
+            && c.gate == Gate::Run
+            && c.kind.needs_tensorflow()
+    });
     let facts = if args.list {
         facts::skipped(host.clone())
     } else {
         gather_facts(&pool, needs_tf.then_some(tf), probe, host)
     };
+    let (slots, why) = gpu_slots(&facts);
+    let plan = plan::expand_each_gpu(plan, &slots, &why);
     let shared = Arc::new(Shared {
         pool,
         outcomes: Mutex::new(vec![None; plan.checks.len()]),
         facts,
+        gpu_locks: Mutex::default(),
     });
 
     let trials = plan
@@ -98,6 +178,14 @@ pub fn run(
             let kind = check.kind.name();
             let check = check.clone();
             Trial::ignorable_test(check.test_name.clone(), move || {
+                let gpu = match check.kind.placement() {
+                    Placement::Worker(lane) => gpu_of(&lane, &shared.facts),
+                    Placement::Parent | Placement::Facts => None,
+                };
+                let lock = gpu.map(|key| shared.gpu_lock(&key));
+                let _exclusive = lock
+                    .as_ref()
+                    .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
                 let outcome = execute(&shared.pool, &check, &shared.facts);
                 let result = match outcome.verdict.status {
                     Status::Pass => Ok(Completion::Completed),
@@ -115,6 +203,7 @@ pub fn run(
     shared.pool.shutdown();
     let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
     RunResult {
+        plan,
         outcomes,
         facts: shared.facts.clone(),
     }

@@ -441,3 +441,83 @@ fn cpu_only_tensorflow_on_a_gpu_machine_is_diagnosed() {
     );
     assert!(json.to_string().contains("tensorflow[and-cuda]==2.18.1"));
 }
+
+/// `device = "each-gpu"` on a two-GPU machine: one test per GPU, named by
+/// index and UUID, each in a worker pinned to its GPU. The stand-in machine
+/// has no CUDA TensorFlow, so each fails with TensorFlow's own refusal; a
+/// machine whose CUDA_VISIBLE_DEVICES hides its GPU follows the suite's
+/// missing-GPU policy instead.
+#[test]
+fn each_gpu_expands_into_one_pinned_test_per_gpu() {
+    tensorflow_ready();
+    let suite = tempfile::tempdir().unwrap();
+    let path = suite.path().join("each.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[check]]
+name = "fit"
+kind = "tensorflow.fit_parity"
+device = "each-gpu"
+steps = 2
+
+[[check]]
+name = "speed"
+kind = "tensorflow.throughput"
+device = "each-gpu"
+min_h2d_gbps = 1.0
+on_missing = "skip"
+"#,
+    )
+    .unwrap();
+    let run = |machine: &Machine| {
+        let junit = machine.root().join("junit.xml");
+        let out = machine.gpugate(&[
+            "--suite",
+            path.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        (out, read_junit(&junit))
+    };
+    let k80 = Machine::new("k80-driver-470");
+    let (out, report) = run(&k80);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let cases = &report.test_suites[0].test_cases;
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fit [gpu0 80808080]",
+            "fit [gpu1 80808080]",
+            "speed [gpu0 80808080]",
+            "speed [gpu1 80808080]"
+        ]
+    );
+    let TestCaseStatus::NonSuccess { message, .. } = &cases[1].status else {
+        panic!("fit on gpu1 cannot pass without a CUDA TensorFlow")
+    };
+    let message = message.as_ref().unwrap().as_str();
+    assert!(
+        message.starts_with("training on GPU-80808080-0000-4000-8000-000000000002 did not run: ")
+            && message.contains("was explicitly assigned to /device:GPU:0"),
+        "{message}"
+    );
+
+    let hidden = Machine::new("h100-cuda-visible-devices-hidden");
+    let (out, report) = run(&hidden);
+    assert_eq!(out.status.code(), Some(101));
+    let cases = &report.test_suites[0].test_cases;
+    assert_eq!(cases.len(), 2);
+    let TestCaseStatus::NonSuccess { message, .. } = &cases[0].status else {
+        panic!("no GPU to run on is a failure in a suite that requires one")
+    };
+    assert!(
+        message
+            .as_ref()
+            .unwrap()
+            .contains("found no GPU to run on: CUDA_VISIBLE_DEVICES="),
+        "{message:?}"
+    );
+    assert!(matches!(cases[1].status, TestCaseStatus::Skipped { .. }));
+}
