@@ -190,7 +190,13 @@ impl Spec {
         } else {
             short(&self.device)
         };
-        let subject = match tf.fit(&device, SessionShape::default(), &problem) {
+        // A CPU subject must not see GPUs either: the ops the gradient
+        // builder leaves unpinned would otherwise run on one.
+        let subject_shape = SessionShape {
+            threads: None,
+            hide_gpus: on_cpu,
+        };
+        let subject = match tf.fit(&device, subject_shape, &problem) {
             Ok(run) => run,
             Err(e) => {
                 return Verdict::fail(format!("training on {} did not run: {e}", self.device));
