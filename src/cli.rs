@@ -475,7 +475,16 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         explicit: args.tensorflow_lib.clone(),
         offline: args.offline,
     };
-    let result = runner::run(plan, &args.harness, &tf, &args.probe.options(), &host);
+    // `--format json` is the whole run as one document on stdout; the
+    // console then goes to stderr, in libtest's pretty format.
+    let json = args.harness.format == Some(libtest_mimic::FormatSetting::Json);
+    let mut harness = args.harness.clone();
+    if json {
+        harness.format = None;
+    }
+    let console = json.then(crate::procs::StdoutToStderr::start);
+    let result = runner::run(plan, &harness, &tf, &args.probe.options(), &host);
+    drop(console);
     let plan = result.plan;
     if args.harness.list {
         return Exit::Success.into();
@@ -491,26 +500,82 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         Err(e) => eprintln!("error: {e}"),
     }
 
-    if let Some(signal) = crate::procs::cancelled_by() {
-        return if signal == libc::SIGTERM {
-            Exit::Terminated.into()
-        } else {
-            Exit::Interrupted.into()
-        };
-    }
-    if written.is_err() {
-        return Exit::ReportUnwritable.into();
-    }
-    if let Some(path) = record {
-        return record_baseline(&plan, &outcomes, path);
-    }
     let failed = outcomes
         .iter()
         .flatten()
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
-    if failed {
-        Exit::ChecksFailed.into()
-    } else {
-        Exit::Success.into()
+    let exit = match crate::procs::cancelled_by() {
+        Some(libc::SIGTERM) => Exit::Terminated,
+        Some(_) => Exit::Interrupted,
+        None if written.is_err() => Exit::ReportUnwritable,
+        None if failed => Exit::ChecksFailed,
+        None => Exit::Success,
+    };
+    if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {
+        return record_baseline(&plan, &outcomes, path);
+    }
+    let results = report::results::collect(&plan, &outcomes);
+    if json {
+        let findings = diagnose::diagnose(&diagnose::Evidence {
+            facts: &result.facts,
+            log: &result.facts.tensorflow.log,
+        });
+        let document = report::json::RunJson::new(
+            exit.code(),
+            started.elapsed().as_secs_f64(),
+            &results,
+            &properties,
+            &result.facts,
+            &findings,
+        );
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).expect("the run serializes")
+        );
+    }
+    ci_reports(&results, &properties, exit, json);
+    exit.into()
+}
+
+/// What a CI system shows besides the JUnit report: on GitHub Actions the
+/// job summary and error annotations, on GitLab a log section per suite.
+/// With `--format json` they go to stderr, keeping stdout one document.
+fn ci_reports(
+    results: &[report::results::TestResult],
+    properties: &[(String, String)],
+    exit: Exit,
+    json: bool,
+) {
+    let say = |text: &str| {
+        if json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    };
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        for line in report::github::annotations(results) {
+            say(&format!("{line}\n"));
+        }
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let summary = report::github::summary(results, properties, exit.code());
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, summary.as_bytes()));
+            if let Err(e) = appended {
+                eprintln!(
+                    "warning: failed to append the job summary to {}: {e}",
+                    Path::new(&path).display()
+                );
+            }
+        }
+    }
+    if std::env::var("GITLAB_CI").as_deref() == Ok("true") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        say(&report::gitlab::sections(results, now));
     }
 }

@@ -103,3 +103,36 @@ pub fn install_signal_handlers() -> std::io::Result<()> {
         })?;
     Ok(())
 }
+
+/// While alive, the process's stdout (descriptor 1) writes to stderr, so
+/// that libtest's console cannot mix into a document printed on stdout.
+pub struct StdoutToStderr {
+    saved: libc::c_int,
+}
+
+impl StdoutToStderr {
+    pub fn start() -> StdoutToStderr {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        // SAFETY: plain descriptor duplication; failures leave stdout as it was.
+        let saved = unsafe { libc::dup(1) };
+        if saved >= 0 {
+            unsafe { libc::dup2(2, 1) };
+        }
+        StdoutToStderr { saved }
+    }
+}
+
+impl Drop for StdoutToStderr {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        if self.saved >= 0 {
+            // SAFETY: restores the descriptor saved in `start`, then closes the copy.
+            unsafe {
+                libc::dup2(self.saved, 1);
+                libc::close(self.saved);
+            }
+        }
+    }
+}

@@ -146,3 +146,11 @@ mod date_tests {
         assert_eq!(date_of_unix_day(-1), "1969-12-31");
     }
 }
+
+/// `text` with every character `keep` refuses replaced by `with`: file
+/// names, CI section names.
+pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> String {
+    text.chars()
+        .map(|c| if keep(c) { c } else { with })
+        .collect()
+}

@@ -9,17 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// Keeps letters, digits, `-`, `_` and `.`; everything else becomes `-`.
 fn file_part(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    cleaned.trim_matches(['-', '.']).to_string()
+    let keep = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    crate::text::replace_unless(text, keep, '-')
+        .trim_matches(['-', '.'])
+        .to_string()
 }
 
 /// The directory attachments of the report at `junit` go to.

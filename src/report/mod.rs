@@ -3,7 +3,11 @@
 
 pub mod attachments;
 pub mod doctor;
+pub mod github;
+pub mod gitlab;
+pub mod json;
 pub mod junit;
+pub mod results;
 
 use crate::facts::Facts;
 

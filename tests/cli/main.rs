@@ -780,3 +780,66 @@ min_fraction = 0.05
         slow.message
     );
 }
+
+/// In GitHub Actions and GitLab CI the run adds what those systems show: a
+/// job summary and error annotations, log sections; `--format json` puts the
+/// whole run on stdout as one document whose counts match the JUnit report.
+#[test]
+fn ci_reporters_and_the_json_document_agree_with_junit() {
+    tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let summary = dir.path().join("summary.md");
+    let out = Command::new(BIN)
+        .args([
+            "--suite",
+            "fixtures/suites/failing.toml",
+            "--suite",
+            "fixtures/suites/all-pass.toml",
+        ])
+        .args(["--format", "json", "--junit", junit.to_str().unwrap()])
+        .current_dir(root())
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITLAB_CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            text(&out.stdout)
+        )
+    });
+    let report = read_junit(&junit);
+    let cases = cases(&report);
+    let count = |s: &str| cases.iter().filter(|c| c.status == s).count();
+    assert_eq!(doc["exit_code"], 101);
+    for (json, junit) in [
+        ("pass", "pass"),
+        ("fail", "fail"),
+        ("error", "error"),
+        ("skip", "skip"),
+    ] {
+        assert_eq!(doc["counts"][json], count(junit), "{json}");
+    }
+    assert_eq!(doc["results"].as_array().unwrap().len(), cases.len());
+    assert!(doc["facts"]["host"].is_object());
+    // The console went to stderr, with the annotations and sections.
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("test result: FAILED"), "{stderr}");
+    let annotations = stderr
+        .lines()
+        .filter(|l| l.starts_with("::error title=gpugate "))
+        .count();
+    assert_eq!(annotations, count("fail") + count("error"));
+    assert!(stderr.contains("section_start:") && stderr.contains("section_end:"));
+    assert!(
+        stderr.contains("gpugate_failing[collapsed=false]"),
+        "{stderr}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("## gpugate failed: "), "{md}");
+    assert!(md.contains("| failing | false exits 0 | ❌ fail |"), "{md}");
+}

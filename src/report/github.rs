@@ -1,0 +1,180 @@
+//! GitHub Actions: a Markdown job summary (appended to
+//! `$GITHUB_STEP_SUMMARY`) and `::error` workflow commands, which GitHub
+//! shows as annotations on the run and the pull request.
+
+use super::results::{Counts, TestResult};
+use crate::outcome::Status;
+use std::fmt::Write;
+
+/// GitHub refuses a step summary over 1 MiB; stay well under it.
+pub const SUMMARY_LIMIT: usize = 1000 * 1024;
+/// GitHub shows at most 10 error annotations per step; more are dropped.
+pub const MAX_ANNOTATIONS: usize = 10;
+
+/// Escapes a workflow command's message.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value (title, file).
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One `::error` line per failure or error, at most [`MAX_ANNOTATIONS`],
+/// then a `::notice` saying how many more there were.
+pub fn annotations(results: &[TestResult]) -> Vec<String> {
+    let failed: Vec<&TestResult> = results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Error))
+        .collect();
+    let mut lines: Vec<String> = failed
+        .iter()
+        .take(MAX_ANNOTATIONS)
+        .map(|r| {
+            let mut text = r.message.clone();
+            if let Some(detail) = &r.detail {
+                text.push('\n');
+                text.push_str(detail);
+            }
+            format!(
+                "::error title={}::{}",
+                escape_property(&format!("gpugate {}::{}", r.suite, r.name)),
+                escape_data(&crate::text::cap(&text, 4000, 0))
+            )
+        })
+        .collect();
+    if failed.len() > MAX_ANNOTATIONS {
+        lines.push(format!(
+            "::notice title=gpugate::{} more failures are in the job summary and the JUnit report",
+            failed.len() - MAX_ANNOTATIONS
+        ));
+    }
+    lines
+}
+
+fn cell(text: &str) -> String {
+    html(text).replace('|', "\\|").replace('\n', " ")
+}
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅ pass",
+        Status::Fail => "❌ fail",
+        Status::Error => "💥 error",
+        Status::Skip => "⏭️ skip",
+    }
+}
+
+/// The job summary: verdict, facts, every result, each failure with its
+/// diagnosis. Cut to [`SUMMARY_LIMIT`] with a note where it is cut.
+pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8) -> String {
+    let counts = Counts::of(results);
+    let mut md = String::new();
+    let verdict = if exit_code == 0 { "passed" } else { "failed" };
+    let _ = writeln!(md, "## gpugate {verdict}: {}\n", counts.describe());
+    if !facts.is_empty() {
+        md.push_str("| fact | value |\n|---|---|\n");
+        for (k, v) in facts {
+            let _ = writeln!(md, "| {} | {} |", cell(k), cell(v));
+        }
+        md.push('\n');
+    }
+    md.push_str("| suite | check | result | time | message |\n|---|---|---|---|---|\n");
+    for r in results {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.2}s | {} |",
+            cell(&r.suite),
+            cell(&r.name),
+            icon(r.status),
+            r.duration_s,
+            cell(&r.message)
+        );
+    }
+    let failures: Vec<&TestResult> = results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Error))
+        .collect();
+    if !failures.is_empty() {
+        md.push_str("\n### Failures\n");
+    }
+    for r in failures {
+        let _ = write!(
+            md,
+            "\n<details><summary><b>{}::{}</b>: {}</summary>\n\n```text\n{}\n",
+            html(&r.suite),
+            html(&r.name),
+            html(&r.message),
+            r.message.replace("```", "'''")
+        );
+        if let Some(detail) = &r.detail {
+            let _ = writeln!(md, "{}", detail.replace("```", "'''"));
+        }
+        md.push_str("```\n</details>\n");
+    }
+    if md.len() > SUMMARY_LIMIT {
+        let note = "\n\n_(summary cut to stay under GitHub's 1 MiB limit; the JUnit report has everything)_\n";
+        let mut cut = SUMMARY_LIMIT - note.len();
+        while !md.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        md.truncate(cut);
+        md.push_str(note);
+    }
+    md
+}
+
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::results::{assert_golden, sample};
+
+    #[test]
+    fn workflow_command_escaping() {
+        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(escape_property("a::b, c\n"), "a%3A%3Ab%2C c%0A");
+    }
+
+    #[test]
+    fn annotations_golden() {
+        assert_golden(
+            "github-annotations.txt",
+            &(annotations(&sample()).join("\n") + "\n"),
+        );
+    }
+
+    #[test]
+    fn annotations_stop_at_ten_and_say_how_many_more() {
+        let failed = sample()[1].clone();
+        let many = vec![failed; 13];
+        let lines = annotations(&many);
+        assert_eq!(lines.len(), MAX_ANNOTATIONS + 1);
+        assert!(lines[..10].iter().all(|l| l.starts_with("::error ")));
+        assert!(lines[10].starts_with("::notice title=gpugate::3 more failures"));
+        assert!(lines.iter().all(|l| !l.contains('\n')));
+    }
+
+    #[test]
+    fn summary_golden() {
+        let facts = vec![("nvidia.driver".to_string(), "580.65.06 | test".to_string())];
+        assert_golden("github-summary.md", &summary(&sample(), &facts, 101));
+    }
+
+    #[test]
+    fn summary_stays_under_the_limit() {
+        let mut big = sample();
+        big[1].detail = Some("x".repeat(SUMMARY_LIMIT * 2));
+        let md = summary(&big, &[], 101);
+        assert!(md.len() <= SUMMARY_LIMIT, "{}", md.len());
+        assert!(md.ends_with("the JUnit report has everything)_\n"));
+    }
+}
