@@ -64,26 +64,12 @@ impl Baselines {
 
     /// Writes to a temporary file beside `path`, then renames it over.
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        use std::io::Write;
-        let fail = |e: std::io::Error| {
-            format!("failed to write the baseline file {}: {e}", path.display())
-        };
         let text = format!(
             "# Throughput baselines, recorded by `gpugate baseline record`.\n{}",
             toml::to_string(self).map_err(|e| format!("failed to serialize baselines: {e}"))?
         );
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".gpugate-baseline-")
-            .tempfile_in(dir)
-            .map_err(fail)?;
-        tmp.write_all(text.as_bytes()).map_err(fail)?;
-        tmp.persist(path).map_err(|e| fail(e.error))?;
-        Ok(())
+        crate::text::write_atomic(path, text.as_bytes())
+            .map_err(|e| format!("failed to write the baseline file {}: {e}", path.display()))
     }
 }
 

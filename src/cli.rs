@@ -149,6 +149,11 @@ enum Command {
         /// A diagnosis id such as `cudnn-wrong-major`.
         id: Option<String>,
     },
+    /// Reports made by earlier runs.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
     /// Throughput baselines for `tensorflow.throughput`'s `baseline` key.
     Baseline {
         #[command(subcommand)]
@@ -156,6 +161,30 @@ enum Command {
     },
     #[command(name = WORKER_SUBCOMMAND, hide = true)]
     Worker,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum MergeFormat {
+    Markdown,
+    Html,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportAction {
+    /// Merges JUnit reports (one per runner, driver or night) into one matrix
+    /// of tests × runs, columns labelled by runner, driver and GPU, with what
+    /// changed between runs first.
+    Merge {
+        /// JUnit files, in the order their columns should appear (oldest first).
+        #[arg(required = true, value_name = "JUNIT")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: MergeFormat,
+        /// Where to write it (default: stdout).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,6 +255,9 @@ pub fn main() -> ExitCode {
             tensorflow_lib,
         }) => facts_command(format, &probe, tensorflow_lib, true),
         Some(Command::Explain { id }) => explain(id.as_deref()),
+        Some(Command::Report {
+            action: ReportAction::Merge { files, format, out },
+        }) => merge_reports(&files, format, out.as_deref()),
         Some(Command::Baseline {
             action: BaselineAction::Record { out, run: args },
         }) => run(*args, Some(&out)),
@@ -384,6 +416,51 @@ fn record_baseline(
             eprintln!("error: {e}");
             Exit::ReportUnwritable.into()
         }
+    }
+}
+
+fn merge_reports(files: &[PathBuf], format: MergeFormat, out: Option<&Path>) -> ExitCode {
+    use crate::report::merge;
+    let mut read = Vec::new();
+    for path in files {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| merge::read(&xml));
+        match parsed {
+            Ok(junit) => read.push((path.display().to_string(), junit)),
+            Err(e) => {
+                eprintln!(
+                    "error: failed to read the JUnit report {}: {e}",
+                    path.display()
+                );
+                return Exit::Usage.into();
+            }
+        }
+    }
+    let matrix = merge::Matrix::new(read);
+    for line in matrix.ignored() {
+        eprintln!("gpugate: {line}");
+    }
+    let text = match format {
+        MergeFormat::Markdown => merge::markdown(&matrix),
+        MergeFormat::Html => merge::html(&matrix),
+        MergeFormat::Json => merge::json(&matrix),
+    };
+    match out {
+        None => {
+            print!("{text}");
+            Exit::Success.into()
+        }
+        Some(path) => match crate::text::write_atomic(path, text.as_bytes()) {
+            Ok(()) => {
+                eprintln!("gpugate: merged report written to {}", path.display());
+                Exit::Success.into()
+            }
+            Err(e) => {
+                eprintln!("error: failed to write {}: {e}", path.display());
+                Exit::ReportUnwritable.into()
+            }
+        },
     }
 }
 

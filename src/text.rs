@@ -154,3 +154,21 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
         .map(|c| if keep(c) { c } else { with })
         .collect()
 }
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: a reader sees the old file or the new one, never half of one.
+/// Creates the directory.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gpugate-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -41,7 +41,7 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
             );
             let path = dir.join(name);
             let written = std::fs::create_dir_all(&dir)
-                .and_then(|()| write_atomic(&path, attachment.contents.as_bytes()));
+                .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
             match written {
                 Ok(()) => outcome.attachments.push(path),
                 Err(e) => eprintln!(
@@ -51,17 +51,6 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
             }
         }
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gpugate-attachment-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

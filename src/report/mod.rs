@@ -7,6 +7,7 @@ pub mod github;
 pub mod gitlab;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod results;
 
 use crate::facts::Facts;

@@ -843,3 +843,83 @@ fn ci_reporters_and_the_json_document_agree_with_junit() {
     assert!(md.starts_with("## gpugate failed: "), "{md}");
     assert!(md.contains("| failing | false exits 0 | ❌ fail |"), "{md}");
 }
+
+/// `gpugate report merge` over gpugate's own reports and foreign ones
+/// (pytest's, a bare <testsuite> root): one matrix, what changed first, the
+/// foreign parts it skipped said on stderr, and a self-contained HTML file.
+#[test]
+fn report_merge_reads_gpugate_and_foreign_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before.xml");
+    let after = dir.path().join("after.xml");
+    // The same suite twice, the second time with PATH set, so one test moves.
+    let suite = dir.path().join("s.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"flag\"\nkind = \"env.var\"\nvar = \"GPUGATE_TEST_FLAG\"\nabsent = true\n",
+    )
+    .unwrap();
+    for (junit, flag) in [(&before, None), (&after, Some("1"))] {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env_remove("GPUGATE_TEST_FLAG");
+        if let Some(v) = flag {
+            cmd.env("GPUGATE_TEST_FLAG", v);
+        }
+        cmd.output().unwrap();
+    }
+    let pytest = fixtures().join("junit/pytest.xml");
+    let bare = fixtures().join("junit/bare.xml");
+    let files = [
+        before.to_str().unwrap(),
+        after.to_str().unwrap(),
+        pytest.to_str().unwrap(),
+        bare.to_str().unwrap(),
+    ];
+    let mut args = vec!["report", "merge"];
+    args.extend(files);
+    let out = gpugate(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    assert!(md.contains("- **s::flag**: pass on "), "{md}");
+    assert!(
+        md.contains("| s::flag ⚠️ | pass | **fail** | — | — |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| tests.test_gpu::test_b | — | — | **fail** | — |"),
+        "{md}"
+    );
+    assert!(md.contains("| c::t1 | — | — | — | skip |"), "{md}");
+    assert!(
+        md.contains("| vm · driver none (before) |") || md.contains(" (before) | "),
+        "{md}"
+    );
+    assert!(text(&out.stderr).contains("pytest.xml: ignored <custom> ×1"));
+
+    let html = dir.path().join("merged.html");
+    args.extend(["--format", "html", "--out", html.to_str().unwrap()]);
+    let out = gpugate(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<tr class=\"changed\">"));
+    assert!(
+        !page.contains("src=") && !page.contains("<link"),
+        "self-contained"
+    );
+
+    let out = gpugate(&["report", "merge", suite.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("s.toml: not well-formed")
+            || text(&out.stderr).contains("s.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,260 @@
+//! `gpugate report merge`: many JUnit reports (one per runner, driver,
+//! night) as one matrix of tests × runs, columns labelled from each
+//! report's properties, with what changed between runs picked out.
+
+mod read;
+mod render;
+
+pub use read::{JunitFile, read};
+pub use render::{html, json, markdown};
+
+use crate::outcome::Status;
+use std::path::Path;
+
+/// One report, one column.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// What the column is called: runner, driver and GPU where the report
+    /// says them, else its file name.
+    pub label: String,
+    pub file: String,
+    pub junit: JunitFile,
+}
+
+/// One test, one row: its status in each run (None: not in that run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub group: String,
+    pub name: String,
+    pub cells: Vec<Option<Status>>,
+}
+
+impl Row {
+    /// Whether the runs that have this test disagree on it.
+    pub fn changed(&self) -> bool {
+        let mut seen = self.cells.iter().flatten();
+        seen.next().is_some_and(|first| seen.any(|s| s != first))
+    }
+}
+
+/// One test's move between two runs, e.g. pass on one driver, fail on the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub test: String,
+    pub from_run: usize,
+    pub from: Status,
+    pub to_run: usize,
+    pub to: Status,
+}
+
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub runs: Vec<Run>,
+    pub rows: Vec<Row>,
+}
+
+/// Labels a report from its properties.
+fn label(junit: &JunitFile, file: &str) -> String {
+    let get = |k: &str| junit.properties.get(k).filter(|v| !v.is_empty());
+    let mut parts = Vec::new();
+    if let Some(runner) = get("ci.runner").or_else(|| get("host.name")) {
+        parts.push(runner.clone());
+    }
+    if let Some(driver) = get("nvidia.driver") {
+        // "none (no NVIDIA driver: ...)" is too long for a column head.
+        let short = driver.split(" (").next().unwrap_or(driver);
+        parts.push(format!("driver {short}"));
+    }
+    if let Some(models) = get("nvidia.gpu_models") {
+        parts.push(models.clone());
+    }
+    if parts.is_empty() {
+        Path::new(file)
+            .file_stem()
+            .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned())
+    } else {
+        parts.join(" · ")
+    }
+}
+
+impl Matrix {
+    pub fn new(files: Vec<(String, JunitFile)>) -> Matrix {
+        let mut runs: Vec<Run> = files
+            .into_iter()
+            .map(|(file, junit)| Run {
+                label: label(&junit, &file),
+                file,
+                junit,
+            })
+            .collect();
+        // Two runs on the same runner and driver (two nights) need their
+        // file names to be told apart.
+        let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
+        for run in &mut runs {
+            if labels.iter().filter(|l| **l == run.label).count() > 1 {
+                let stem = Path::new(&run.file)
+                    .file_stem()
+                    .map_or_else(|| run.file.clone(), |s| s.to_string_lossy().into_owned());
+                run.label = format!("{} ({stem})", run.label);
+            }
+        }
+        let mut rows: Vec<Row> = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            for case in &run.junit.cases {
+                let row = match rows
+                    .iter_mut()
+                    .find(|r| r.group == case.group && r.name == case.name)
+                {
+                    Some(row) => row,
+                    None => {
+                        rows.push(Row {
+                            group: case.group.clone(),
+                            name: case.name.clone(),
+                            cells: vec![None; runs.len()],
+                        });
+                        rows.last_mut().expect("just pushed")
+                    }
+                };
+                row.cells[i] = Some(case.status);
+            }
+        }
+        Matrix { runs, rows }
+    }
+
+    /// Every change between consecutive runs that have the test, in row order.
+    pub fn changes(&self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for row in &self.rows {
+            let present: Vec<(usize, Status)> = row
+                .cells
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.map(|s| (i, s)))
+                .collect();
+            for pair in present.windows(2) {
+                if pair[0].1 != pair[1].1 {
+                    changes.push(Change {
+                        test: format!("{}::{}", row.group, row.name),
+                        from_run: pair[0].0,
+                        from: pair[0].1,
+                        to_run: pair[1].0,
+                        to: pair[1].1,
+                    });
+                }
+            }
+        }
+        changes
+    }
+
+    /// "file: ignored <custom> ×2" lines, for the reader to know.
+    pub fn ignored(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|r| !r.junit.ignored.is_empty())
+            .map(|r| {
+                let parts: Vec<String> = r
+                    .junit
+                    .ignored
+                    .iter()
+                    .map(|(k, n)| format!("{k} ×{n}"))
+                    .collect();
+                format!("{}: ignored {}", r.file, parts.join(", "))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Matrix {
+        let report = |runner: &str, driver: &str, statuses: &[(&str, &str)]| {
+            let cases: String = statuses
+                .iter()
+                .map(|(name, status)| match *status {
+                    "pass" => format!(r#"<testcase classname="gpu-basic" name="{name}"/>"#),
+                    "fail" => format!(r#"<testcase classname="gpu-basic" name="{name}"><failure message="broke &lt;here&gt;"/></testcase>"#),
+                    "skip" => format!(r#"<testcase classname="gpu-basic" name="{name}"><skipped/></testcase>"#),
+                    _ => format!(r#"<testcase classname="gpu-basic" name="{name}"><error message="crash"/></testcase>"#),
+                })
+                .collect();
+            let xml = format!(
+                r#"<testsuites><testsuite name="gpu-basic"><properties><property name="ci.runner" value="{runner}"/><property name="nvidia.driver" value="{driver}"/><property name="nvidia.gpu_models" value="NVIDIA A100-SXM4-40GB"/></properties>{cases}</testsuite></testsuites>"#
+            );
+            read(&xml).unwrap()
+        };
+        Matrix::new(vec![
+            (
+                "driver-535.xml".into(),
+                report(
+                    "gpu-a",
+                    "535.104.05",
+                    &[
+                        ("matmul", "pass"),
+                        ("fit parity", "pass"),
+                        ("cudnn", "skip"),
+                    ],
+                ),
+            ),
+            (
+                "driver-550.xml".into(),
+                report(
+                    "gpu-b",
+                    "550.54.15",
+                    &[
+                        ("matmul", "pass"),
+                        ("fit parity", "fail"),
+                        ("throughput", "pass"),
+                    ],
+                ),
+            ),
+            (
+                "driver-570.xml".into(),
+                report(
+                    "gpu-c",
+                    "570.86.10",
+                    &[("matmul", "error"), ("fit parity", "fail")],
+                ),
+            ),
+        ])
+    }
+
+    #[test]
+    fn rows_are_the_union_and_columns_are_labelled_from_properties() {
+        let m = sample();
+        assert_eq!(
+            m.runs[0].label,
+            "gpu-a · driver 535.104.05 · NVIDIA A100-SXM4-40GB"
+        );
+        let names: Vec<&str> = m.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["matmul", "fit parity", "cudnn", "throughput"]);
+        assert_eq!(m.rows[2].cells, [Some(Status::Skip), None, None]);
+        assert!(m.rows[0].changed() && m.rows[1].changed());
+        assert!(!m.rows[2].changed() && !m.rows[3].changed());
+    }
+
+    #[test]
+    fn changes_name_the_runs_between_which_a_test_moved() {
+        let changes = sample().changes();
+        assert_eq!(
+            changes,
+            [
+                Change {
+                    test: "gpu-basic::matmul".into(),
+                    from_run: 1,
+                    from: Status::Pass,
+                    to_run: 2,
+                    to: Status::Error
+                },
+                Change {
+                    test: "gpu-basic::fit parity".into(),
+                    from_run: 0,
+                    from: Status::Pass,
+                    to_run: 1,
+                    to: Status::Fail
+                },
+            ]
+        );
+    }
+}

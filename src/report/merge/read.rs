@@ -1,0 +1,175 @@
+//! A lenient JUnit reader for `report merge`: reads gpugate's reports and
+//! those of other producers (pytest, Jenkins, older gpugate), with or
+//! without a `<testsuites>` root. What it does not know, it counts and
+//! skips, so the merged report can say what it ignored.
+
+use crate::outcome::Status;
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// `classname` (gpugate writes the suite there), else the suite's name.
+    pub group: String,
+    pub name: String,
+    pub status: Status,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JunitFile {
+    /// `<testsuite>` properties (the first value of each name wins).
+    pub properties: BTreeMap<String, String>,
+    pub cases: Vec<Case>,
+    /// Elements this reader skipped, by name, with counts.
+    pub ignored: BTreeMap<String, usize>,
+}
+
+const KNOWN: &[&str] = &[
+    "testsuites",
+    "testsuite",
+    "properties",
+    "property",
+    "testcase",
+    "failure",
+    "error",
+    "skipped",
+    "system-out",
+    "system-err",
+    "flakyFailure",
+    "flakyError",
+    "rerunFailure",
+    "rerunError",
+];
+
+fn attr(e: &BytesStart, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name.as_bytes())
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
+}
+
+/// Parses `xml`; a document that is not well-formed is an error naming the
+/// byte position.
+pub fn read(xml: &str) -> Result<JunitFile, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut file = JunitFile::default();
+    let mut suite = String::new();
+    let mut in_case = false;
+    let mut depth_in_case = 0usize;
+    let mut saw_junit = false;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            Event::End(e) => {
+                if e.name().as_ref() == b"testcase" {
+                    in_case = false;
+                } else if in_case {
+                    depth_in_case = depth_in_case.saturating_sub(1);
+                }
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let Some(e) = start else { continue };
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        if in_case && !empty {
+            depth_in_case += 1;
+        }
+        match name.as_str() {
+            "testsuites" => saw_junit = true,
+            "testsuite" => {
+                saw_junit = true;
+                suite = attr(&e, "name").unwrap_or_default();
+            }
+            "property" if !in_case => {
+                if let (Some(k), Some(v)) = (attr(&e, "name"), attr(&e, "value")) {
+                    file.properties.entry(k).or_insert(v);
+                }
+            }
+            "testcase" => {
+                saw_junit = true;
+                file.cases.push(Case {
+                    group: attr(&e, "classname").unwrap_or_else(|| suite.clone()),
+                    name: attr(&e, "name").unwrap_or_default(),
+                    status: Status::Pass,
+                    message: String::new(),
+                });
+                in_case = !empty;
+                depth_in_case = 0;
+            }
+            "failure" | "error" | "skipped" if in_case && depth_in_case <= 1 => {
+                if let Some(case) = file.cases.last_mut() {
+                    case.status = match name.as_str() {
+                        "failure" => Status::Fail,
+                        "error" => Status::Error,
+                        _ => Status::Skip,
+                    };
+                    case.message = attr(&e, "message").unwrap_or_default();
+                }
+            }
+            other if !KNOWN.contains(&other) => {
+                *file.ignored.entry(format!("<{other}>")).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    if !saw_junit {
+        return Err(
+            "no <testsuites>, <testsuite> or <testcase> element: not a JUnit report".into(),
+        );
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_foreign_producers_and_counts_what_it_skips() {
+        let pytest = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" timestamp="2025-01-01T00:00:00" hostname="gpu1"><properties><property name="x" value="y"/></properties><testcase classname="tests.test_gpu" name="test_a" time="0.5" file="t.py" line="3"><properties><property name="p" value="q"/></properties></testcase><testcase classname="tests.test_gpu" name="test_b"><failure message="assert 1 == 2">trace</failure><custom>unknown</custom></testcase></testsuite></testsuites>"#;
+        let file = read(pytest).unwrap();
+        assert_eq!(file.cases.len(), 2);
+        assert_eq!(file.cases[0].status, Status::Pass);
+        assert_eq!(file.cases[1].status, Status::Fail);
+        assert_eq!(file.cases[1].message, "assert 1 == 2");
+        assert_eq!(file.properties.get("x").map(String::as_str), Some("y"));
+        assert!(
+            !file.properties.contains_key("p"),
+            "case properties are not run facts"
+        );
+        assert_eq!(file.ignored.get("<custom>"), Some(&1));
+
+        let bare = r#"<testsuite name="bare"><testcase name="t1"><skipped/></testcase><testcase name="t2"><error message="boom"/></testcase></testsuite>"#;
+        let file = read(bare).unwrap();
+        assert_eq!(file.cases[0].group, "bare");
+        assert_eq!(file.cases[0].status, Status::Skip);
+        assert_eq!(file.cases[1].status, Status::Error);
+    }
+
+    #[test]
+    fn broken_or_foreign_documents_are_errors() {
+        assert!(read("<testsuites><testsuite>").is_ok_and(|f| f.cases.is_empty()));
+        assert!(
+            read("<testsuites></oops>")
+                .unwrap_err()
+                .contains("not well-formed")
+        );
+        assert!(
+            read("<html><body/></html>")
+                .unwrap_err()
+                .contains("not a JUnit report")
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The merged matrix as Markdown (for job summaries and PR comments), as one
+//! self-contained HTML file (a CI artifact), or as JSON.
+
+use super::{Matrix, Row};
+use crate::outcome::Status;
+use serde_json::json;
+use std::fmt::Write;
+
+fn word(cell: Option<Status>) -> &'static str {
+    cell.map_or("—", Status::word)
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+fn test_name(row: &Row) -> String {
+    format!("{}::{}", row.group, row.name)
+}
+
+pub fn markdown(m: &Matrix) -> String {
+    let mut md = String::from("## gpugate: merged reports\n\n");
+    let changes = m.changes();
+    if changes.is_empty() {
+        md.push_str("No test changed status between runs.\n\n");
+    } else {
+        md.push_str("### What changed\n\n");
+        for c in &changes {
+            let _ = writeln!(
+                md,
+                "- **{}**: {} on {} → **{}** on {}",
+                md_cell(&c.test),
+                c.from.word(),
+                md_cell(&m.runs[c.from_run].label),
+                c.to.word(),
+                md_cell(&m.runs[c.to_run].label)
+            );
+        }
+        md.push('\n');
+    }
+    md.push_str("| test |");
+    for run in &m.runs {
+        let _ = write!(md, " {} |", md_cell(&run.label));
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|".repeat(m.runs.len()));
+    md.push('\n');
+    for row in &m.rows {
+        let mark = if row.changed() { " ⚠️" } else { "" };
+        let _ = write!(md, "| {}{mark} |", md_cell(&test_name(row)));
+        for cell in &row.cells {
+            let text = match cell {
+                Some(Status::Fail) | Some(Status::Error) => format!("**{}**", word(*cell)),
+                _ => word(*cell).to_string(),
+            };
+            let _ = write!(md, " {text} |");
+        }
+        md.push('\n');
+    }
+    md.push_str("\nColumns, from: ");
+    let files: Vec<String> = m
+        .runs
+        .iter()
+        .map(|r| format!("`{}`", r.file.replace('`', "'")))
+        .collect();
+    md.push_str(&files.join(", "));
+    md.push('\n');
+    for line in m.ignored() {
+        let _ = writeln!(md, "\n_{}_", md_cell(&line));
+    }
+    md
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn html(m: &Matrix) -> String {
+    let mut h = String::from(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gpugate: merged reports</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f4f4f4;font-weight:600;vertical-align:bottom}
+td.pass{background:#e6f4ea}td.fail{background:#fce8e6;font-weight:600}td.error{background:#fbd3cf;font-weight:600}
+td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-child{border-left:4px solid #e37400}
+.note{color:#666;font-size:90%}
+</style></head><body>
+<h1>gpugate: merged reports</h1>
+"#,
+    );
+    let changes = m.changes();
+    if changes.is_empty() {
+        h.push_str("<p>No test changed status between runs.</p>\n");
+    } else {
+        h.push_str("<h2>What changed</h2>\n<ul>\n");
+        for c in &changes {
+            let _ = writeln!(
+                h,
+                "<li><b>{}</b>: {} on {} → <b>{}</b> on {}</li>",
+                esc(&c.test),
+                c.from.word(),
+                esc(&m.runs[c.from_run].label),
+                c.to.word(),
+                esc(&m.runs[c.to_run].label)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("<table>\n<tr><th>test</th>");
+    for run in &m.runs {
+        let _ = write!(
+            h,
+            "<th title=\"{}\">{}</th>",
+            esc(&run.file),
+            esc(&run.label)
+        );
+    }
+    h.push_str("</tr>\n");
+    for row in &m.rows {
+        let class = if row.changed() {
+            " class=\"changed\""
+        } else {
+            ""
+        };
+        let _ = write!(h, "<tr{class}><td>{}</td>", esc(&test_name(row)));
+        for cell in &row.cells {
+            let _ = write!(
+                h,
+                "<td class=\"{}\">{}</td>",
+                cell.map_or("none", Status::word),
+                word(*cell)
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    for line in m.ignored() {
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&line));
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+pub fn json(m: &Matrix) -> String {
+    let doc = json!({
+        "runs": m.runs.iter().map(|r| json!({
+            "label": r.label,
+            "file": r.file,
+            "properties": r.junit.properties,
+            "ignored": r.junit.ignored,
+        })).collect::<Vec<_>>(),
+        "tests": m.rows.iter().map(|row| json!({
+            "test": test_name(row),
+            "changed": row.changed(),
+            "statuses": row.cells.iter().map(|c| c.map(Status::word)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "changes": m.changes().iter().map(|c| json!({
+            "test": c.test,
+            "from": {"run": c.from_run, "status": c.from.word()},
+            "to": {"run": c.to_run, "status": c.to.word()},
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::results::assert_golden;
+
+    #[test]
+    fn renderings_golden() {
+        let m = super::super::tests::sample();
+        assert_golden("merge.md", &markdown(&m));
+        assert_golden("merge.html", &html(&m));
+        assert_golden("merge.json", &json(&m));
+    }
+}
