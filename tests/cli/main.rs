@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 mod machines;
+mod pipelines;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gpugate");
 
