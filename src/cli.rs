@@ -10,6 +10,7 @@ use crate::facts::ProbeOptions;
 use crate::facts::build::TfBuild;
 use crate::host::HostFacts;
 use crate::outcome::{Outcome, Status};
+use crate::redact::scrub;
 use crate::report;
 use crate::report::junit;
 use crate::runner::{self, TfOptions};
@@ -312,10 +313,10 @@ fn facts_command(
     pool.shutdown();
     if !doctor {
         match format {
-            Format::Text => print!("{}", report::doctor::facts_text(&facts)),
+            Format::Text => print!("{}", scrub(&report::doctor::facts_text(&facts))),
             Format::Json => println!(
                 "{}",
-                serde_json::to_string_pretty(&facts).expect("facts serialize")
+                scrub(&serde_json::to_string_pretty(&facts).expect("facts serialize"))
             ),
         }
         return Exit::Success.into();
@@ -326,7 +327,7 @@ fn facts_command(
     });
     let healthy = report::doctor::healthy(&findings);
     match format {
-        Format::Text => print!("{}", report::doctor::doctor_text(&facts, &findings)),
+        Format::Text => print!("{}", scrub(&report::doctor::doctor_text(&facts, &findings))),
         Format::Json => {
             let json = report::doctor::DoctorJson {
                 healthy,
@@ -335,7 +336,7 @@ fn facts_command(
             };
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json).expect("doctor serializes")
+                scrub(&serde_json::to_string_pretty(&json).expect("doctor serializes"))
             );
         }
     }
@@ -605,10 +606,8 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
             &result.facts,
             &findings,
         );
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&document).expect("the run serializes")
-        );
+        let text = serde_json::to_string_pretty(&document).expect("the run serializes");
+        println!("{}", crate::redact::scrub(&text));
     }
     ci_reports(&results, &properties, exit, json);
     exit.into()
@@ -636,6 +635,7 @@ fn ci_reports(
         }
         if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
             let summary = report::github::summary(results, properties, exit.code());
+            let summary = crate::redact::scrub(&summary);
             let appended = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -123,6 +123,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Removes secrets from everything a reporter may show (see `redact`).
+    pub fn scrub(&mut self) {
+        use crate::redact::scrub_in_place;
+        let v = &mut self.verdict;
+        scrub_in_place(&mut v.message);
+        v.detail.iter_mut().for_each(scrub_in_place);
+        self.output.iter_mut().for_each(scrub_in_place);
+        for (_, value) in &mut v.properties {
+            scrub_in_place(value);
+        }
+        for attachment in &mut v.attachments {
+            scrub_in_place(&mut attachment.contents);
+        }
+    }
+
     /// The full failure text: the message, then the detail, then captured output.
     pub fn failure_text(&self) -> String {
         let mut text = self.verdict.message.clone();

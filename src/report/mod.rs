@@ -30,5 +30,8 @@ pub fn run_properties(facts: &Facts) -> Vec<(String, String)> {
         }
         None => {}
     }
+    for (_, value) in &mut props {
+        crate::redact::scrub_in_place(value);
+    }
     props
 }

@@ -294,13 +294,15 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
             .map(|o| crate::text::cap(&o, OUTPUT_HEAD, OUTPUT_TAIL)),
         Status::Pass | Status::Skip => None,
     };
-    Outcome {
+    let mut outcome = Outcome {
         verdict,
         duration: started.elapsed(),
         output,
         failure_type,
         attachments: Vec::new(),
-    }
+    };
+    outcome.scrub();
+    outcome
 }
 
 /// Appends the diagnoses that explain a failure of this kind; the check's

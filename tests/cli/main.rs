@@ -924,3 +924,77 @@ fn report_merge_reads_gpugate_and_foreign_junit() {
         text(&out.stderr)
     );
 }
+
+/// Secrets planted in the environment appear in no output: not the console,
+/// the JUnit report, the JSON document, the GitHub summary and annotations,
+/// nor `facts`, although a check prints the whole environment.
+#[test]
+fn planted_secrets_reach_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("leaky.toml");
+    std::fs::write(
+        &suite,
+        r#"
+[[check]]
+name = "prints the environment and fails"
+kind = "command"
+argv = ["env"]
+stdout_matches = "^this will not match$"
+
+[[check]]
+name = "judges a secret variable"
+kind = "env.var"
+var = "GPUGATE_TEST_API_TOKEN"
+matches = "^nope$"
+"#,
+    )
+    .unwrap();
+    let secrets = [
+        ("GPUGATE_TEST_API_TOKEN", "tok-4f9a8b7c6d5e"),
+        ("GPUGATE_TEST_DB_PASSWORD", "pw-correct-horse-battery"),
+        // Not a secret name, but a token's shape.
+        (
+            "GPUGATE_TEST_NOTE",
+            "ghp_0123456789abcdefghijABCDEFGHIJ0123456789",
+        ),
+    ];
+    let junit = dir.path().join("r.xml");
+    let summary = dir.path().join("summary.md");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--suite", suite.to_str().unwrap(), "--format", "json"])
+        .args(["--junit", junit.to_str().unwrap()])
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    for (k, v) in secrets {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let mut facts = Command::new(BIN);
+    facts
+        .args(["facts", "--format", "json"])
+        .env("GPUGATE_HOST_ROOT", gpu_less_root());
+    for (k, v) in secrets {
+        facts.env(k, v);
+    }
+    let facts = facts.output().unwrap();
+    let outputs = [
+        ("stdout (JSON)", text(&out.stdout)),
+        ("stderr (console, annotations)", text(&out.stderr)),
+        ("JUnit", std::fs::read_to_string(&junit).unwrap()),
+        ("summary", std::fs::read_to_string(&summary).unwrap()),
+        ("facts", text(&facts.stdout)),
+    ];
+    for (name, output) in &outputs {
+        for (_, secret) in secrets {
+            assert!(!output.contains(secret), "{secret} leaked into {name}");
+        }
+    }
+    // The check did print the environment: the variables are there, blanked.
+    let junit_text = &outputs[2].1;
+    assert!(
+        junit_text.contains("GPUGATE_TEST_DB_PASSWORD=&lt;redacted&gt;"),
+        "{junit_text}"
+    );
+}
