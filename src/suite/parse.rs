@@ -6,7 +6,7 @@ use super::common::COMMON_KEYS;
 use super::vars::Resolver;
 use super::{CheckDef, CommonSpec, Suite, SuiteError};
 use crate::checks::{CheckKind, KIND_NAMES};
-use crate::text::{did_you_mean, line_col};
+use crate::text::did_you_mean;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -20,9 +20,16 @@ const TOP_LEVEL_KEYS: &[&str] = &["description", "vars", "check"];
 struct Ctx<'s> {
     file: &'s str,
     source: &'s str,
+    /// Where each line starts, so that every check's line is a binary
+    /// search, not a scan from the top (a 20,000-check suite was quadratic).
+    line_starts: Vec<usize>,
 }
 
 impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|start| *start <= offset)
+    }
+
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> SuiteError {
         SuiteError::new(self.file, self.source, Some(span), message)
     }
@@ -77,7 +84,14 @@ pub fn parse_suite(
     cli_vars: &BTreeMap<String, String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Suite, SuiteError> {
-    let ctx = Ctx { file, source };
+    let line_starts = std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let ctx = Ctx {
+        file,
+        source,
+        line_starts,
+    };
     if source.trim().is_empty() {
         return Err(SuiteError::new(
             file,
@@ -236,7 +250,7 @@ fn expand_strings(
 
 fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteError> {
     let span = item.span();
-    let line = line_col(ctx.source, span.start).0;
+    let line = ctx.line_of(span.start);
     let DeValue::Table(table) = item.get_ref() else {
         return Err(ctx.error(span, "each check must be a table: write it as [[check]]"));
     };

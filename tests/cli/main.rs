@@ -283,7 +283,31 @@ fn malformed_suites_exit_2_with_the_expected_message() {
         );
         checked += 1;
     }
-    assert!(checked >= 15, "only {checked} malformed suites");
+    assert!(checked >= 30, "only {checked} malformed suites");
+}
+
+/// A suite of 20,001 checks whose last one is bad: refused with the right
+/// line, and nothing runs.
+#[test]
+fn a_huge_suite_is_read_whole_and_its_error_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::new();
+    for i in 0..20_000 {
+        toml.push_str(&format!(
+            "[[check]]\nname = \"c{i}\"\nkind = \"env.var\"\nvar = \"HOME\"\n\n"
+        ));
+    }
+    toml.push_str("[[check]]\nname = \"last\"\nkind = \"env.var\"\nvar = \"HOME\"\nmatches = \"([unclosed\"\n");
+    std::fs::write(dir.path().join("huge.toml"), &toml).unwrap();
+    let out = gpugate(&["--suite", "huge.toml", "--junit", "j.xml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: check `last`: invalid regular expression")
+            && stderr.contains("--> huge.toml:100005:11"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("j.xml").exists());
 }
 
 #[test]
