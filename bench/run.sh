@@ -20,3 +20,6 @@ python3 bench/measure.py "$(cat <<JSON
 }}
 JSON
 )"
+# The compute checks' own figures, then the harness's scaling and worker costs.
+RUNS=${COMPUTE_RUNS:-5} bash bench/compute.sh
+RUNS=$RUNS bash bench/scale.sh
