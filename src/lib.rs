@@ -13,6 +13,8 @@ pub mod diagnose;
 pub mod dl;
 pub mod exit;
 pub mod facts;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod outcome;
 pub mod plan;

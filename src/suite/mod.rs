@@ -10,6 +10,7 @@ pub use builtin::{BUILTIN, builtin_source};
 pub use common::{CommonSpec, OnMissing, Requirement, Timeout};
 pub use error::SuiteError;
 pub use parse::parse_suite;
+pub use vars::Resolver;
 
 use crate::checks::CheckKind;
 use std::collections::BTreeMap;
