@@ -369,6 +369,7 @@ fn crash_libraries() -> &'static Path {
             "ok",
             "abort_on_load",
             "segv_on_load",
+            "kill_on_load",
             "hang_on_load",
             "flood_on_load",
         ] {
@@ -396,7 +397,7 @@ fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
     assert!(started.elapsed().as_secs() < 30, "the hang was not cut off");
     let report = read_junit(&junit);
     let cases = cases(&report);
-    assert_eq!(cases.len(), 6, "every check is in the report");
+    assert_eq!(cases.len(), 7, "every check is in the report");
     let expected_errors = [
         (
             "abort on load",
@@ -405,6 +406,10 @@ fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
         (
             "segfault on load",
             "the native worker crashed: killed by signal 11 (SIGSEGV",
+        ),
+        (
+            "killed on load",
+            "the native worker crashed: killed by signal 9 (SIGKILL",
         ),
         (
             "hang on load",
@@ -427,8 +432,8 @@ fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
     assert!(std::fs::metadata(&junit).unwrap().len() < 1 << 20);
 }
 
-#[test]
-fn sigint_writes_a_complete_report_and_exits_130() {
+/// Sends `signal` to a run in the middle of a slow check.
+fn interrupted_run(signal: i32, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("slow.toml");
     std::fs::write(
@@ -453,9 +458,9 @@ fn sigint_writes_a_complete_report_and_exits_130() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
     let report = read_junit(&junit);
     let cases = cases(&report);
     assert_eq!(case(&cases, "quick").status, "pass");
@@ -465,6 +470,63 @@ fn sigint_writes_a_complete_report_and_exits_130() {
         slow.message.contains("stopped: the run was cancelled"),
         "{}",
         slow.message
+    );
+}
+
+#[test]
+fn sigint_writes_a_complete_report_and_exits_130() {
+    interrupted_run(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_writes_a_complete_report_and_exits_143() {
+    interrupted_run(libc::SIGTERM, 143);
+}
+
+/// A disk that fills while the report is written (here: a file-size limit,
+/// which fails the write as a full disk would) is exit 3 with the reason,
+/// never a half-written report under the final name.
+#[test]
+fn a_full_disk_is_a_clear_error_and_leaves_no_half_report() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--suite",
+        "fixtures/suites/failing.toml",
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .current_dir(root())
+    .env("GPUGATE_HOST_ROOT", gpu_less_root());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 2048,
+                rlim_max: 2048,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("failed to write the JUnit report"),
+        "{stderr}"
+    );
+    assert!(
+        !junit.exists(),
+        "no half-written report under the final name"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
     );
 }
 
@@ -1021,4 +1083,53 @@ matches = "^nope$"
         junit_text.contains("GPUGATE_TEST_DB_PASSWORD=&lt;redacted&gt;"),
         "{junit_text}"
     );
+}
+
+/// Two runs provisioning into the same empty cache at once: both succeed,
+/// both name the same library, and what is in the cache loads (downloads go
+/// to temporary names and are published with one rename).
+#[test]
+fn two_runs_provisioning_one_cache_at_once_do_not_corrupt_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(BIN)
+            .args(["fetch-tensorflow", "--cpu"])
+            .env("GPUGATE_CACHE_DIR", cache.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    assert_eq!(
+        text(&a.stdout),
+        text(&b.stdout),
+        "both name the same library"
+    );
+    let lib = text(&a.stdout).trim().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "--suite",
+            "cpu-basic",
+            "--offline",
+            "--exact",
+            "cpu-basic::libtensorflow loads",
+        ])
+        .args(["--tensorflow-lib", &lib, "--junit"])
+        .arg(cache.path().join("r.xml"))
+        .env("GPUGATE_CACHE_DIR", cache.path())
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Nothing half-done is left beside the published entry.
+    let entries: Vec<String> = std::fs::read_dir(cache.path().join("tensorflow"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
 }
