@@ -110,6 +110,18 @@ enum Format {
     Json,
 }
 
+/// What `facts` and `doctor` take: they look at the machine, never download.
+#[derive(clap::Args, Debug)]
+struct MachineArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    probe: ProbeArgs,
+    /// A libtensorflow to try first: the library file, or a directory holding it.
+    #[arg(long, value_name = "PATH")]
+    tensorflow_lib: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Lists the built-in suites.
@@ -126,25 +138,9 @@ enum Command {
         cpu: bool,
     },
     /// Prints what gpugate knows about this machine: host, driver and GPUs, the TensorFlow build and its libraries.
-    Facts {
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        #[command(flatten)]
-        probe: ProbeArgs,
-        /// A libtensorflow to try first: the library file, or a directory holding it.
-        #[arg(long, value_name = "PATH")]
-        tensorflow_lib: Option<PathBuf>,
-    },
+    Facts(MachineArgs),
     /// All facts and every diagnosis for this machine; exit 0 when healthy, 101 otherwise.
-    Doctor {
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        #[command(flatten)]
-        probe: ProbeArgs,
-        /// A libtensorflow to try first: the library file, or a directory holding it.
-        #[arg(long, value_name = "PATH")]
-        tensorflow_lib: Option<PathBuf>,
-    },
+    Doctor(MachineArgs),
     /// Prints the documentation of one diagnosis (see docs/diagnoses.md), or lists them all.
     Explain {
         /// A diagnosis id such as `cudnn-wrong-major`.
@@ -245,16 +241,8 @@ pub fn main() -> ExitCode {
         Some(Command::FetchTensorflow { version, gpu, cpu }) => {
             fetch_tensorflow(&version, gpu, cpu)
         }
-        Some(Command::Facts {
-            format,
-            probe,
-            tensorflow_lib,
-        }) => facts_command(format, &probe, tensorflow_lib, false),
-        Some(Command::Doctor {
-            format,
-            probe,
-            tensorflow_lib,
-        }) => facts_command(format, &probe, tensorflow_lib, true),
+        Some(Command::Facts(args)) => facts_command(args, false),
+        Some(Command::Doctor(args)) => facts_command(args, true),
         Some(Command::Explain { id }) => explain(id.as_deref()),
         Some(Command::Report {
             action: ReportAction::Merge { files, format, out },
@@ -293,12 +281,12 @@ fn explain(id: Option<&str>) -> ExitCode {
 
 /// `facts` and `doctor`: TensorFlow is looked for (never downloaded) and
 /// loaded in a worker, unless `--for-tensorflow` names the build to judge.
-fn facts_command(
-    format: Format,
-    probe: &ProbeArgs,
-    tensorflow_lib: Option<PathBuf>,
-    doctor: bool,
-) -> ExitCode {
+fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
+    let MachineArgs {
+        format,
+        probe,
+        tensorflow_lib,
+    } = args;
     if let Err(e) = crate::procs::install_signal_handlers() {
         eprintln!("warning: failed to install signal handlers: {e}");
     }

@@ -97,10 +97,10 @@ impl Verdict {
         });
         self
     }
-    /// Records a measured number, also as a property for the reports.
+    /// Records a measured number (the reports print it beside the properties).
     pub fn with_measurement(mut self, name: &str, value: f64) -> Self {
         self.measurements.push((name.to_string(), value));
-        self.with_property(name, format!("{value:.3}"))
+        self
     }
     pub fn with_property(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.properties.push((name.into(), value.to_string()));

@@ -1,6 +1,7 @@
 //! Line plots as standalone SVG, small enough to attach to a test case
 //! (GitLab shows `[[ATTACHMENT|file]]` links of failed tests).
 
+use crate::text::html_escape;
 use std::fmt::Write;
 
 pub struct Series<'a> {
@@ -17,13 +18,6 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 48.0;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// Plots each series against its position, counted from 1. Non-finite values
 /// are left out of the line rather than breaking the scale.
@@ -78,9 +72,9 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
         tx = TOP + plot_h + 16.0,
         xr = LEFT + plot_w,
         last = steps + 1,
-        title = escape(title),
-        x_label = escape(x_label),
-        y_label = escape(y_label),
+        title = html_escape(title),
+        x_label = html_escape(x_label),
+        y_label = html_escape(y_label),
     );
     for (n, s) in series.iter().enumerate() {
         let points: Vec<String> = s
@@ -95,7 +89,7 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
         } else {
             ""
         };
-        let colour = escape(s.colour);
+        let colour = html_escape(s.colour);
         let _ = writeln!(
             svg,
             r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#,
@@ -109,7 +103,7 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
             lx + 24.0,
             lx + 30.0,
             ly + 4.0,
-            escape(s.label)
+            html_escape(s.label)
         );
     }
     svg.push_str("</svg>\n");

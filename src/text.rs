@@ -156,7 +156,8 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
-/// `path`: a reader sees the old file or the new one, never half of one.
+/// `path`: a reader sees the old file or the new one, never half of one,
+/// even after a crash (the data is synced before the rename).
 /// Creates the directory.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -169,6 +170,21 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         .prefix(".gpugate-")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// `text` safe inside HTML, SVG or XML text and attribute values.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `text` as one Markdown table cell: HTML escaped (GitHub renders tags in
+/// cells), pipes escaped, on one line.
+pub fn markdown_cell(text: &str) -> String {
+    html_escape(text).replace('|', "\\|").replace('\n', " ")
 }

@@ -1,6 +1,44 @@
-//! `min` / `max` / `equals` keys, shared by the kinds that compare one value.
+//! `min` / `max` / `equals` keys, shared by the kinds that compare one value:
+//! such a kind's spec is `Bounds<T>` of its value's type.
 
+use serde::{Deserialize, Serialize};
 use std::fmt::Display;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds<T> {
+    // A default function rather than `default`, which would make serde
+    // require `T: Default`.
+    #[serde(default = "Option::default")]
+    pub min: Option<T>,
+    #[serde(default = "Option::default")]
+    pub max: Option<T>,
+    #[serde(default = "Option::default")]
+    pub equals: Option<T>,
+}
+
+impl<T: PartialOrd + Display> Bounds<T> {
+    /// At least one bound; `equals` alone; `min` not above `max`. `example`
+    /// goes in the message that asks for a bound.
+    pub fn check_keys(&self, example: &str) -> Result<(), String> {
+        validate(
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+            example,
+        )
+    }
+
+    /// Which bound `found` breaks, if any.
+    pub fn broken_by<'a>(&'a self, found: &T) -> Option<Violation<'a, T>> {
+        violation(
+            found,
+            self.min.as_ref(),
+            self.max.as_ref(),
+            self.equals.as_ref(),
+        )
+    }
+}
 
 /// Which bound a value breaks.
 #[derive(Debug, PartialEq)]
@@ -10,8 +48,7 @@ pub enum Violation<'a, T> {
     Above(&'a T),
 }
 
-/// At least one bound; `equals` alone; `min` not above `max`.
-pub fn validate<T: PartialOrd + Display>(
+fn validate<T: PartialOrd + Display>(
     min: Option<&T>,
     max: Option<&T>,
     equals: Option<&T>,
@@ -27,7 +64,7 @@ pub fn validate<T: PartialOrd + Display>(
     }
 }
 
-pub fn violation<'a, T: PartialOrd>(
+fn violation<'a, T: PartialOrd>(
     found: &T,
     min: Option<&'a T>,
     max: Option<&'a T>,

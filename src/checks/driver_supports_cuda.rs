@@ -2,9 +2,10 @@
 //! build needs (or `cuda = "12.5"`), fully or under minor-version
 //! compatibility, and says which.
 
-use super::driver_or_verdict;
+use super::with_driver;
 use crate::compat::{self, DriverSupport};
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use crate::version::Version;
 use serde::{Deserialize, Serialize};
@@ -30,10 +31,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
+        with_driver(facts, |driver| self.judge_driver(facts, driver))
+    }
+
+    fn judge_driver(&self, facts: &Facts, driver: &Driver) -> Verdict {
         let build = &facts.tensorflow.build;
         let (needed, whose) = match (&self.cuda, &build.cuda) {
             (Some(c), _) => (c.clone(), format!("CUDA {c}")),

@@ -1,47 +1,27 @@
 //! `driver.version`: the NVIDIA driver NVML reports is at least / at most /
 //! exactly a version, compared part by part (535.104.05 > 535.54.03).
 
-use super::bounds::{self, Violation};
-use super::driver_or_verdict;
+use super::bounds::{Bounds, Violation};
+use super::with_driver;
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use crate::version::Version;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    #[serde(default)]
-    pub min: Option<Version>,
-    #[serde(default)]
-    pub max: Option<Version>,
-    #[serde(default)]
-    pub equals: Option<Version>,
-}
+pub type Spec = Bounds<Version>;
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        bounds::validate(
-            self.min.as_ref(),
-            self.max.as_ref(),
-            self.equals.as_ref(),
-            "min = \"535.104.05\"",
-        )
+        self.check_keys("min = \"535.104.05\"")
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
+        with_driver(facts, |driver| self.judge_driver(driver))
+    }
+
+    fn judge_driver(&self, driver: &Driver) -> Verdict {
         let found = &driver.version;
-        let wrong = bounds::violation(
-            found,
-            self.min.as_ref(),
-            self.max.as_ref(),
-            self.equals.as_ref(),
-        )
-        .map(|v| match v {
+        let wrong = self.broken_by(found).map(|v| match v {
             Violation::NotEqual(want) => format!("is not the required {want}"),
             Violation::Below(min) => format!("is older than the required {min}"),
             Violation::Above(max) => format!("is newer than the allowed {max}"),

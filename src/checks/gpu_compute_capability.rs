@@ -2,9 +2,10 @@
 //! build has kernels for it. Coverage by PTX alone passes with a warning: it
 //! runs, after the driver JIT-compiles the kernels.
 
-use super::driver_or_verdict;
+use super::with_gpus;
 use crate::compat::{self, Capability, Coverage};
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +38,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
-        if driver.gpus.is_empty() {
-            return Verdict::fail("NVML lists no GPU");
-        }
+        with_gpus(facts, |driver| self.judge_driver(facts, driver))
+    }
+
+    fn judge_driver(&self, facts: &Facts, driver: &Driver) -> Verdict {
         let build = &facts.tensorflow.build;
         let min = self.min.as_deref().and_then(Capability::parse_arch);
         let (mut failures, mut warnings, mut lines) = (Vec::new(), Vec::new(), Vec::new());

@@ -1,37 +1,23 @@
 //! `gpu.count`: how many GPUs NVML lists (min / max / equals).
 
-use super::bounds::{self, Violation};
-use super::driver_or_verdict;
+use super::bounds::{Bounds, Violation};
+use super::with_driver;
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    #[serde(default)]
-    pub min: Option<u32>,
-    #[serde(default)]
-    pub max: Option<u32>,
-    #[serde(default)]
-    pub equals: Option<u32>,
-}
+pub type Spec = Bounds<u32>;
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        bounds::validate(
-            self.min.as_ref(),
-            self.max.as_ref(),
-            self.equals.as_ref(),
-            "min = 1",
-        )
+        self.check_keys("min = 1")
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
+        with_driver(facts, |driver| self.judge_driver(driver))
+    }
+
+    fn judge_driver(&self, driver: &Driver) -> Verdict {
         let n = driver.gpus.len() as u32;
         let listing = driver
             .gpus
@@ -39,13 +25,7 @@ impl Spec {
             .map(|g| format!("  {}", g.label()))
             .collect::<Vec<_>>()
             .join("\n");
-        let wrong = bounds::violation(
-            &n,
-            self.min.as_ref(),
-            self.max.as_ref(),
-            self.equals.as_ref(),
-        )
-        .map(|v| match v {
+        let wrong = self.broken_by(&n).map(|v| match v {
             Violation::NotEqual(want) => format!("need exactly {want}"),
             Violation::Below(min) => format!("need at least {min}"),
             Violation::Above(max) => format!("need at most {max}"),

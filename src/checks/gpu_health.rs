@@ -1,9 +1,10 @@
 //! `gpu.health`: no uncorrected ECC errors, no page retirement or row remap
 //! pending, no clock throttling by faults or heat.
 
-use super::driver_or_verdict;
+use super::with_gpus;
 use crate::diagnose::health_problems;
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +18,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
-        if driver.gpus.is_empty() {
-            return Verdict::fail("NVML lists no GPU");
-        }
+        with_gpus(facts, |driver| self.judge_driver(driver))
+    }
+
+    fn judge_driver(&self, driver: &Driver) -> Verdict {
         // A health field NVML failed to read (as opposed to one the GPU does
         // not support) leaves the verdict open.
         for gpu in &driver.gpus {

@@ -1,7 +1,8 @@
 //! `gpu.idle`: no other process holds a compute context on any GPU.
 
-use super::driver_or_verdict;
+use super::with_gpus;
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::facts::driver::Field;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
@@ -20,10 +21,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
+        with_gpus(facts, |driver| self.judge_driver(driver))
+    }
+
+    fn judge_driver(&self, driver: &Driver) -> Verdict {
         let me = std::process::id();
         let mut busy = Vec::new();
         for gpu in &driver.gpus {
@@ -75,6 +76,14 @@ mod tests {
     use crate::checks::testing::{facts_with_driver, gpu, spec};
     use crate::facts::driver::GpuProcess;
     use crate::outcome::Status;
+
+    #[test]
+    fn no_gpu_is_not_an_idle_gpu() {
+        let facts = facts_with_driver("580.65.06", &[]);
+        let v = spec::<Spec>("").judge(&facts);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.message, "NVML lists no GPU");
+    }
 
     #[test]
     fn foreign_processes_fail_unless_ignored() {

@@ -1,7 +1,8 @@
 //! `gpu.memory`: every GPU has at least this much memory in total and free.
 
-use super::driver_or_verdict;
+use super::with_gpus;
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -23,13 +24,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
-        if driver.gpus.is_empty() {
-            return Verdict::fail("NVML lists no GPU");
-        }
+        with_gpus(facts, |driver| self.judge_driver(driver))
+    }
+
+    fn judge_driver(&self, driver: &Driver) -> Verdict {
         let mut short = Vec::new();
         let mut lines = Vec::new();
         for gpu in &driver.gpus {

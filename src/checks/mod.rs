@@ -97,19 +97,30 @@ check_kinds! {
     "gpu.idle" => GpuIdle(gpu_idle),
 }
 
-/// The driver facts, or the verdict a GPU check gives without them: a
+/// Judges with the driver facts. Without them a GPU check cannot pass: a
 /// missing driver is a failure; a probe that hung or crashed, an error.
-/// (Boxed: a verdict is large, and this is the rare path.)
-pub(crate) fn driver_or_verdict(facts: &Facts) -> Result<&Driver, Box<Verdict>> {
+pub(crate) fn with_driver(facts: &Facts, judge: impl FnOnce(&Driver) -> Verdict) -> Verdict {
     match &facts.driver {
-        DriverProbe::Found(driver) => Ok(driver),
+        DriverProbe::Found(driver) => judge(driver),
         DriverProbe::LibraryMissing { .. } | DriverProbe::InitFailed { .. } => {
-            Err(Box::new(Verdict::fail(facts.driver.why_missing())))
+            Verdict::fail(facts.driver.why_missing())
         }
         DriverProbe::TimedOut { .. } | DriverProbe::Crashed { .. } | DriverProbe::NotProbed => {
-            Err(Box::new(Verdict::error(facts.driver.why_missing())))
+            Verdict::error(facts.driver.why_missing())
         }
     }
+}
+
+/// [`with_driver`] for checks about the GPUs themselves, which a driver
+/// listing none fails rather than passes vacuously.
+pub(crate) fn with_gpus(facts: &Facts, judge: impl FnOnce(&Driver) -> Verdict) -> Verdict {
+    with_driver(facts, |driver| {
+        if driver.gpus.is_empty() {
+            Verdict::fail("NVML lists no GPU")
+        } else {
+            judge(driver)
+        }
+    })
 }
 
 /// A worker process and what it is for. Checks on the same lane share one

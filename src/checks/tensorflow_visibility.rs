@@ -5,9 +5,10 @@
 //! its memory available to TensorFlow. When TensorFlow registers fewer, the
 //! failure carries the diagnoses, which quote TensorFlow's own log lines.
 
-use super::driver_or_verdict;
+use super::with_driver;
 use crate::diagnose::tf_log::{LogEvent, scan};
 use crate::facts::Facts;
+use crate::facts::driver::Driver;
 use crate::facts::driver::Gpu;
 use crate::facts::visible::{Visible, same_pci_bus_id, visible};
 use crate::outcome::Verdict;
@@ -46,10 +47,10 @@ impl Spec {
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
-        let driver = match driver_or_verdict(facts) {
-            Ok(d) => d,
-            Err(v) => return *v,
-        };
+        with_driver(facts, |driver| self.judge_driver(facts, driver))
+    }
+
+    fn judge_driver(&self, facts: &Facts, driver: &Driver) -> Verdict {
         let devices = match &facts.tensorflow.devices {
             Some(Ok(devices)) => devices,
             Some(Err(e)) => {
@@ -112,6 +113,8 @@ impl Spec {
             .collect();
         let by_log = created.len() == registered.len();
         let mut problems = Vec::new();
+        // What could not be compared is said, never passed over.
+        let mut uncompared = Vec::new();
         for (k, device) in registered.iter().enumerate() {
             let log = created
                 .iter()
@@ -136,11 +139,12 @@ impl Spec {
                 }
             };
             let Some(gpu) = gpu else {
-                if let Some(c) = log.filter(|_| by_log) {
-                    problems.push(format!(
+                match log.filter(|_| by_log) {
+                    Some(c) => problems.push(format!(
                         "{} is {} at {}, which is not one of the GPUs the driver exposes {after}",
                         device.name, c.name, c.pci_bus_id
-                    ));
+                    )),
+                    None => uncompared.push(format!("{} (no NVML GPU to match)", device.name)),
                 }
                 continue;
             };
@@ -154,32 +158,39 @@ impl Spec {
                     gpu.label()
                 ));
             }
-            if let Some(memory) = gpu.memory.value() {
-                let available_mib = (device.memory_bytes >> 20) as u64;
-                let needed = (memory.total_mib as f64 * self.min_memory_fraction) as u64;
-                if available_mib > memory.total_mib {
-                    problems.push(format!(
-                        "{} reports {available_mib} MiB, more than {}'s {} MiB",
-                        device.name,
-                        gpu.label(),
-                        memory.total_mib
-                    ));
-                } else if available_mib < needed {
-                    problems.push(format!(
-                        "{} can use {available_mib} MiB of {}'s {} MiB, below min_memory_fraction {} ({needed} MiB); {} MiB are in use",
-                        device.name,
-                        gpu.label(),
-                        memory.total_mib,
-                        self.min_memory_fraction,
-                        memory.used_mib
-                    ));
-                }
+            let Some(memory) = gpu.memory.value() else {
+                uncompared.push(format!("{}'s memory (NVML could not read it)", gpu.label()));
+                continue;
+            };
+            let available_mib = (device.memory_bytes >> 20) as u64;
+            let needed = (memory.total_mib as f64 * self.min_memory_fraction) as u64;
+            if available_mib > memory.total_mib {
+                problems.push(format!(
+                    "{} reports {available_mib} MiB, more than {}'s {} MiB",
+                    device.name,
+                    gpu.label(),
+                    memory.total_mib
+                ));
+            } else if available_mib < needed {
+                problems.push(format!(
+                    "{} can use {available_mib} MiB of {}'s {} MiB, below min_memory_fraction {} ({needed} MiB); {} MiB are in use",
+                    device.name,
+                    gpu.label(),
+                    memory.total_mib,
+                    self.min_memory_fraction,
+                    memory.used_mib
+                ));
             }
         }
         let matched_by = if by_log {
             "matched by PCI bus id from TensorFlow's log"
         } else {
             "matched by order: TensorFlow did not log its devices (TF_CPP_MIN_LOG_LEVEL?), so models were not compared"
+        };
+        let matched_by = if uncompared.is_empty() {
+            matched_by.to_string()
+        } else {
+            format!("{matched_by}; not compared: {}", uncompared.join(", "))
         };
         if problems.is_empty() {
             Verdict::pass(format!(
@@ -309,6 +320,21 @@ mod tests {
         assert!(
             v.message.contains(
                 "not one of the GPUs the driver exposes after CUDA_VISIBLE_DEVICES=\"3\""
+            ),
+            "{}",
+            v.message
+        );
+        // A MIG instance has no NVML GPU to compare with: said, not skipped.
+        let v = judge(&machine(
+            2,
+            Some("MIG-abc"),
+            vec![tf_gpu(0, 5000)],
+            String::new(),
+        ));
+        assert_eq!(v.status, Status::Pass, "{v:?}");
+        assert!(
+            v.message.contains(
+                "not compared: /job:localhost/replica:0/task:0/device:GPU:0 (no NVML GPU to match)"
             ),
             "{}",
             v.message

@@ -469,10 +469,7 @@ fn driver_too_old(e: &Evidence) -> Vec<Finding> {
             row.cuda
         ));
     }
-    let mut evidence = vec![
-        format!("NVML: driver {driver}, supports CUDA up to {driver_cuda}"),
-        format!("{build}, from {}", f.tensorflow.build.source),
-    ];
+    let mut evidence = driver_and_build(f, &driver, &driver_cuda);
     evidence.extend(log_lines(e, |ev| {
         matches!(ev, LogEvent::CuInitFailed { .. })
     }));
@@ -485,6 +482,18 @@ fn driver_too_old(e: &Evidence) -> Vec<Finding> {
         fix,
         evidence,
     )
+}
+
+/// The evidence the driver-versus-build rules share.
+fn driver_and_build(f: &Facts, driver: &Version, driver_cuda: &Version) -> Vec<String> {
+    vec![
+        format!("NVML: driver {driver}, supports CUDA up to {driver_cuda}"),
+        format!(
+            "{}, from {}",
+            f.tensorflow.build.describe(),
+            f.tensorflow.build.source
+        ),
+    ]
 }
 
 fn gpus_needing_jit(f: &Facts) -> Vec<String> {
@@ -522,10 +531,7 @@ fn driver_minor_compat(e: &Evidence) -> Vec<Finding> {
     };
     let build = f.tensorflow.build.describe();
     let jit = gpus_needing_jit(f);
-    let evidence = vec![
-        format!("NVML: driver {driver}, supports CUDA up to {driver_cuda}"),
-        format!("{build}, from {}", f.tensorflow.build.source),
-    ];
+    let evidence = driver_and_build(f, &driver, &driver_cuda);
     if jit.is_empty() {
         finding(
             "driver-minor-version-compat",

@@ -24,7 +24,6 @@ pub enum LogEvent {
     /// N, pci bus id: P, compute capability: C`: a GPU TensorFlow registered.
     CreatedDevice {
         tf_index: u32,
-        memory_mb: u64,
         name: String,
         pci_bus_id: String,
     },
@@ -90,13 +89,12 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         ),
         (
             re(
-                r"Created device \S*/device:GPU:(\d+) with (\d+) MB memory:\s*-> device: \d+, name: (.*?), pci bus id: ([0-9A-Fa-f:.]+)",
+                r"Created device \S*/device:GPU:(\d+) with \d+ MB memory:\s*-> device: \d+, name: (.*?), pci bus id: ([0-9A-Fa-f:.]+)",
             ),
             |c| LogEvent::CreatedDevice {
                 tf_index: c[1].parse().unwrap_or(u32::MAX),
-                memory_mb: c[2].parse().unwrap_or(0),
-                name: c[3].to_string(),
-                pci_bus_id: c[4].to_string(),
+                name: c[2].to_string(),
+                pci_bus_id: c[3].to_string(),
             },
         ),
     ]
@@ -160,7 +158,6 @@ an unrelated line
                 },
                 LogEvent::CreatedDevice {
                     tf_index: 0,
-                    memory_mb: 78938,
                     name: "NVIDIA H100 80GB HBM3".into(),
                     pci_bus_id: "0000:00:05.0".into()
                 },

@@ -4,6 +4,7 @@
 
 use super::results::{Counts, TestResult};
 use crate::outcome::Status;
+use crate::text::{html_escape, markdown_cell};
 use std::fmt::Write;
 
 /// GitHub refuses a step summary over 1 MiB; stay well under it.
@@ -55,10 +56,6 @@ pub fn annotations(results: &[TestResult]) -> Vec<String> {
     lines
 }
 
-fn cell(text: &str) -> String {
-    html(text).replace('|', "\\|").replace('\n', " ")
-}
-
 fn icon(status: Status) -> &'static str {
     match status {
         Status::Pass => "✅ pass",
@@ -78,7 +75,7 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
     if !facts.is_empty() {
         md.push_str("| fact | value |\n|---|---|\n");
         for (k, v) in facts {
-            let _ = writeln!(md, "| {} | {} |", cell(k), cell(v));
+            let _ = writeln!(md, "| {} | {} |", markdown_cell(k), markdown_cell(v));
         }
         md.push('\n');
     }
@@ -87,11 +84,11 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:.2}s | {} |",
-            cell(&r.suite),
-            cell(&r.name),
+            markdown_cell(&r.suite),
+            markdown_cell(&r.name),
             icon(r.status),
             r.duration_s,
-            cell(&r.message)
+            markdown_cell(&r.message)
         );
     }
     let failures: Vec<&TestResult> = results
@@ -105,9 +102,9 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
         let _ = write!(
             md,
             "\n<details><summary><b>{}::{}</b>: {}</summary>\n\n```text\n{}\n",
-            html(&r.suite),
-            html(&r.name),
-            html(&r.message),
+            html_escape(&r.suite),
+            html_escape(&r.name),
+            html_escape(&r.message),
             r.message.replace("```", "'''")
         );
         if let Some(detail) = &r.detail {
@@ -125,12 +122,6 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
         md.push_str(note);
     }
     md
-}
-
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

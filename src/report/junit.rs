@@ -8,7 +8,6 @@ use crate::outcome::{Outcome, Status};
 use crate::plan::Plan;
 use crate::text::xml_safe;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -106,6 +105,12 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
     }
     out.extend(verdict.properties.iter().map(|(k, v)| format!("{k}: {v}")));
     out.extend(
+        verdict
+            .measurements
+            .iter()
+            .map(|(k, v)| format!("{k}: {v:.3}")),
+    );
+    out.extend(
         outcome
             .attachments
             .iter()
@@ -154,16 +159,9 @@ pub fn write_atomic(report: &Report, path: &Path) -> Result<(), ReportError> {
         path: dir.clone(),
         source,
     })?;
-    let write_err = |source| ReportError::Write {
+    crate::text::write_atomic(path, xml.as_bytes()).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gpugate-junit-")
-        .tempfile_in(&dir)
-        .map_err(write_err)?;
-    tmp.write_all(xml.as_bytes()).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    })?;
     Ok(())
 }

@@ -3,18 +3,12 @@
 
 use super::{Matrix, Row};
 use crate::outcome::Status;
+use crate::text::{html_escape, markdown_cell};
 use serde_json::json;
 use std::fmt::Write;
 
 fn word(cell: Option<Status>) -> &'static str {
     cell.map_or("—", Status::word)
-}
-
-fn md_cell(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
 }
 
 fn test_name(row: &Row) -> String {
@@ -32,25 +26,25 @@ pub fn markdown(m: &Matrix) -> String {
             let _ = writeln!(
                 md,
                 "- **{}**: {} on {} → **{}** on {}",
-                md_cell(&c.test),
+                markdown_cell(&c.test),
                 c.from.word(),
-                md_cell(&m.runs[c.from_run].label),
+                markdown_cell(&m.runs[c.from_run].label),
                 c.to.word(),
-                md_cell(&m.runs[c.to_run].label)
+                markdown_cell(&m.runs[c.to_run].label)
             );
         }
         md.push('\n');
     }
     md.push_str("| test |");
     for run in &m.runs {
-        let _ = write!(md, " {} |", md_cell(&run.label));
+        let _ = write!(md, " {} |", markdown_cell(&run.label));
     }
     md.push_str("\n|---|");
     md.push_str(&"---|".repeat(m.runs.len()));
     md.push('\n');
     for row in &m.rows {
         let mark = if row.changed() { " ⚠️" } else { "" };
-        let _ = write!(md, "| {}{mark} |", md_cell(&test_name(row)));
+        let _ = write!(md, "| {}{mark} |", markdown_cell(&test_name(row)));
         for cell in &row.cells {
             let text = match cell {
                 Some(Status::Fail) | Some(Status::Error) => format!("**{}**", word(*cell)),
@@ -69,16 +63,9 @@ pub fn markdown(m: &Matrix) -> String {
     md.push_str(&files.join(", "));
     md.push('\n');
     for line in m.ignored() {
-        let _ = writeln!(md, "\n_{}_", md_cell(&line));
+        let _ = writeln!(md, "\n_{}_", markdown_cell(&line));
     }
     md
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub fn html(m: &Matrix) -> String {
@@ -105,11 +92,11 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
             let _ = writeln!(
                 h,
                 "<li><b>{}</b>: {} on {} → <b>{}</b> on {}</li>",
-                esc(&c.test),
+                html_escape(&c.test),
                 c.from.word(),
-                esc(&m.runs[c.from_run].label),
+                html_escape(&m.runs[c.from_run].label),
                 c.to.word(),
-                esc(&m.runs[c.to_run].label)
+                html_escape(&m.runs[c.to_run].label)
             );
         }
         h.push_str("</ul>\n");
@@ -119,8 +106,8 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
         let _ = write!(
             h,
             "<th title=\"{}\">{}</th>",
-            esc(&run.file),
-            esc(&run.label)
+            html_escape(&run.file),
+            html_escape(&run.label)
         );
     }
     h.push_str("</tr>\n");
@@ -130,7 +117,7 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
         } else {
             ""
         };
-        let _ = write!(h, "<tr{class}><td>{}</td>", esc(&test_name(row)));
+        let _ = write!(h, "<tr{class}><td>{}</td>", html_escape(&test_name(row)));
         for cell in &row.cells {
             let _ = write!(
                 h,
@@ -143,7 +130,7 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
     }
     h.push_str("</table>\n");
     for line in m.ignored() {
-        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&line));
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", html_escape(&line));
     }
     h.push_str("</body></html>\n");
     h
