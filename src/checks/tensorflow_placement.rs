@@ -133,6 +133,14 @@ impl Spec {
                     self.device
                 ));
             }
+            // Only a refusal of this device counts: libtensorflow failing to
+            // load, or any other error, is not the proof the suite asked for.
+            (Err(e), Expect::Refused) if !e.contains(&self.device) => {
+                return Verdict::error(format!(
+                    "expected TensorFlow to refuse {}, but the graph failed for another reason: {e}",
+                    self.device
+                ));
+            }
             (Err(e), Expect::Refused) => {
                 let first = e.lines().next().unwrap_or("").to_string();
                 return Verdict::pass(format!(
@@ -288,13 +296,13 @@ mod tests {
     #[test]
     fn an_expected_refusal_passes_only_when_tensorflow_refuses() {
         let s = spec("device = '/device:GPU:7'\nexpect = 'refused'");
-        let v = s.judge(Err("InvalidArgument: no GPU:7\nmore".into()), 1.0);
+        let refusal = "InvalidArgument: ... was explicitly assigned to /device:GPU:7 but available devices are [...]";
+        let v = s.judge(Err(format!("{refusal}\nmore")), 1.0);
         assert_eq!(v.status, Status::Pass);
-        assert!(
-            v.message.ends_with("InvalidArgument: no GPU:7"),
-            "{}",
-            v.message
-        );
+        assert!(v.message.ends_with(refusal), "{}", v.message);
+        // Any other failure (libtensorflow not loading) is no such proof.
+        let v = s.judge(Err("libtensorflow did not load: ...".into()), 1.0);
+        assert_eq!(v.status, Status::Error);
         let v = s.judge(ran("/device:GPU:7", 1.0), 1.0);
         assert_eq!(v.status, Status::Fail);
     }
