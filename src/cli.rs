@@ -16,7 +16,7 @@ use crate::report::junit;
 use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
 use crate::tf::cache::{self, Flavor};
-use crate::tf::{PINNED_VERSION, provision};
+use crate::tf::{DEFAULT_VERSION, provision};
 use crate::worker::protocol::WORKER_SUBCOMMAND;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -55,6 +55,11 @@ struct RunArgs {
     /// A libtensorflow to try first: the library file, or a directory holding it.
     #[arg(long, value_name = "PATH")]
     tensorflow_lib: Option<PathBuf>,
+    /// Test this TensorFlow release from gpugate's cache (provisioned when
+    /// missing) instead of the first TensorFlow found; default: the first found,
+    /// else 2.21.0 provisioned.
+    #[arg(long, value_name = "VERSION", value_parser = parse_tf_version, conflicts_with = "tensorflow_lib")]
+    tensorflow_version: Option<String>,
     /// Never download libtensorflow.
     #[arg(long)]
     offline: bool,
@@ -100,6 +105,23 @@ impl ProbeArgs {
     }
 }
 
+/// A full release number (`2.21.0`), as pip pins it.
+fn parse_tf_version(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() == 3
+        && parts[0] == "2"
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a TensorFlow release like {DEFAULT_VERSION}"
+        ))
+    }
+}
+
 fn parse_tf_target(text: &str) -> Result<TfBuild, String> {
     TfBuild::from_target(text)
 }
@@ -128,7 +150,8 @@ enum Command {
     Suites,
     /// Downloads a TensorFlow build into gpugate's cache (with pip) and verifies it.
     FetchTensorflow {
-        #[arg(long, default_value = PINNED_VERSION)]
+        /// The release to provision; several live side by side in the cache.
+        #[arg(long = "tensorflow-version", visible_alias = "version", value_name = "VERSION", default_value = DEFAULT_VERSION, value_parser = parse_tf_version)]
         version: String,
         /// The CUDA build (default where an NVIDIA GPU is present).
         #[arg(long, conflicts_with = "cpu")]
@@ -293,11 +316,12 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
     let host = HostFacts::gather(&probe.host_root);
     let tf = TfOptions {
         explicit: tensorflow_lib,
+        version: None,
         offline: true,
     };
     let pool = runner::new_pool();
     let load_tf = probe.for_tensorflow.is_none();
-    let facts = runner::gather_facts(&pool, load_tf.then_some(&tf), &probe.options(), &host);
+    let facts = runner::gather_facts(&pool, &tf, load_tf, &probe.options(), &host);
     pool.shutdown();
     if !doctor {
         match format {
@@ -476,7 +500,7 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
     let mut say = |line: &str| eprintln!("{line}");
     match provision::provision(&cache::root(), version, flavor, &mut say) {
         Ok(dir) => {
-            println!("{}", dir.join(cache::C_API_LIBRARY).display());
+            println!("{}", cache::library(&dir).display());
             Exit::Success.into()
         }
         Err(e) => {
@@ -539,6 +563,7 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
     }
     let tf = TfOptions {
         explicit: args.tensorflow_lib.clone(),
+        version: args.tensorflow_version.clone(),
         offline: args.offline,
     };
     // `--format json` is the whole run as one document on stdout; the

@@ -47,6 +47,20 @@ fn read_trimmed(path: &str) -> Option<String> {
 }
 
 impl HostFacts {
+    /// Whether NVML and CUDA may be initialised: only with an NVIDIA kernel
+    /// module (or WSL's /dev/dxg). Without one, `nvmlInit` and `cuInit` run
+    /// as root create /dev/nvidiactl, and gpugate leaves the machine as it
+    /// found it.
+    pub fn driver_init(&self) -> Result<(), String> {
+        if self.nvidia.is_ok() || self.root.join("dev/dxg").exists() {
+            return Ok(());
+        }
+        Err(format!(
+            "not initialised: no NVIDIA kernel module is loaded ({}), and gpugate does not call nvmlInit or cuInit then (run as root, they would create /dev/nvidiactl)",
+            self.nvidia.as_ref().err().map_or("", |e| e.as_str())
+        ))
+    }
+
     /// Reads the host, with `/proc` and `/dev` under `root`.
     pub fn gather(root: &Path) -> Self {
         let os = fs::read_to_string("/etc/os-release")

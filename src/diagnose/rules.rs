@@ -212,6 +212,31 @@ fn nvml_missing(e: &Evidence) -> Vec<Finding> {
         .map(|(name, err)| format!("dlopen({name}): {err}"))
         .collect();
     evidence.push(kernel_driver_evidence(f));
+    // libcuda without NVML is not "no driver": a container given the
+    // `compute` capability without `utility`, or a partial driver install.
+    let cuda = f
+        .library(Role::Driver)
+        .and_then(|l| l.resolved.as_ref().map(|r| (r, l.driver_api.as_ref())));
+    if let Some((copy, api)) = cuda {
+        let init = api.map_or("not asked".to_string(), |a| match &a.init_error {
+            None => format!("succeeded, {} device(s)", a.device_count.unwrap_or(0)),
+            Some(e) => e.clone(),
+        });
+        evidence.push(format!(
+            "libcuda.so.1: {} (cuInit: {init})",
+            describe_copy(copy)
+        ));
+        return finding(
+            "nvml-missing",
+            Severity::Error,
+            format!(
+                "the NVIDIA driver is only partly here: libcuda.so.1 ({}) loads but NVML (libnvidia-ml.so.1) does not (cuInit: {init})",
+                describe_copy(copy)
+            ),
+            "in a container, add `utility` to NVIDIA_DRIVER_CAPABILITIES (e.g. `compute,utility`, or `all`): `compute` alone mounts libcuda without NVML; on a host, install the driver's NVML package of the same version (e.g. libnvidia-ml1 / libnvidia-compute-XXX) or pass --nvml-library PATH".into(),
+            evidence,
+        );
+    }
     let fix = if f.host.nvidia.is_ok() {
         format!(
             "the kernel driver is loaded but its user-space libraries are not visible here; in a container, {CONTAINER_FIX}; on the host, reinstall the driver's user-space package (e.g. libnvidia-compute-{0}) or pass --nvml-library PATH",
@@ -606,7 +631,7 @@ fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
         evidence.push(line);
         match lib.role.pip_name() {
             Some(pip) => {
-                let package = format!("nvidia-{pip}-cu{major}");
+                let package = pinned_package(pip, major, &lib.soname);
                 if !packages.contains(&package) {
                     packages.push(package);
                 }
@@ -652,6 +677,21 @@ fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
     )
 }
 
+/// A pip requirement for NVIDIA's wheel of one library, pinned to the
+/// soname's major (NVIDIA's `nvidia-*-cu12` wheel versions carry the
+/// library's own major: cuDNN 8 and 9, cuFFT 11, cuBLAS 12), quoted for a
+/// shell. Unpinned, pip installs the newest major, which the build does not
+/// dlopen.
+fn pinned_package(pip: &str, cuda_major: u64, soname: &str) -> String {
+    let major = soname
+        .rsplit_once(".so.")
+        .and_then(|(_, v)| v.split('.').next()?.parse::<u64>().ok());
+    match major {
+        Some(m) => format!("\"nvidia-{pip}-cu{cuda_major}>={m},<{}\"", m + 1),
+        None => format!("nvidia-{pip}-cu{cuda_major}"),
+    }
+}
+
 fn cudnn(f: &Facts) -> Option<(&LibraryFact, Version)> {
     let lib = f.library(Role::Cudnn)?;
     Some((lib, f.tensorflow.build.cudnn.clone()?))
@@ -659,9 +699,31 @@ fn cudnn(f: &Facts) -> Option<(&LibraryFact, Version)> {
 
 fn cudnn_fix(f: &Facts, built: &Version) -> String {
     let cuda_major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+    // A copy the build accepts may already be on the machine, shadowed by
+    // an older one: then the fix is the search path, not an install.
+    let accepted = f.library(Role::Cudnn).and_then(|lib| {
+        lib.copies.iter().find(|c| {
+            Some(&c.path) != lib.resolved.as_ref().map(|r| &r.path)
+                && c.version
+                    .as_ref()
+                    .is_some_and(|v| v.major() == built.major() && v >= built)
+        })
+    });
+    if let Some(copy) = accepted {
+        let resolved_dir = f
+            .library(Role::Cudnn)
+            .and_then(|l| l.resolved.as_ref())
+            .and_then(|r| r.path.parent())
+            .map_or("its directory".to_string(), |d| d.display().to_string());
+        return format!(
+            "an acceptable cuDNN is already installed at {}: drop {resolved_dir} from LD_LIBRARY_PATH (or uninstall that older copy) so that the loader finds it",
+            describe_copy(copy)
+        );
+    }
     format!(
-        "install cuDNN {built} or a newer {}.x for CUDA {cuda_major}: `python3 -m pip install \"nvidia-cudnn-cu{cuda_major}>={built}\"` (or NVIDIA's cudnn{}-cuda-{cuda_major} package)",
+        "install cuDNN {built} or a newer {}.x for CUDA {cuda_major}: `python3 -m pip install \"nvidia-cudnn-cu{cuda_major}>={built},<{}\"` (or NVIDIA's cudnn{}-cuda-{cuda_major} package)",
         built.major(),
+        built.major() + 1,
         built.major()
     )
 }
@@ -1007,21 +1069,46 @@ fn library_shadowed(e: &Evidence) -> Vec<Finding> {
             .filter(|c| Some(&c.path) != lib.resolved.as_ref().map(|r| &r.path))
             .map(describe_copy)
             .collect();
-        out.extend(finding(
-            "library-shadowed",
-            if differ { Severity::Error } else { Severity::Warning },
-            format!(
-                "{} copies of {} are on the search path{}; the loader uses {resolved}",
-                lib.copies.len(),
+        let resolved_dir = lib
+            .resolved
+            .as_ref()
+            .and_then(|r| r.path.parent())
+            .map(|d| d.display().to_string());
+        let fix = match (differ, resolved_dir) {
+            (true, Some(dir)) => format!(
+                "keep one version of {}: drop {dir} from LD_LIBRARY_PATH (or uninstall the copy there) to use {}, or remove the others; which copy wins depends on LD_LIBRARY_PATH order and RUNPATH, so it can change between runners",
                 lib.soname,
-                if differ { " with different versions" } else { "" }
+                others.join(", ")
             ),
-            format!(
+            _ => format!(
                 "keep one copy of {}: remove the other directories from LD_LIBRARY_PATH or uninstall the stray copies ({}); which copy wins depends on LD_LIBRARY_PATH order and RUNPATH, so it can change between runners",
                 lib.soname,
                 others.join(", ")
             ),
-            lib.copies.iter().map(|c| format!("copy: {}", describe_copy(c))).collect(),
+        };
+        out.extend(finding(
+            "library-shadowed",
+            if differ {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            format!(
+                "{} copies of {} are on the search path{}; the loader uses {resolved}",
+                lib.copies.len(),
+                lib.soname,
+                if differ {
+                    let all: Vec<String> = lib.copies.iter().map(describe_copy).collect();
+                    format!(" with different versions ({})", all.join(", "))
+                } else {
+                    String::new()
+                }
+            ),
+            fix,
+            lib.copies
+                .iter()
+                .map(|c| format!("copy: {}", describe_copy(c)))
+                .collect(),
         ));
     }
     out
@@ -1130,6 +1217,18 @@ fn gpu_busy(e: &Evidence) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pip_fixes_pin_the_major_the_build_dlopens() {
+        assert_eq!(
+            super::pinned_package("cudnn", 12, "libcudnn.so.8"),
+            "\"nvidia-cudnn-cu12>=8,<9\""
+        );
+        assert_eq!(
+            super::pinned_package("cufft", 12, "libcufft.so.11"),
+            "\"nvidia-cufft-cu12>=11,<12\""
+        );
+    }
+
     use super::*;
     use crate::checks::testing::{facts_with_driver, gpu};
     use crate::tf::runtime::DeviceInfo;

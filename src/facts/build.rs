@@ -2,6 +2,7 @@
 //! not, its CUDA and cuDNN versions, kernel architectures, and hence the
 //! libraries it will dlopen. Read from files only (parent-safe).
 
+use super::elf;
 use crate::compat::{self, Need};
 use crate::tf::Loaded;
 use crate::version::Version;
@@ -90,6 +91,58 @@ fn pip_nvidia_dirs(library: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// A build without build_info.py, judged by where its framework library
+/// sends the loader.
+fn from_runpath(library: &Path, version: Option<&Version>) -> TfBuild {
+    let framework = library.with_file_name("libtensorflow_framework.so.2");
+    let framework = if framework.is_file() {
+        framework
+    } else {
+        library.to_path_buf()
+    };
+    let unknown = |why: String| TfBuild {
+        source: why,
+        version: version.cloned(),
+        cuda_build: None,
+        cuda: None,
+        cudnn: None,
+        archs: Vec::new(),
+        library_dirs: Vec::new(),
+    };
+    let dynamic = match elf::dynamic(&framework) {
+        Ok(d) => d,
+        Err(e) => {
+            return unknown(format!(
+                "nothing: no build_info.py beside {}, and {e}",
+                library.display()
+            ));
+        }
+    };
+    match version {
+        Some(version) if dynamic.points_at_cuda() => {
+            let mut build = TfBuild::from_table(
+                version,
+                true,
+                format!(
+                    "the RUNPATH of {} (it points at pip's CUDA runtime: a CUDA build) and TensorFlow's build table for {version}",
+                    framework.display()
+                ),
+            );
+            build.library_dirs = Vec::new();
+            build
+        }
+        _ if dynamic.points_at_cuda() => unknown(format!(
+            "the RUNPATH of {} (a CUDA build, of an unknown version)",
+            framework.display()
+        )),
+        _ => unknown(format!(
+            "nothing: no build_info.py beside {}, and no CUDA directory in {}'s RUNPATH (build unknown: a CPU-only build, or a CUDA build that finds its libraries elsewhere)",
+            library.display(),
+            framework.display()
+        )),
+    }
+}
+
 impl TfBuild {
     /// A build described by the release table alone.
     pub fn from_table(version: &Version, cuda_build: bool, source: String) -> TfBuild {
@@ -137,11 +190,16 @@ impl TfBuild {
         ))
     }
 
-    /// The build that was loaded: its build_info.py when there is one, else
-    /// the release table for its version.
+    /// The build that was loaded.
     pub fn from_loaded(loaded: &Loaded) -> TfBuild {
-        let version = Version::parse(&loaded.version);
-        let library = &loaded.path;
+        TfBuild::from_library(&loaded.path, Version::parse(&loaded.version))
+    }
+
+    /// The build in a library file, loaded or not, from files only: its
+    /// build_info.py when there is one; else its RUNPATH (a CUDA build sends
+    /// the loader to pip's CUDA runtime) with the release table for its
+    /// version; else "build unknown", which demands no library.
+    pub fn from_library(library: &Path, version: Option<Version>) -> TfBuild {
         let mut build = match (find_build_info(library), &version) {
             (Some(path), _) => {
                 let info = std::fs::read_to_string(&path)
@@ -167,30 +225,7 @@ impl TfBuild {
                 }
                 build
             }
-            (None, Some(version)) => {
-                let mut build = TfBuild::from_table(
-                    version,
-                    true,
-                    format!(
-                        "TensorFlow's build table for {version} (no build_info.py beside {})",
-                        library.display()
-                    ),
-                );
-                build.cuda_build = None;
-                build
-            }
-            (None, None) => TfBuild {
-                source: format!(
-                    "nothing: {} has no build_info.py and no readable version",
-                    library.display()
-                ),
-                version: None,
-                cuda_build: None,
-                cuda: None,
-                cudnn: None,
-                archs: Vec::new(),
-                library_dirs: Vec::new(),
-            },
+            (None, version) => from_runpath(library, version.as_ref()),
         };
         build.library_dirs = pip_nvidia_dirs(library);
         build

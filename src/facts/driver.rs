@@ -215,8 +215,8 @@ pub fn nvml_candidates(explicit: Option<&Path>, host_root: &Path) -> Vec<PathBuf
     candidates
 }
 
-/// Loads NVML and reads every fact it offers.
-pub fn probe(explicit: Option<&Path>, host_root: &Path) -> DriverProbe {
+/// Loads NVML and, where `init` allows, reads every fact it offers.
+pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>) -> DriverProbe {
     let mut tried = Vec::new();
     for candidate in nvml_candidates(explicit, host_root) {
         let name = candidate.to_string_lossy().into_owned();
@@ -233,6 +233,12 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path) -> DriverProbe {
             .path()
             .map_or(name.clone(), |p| p.display().to_string());
         library.keep();
+        if let Err(why) = init {
+            return DriverProbe::InitFailed {
+                library: path,
+                error: why,
+            };
+        }
         return match Nvml::builder().lib_path(name.as_ref()).init() {
             Ok(nvml) => DriverProbe::Found(read_driver(&nvml, path)),
             Err(e) => DriverProbe::InitFailed {
@@ -428,6 +434,7 @@ mod tests {
         let probe = probe(
             Some(Path::new("/nonexistent/libnvidia-ml.so.1")),
             Path::new("/"),
+            Ok(()),
         );
         let DriverProbe::LibraryMissing { tried } = &probe else {
             panic!("{probe:?}")

@@ -101,15 +101,25 @@ fn ld_so_conf_dirs(conf: &Path) -> Vec<PathBuf> {
 
 /// Probes every needed library. `extra_dirs` are where TensorFlow's RUNPATH
 /// points (pip's `nvidia/*/lib` next to it).
-pub fn probe(needs: &[Need], extra_dirs: &[PathBuf]) -> Vec<LibraryFact> {
+/// `init`: whether cuInit may be called (Err: why not).
+pub fn probe(
+    needs: &[Need],
+    extra_dirs: &[PathBuf],
+    init: &Result<(), String>,
+) -> Vec<LibraryFact> {
     let dirs = search_dirs(extra_dirs);
     needs
         .iter()
-        .map(|need| probe_one(need, &dirs, extra_dirs))
+        .map(|need| probe_one(need, &dirs, extra_dirs, init))
         .collect()
 }
 
-fn probe_one(need: &Need, dirs: &[PathBuf], extra_dirs: &[PathBuf]) -> LibraryFact {
+fn probe_one(
+    need: &Need,
+    dirs: &[PathBuf],
+    extra_dirs: &[PathBuf],
+    init: &Result<(), String>,
+) -> LibraryFact {
     let mut fact = LibraryFact {
         role: need.role,
         soname: need.soname.clone(),
@@ -138,14 +148,22 @@ fn probe_one(need: &Need, dirs: &[PathBuf], extra_dirs: &[PathBuf]) -> LibraryFa
     };
     let mut resolved_real = None;
     if let Some((lib, via)) = opened {
-        let path = lib.path().unwrap_or_else(|| PathBuf::from(&need.soname));
+        let path = lib
+            .path()
+            .map_or_else(|| PathBuf::from(&need.soname), |p| tidy(&p));
         resolved_real = path.canonicalize().ok();
         fact.resolved = Some(Copy {
             path,
             version: library_version(&lib, need.role),
         });
         if need.role == Role::Driver {
-            fact.driver_api = Some(driver_api(&lib));
+            fact.driver_api = Some(match init {
+                Ok(()) => driver_api(&lib),
+                Err(why) => DriverApi {
+                    init_error: Some(why.clone()),
+                    device_count: None,
+                },
+            });
         }
         fact.via = Some(via);
         fact.error = None;
@@ -171,11 +189,15 @@ fn probe_one(need: &Need, dirs: &[PathBuf], extra_dirs: &[PathBuf]) -> LibraryFa
             if !seen.insert(real.clone()) {
                 continue;
             }
+            let path = tidy(&path);
+            // Another copy's version is read by the parent in a process of
+            // its own: a second copy of a soname opened here would answer
+            // with the first copy's version.
             if name == need.soname {
                 let version = if Some(&real) == resolved_real.as_ref() {
                     fact.resolved.as_ref().and_then(|r| r.version.clone())
                 } else {
-                    version_of_file(&path, need.role)
+                    None
                 };
                 fact.copies.push(Copy { path, version });
             } else if is_soname_version(&name[prefix.len()..])
@@ -183,7 +205,7 @@ fn probe_one(need: &Need, dirs: &[PathBuf], extra_dirs: &[PathBuf]) -> LibraryFa
             {
                 // Only soname-level files of another version (libcudnn.so.8, not .so.8.9.7).
                 fact.other_versions.push(Copy {
-                    version: version_of_file(&path, need.role),
+                    version: None,
                     path,
                 });
             }
@@ -209,8 +231,21 @@ fn major_soname(name: &str, prefix: &str) -> String {
     format!("{prefix}{}", suffix.split('.').next().unwrap_or(suffix))
 }
 
-/// Opens a file by path, apart from the copy the loader resolved, for its version.
-fn version_of_file(path: &Path, role: Role) -> Option<Version> {
+/// One spelling per file: the directory canonicalized (`/lib` and
+/// `/usr/lib`, `a/../b`), the file name kept (the soname, not its target).
+fn tidy(path: &Path) -> PathBuf {
+    match (
+        path.parent().and_then(|d| d.canonicalize().ok()),
+        path.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Opens a file by path for its version; the worker that does this must
+/// have no other copy of the library loaded.
+pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
     let lib = Library::open(&path.to_string_lossy()).ok()?;
     let version = library_version(&lib, role);
     lib.keep();
@@ -365,7 +400,7 @@ mod tests {
             role: Role::Cudnn,
             soname: "libcudnn.so.97".into(),
         };
-        let facts = probe(&[need], &[]);
+        let facts = probe(&[need], &[], &Ok(()));
         assert!(facts[0].resolved.is_none());
         assert!(
             facts[0]

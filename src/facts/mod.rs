@@ -8,13 +8,14 @@
 
 pub mod build;
 pub mod driver;
+pub mod elf;
 pub mod libraries;
 pub mod visible;
 
 use crate::checks::Lane;
 use crate::host::HostFacts;
 use crate::tf::runtime::DeviceInfo;
-use crate::tf::{LoadReport, PINNED_VERSION};
+use crate::tf::{DEFAULT_VERSION, LoadReport};
 use crate::version::Version;
 use crate::worker::protocol::{RequestBody, ResponseBody};
 use crate::worker::{CallError, Pool};
@@ -50,6 +51,9 @@ pub struct TfFacts {
 /// What a run knows about TensorFlow once it has tried to load it.
 #[derive(Debug, Clone, Default)]
 pub struct TfRuntime {
+    /// The library discovery found first, and its release, when this run
+    /// did not load TensorFlow: the build to judge is still that one.
+    pub found: Option<(PathBuf, Option<String>)>,
     pub load: Option<LoadReport>,
     pub devices: Option<Result<Vec<DeviceInfo>, String>>,
     pub log: String,
@@ -94,10 +98,11 @@ fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) 
 }
 
 /// Reads the driver and GPUs through NVML in the probe worker.
-pub fn probe_driver(pool: &Pool, opts: &ProbeOptions) -> DriverProbe {
+pub fn probe_driver(pool: &Pool, opts: &ProbeOptions, host: &HostFacts) -> DriverProbe {
     let request = RequestBody::ProbeDriver {
         nvml_library: opts.nvml_library.clone(),
         host_root: opts.host_root.clone(),
+        init: host.driver_init(),
     };
     match pool.call(&Lane::Probe, request, opts.timeout) {
         Ok(reply) => match reply.body {
@@ -120,44 +125,74 @@ pub fn probe_driver(pool: &Pool, opts: &ProbeOptions) -> DriverProbe {
     }
 }
 
-/// Probes the libraries `build` needs, in a fresh probe worker.
+/// Probes the libraries `build` needs, each in a fresh probe worker, as a
+/// fresh process would find it (one library's RUNPATH must not make
+/// another look found), then reads every other copy's version in a worker
+/// of its own (two copies of a soname in one process share the first one's
+/// state, so the second would answer with the first one's version).
 pub fn probe_libraries(
     pool: &Pool,
     opts: &ProbeOptions,
+    host: &HostFacts,
     build: &TfBuild,
 ) -> (Vec<LibraryFact>, Option<String>) {
-    if build.needs().is_empty() {
-        return (Vec::new(), None);
-    }
-    let request = RequestBody::ProbeLibraries {
-        needs: build.needs(),
-        extra_dirs: build.library_dirs.clone(),
-    };
-    let result = match pool.call(&Lane::Probe, request, opts.timeout) {
-        Ok(reply) => match reply.body {
-            ResponseBody::Libraries(facts) => (facts, None),
-            other => (Vec::new(), Some(format!("the probe answered {other:?}"))),
-        },
-        Err(failure) => {
-            let (how, tail) = probe_failure(
-                "the CUDA library probe",
-                &failure.error,
-                &failure.stderr_tail,
-            );
-            let tail = crate::text::last_lines(&tail, 10);
-            (
-                Vec::new(),
-                Some(if tail.trim().is_empty() {
+    let mut facts = Vec::new();
+    for need in build.needs() {
+        let request = RequestBody::ProbeLibraries {
+            needs: vec![need],
+            extra_dirs: build.library_dirs.clone(),
+            init: host.driver_init(),
+        };
+        let reply = pool.call(&Lane::Probe, request, opts.timeout);
+        pool.retire(&Lane::Probe);
+        match reply {
+            Ok(reply) => match reply.body {
+                ResponseBody::Libraries(found) => facts.extend(found),
+                other => return (facts, Some(format!("the probe answered {other:?}"))),
+            },
+            Err(failure) => {
+                let (how, tail) = probe_failure(
+                    "the CUDA library probe",
+                    &failure.error,
+                    &failure.stderr_tail,
+                );
+                let tail = crate::text::last_lines(&tail, 10);
+                let why = if tail.trim().is_empty() {
                     how
                 } else {
                     format!("{how}\n{tail}")
-                }),
-            )
+                };
+                return (Vec::new(), Some(why));
+            }
         }
+    }
+    for fact in &mut facts {
+        let role = fact.role;
+        for copy in fact.copies.iter_mut().chain(fact.other_versions.iter_mut()) {
+            if copy.version.is_none() {
+                copy.version = isolated_version(pool, opts, copy, role);
+            }
+        }
+    }
+    (facts, None)
+}
+
+fn isolated_version(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    copy: &libraries::Copy,
+    role: crate::compat::Role,
+) -> Option<Version> {
+    let request = RequestBody::LibraryVersion {
+        path: copy.path.clone(),
+        role,
     };
-    // Libraries loaded for probing must not linger in a worker others reuse.
+    let reply = pool.call(&Lane::Probe, request, opts.timeout);
     pool.retire(&Lane::Probe);
-    result
+    match reply.ok()?.body {
+        ResponseBody::LibraryVersion(version) => version,
+        _ => None,
+    }
 }
 
 /// The build to judge the machine against: an explicit target, else the
@@ -169,12 +204,21 @@ pub fn choose_build(opts: &ProbeOptions, tf: &TfRuntime) -> TfBuild {
     if let Some(loaded) = tf.load.as_ref().and_then(|r| r.loaded.as_ref()) {
         return TfBuild::from_loaded(loaded);
     }
-    let pinned = Version::parse(PINNED_VERSION).expect("pinned version");
+    if let Some((path, version)) = &tf.found {
+        let mut build = TfBuild::from_library(path, version.as_deref().and_then(Version::parse));
+        build.source = format!(
+            "{} (found at {}, not loaded in this run)",
+            build.source,
+            path.display()
+        );
+        return build;
+    }
+    let pinned = Version::parse(DEFAULT_VERSION).expect("pinned version");
     TfBuild::from_table(
         &pinned,
         true,
         format!(
-            "the TensorFlow {PINNED_VERSION} CUDA build gpugate provisions (no libtensorflow was loaded)"
+            "the TensorFlow {DEFAULT_VERSION} CUDA build gpugate provisions (no libtensorflow was loaded)"
         ),
     )
 }
@@ -188,7 +232,7 @@ pub fn assemble(
     tf: TfRuntime,
 ) -> Facts {
     let build = choose_build(opts, &tf);
-    let (libraries, libraries_error) = probe_libraries(pool, opts, &build);
+    let (libraries, libraries_error) = probe_libraries(pool, opts, &host, &build);
     Facts {
         host,
         driver,

@@ -121,15 +121,18 @@ fn gpu_of(lane: &Lane, facts: &Facts) -> Option<String> {
 /// own, then the libraries the build needs.
 pub fn gather_facts(
     pool: &Pool,
-    tf: Option<&TfOptions>,
+    tf: &TfOptions,
+    load_tf: bool,
     probe: &ProbeOptions,
     host: &HostFacts,
 ) -> Facts {
     let (driver, runtime) = std::thread::scope(|s| {
-        let driver = s.spawn(|| facts::probe_driver(pool, probe));
-        let runtime = tf
-            .map(|tf| prepare::prepare(pool, tf, host))
-            .unwrap_or_default();
+        let driver = s.spawn(|| facts::probe_driver(pool, probe, host));
+        let runtime = if load_tf {
+            prepare::prepare(pool, tf, host)
+        } else {
+            prepare::find(tf, host)
+        };
         (driver.join().unwrap_or(DriverProbe::NotProbed), runtime)
     });
     facts::assemble(pool, probe, host.clone(), driver, runtime)
@@ -158,7 +161,7 @@ pub fn run(
     let facts = if args.list {
         facts::skipped(host.clone())
     } else {
-        gather_facts(&pool, needs_tf.then_some(tf), probe, host)
+        gather_facts(&pool, tf, needs_tf, probe, host)
     };
     let (slots, why) = gpu_slots(&facts);
     let plan = plan::expand_each_gpu(plan, &slots, &why);
@@ -260,7 +263,8 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                             ResponseBody::Loaded(_)
                             | ResponseBody::Devices(_)
                             | ResponseBody::Driver(_)
-                            | ResponseBody::Libraries(_) => (
+                            | ResponseBody::Libraries(_)
+                            | ResponseBody::LibraryVersion(_) => (
                                 Verdict::error("the worker answered a check with something else"),
                                 None,
                                 "error",

@@ -7,7 +7,7 @@ use crate::host::HostFacts;
 use crate::tf::cache::{self, Flavor};
 use crate::tf::discover::{self, Options};
 use crate::tf::runtime::DeviceInfo;
-use crate::tf::{Attempt, LoadReport, PINNED_VERSION, provision};
+use crate::tf::{Attempt, DEFAULT_VERSION, LoadReport, provision};
 use crate::worker::Pool;
 use crate::worker::protocol::{RequestBody, ResponseBody};
 use std::path::PathBuf;
@@ -18,6 +18,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct TfOptions {
     pub explicit: Option<PathBuf>,
+    /// `--tensorflow-version`: only this release, from the cache.
+    pub version: Option<String>,
     pub offline: bool,
 }
 
@@ -34,7 +36,11 @@ fn options(opts: &TfOptions, host: &HostFacts) -> Options {
     Options {
         explicit: opts.explicit.clone(),
         cache_root: cache::root(),
-        version: PINNED_VERSION.to_string(),
+        version: opts
+            .version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VERSION.to_string()),
+        only_cache: opts.version.is_some(),
         flavor: flavor_for(host),
     }
 }
@@ -76,6 +82,15 @@ fn list_devices(pool: &Pool, log: &mut String) -> Option<Result<Vec<DeviceInfo>,
             log.push_str(&failure.stderr_tail);
             Some(Err(format!("listing devices failed: {:?}", failure.error)))
         }
+    }
+}
+
+/// Finds TensorFlow without loading it (files only), for runs that need
+/// no TensorFlow but still judge its build.
+pub fn find(opts: &TfOptions, host: &HostFacts) -> TfRuntime {
+    TfRuntime {
+        found: discover::first_file(&discover::discover(&options(opts, host))),
+        ..TfRuntime::default()
     }
 }
 

@@ -1,10 +1,13 @@
-//! gpugate's cache of provisioned libtensorflow builds:
+//! gpugate's cache of provisioned TensorFlow builds:
 //! `$GPUGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/gpugate`, else `~/.cache/gpugate`.
+//! Each entry (`tensorflow/<version>-<flavor>/`) is laid out as pip lays out
+//! site-packages; see `provision` for the layout.
 
 use std::path::{Path, PathBuf};
 
-/// The file marking a complete, verified entry; written last.
-pub const COMPLETE_MARKER: &str = "gpugate-verified.json";
+/// The file marking a complete, verified entry; written last. Entries of
+/// older gpugates (another marker, another layout) are not complete.
+pub const ENTRY_MARKER: &str = "gpugate-entry.json";
 /// The library inside an entry that exports the C API.
 pub const C_API_LIBRARY: &str = "libtensorflow_cc.so.2";
 
@@ -48,13 +51,29 @@ pub fn entry_dir(root: &Path, version: &str, flavor: Flavor) -> PathBuf {
         .join(format!("{version}-{}", flavor.word()))
 }
 
+/// The C API library of an entry.
+pub fn library(entry: &Path) -> PathBuf {
+    entry.join("tensorflow").join(C_API_LIBRARY)
+}
+
+pub fn is_complete(entry: &Path) -> bool {
+    entry.join(ENTRY_MARKER).is_file()
+}
+
+/// The version an entry holds, from its record (files only).
+pub fn entry_version(entry: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(entry.join(ENTRY_MARKER)).ok()?;
+    let record: super::provision::EntryRecord = serde_json::from_str(&text).ok()?;
+    Some(record.version)
+}
+
 /// Complete entries, the preferred one (version and flavor) first.
 pub fn complete_entries(root: &Path, preferred: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(root.join("tensorflow"))
         .map(|dir| {
             dir.filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.join(COMPLETE_MARKER).is_file())
+                .filter(|p| is_complete(p))
                 .collect()
         })
         .unwrap_or_default();

@@ -21,6 +21,8 @@ pub struct Options {
     pub explicit: Option<PathBuf>,
     pub cache_root: PathBuf,
     pub version: String,
+    /// `--tensorflow-version`: that release's cache entry and nothing else.
+    pub only_cache: bool,
     pub flavor: Flavor,
 }
 
@@ -47,33 +49,36 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-pub fn discover(opts: &Options) -> Setup {
-    let mut setup = Setup::default();
-    let push_path = |setup: &mut Setup, source: &str, path: &Path| {
-        if path.is_file() {
-            setup.candidates.push(candidate(source, path));
-        } else if path.is_dir() {
-            match library_in(path) {
-                Some(lib) => setup.candidates.push(candidate(source, &lib)),
-                None => setup.notes.push(note(
-                    source,
-                    &path.display().to_string(),
-                    format!("directory holds none of {}", LIBRARY_NAMES.join(", ")),
-                )),
-            }
-        } else {
-            setup
-                .notes
-                .push(note(source, &path.display().to_string(), "does not exist"));
+/// A path given by the user or the environment: a file, or a directory
+/// holding one of [`LIBRARY_NAMES`].
+fn push_path(setup: &mut Setup, source: &str, path: &Path) {
+    if path.is_file() {
+        setup.candidates.push(candidate(source, path));
+    } else if path.is_dir() {
+        match library_in(path) {
+            Some(lib) => setup.candidates.push(candidate(source, &lib)),
+            None => setup.notes.push(note(
+                source,
+                &path.display().to_string(),
+                format!("directory holds none of {}", LIBRARY_NAMES.join(", ")),
+            )),
         }
-    };
+    } else {
+        setup
+            .notes
+            .push(note(source, &path.display().to_string(), "does not exist"));
+    }
+}
 
+/// Every step before the cache: an explicit path, TENSORFLOW_DIR, the
+/// loader, standard prefixes, pip's TensorFlow.
+fn search_outside_cache(setup: &mut Setup, opts: &Options) {
     match &opts.explicit {
-        Some(path) => push_path(&mut setup, "--tensorflow-lib", path),
+        Some(path) => push_path(setup, "--tensorflow-lib", path),
         None => setup.notes.push(note("--tensorflow-lib", "-", "not given")),
     }
     match std::env::var_os("TENSORFLOW_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => push_path(&mut setup, "TENSORFLOW_DIR", Path::new(&dir)),
+        Some(dir) => push_path(setup, "TENSORFLOW_DIR", Path::new(&dir)),
         None => setup.notes.push(note("TENSORFLOW_DIR", "-", "not set")),
     }
     // The loader's own search: LD_LIBRARY_PATH, ld.so.cache, system directories.
@@ -98,11 +103,28 @@ pub fn discover(opts: &Options) -> Setup {
         ));
     }
     match pip_tensorflow_dir() {
-        Ok(dir) => push_path(&mut setup, "python3 (pip)", &dir.join(C_API_LIBRARY)),
+        Ok(dir) => push_path(setup, "python3 (pip)", &dir.join(C_API_LIBRARY)),
         Err(why) => setup.notes.push(note("python3 (pip)", "tensorflow", why)),
     }
+}
+
+pub fn discover(opts: &Options) -> Setup {
+    let mut setup = Setup::default();
+
+    if opts.only_cache {
+        setup.notes.push(note(
+            "--tensorflow-version",
+            &opts.version,
+            "given: only gpugate's cache entry of this release is tried",
+        ));
+    } else {
+        search_outside_cache(&mut setup, opts);
+    }
     let preferred = cache::entry_dir(&opts.cache_root, &opts.version, opts.flavor);
-    let entries = cache::complete_entries(&opts.cache_root, &preferred);
+    let mut entries = cache::complete_entries(&opts.cache_root, &preferred);
+    if opts.only_cache {
+        entries.retain(|e| e == &preferred);
+    }
     if entries.is_empty() {
         setup.notes.push(note(
             "gpugate cache",
@@ -113,7 +135,7 @@ pub fn discover(opts: &Options) -> Setup {
     for entry in entries {
         setup
             .candidates
-            .push(candidate("gpugate cache", &entry.join(C_API_LIBRARY)));
+            .push(candidate("gpugate cache", &cache::library(&entry)));
     }
     setup
 }
@@ -152,6 +174,39 @@ fn pip_tensorflow_dir() -> Result<PathBuf, String> {
     }
 }
 
+/// The first candidate that is a file (a bare soname needs the loader),
+/// with its release when files tell it: gpugate's cache record, or pip's
+/// `tensorflow*-VERSION.dist-info` beside it.
+pub fn first_file(setup: &Setup) -> Option<(PathBuf, Option<String>)> {
+    let path = setup
+        .candidates
+        .iter()
+        .map(|c| PathBuf::from(&c.target))
+        .find(|p| p.is_absolute() && p.is_file())?;
+    let site = path.parent().and_then(Path::parent);
+    let version =
+        site.and_then(|site| cache::entry_version(site).or_else(|| pip_dist_version(site)));
+    Some((path, version))
+}
+
+fn pip_dist_version(site: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(site)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.iter().find_map(|name| {
+        let stem = name.strip_suffix(".dist-info")?;
+        let (dist, version) = stem.rsplit_once('-')?;
+        matches!(
+            dist,
+            "tensorflow" | "tensorflow_cpu" | "tensorflow_gpu" | "tf_nightly"
+        )
+        .then(|| version.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,12 +220,13 @@ mod tests {
         let cache_root = tmp.path().join("cache");
         let entry = cache::entry_dir(&cache_root, "2.18.1", Flavor::Cpu);
         std::fs::create_dir_all(&entry).unwrap();
-        std::fs::write(entry.join(cache::COMPLETE_MARKER), "{}").unwrap();
+        std::fs::write(entry.join(cache::ENTRY_MARKER), "{}").unwrap();
 
         let setup = discover(&Options {
             explicit: Some(explicit.clone()),
             cache_root: cache_root.clone(),
             version: "2.18.1".into(),
+            only_cache: false,
             flavor: Flavor::Cpu,
         });
         let first = &setup.candidates[0];
@@ -181,7 +237,7 @@ mod tests {
         );
         let last = setup.candidates.last().unwrap();
         assert_eq!(last.source, "gpugate cache");
-        assert_eq!(last.target, entry.join(C_API_LIBRARY).display().to_string());
+        assert_eq!(last.target, cache::library(&entry).display().to_string());
     }
 
     #[test]
@@ -191,6 +247,7 @@ mod tests {
             explicit: Some(tmp.path().join("nope")),
             cache_root: tmp.path().join("cache"),
             version: "2.18.1".into(),
+            only_cache: false,
             flavor: Flavor::Cpu,
         });
         assert!(setup.notes.iter().any(

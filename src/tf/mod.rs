@@ -5,17 +5,20 @@ pub mod cache;
 pub mod discover;
 pub mod fit;
 pub mod mlp;
+pub mod pip;
 pub mod placement;
 pub mod proto;
 pub mod provision;
 pub mod runtime;
 pub mod throughput;
+pub mod wheel;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The TensorFlow release gpugate provisions when none is installed.
-pub const PINNED_VERSION: &str = "2.18.1";
+/// The TensorFlow release gpugate provisions when none is installed and no
+/// `--tensorflow-version` is given: the newest release its tests load for real.
+pub const DEFAULT_VERSION: &str = "2.21.0";
 
 /// A place libtensorflow may be loaded from, and which rule found it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

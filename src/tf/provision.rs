@@ -1,56 +1,51 @@
-//! Provisioning: fetch a pinned TensorFlow wheel with `python3 -m pip
-//! download`, extract only the files gpugate needs, verify them against the
-//! wheel's RECORD hashes, and publish them into the cache with one rename, so
-//! concurrent runs never see a half-written entry.
+//! Provisioning: what `python3 -m pip install tensorflow[and-cuda]==V` would
+//! put on disk, without installing anything. `pip download` fetches the
+//! TensorFlow wheel (and, for the CUDA build, the `nvidia-*` wheels its
+//! `and-cuda` extra names), only the library directories are extracted,
+//! every file is verified against its wheel's RECORD, and the entry is
+//! published with one rename, so concurrent runs never see half of one.
+//!
+//! The entry is laid out as pip lays out site-packages, so TensorFlow's own
+//! RUNPATH (`$ORIGIN/../nvidia/*/lib`) finds the NVIDIA libraries:
+//!
+//! ```text
+//! <cache>/tensorflow/2.21.0-gpu/tensorflow/libtensorflow_cc.so.2
+//!                               tensorflow/libtensorflow_framework.so.2
+//!                               tensorflow/python/platform/build_info.py
+//!                               nvidia/cudnn/lib/libcudnn.so.9 ...
+//!                               gpugate-entry.json
+//! ```
 
-use super::cache::{self, COMPLETE_MARKER, Flavor};
-use base64::Engine;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use super::cache::{self, ENTRY_MARKER, Flavor};
+use super::pip::{self, PipError};
+use super::wheel::{self, Wheel, WheelError};
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-/// Wheel members extracted, and the names they get in the cache entry.
-/// Fixed names: nothing else in the archive is ever written to disk.
-const MEMBERS: &[(&str, &str)] = &[
-    ("tensorflow/libtensorflow_cc.so.2", "libtensorflow_cc.so.2"),
-    (
-        "tensorflow/libtensorflow_framework.so.2",
-        "libtensorflow_framework.so.2",
-    ),
-    ("tensorflow/python/platform/build_info.py", "build_info.py"),
+/// Members of the TensorFlow wheel that are extracted, by their wheel paths.
+const TENSORFLOW_MEMBERS: &[&str] = &[
+    "tensorflow/libtensorflow_cc.so.2",
+    "tensorflow/libtensorflow_framework.so.2",
+    "tensorflow/python/platform/build_info.py",
 ];
+/// The extra of TensorFlow's METADATA that names NVIDIA's libraries.
+const CUDA_EXTRA: &str = "and-cuda";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("failed to run `python3 -m pip download`: {0}")]
-    PipSpawn(std::io::Error),
-    #[error("`python3 -m pip download {package}=={version}` failed ({status}):\n{tail}")]
-    Pip {
-        package: String,
-        version: String,
-        status: String,
-        tail: String,
-    },
-    #[error("pip reported success but left no wheel in {0}")]
-    NoWheel(PathBuf),
-    #[error("failed to read the wheel {path}: {reason}")]
-    Wheel { path: PathBuf, reason: String },
-    #[error("the wheel has no {0} (not a TensorFlow wheel of the expected layout)")]
-    MissingMember(String),
+    #[error(transparent)]
+    Pip(#[from] PipError),
+    #[error("pip reported success but named no wheel for {0}")]
+    NoWheel(String),
+    #[error(transparent)]
+    Wheel(#[from] WheelError),
     #[error(
-        "{member} does not match the wheel's RECORD: expected sha256 {expected} and {expected_size} bytes, got {actual} and {actual_size} bytes"
+        "{0} names no `{CUDA_EXTRA}` extra in its METADATA, so gpugate cannot tell which NVIDIA libraries it needs"
     )]
-    Mismatch {
-        member: String,
-        expected: String,
-        expected_size: u64,
-        actual: String,
-        actual_size: u64,
-    },
+    NoCudaExtra(String),
     #[error("failed to write the cache entry {path}: {source}")]
     Io {
         path: PathBuf,
@@ -80,6 +75,56 @@ fn python_version_for(version: &str) -> &'static str {
     }
 }
 
+/// An exclusive lock on one entry's provisioning, released on drop: a
+/// second run waits, then finds the entry the first one published.
+struct EntryLock {
+    _held: fs::File,
+}
+
+impl EntryLock {
+    fn take(path: &Path, say: &mut dyn FnMut(&str)) -> Result<EntryLock, ProvisionError> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        // SAFETY: flock on a descriptor this function owns.
+        let busy = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
+        if busy {
+            say(&format!(
+                "gpugate: waiting for another gpugate provisioning the same entry ({})",
+                path.display()
+            ));
+            // SAFETY: as above; blocking until the other run is done.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io_err(path)(std::io::Error::last_os_error()));
+            }
+        }
+        Ok(EntryLock { _held: file })
+    }
+}
+
+/// What a published entry holds; written last, as `gpugate-entry.json`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct EntryRecord {
+    pub package: String,
+    pub version: String,
+    /// Every wheel used, with the version pip chose for it.
+    pub wheels: Vec<WheelRecord>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WheelRecord {
+    pub name: String,
+    pub version: String,
+    /// What the TensorFlow METADATA asked for (`nvidia-cudnn-cu12<10.0,>=9.3.0.75`).
+    pub requirement: String,
+    pub file: String,
+    /// sha256 (RECORD's encoding) of every extracted file, by path in the entry.
+    pub files: BTreeMap<String, String>,
+}
+
 /// Provisions `version` of `flavor` into `cache_root` unless already there.
 /// `say` receives progress lines meant for a person.
 pub fn provision(
@@ -89,294 +134,219 @@ pub fn provision(
     say: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, ProvisionError> {
     let entry = cache::entry_dir(cache_root, version, flavor);
-    if entry.join(COMPLETE_MARKER).is_file() {
+    if cache::is_complete(&entry) {
         return Ok(entry);
     }
     let parent = entry.parent().expect("entry has a parent").to_path_buf();
+    let name = entry.file_name().expect("entry has a name").to_owned();
+    let downloads = cache_root.join("downloads").join(&name);
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+    let lock_path = cache_root
+        .join("downloads")
+        .join(format!("{}.lock", name.to_string_lossy()));
+    let _lock = EntryLock::take(&lock_path, say)?;
+    if cache::is_complete(&entry) {
+        return Ok(entry);
+    }
     let staging = tempfile::Builder::new()
         .prefix(".partial-")
         .tempdir_in(&parent)
         .map_err(io_err(&parent))?;
-    let wheel_dir = staging.path().join("wheel");
     let out_dir = staging.path().join("entry");
     fs::create_dir_all(&out_dir).map_err(io_err(&out_dir))?;
 
     let package = flavor.package();
-    let python = python_version_for(version);
-    say(&format!(
-        "gpugate: no libtensorflow loaded; downloading {package}=={version} with pip (a few hundred MB) into {}",
-        entry.display()
-    ));
+    let target = pip::Target {
+        python: python_version_for(version),
+        platforms: pip::host_platforms(),
+    };
     let started = Instant::now();
-    let abi = format!("cp{}", python.replace('.', ""));
-    let output = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-        ])
-        .args([
-            "--python-version",
-            python,
-            "--implementation",
-            "cp",
-            "--abi",
-            &abi,
-        ])
-        .args([
-            "--platform",
-            "manylinux_2_17_x86_64",
-            "--platform",
-            "manylinux2014_x86_64",
-        ])
-        .arg("--dest")
-        .arg(&wheel_dir)
-        .arg(format!("{package}=={version}"))
-        .output()
-        .map_err(ProvisionError::PipSpawn)?;
-    if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
-        return Err(ProvisionError::Pip {
-            package: package.into(),
-            version: version.into(),
-            status: output.status.to_string(),
-            tail: crate::text::last_lines(text.trim(), 15),
-        });
-    }
-    let wheel = fs::read_dir(&wheel_dir)
-        .map_err(io_err(&wheel_dir))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .ok_or_else(|| ProvisionError::NoWheel(wheel_dir.clone()))?;
-    let size = fs::metadata(&wheel).map(|m| m.len()).unwrap_or(0);
     say(&format!(
-        "gpugate: downloaded {} ({} MB) in {:.1}s; extracting and verifying",
-        wheel.file_name().unwrap_or_default().to_string_lossy(),
-        size / 1_000_000,
-        started.elapsed().as_secs_f64()
+        "gpugate: downloading {package}=={version} ({}) with pip into {} (wheels kept in {} until it is complete, so an interrupted download resumes)",
+        match flavor {
+            Flavor::Cpu => "CPU build, about 250 MB",
+            Flavor::Gpu => "CUDA build, about 600 MB, then NVIDIA's CUDA libraries, about 2 GB",
+        },
+        entry.display(),
+        downloads.display()
     ));
+    let requirement = format!("{package}=={version}");
+    let chosen = pip::download(std::slice::from_ref(&requirement), &target, &downloads, say)?;
+    let tf_wheel = chosen
+        .first()
+        .ok_or_else(|| ProvisionError::NoWheel(requirement.clone()))?;
+    let mut tf = Wheel::open(tf_wheel)?;
+    let mut wheels = vec![extract(
+        &mut tf,
+        &requirement,
+        TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
+        &out_dir,
+    )?];
 
-    let hashes = extract_verified(&wheel, &out_dir)?;
-    let link = out_dir.join("libtensorflow.so");
-    std::os::unix::fs::symlink(cache::C_API_LIBRARY, &link).map_err(io_err(&link))?;
-    let marker = serde_json::json!({
-        "package": package,
-        "version": version,
-        "wheel": wheel.file_name().unwrap_or_default().to_string_lossy(),
-        "sha256": hashes,
-    });
-    let marker_path = out_dir.join(COMPLETE_MARKER);
-    fs::write(
-        &marker_path,
-        serde_json::to_vec_pretty(&marker).expect("json"),
-    )
-    .map_err(io_err(&marker_path))?;
-
-    match fs::rename(&out_dir, &entry) {
-        Ok(()) => {}
-        // Another run published the same entry first; theirs is as good.
-        Err(_) if entry.join(COMPLETE_MARKER).is_file() => {}
-        Err(e) => {
-            // A stale, incomplete entry (from an older gpugate) is replaced.
-            if entry.exists() && !entry.join(COMPLETE_MARKER).exists() {
-                fs::remove_dir_all(&entry).map_err(io_err(&entry))?;
-                fs::rename(&out_dir, &entry).map_err(io_err(&entry))?;
-            } else {
-                return Err(ProvisionError::Io {
-                    path: entry,
-                    source: e,
-                });
-            }
+    if flavor == Flavor::Gpu {
+        let extra = wheel::extra_requirements(&tf.metadata()?, CUDA_EXTRA);
+        if extra.is_empty() {
+            return Err(ProvisionError::NoCudaExtra(tf.name()));
+        }
+        let requirements: Vec<String> = extra.values().cloned().collect();
+        say(&format!(
+            "gpugate: {} names {} NVIDIA packages in its `{CUDA_EXTRA}` extra: {}",
+            tf.name(),
+            requirements.len(),
+            requirements.join(" ")
+        ));
+        let chosen = pip::download(&requirements, &target, &downloads, say)?;
+        for (name, requirement) in &extra {
+            let path = chosen
+                .iter()
+                .find(|p| wheel_identity(p).is_some_and(|(n, _)| n.replace('_', "-") == *name))
+                .ok_or_else(|| ProvisionError::NoWheel(requirement.clone()))?;
+            let mut nvidia = Wheel::open(path)?;
+            let members = wheel::nvidia_library_members(&nvidia.recorded());
+            wheels.push(extract(&mut nvidia, requirement, members, &out_dir)?);
         }
     }
+
+    let record = EntryRecord {
+        package: package.into(),
+        version: version.into(),
+        wheels,
+    };
+    let files: usize = record.wheels.iter().map(|w| w.files.len()).sum();
+    let marker = out_dir.join(ENTRY_MARKER);
+    fs::write(
+        &marker,
+        serde_json::to_vec_pretty(&record).expect("entry record serializes"),
+    )
+    .map_err(io_err(&marker))?;
+    publish(&out_dir, &entry)?;
+    // The wheels are no longer needed once their files are published.
+    let _ = fs::remove_dir_all(&downloads);
+    let chosen: Vec<String> = record
+        .wheels
+        .iter()
+        .map(|w| format!("{}=={}", w.name, w.version))
+        .collect();
     say(&format!(
-        "gpugate: libtensorflow {version} ({}) ready in {}",
+        "gpugate: TensorFlow {version} ({}) ready in {} after {:.0}s: {files} files, {} MB, verified against their wheels' RECORD ({})",
         flavor.word(),
-        entry.display()
+        entry.display(),
+        started.elapsed().as_secs_f64(),
+        dir_size(&entry) / 1_000_000,
+        chosen.join(", ")
     ));
     Ok(entry)
 }
 
-/// Extracts [`MEMBERS`] from the wheel into `out_dir`, checking each against
-/// the wheel's RECORD. Returns the verified hashes by file name.
-pub fn extract_verified(
-    wheel: &Path,
-    out_dir: &Path,
-) -> Result<HashMap<String, String>, ProvisionError> {
-    let wheel_err = |reason: String| ProvisionError::Wheel {
-        path: wheel.to_path_buf(),
-        reason,
-    };
-    let file = fs::File::open(wheel).map_err(|e| wheel_err(e.to_string()))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| wheel_err(e.to_string()))?;
-    let record_name = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .find(|n| n.ends_with(".dist-info/RECORD") && n.matches('/').count() == 1)
-        .map(|n| n.into_owned())
-        .ok_or_else(|| ProvisionError::MissingMember("*.dist-info/RECORD".into()))?;
-    let mut record = String::new();
-    archive
-        .by_name(&record_name)
-        .map_err(|e| wheel_err(e.to_string()))?
-        .read_to_string(&mut record)
-        .map_err(|e| wheel_err(e.to_string()))?;
-    let expected = parse_record(&record);
-
-    let mut hashes = HashMap::new();
-    for (member, target_name) in MEMBERS {
-        let (expected_hash, expected_size) = expected
-            .get(*member)
-            .cloned()
-            .ok_or_else(|| ProvisionError::MissingMember(format!("{member} in RECORD")))?;
-        let mut entry = archive
-            .by_name(member)
-            .map_err(|_| ProvisionError::MissingMember((*member).to_string()))?;
-        let target = out_dir.join(target_name);
-        let mut out = fs::File::create(&target).map_err(io_err(&target))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| wheel_err(format!("{member}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(io_err(&target))?;
-            size += n as u64;
-        }
-        out.sync_all().map_err(io_err(&target))?;
-        let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
-        if actual != expected_hash || size != expected_size {
-            return Err(ProvisionError::Mismatch {
-                member: (*member).to_string(),
-                expected: expected_hash,
-                expected_size,
-                actual,
-                actual_size: size,
-            });
-        }
-        if target_name.ends_with(".so.2") {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
-                .map_err(io_err(&target))?;
-        }
-        hashes.insert((*target_name).to_string(), actual);
-    }
-    Ok(hashes)
+fn wheel_identity(path: &Path) -> Option<(String, String)> {
+    wheel::name_and_version(&path.file_name()?.to_string_lossy())
 }
 
-/// RECORD lines are `path,sha256=<urlsafe b64, no padding>,size`.
-fn parse_record(record: &str) -> HashMap<String, (String, u64)> {
-    record
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.rsplitn(3, ',');
-            let size = parts.next()?.trim().parse().ok()?;
-            let hash = parts.next()?.strip_prefix("sha256=")?.to_string();
-            let path = parts.next()?.to_string();
-            Some((path, (hash, size)))
+/// Extracts `members` of one wheel into the entry and records them.
+fn extract(
+    wheel: &mut Wheel,
+    requirement: &str,
+    members: impl IntoIterator<Item = String>,
+    out_dir: &Path,
+) -> Result<WheelRecord, ProvisionError> {
+    let file = wheel.name();
+    let (name, version) = wheel::name_and_version(&file).unwrap_or((file.clone(), String::new()));
+    let mut files = BTreeMap::new();
+    for member in members {
+        let hash = wheel.extract(&member, out_dir)?;
+        files.insert(member, hash);
+    }
+    Ok(WheelRecord {
+        name,
+        version,
+        requirement: requirement.into(),
+        file,
+        files,
+    })
+}
+
+/// Moves the finished entry into place with one rename.
+fn publish(out_dir: &Path, entry: &Path) -> Result<(), ProvisionError> {
+    match fs::rename(out_dir, entry) {
+        Ok(()) => Ok(()),
+        Err(_) if cache::is_complete(entry) => Ok(()),
+        Err(e) => {
+            // A stale entry (an older gpugate's layout, or one left
+            // incomplete) is replaced.
+            if entry.exists() && !cache::is_complete(entry) {
+                fs::remove_dir_all(entry).map_err(io_err(entry))?;
+                fs::rename(out_dir, entry).map_err(io_err(entry))
+            } else {
+                Err(ProvisionError::Io {
+                    path: entry.to_path_buf(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
         })
-        .collect()
+        .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn b64_sha(data: &[u8]) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
-    }
-
-    /// A wheel-shaped zip with the given members and a RECORD listing `recorded`.
-    fn wheel(dir: &Path, members: &[(&str, &[u8])], recorded: &[(&str, &[u8])]) -> PathBuf {
-        let path = dir.join("tf.whl");
-        let mut zip = zip::ZipWriter::new(fs::File::create(&path).unwrap());
-        let opts = zip::write::SimpleFileOptions::default();
-        for (name, data) in members {
-            zip.start_file(*name, opts).unwrap();
-            zip.write_all(data).unwrap();
-        }
-        let record: String = recorded
-            .iter()
-            .map(|(name, data)| format!("{name},sha256={},{}\n", b64_sha(data), data.len()))
-            .collect();
-        zip.start_file("tensorflow_cpu-2.18.1.dist-info/RECORD", opts)
-            .unwrap();
-        zip.write_all(record.as_bytes()).unwrap();
-        zip.finish().unwrap();
-        path
-    }
-
-    fn all_members() -> Vec<(&'static str, &'static [u8])> {
-        vec![
-            ("tensorflow/libtensorflow_cc.so.2", b"cc".as_slice()),
-            ("tensorflow/libtensorflow_framework.so.2", b"fw".as_slice()),
-            (
-                "tensorflow/python/platform/build_info.py",
-                b"cuda_version = '12.5.1'".as_slice(),
-            ),
-            ("../../escape.so", b"evil".as_slice()),
-        ]
-    }
+    use crate::tf::wheel::tests::make_wheel;
 
     #[test]
-    fn extracts_only_the_expected_members_and_verifies_them() {
+    fn extracts_the_tensorflow_members_under_their_wheel_paths() {
         let tmp = tempfile::tempdir().unwrap();
-        let members = all_members();
-        let path = wheel(tmp.path(), &members, &members);
-        let out = tmp.path().join("out");
-        fs::create_dir_all(&out).unwrap();
-        let hashes = extract_verified(&path, &out).unwrap();
-        assert_eq!(hashes.len(), 3);
-        let mut names: Vec<String> = fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into())
-            .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            [
-                "build_info.py",
-                "libtensorflow_cc.so.2",
-                "libtensorflow_framework.so.2"
-            ]
-        );
-        assert!(!tmp.path().join("escape.so").exists());
-    }
-
-    #[test]
-    fn a_tampered_member_is_rejected() {
-        let tmp = tempfile::tempdir().unwrap();
-        let members = all_members();
-        let mut recorded = members.clone();
-        recorded[0] = (
-            "tensorflow/libtensorflow_cc.so.2",
-            b"something else".as_slice(),
-        );
-        let path = wheel(tmp.path(), &members, &recorded);
-        let err = extract_verified(&path, tmp.path()).unwrap_err();
-        assert!(
-            matches!(err, ProvisionError::Mismatch { ref member, .. } if member == "tensorflow/libtensorflow_cc.so.2"),
-            "{err}"
-        );
+        let path = tmp
+            .path()
+            .join("tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl");
+        let members: Vec<(&str, &[u8])> = vec![
+            ("tensorflow/libtensorflow_cc.so.2", b"cc"),
+            ("tensorflow/libtensorflow_framework.so.2", b"fw"),
+            ("tensorflow/python/platform/build_info.py", b"x = 1"),
+            ("tensorflow/other.py", b"not extracted"),
+        ];
+        make_wheel(&path, "tensorflow_cpu-2.21.0.dist-info", &members, &members);
+        let out = tmp.path().join("entry");
+        let record = extract(
+            &mut Wheel::open(&path).unwrap(),
+            "tensorflow-cpu==2.21.0",
+            TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
+            &out,
+        )
+        .unwrap();
+        assert_eq!(record.name, "tensorflow-cpu");
+        assert_eq!(record.version, "2.21.0");
+        assert_eq!(record.files.len(), 3);
+        assert!(out.join("tensorflow/libtensorflow_cc.so.2").is_file());
+        assert!(!out.join("tensorflow/other.py").exists());
     }
 
     #[test]
     fn a_wheel_without_the_libraries_is_rejected() {
         let tmp = tempfile::tempdir().unwrap();
-        let members = [("other/file", b"x".as_slice())];
-        let path = wheel(tmp.path(), &members, &members);
-        let err = extract_verified(&path, tmp.path()).unwrap_err();
+        let path = tmp.path().join("tensorflow-2.21.0-cp311-cp311-any.whl");
+        let members: Vec<(&str, &[u8])> = vec![("other/file", b"x")];
+        make_wheel(&path, "tensorflow-2.21.0.dist-info", &members, &members);
+        let err = extract(
+            &mut Wheel::open(&path).unwrap(),
+            "tensorflow==2.21.0",
+            TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
+            &tmp.path().join("entry"),
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("tensorflow/libtensorflow_cc.so.2"),
             "{err}"
@@ -386,6 +356,6 @@ mod tests {
     #[test]
     fn python_version_follows_the_release() {
         assert_eq!(python_version_for("2.10.1"), "3.10");
-        assert_eq!(python_version_for("2.18.1"), "3.11");
+        assert_eq!(python_version_for("2.21.0"), "3.11");
     }
 }

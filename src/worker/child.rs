@@ -54,12 +54,21 @@ pub fn main() -> ExitCode {
             RequestBody::ProbeDriver {
                 nvml_library,
                 host_root,
+                init,
             } => ResponseBody::Driver(crate::facts::driver::probe(
                 nvml_library.as_deref(),
                 &host_root,
+                init,
             )),
-            RequestBody::ProbeLibraries { needs, extra_dirs } => {
-                ResponseBody::Libraries(crate::facts::libraries::probe(&needs, &extra_dirs))
+            RequestBody::ProbeLibraries {
+                needs,
+                extra_dirs,
+                init,
+            } => {
+                ResponseBody::Libraries(crate::facts::libraries::probe(&needs, &extra_dirs, &init))
+            }
+            RequestBody::LibraryVersion { path, role } => {
+                ResponseBody::LibraryVersion(crate::facts::libraries::version_of_file(&path, role))
             }
             RequestBody::Run { check, context } => ResponseBody::Verdict(
                 catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf, &context)))

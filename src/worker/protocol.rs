@@ -38,10 +38,19 @@ pub enum RequestBody {
     ProbeDriver {
         nvml_library: Option<PathBuf>,
         host_root: PathBuf,
+        /// Err(why) when NVML must not be initialised.
+        init: Result<(), String>,
     },
     ProbeLibraries {
         needs: Vec<Need>,
         extra_dirs: Vec<PathBuf>,
+        /// Err(why) when cuInit must not be called.
+        init: Result<(), String>,
+    },
+    /// The version of one file of a library, opened by path.
+    LibraryVersion {
+        path: PathBuf,
+        role: crate::compat::Role,
     },
     Run {
         check: CheckKind,
@@ -61,6 +70,7 @@ pub enum ResponseBody {
     Devices(Result<Vec<DeviceInfo>, String>),
     Driver(DriverProbe),
     Libraries(Vec<LibraryFact>),
+    LibraryVersion(Option<crate::version::Version>),
     Verdict(Verdict),
 }
 

@@ -354,6 +354,10 @@ fn gpu_basic_environment_checks_over_profiles() {
         "training",
         "--probe-timeout",
         "3",
+        // The run loads no TensorFlow; judge the CUDA build the profiles
+        // describe, not whichever TensorFlow this machine has.
+        "--for-tensorflow",
+        "2.18",
     ];
     let run = |name: &str| {
         let machine = Machine::new(name);
@@ -439,7 +443,8 @@ fn cpu_only_tensorflow_on_a_gpu_machine_is_diagnosed() {
         BTreeSet::from(["tensorflow-cpu-only".to_string()]),
         "{json}"
     );
-    assert!(json.to_string().contains("tensorflow[and-cuda]==2.18.1"));
+    let pin = format!("tensorflow[and-cuda]=={}", gpugate::tf::DEFAULT_VERSION);
+    assert!(json.to_string().contains(&pin), "{json}");
 }
 
 /// `device = "each-gpu"` on a two-GPU machine: one test per GPU, named by

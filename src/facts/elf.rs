@@ -1,0 +1,98 @@
+//! The dynamic section of a shared library, read from the file (never
+//! loaded): what it NEEDS and where its RUNPATH sends the loader. A
+//! TensorFlow CUDA build says so there (`$ORIGIN/../nvidia/cuda_runtime/lib`)
+//! even when no build_info.py came with it.
+
+use object::elf::{DT_NEEDED, DT_RPATH, DT_RUNPATH, FileHeader64};
+use object::read::elf::{Dyn, FileHeader};
+use object::{Endianness, ReadCache};
+use std::path::Path;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Dynamic {
+    pub needed: Vec<String>,
+    /// RUNPATH (or the older RPATH) entries, in order.
+    pub runpath: Vec<String>,
+}
+
+/// Reads only the headers and the dynamic section, not the whole file.
+pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cache = ReadCache::new(file);
+    let bad = |e: object::read::Error| format!("{}: not a readable ELF file: {e}", path.display());
+    let header = FileHeader64::<Endianness>::parse(&cache).map_err(bad)?;
+    let endian = header.endian().map_err(bad)?;
+    let sections = header.sections(endian, &cache).map_err(bad)?;
+    let mut out = Dynamic::default();
+    let Some((entries, link)) = sections.dynamic(endian, &cache).map_err(bad)? else {
+        return Ok(out);
+    };
+    let strings = sections.strings(endian, &cache, link).map_err(bad)?;
+    for entry in entries {
+        let tag = entry.tag32(endian);
+        let Some(tag) = tag else { continue };
+        if ![DT_NEEDED, DT_RUNPATH, DT_RPATH].contains(&tag) {
+            continue;
+        }
+        let offset = entry.d_val(endian) as u32;
+        let value = strings
+            .get(offset)
+            .map_err(|()| format!("{}: a dynamic entry names no string", path.display()))?;
+        let value = String::from_utf8_lossy(value).into_owned();
+        if tag == DT_NEEDED {
+            out.needed.push(value);
+        } else {
+            out.runpath.extend(value.split(':').map(str::to_string));
+        }
+    }
+    Ok(out)
+}
+
+impl Dynamic {
+    /// Whether the loader is sent to pip's CUDA runtime: TensorFlow's CUDA
+    /// builds (2.14 on) carry `$ORIGIN/../nvidia/cuda_runtime/lib`; its
+    /// CPU builds carry no `nvidia/` entry at all.
+    pub fn points_at_cuda(&self) -> bool {
+        self.runpath
+            .iter()
+            .any(|p| p.contains("nvidia/cuda_runtime"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_needed_libraries_of_a_real_library() {
+        let exe = std::env::current_exe().unwrap();
+        let dynamic = dynamic(&exe).unwrap();
+        assert!(
+            dynamic.needed.iter().any(|n| n.starts_with("libc.so")),
+            "{dynamic:?}"
+        );
+        assert!(!dynamic.points_at_cuda());
+    }
+
+    #[test]
+    fn a_file_that_is_not_elf_is_an_error_naming_it() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), b"not elf").unwrap();
+        let err = dynamic(tmp.path()).unwrap_err();
+        assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn cuda_builds_are_told_by_their_runpath() {
+        let cuda = Dynamic {
+            needed: vec![],
+            runpath: vec!["$ORIGIN/../nvidia/cuda_runtime/lib".into()],
+        };
+        assert!(cuda.points_at_cuda());
+        let cpu = Dynamic {
+            needed: vec![],
+            runpath: vec!["$ORIGIN/".into()],
+        };
+        assert!(!cpu.points_at_cuda());
+    }
+}
