@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Brings the real NVIDIA binaries that tests/real_binaries.rs runs against
+# into $GPUGATE_REAL_DIR (default ~/.cache/gpugate-real), once: later runs
+# reuse what is there. Nothing is installed on the machine:
+#   cache/        gpugate's own provisioned TensorFlow 2.21.0 CUDA stack, alone
+#   cpu-cache/    the 2.21.0 CPU build
+#   cudnn-9.1/    a real, older cuDNN (nvidia-cudnn-cu12==9.1.0.70), unpacked
+#   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
+#                 unpacked with dpkg-deb -x, never installed
+#   cpu-no-build-info/  the CPU build's two libraries without build_info.py
+#   venv/         a venv whose site-packages holds the provisioned stack in
+#                 pip's layout (hard links), as `pip install tensorflow[and-cuda]`
+# Any failure (no network, a package gone) stops with a message: the tier
+# never passes by skipping.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+real=${GPUGATE_REAL_DIR:-$HOME/.cache/gpugate-real}
+gpugate=${GPUGATE_BIN:-$PWD/target/debug/gpugate}
+fail() { echo "tests/real/prepare.sh: $*" >&2; exit 1; }
+[ -x "$gpugate" ] || fail "no gpugate binary at $gpugate (cargo build first)"
+mkdir -p "$real"
+
+# 1. The provisioned GPU stack (a no-op when the entry is complete).
+GPUGATE_CACHE_DIR="$real/cache" "$gpugate" fetch-tensorflow --gpu --tensorflow-version 2.21.0 >/dev/null \
+  || fail "provisioning TensorFlow 2.21.0 with its CUDA libraries failed (is the package registry reachable?)"
+GPUGATE_CACHE_DIR="$real/cpu-cache" "$gpugate" fetch-tensorflow --cpu --tensorflow-version 2.21.0 >/dev/null \
+  || fail "provisioning the TensorFlow 2.21.0 CPU build failed"
+stack="$real/cache/tensorflow/2.21.0-gpu"
+cpu="$real/cpu-cache/tensorflow/2.21.0-cpu"
+
+# 2. An older real cuDNN, only its library directory.
+if [ ! -f "$real/cudnn-9.1/nvidia/cudnn/lib/libcudnn.so.9" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
+    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" nvidia-cudnn-cu12==9.1.0.70 \
+    || fail "pip could not download nvidia-cudnn-cu12==9.1.0.70"
+  rm -rf "$real/cudnn-9.1.partial"
+  python3 - "$tmp" "$real/cudnn-9.1.partial" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("nvidia/cudnn/lib/"):
+            z.extract(name, sys.argv[2])
+PY
+  rm -rf "$tmp" "$real/cudnn-9.1"
+  mv "$real/cudnn-9.1.partial" "$real/cudnn-9.1"
+fi
+
+# 3. Debian 12's driver user space, from a copy of this machine's apt sources
+#    with non-free added (the machine's own sources are never changed).
+if [ ! -f "$real/driver/.complete" ]; then
+  apt_dir=$(mktemp -d)
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d" "$apt_dir/debs"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    sed -E 's/^Components: (.*)$/Components: \1 non-free/' "$f" > "$apt_dir/sources.list.d/$(basename "$f")"
+  done
+  [ -f /etc/apt/sources.list ] && sed -E 's/^(deb .*)$/\1 non-free/' /etc/apt/sources.list > "$apt_dir/sources.list.d/base.list"
+  apt_opts=(-o "Dir::Etc::SourceParts=$apt_dir/sources.list.d" -o "Dir::Etc::SourceList=/dev/null"
+            -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::archives=$apt_dir/debs" -o Debug::NoLocking=1)
+  apt-get "${apt_opts[@]}" -qq update || fail "apt-get update (with non-free) failed"
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download libnvidia-ml1 libcuda1) \
+    || fail "apt-get download libnvidia-ml1 libcuda1 failed"
+  rm -rf "$real/driver"
+  mkdir -p "$real/driver"
+  for deb in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$deb" "$real/driver"; done
+  rm -rf "$apt_dir"
+  touch "$real/driver/.complete"
+fi
+
+# 4. The CPU build's libraries without build_info.py.
+mkdir -p "$real/cpu-no-build-info"
+for lib in libtensorflow_cc.so.2 libtensorflow_framework.so.2; do
+  [ -f "$real/cpu-no-build-info/$lib" ] || ln -f "$cpu/tensorflow/$lib" "$real/cpu-no-build-info/$lib" 2>/dev/null \
+    || cp "$cpu/tensorflow/$lib" "$real/cpu-no-build-info/$lib"
+done
+
+# 5. A venv holding the stack in pip's layout, with TensorFlow's dist-info.
+if [ ! -f "$real/venv/.complete" ]; then
+  rm -rf "$real/venv"
+  python3 -m venv "$real/venv"
+  site=$("$real/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  cp -al "$stack/tensorflow" "$site/tensorflow" 2>/dev/null || cp -a "$stack/tensorflow" "$site/tensorflow"
+  cp -al "$stack/nvidia" "$site/nvidia" 2>/dev/null || cp -a "$stack/nvidia" "$site/nvidia"
+  mkdir -p "$site/tensorflow-2.21.0.dist-info"
+  printf 'Metadata-Version: 2.1\nName: tensorflow\nVersion: 2.21.0\n' > "$site/tensorflow-2.21.0.dist-info/METADATA"
+  touch "$real/venv/.complete"
+fi
+echo "$real"

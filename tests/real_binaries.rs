@@ -1,0 +1,392 @@
+//! The real-binary tier: gpugate against NVIDIA's and TensorFlow's real
+//! libraries on a machine without a GPU (the stand-ins model what we believe;
+//! these are what is). `tests/real/prepare.sh` brings the binaries into
+//! `$GPUGATE_REAL_DIR` (default `~/.cache/gpugate-real`); `.ci/run` runs it,
+//! then these tests with `--ignored`. Without the binaries every test fails
+//! with the command to run: none passes by skipping.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn real_dir() -> PathBuf {
+    let dir = std::env::var_os("GPUGATE_REAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gpugate-real")
+        });
+    assert!(
+        dir.join("venv/.complete").is_file() && dir.join("driver/.complete").is_file(),
+        "the real binaries are not in {}: run tests/real/prepare.sh first",
+        dir.display()
+    );
+    dir
+}
+
+/// gpugate in a clean environment: no LD_LIBRARY_PATH, an empty cache
+/// unless one is given, and this machine's python3 (without TensorFlow).
+fn gpugate(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let empty = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpugate"));
+    command
+        .args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("TENSORFLOW_DIR")
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .env("GPUGATE_CACHE_DIR", empty.path().join("cache"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("gpugate runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn diagnoses(doctor: &Value, severity: &str) -> Vec<String> {
+    doctor["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == severity)
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn libraries(facts: &Value) -> &Vec<Value> {
+    facts["libraries"].as_array().expect("libraries")
+}
+
+fn library<'a>(facts: &'a Value, soname: &str) -> &'a Value {
+    libraries(facts)
+        .iter()
+        .find(|l| l["soname"] == soname)
+        .unwrap_or_else(|| panic!("no {soname} in {facts}"))
+}
+
+fn version(copy: &Value) -> String {
+    copy["version"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no version: {copy}"))
+        .to_string()
+}
+
+/// Section 1's acceptance: after `fetch-tensorflow --gpu`, doctor finds
+/// every library the build needs but the driver's libcuda in gpugate's
+/// cache, at versions the build accepts; its only error is the driver.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn the_provisioned_stack_has_every_library_but_the_driver() {
+    let real = real_dir();
+    let cache = real.join("cache");
+    let out = gpugate(
+        &["doctor", "--format", "json"],
+        &[("GPUGATE_CACHE_DIR", &cache)],
+    );
+    let doctor = json(&out);
+    assert_eq!(diagnoses(&doctor, "error"), ["nvml-missing"], "{doctor}");
+    let facts = &doctor["facts"];
+    assert_eq!(
+        facts["tensorflow"]["build"]["cuda_build"], true,
+        "{}",
+        facts["tensorflow"]["build"]
+    );
+    let entry = cache.join("tensorflow/2.21.0-gpu").canonicalize().unwrap();
+    let libs = libraries(facts);
+    assert_eq!(libs.len(), 9, "{libs:?}");
+    for lib in libs {
+        let soname = lib["soname"].as_str().unwrap();
+        if soname == "libcuda.so.1" {
+            assert!(lib["resolved"].is_null(), "{lib}");
+            continue;
+        }
+        let path = lib["resolved"]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{lib}"));
+        assert!(
+            path.starts_with(entry.to_str().unwrap()),
+            "{soname}: {path}"
+        );
+        assert!(!lib["resolved"]["version"].is_null(), "{lib}");
+    }
+    let cudnn = &library(facts, "libcudnn.so.9")["resolved"];
+    let v = version(cudnn);
+    assert!(v.starts_with("9."), "{v}");
+    assert!(
+        v.split('.').nth(1).unwrap().parse::<u32>().unwrap() >= 3,
+        "cuDNN {v} is older than the 9.3 the build needs"
+    );
+}
+
+/// Item 1: a filtered run that loads no TensorFlow still judges the pip
+/// TensorFlow it finds, with its nvidia/*/lib directories.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn a_filtered_run_judges_the_tensorflow_it_finds() {
+    let real = real_dir();
+    let path = format!(
+        "{}:{}",
+        real.join("venv/bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "gpu-basic",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--offline",
+            "cuDNN",
+        ],
+        &[("PATH", Path::new(&path))],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 passed"), "{text}");
+    assert!(!text.contains("not found"), "{text}");
+    assert!(!text.contains("cudnn-missing"), "{text}");
+}
+
+/// Item 2: two copies of libcudnn.so.9 of different versions are each read
+/// in their own process, and told as an error naming both, pointing at the
+/// directory to drop rather than an install.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn copies_of_cudnn_are_read_apart_and_the_shadow_is_named() {
+    let real = real_dir();
+    let old = real.join("cudnn-9.1/nvidia/cudnn/lib");
+    let out = gpugate(
+        &["doctor", "--format", "json"],
+        &[
+            ("GPUGATE_CACHE_DIR", &real.join("cache")),
+            ("LD_LIBRARY_PATH", &old),
+        ],
+    );
+    let doctor = json(&out);
+    let cudnn = library(&doctor["facts"], "libcudnn.so.9");
+    let mut versions: Vec<String> = cudnn["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(version)
+        .collect();
+    versions.sort();
+    assert_eq!(versions.len(), 2, "{cudnn}");
+    assert!(versions[0].starts_with("9.1."), "{versions:?}");
+    assert!(!versions[1].starts_with("9.1."), "{versions:?}");
+    assert!(
+        diagnoses(&doctor, "error").contains(&"library-shadowed".to_string()),
+        "{doctor}"
+    );
+    let text = doctor["diagnoses"].to_string();
+    let old_dir = old.canonicalize().unwrap();
+    assert!(
+        text.contains(&format!("drop {}", old_dir.display())),
+        "{text}"
+    );
+    assert!(!text.contains("nvidia-cudnn-cu12>=9.3"), "{text}");
+}
+
+/// Item 3: the CPU build's libraries without build_info.py are not taken
+/// for the CUDA build: nothing CUDA is demanded.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn a_cpu_library_without_build_info_demands_no_cuda() {
+    let real = real_dir();
+    let lib = real.join("cpu-no-build-info/libtensorflow_cc.so.2");
+    let out = gpugate(
+        &[
+            "facts",
+            "--format",
+            "json",
+            "--tensorflow-lib",
+            lib.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let facts = json(&out);
+    assert_eq!(
+        facts["tensorflow"]["load"]["loaded"]["version"], "2.21.0",
+        "{facts}"
+    );
+    let build = &facts["tensorflow"]["build"];
+    assert_ne!(build["cuda_build"], true, "{build}");
+    assert!(libraries(&facts).is_empty(), "{facts}");
+    let source = build["source"].as_str().unwrap();
+    assert!(source.contains("RUNPATH"), "{source}");
+}
+
+/// Item 4: every pip command a fix prints installs the major the build
+/// dlopens (checked with pip's own resolver, `--dry-run`).
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn pip_fixes_install_the_major_the_build_needs() {
+    let real = real_dir();
+    // TensorFlow 2.17 needs cuDNN 8: on this machine every library is missing.
+    let out = gpugate(
+        &["doctor", "--format", "json", "--for-tensorflow", "2.17"],
+        &[("GPUGATE_CACHE_DIR", &real.join("cache"))],
+    );
+    let text = json(&out)["diagnoses"].to_string();
+    let commands: Vec<String> = text
+        .split('`')
+        .filter(|s| s.starts_with("python3 -m pip install") && s.contains("nvidia-"))
+        .map(|s| s.replace("\\\"", "\""))
+        .collect();
+    assert!(!commands.is_empty(), "{text}");
+    let mut checked_cudnn = false;
+    for command in commands {
+        let words: Vec<String> = command
+            .split_whitespace()
+            .skip(4)
+            .map(|w| w.trim_matches('"').to_string())
+            .collect();
+        let report = tempfile::NamedTempFile::new().unwrap();
+        let status = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--no-deps",
+                "--ignore-installed",
+                "-q",
+            ])
+            .args(["--disable-pip-version-check", "--report"])
+            .arg(report.path())
+            .args(&words)
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip --dry-run of `{command}` failed");
+        let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+        for item in report["install"].as_array().unwrap() {
+            let name = item["metadata"]["name"].as_str().unwrap();
+            let version = item["metadata"]["version"].as_str().unwrap();
+            if name == "nvidia-cudnn-cu12" {
+                assert!(
+                    version.starts_with("8."),
+                    "`{command}` installs cuDNN {version}"
+                );
+                checked_cudnn = true;
+            }
+        }
+    }
+    assert!(checked_cudnn, "{text}");
+}
+
+/// Item 5: each library is judged as a fresh process finds it: with only
+/// the provisioned stack, none is found "via loader" (which only an earlier
+/// probe's RUNPATH could cause), and no file is listed twice.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn libraries_are_probed_as_a_fresh_process_finds_them() {
+    let real = real_dir();
+    let out = gpugate(
+        &["facts", "--format", "json"],
+        &[("GPUGATE_CACHE_DIR", &real.join("cache"))],
+    );
+    let facts = json(&out);
+    for lib in libraries(&facts) {
+        if lib["soname"] == "libcuda.so.1" {
+            continue;
+        }
+        assert_ne!(lib["via"], "loader", "{lib}");
+        let copies: Vec<&str> = lib["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap())
+            .collect();
+        let mut unique = copies.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(copies.len(), unique.len(), "{lib}");
+    }
+}
+
+fn driver_lib_dir(real: &Path) -> PathBuf {
+    let root = real.join("driver/usr/lib/x86_64-linux-gnu");
+    [root.join("nvidia/current"), root.clone()]
+        .into_iter()
+        .find(|d| d.join("libcuda.so.1").exists())
+        .unwrap_or_else(|| panic!("no libcuda.so.1 under {}", root.display()))
+}
+
+/// Item 6: libcuda without NVML is a partial driver, with libcuda's version
+/// and what cuInit answered, not "no NVIDIA driver".
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn libcuda_without_nvml_is_a_partial_driver() {
+    let real = real_dir();
+    let only_cuda = tempfile::tempdir().unwrap();
+    let cuda = driver_lib_dir(&real)
+        .join("libcuda.so.1")
+        .canonicalize()
+        .unwrap();
+    std::os::unix::fs::symlink(&cuda, only_cuda.path().join("libcuda.so.1")).unwrap();
+    let out = gpugate(
+        &["doctor", "--format", "json", "--for-tensorflow", "2.21"],
+        &[("LD_LIBRARY_PATH", only_cuda.path())],
+    );
+    let doctor = json(&out);
+    let nvml = doctor["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "nvml-missing")
+        .unwrap_or_else(|| panic!("{doctor}"));
+    let cause = nvml["cause"].as_str().unwrap();
+    assert!(cause.contains("only partly here"), "{cause}");
+    assert!(cause.contains("libcuda.so.1"), "{cause}");
+    assert!(cause.contains("cuInit"), "{cause}");
+    assert!(nvml["fix"].as_str().unwrap().contains("utility"), "{nvml}");
+}
+
+/// Item 7 and the real NVML's driver-not-loaded path: with Debian's real
+/// libnvidia-ml and libcuda and no kernel module, gpugate says why it did
+/// not initialise them and leaves /dev as it was (as root, nvmlInit and
+/// cuInit would create /dev/nvidiactl).
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn the_real_driver_libraries_leave_dev_untouched() {
+    let real = real_dir();
+    let dir = driver_lib_dir(&real);
+    let before = Path::new("/dev/nvidiactl").exists();
+    let out = gpugate(
+        &["doctor", "--format", "json", "--for-tensorflow", "2.21"],
+        &[("LD_LIBRARY_PATH", &dir)],
+    );
+    let doctor = json(&out);
+    assert_eq!(
+        Path::new("/dev/nvidiactl").exists(),
+        before,
+        "gpugate changed /dev"
+    );
+    assert!(
+        diagnoses(&doctor, "error").contains(&"driver-not-loaded".to_string()),
+        "{doctor}"
+    );
+    let driver = doctor["facts"]["driver"].to_string();
+    assert!(
+        driver.contains("no NVIDIA kernel module is loaded"),
+        "{driver}"
+    );
+    assert!(driver.contains("libnvidia-ml.so.1"), "{driver}");
+    let cuda = library(&doctor["facts"], "libcuda.so.1");
+    assert!(
+        cuda["resolved"]["version"].to_string().contains("12"),
+        "libcuda's own version: {cuda}"
+    );
+}
