@@ -40,6 +40,16 @@ fn gpugate(args: &[&str], env: &[(&str, &Path)]) -> Output {
     command.output().expect("gpugate runs")
 }
 
+/// PATH with the venv (pip's layout of the stack) first: its python3 is
+/// the one gpugate asks for a pip-installed TensorFlow.
+fn venv_path(real: &Path) -> String {
+    format!(
+        "{}:{}",
+        real.join("venv/bin").display(),
+        std::env::var("PATH").unwrap()
+    )
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -131,11 +141,7 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
 #[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
 fn a_filtered_run_judges_the_tensorflow_it_finds() {
     let real = real_dir();
-    let path = format!(
-        "{}:{}",
-        real.join("venv/bin").display(),
-        std::env::var("PATH").unwrap()
-    );
+    let path = venv_path(&real);
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("r.xml");
     let out = gpugate(
@@ -167,12 +173,10 @@ fn a_filtered_run_judges_the_tensorflow_it_finds() {
 fn copies_of_cudnn_are_read_apart_and_the_shadow_is_named() {
     let real = real_dir();
     let old = real.join("cudnn-9.1/nvidia/cudnn/lib");
+    let path = venv_path(&real);
     let out = gpugate(
         &["doctor", "--format", "json"],
-        &[
-            ("GPUGATE_CACHE_DIR", &real.join("cache")),
-            ("LD_LIBRARY_PATH", &old),
-        ],
+        &[("PATH", Path::new(&path)), ("LD_LIBRARY_PATH", &old)],
     );
     let doctor = json(&out);
     let cudnn = library(&doctor["facts"], "libcudnn.so.9");
@@ -293,9 +297,10 @@ fn pip_fixes_install_the_major_the_build_needs() {
 #[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
 fn libraries_are_probed_as_a_fresh_process_finds_them() {
     let real = real_dir();
+    let path = venv_path(&real);
     let out = gpugate(
         &["facts", "--format", "json"],
-        &[("GPUGATE_CACHE_DIR", &real.join("cache"))],
+        &[("PATH", Path::new(&path))],
     );
     let facts = json(&out);
     for lib in libraries(&facts) {
