@@ -142,7 +142,7 @@ pub fn download(
         let text = format!("{errors}{output}");
         return Err(PipError::Failed {
             what,
-            status: crate::worker::pool::describe_status(status),
+            status: status.to_string(),
             tail: crate::text::last_lines(text.trim(), 15),
         });
     }
