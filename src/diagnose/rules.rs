@@ -125,6 +125,11 @@ pub static RULES: &[Rule] = &[
         judge: fell_back_to_cpu,
     },
     Rule {
+        id: "tensorflow-session-failed",
+        explains: &["tensorflow.devices", TF_COMPUTE],
+        judge: session_failed,
+    },
+    Rule {
         id: "library-shadowed",
         explains: &[
             "cuda.libraries",
@@ -1049,6 +1054,35 @@ fn fell_back_to_cpu(e: &Evidence) -> Vec<Finding> {
     )
 }
 
+/// TensorFlow loaded but could not list its devices (a session it could not
+/// create, a worker that died): a fact gathered as a failure is never health.
+fn session_failed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let loaded = f.tensorflow.load.as_ref().and_then(|l| l.loaded.as_ref());
+    let (Some(loaded), Some(Err(error))) = (loaded, &f.tensorflow.devices) else {
+        return vec![];
+    };
+    let mut evidence = vec![format!(
+        "loaded {} from {}",
+        loaded.version,
+        loaded.path.display()
+    )];
+    evidence.extend(log_lines(e, |ev| {
+        matches!(ev, LogEvent::CuInitFailed { .. })
+    }));
+    finding(
+        "tensorflow-session-failed",
+        Severity::Error,
+        format!(
+            "{} loads but cannot run: listing its devices failed: {}",
+            f.tensorflow.build.describe(),
+            crate::text::cap(error, 600, 200)
+        ),
+        "read TensorFlow's error above: a CUDA error at session creation usually names the driver or device (see the driver diagnoses beside this one); rerun with TF_CPP_MIN_LOG_LEVEL=0 for TensorFlow's full log".into(),
+        evidence,
+    )
+}
+
 fn library_shadowed(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
     let mut out = Vec::new();
@@ -1239,6 +1273,46 @@ mod tests {
             device_type: "CPU".into(),
             memory_bytes: 0,
         }]))
+    }
+
+    #[test]
+    fn a_tensorflow_that_loads_but_cannot_list_devices_is_an_error() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let quiet = Evidence {
+            facts: &facts,
+            log: "",
+        };
+        assert!(
+            session_failed(&quiet).is_empty(),
+            "nothing loaded: no finding"
+        );
+        facts.tensorflow.load = Some(crate::tf::LoadReport {
+            attempts: vec![],
+            loaded: Some(crate::tf::Loaded {
+                source: "gpugate cache".into(),
+                path: "/c/libtensorflow_cc.so.2".into(),
+                version: "2.21.0".into(),
+                load_seconds: 0.5,
+            }),
+        });
+        facts.tensorflow.devices = cpu_only_devices();
+        assert!(
+            session_failed(&Evidence {
+                facts: &facts,
+                log: ""
+            })
+            .is_empty()
+        );
+        facts.tensorflow.devices = Some(Err(
+            "Failed to create session: INTERNAL: CUDA error: CUDA_ERROR_SYSTEM_NOT_READY".into(),
+        ));
+        let found = session_failed(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert_eq!(found[0].id, "tensorflow-session-failed");
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(found[0].cause.contains("CUDA_ERROR_SYSTEM_NOT_READY"));
     }
 
     #[test]

@@ -237,10 +237,14 @@ fn doctor_diagnoses_every_machine_profile() {
 /// TensorFlow's fallback log lines).
 #[test]
 fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
-    let mut triggered: BTreeSet<String> = ["tensorflow-cpu-only", "tensorflow-fell-back-to-cpu"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut triggered: BTreeSet<String> = [
+        "tensorflow-cpu-only",
+        "tensorflow-fell-back-to-cpu",
+        "tensorflow-session-failed",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     let mut silent = BTreeSet::new();
     let rules: BTreeSet<String> = text(&Command::new(BIN).arg("explain").output().unwrap().stdout)
         .lines()
@@ -262,6 +266,41 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
     }
     assert_eq!(triggered, rules, "rules without a triggering scenario");
     assert_eq!(silent, rules, "rules never checked for silence");
+}
+
+/// A TensorFlow that loads but cannot create a session (the fixture fails
+/// TF_NewSession with a CUDA error): doctor must not call it healthy.
+#[test]
+fn a_tensorflow_that_cannot_create_a_session_is_unhealthy() {
+    let lib = super::crash_libraries().join("libsession_fails.so");
+    let machine = Machine::new("h100-driver-580");
+    let out = machine.gpugate(&[
+        "doctor",
+        "--format",
+        "json",
+        "--tensorflow-lib",
+        lib.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        ids(&json, "error").contains("tensorflow-session-failed"),
+        "{json}"
+    );
+    assert!(
+        json["diagnoses"]
+            .to_string()
+            .contains("CUDA_ERROR_SYSTEM_NOT_READY"),
+        "{json}"
+    );
+    // And on the same machine with the real CPU build, nothing of the kind.
+    tensorflow_ready();
+    let out = machine.gpugate(&["doctor", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !ids(&json, "error").contains("tensorflow-session-failed"),
+        "{json}"
+    );
 }
 
 #[test]

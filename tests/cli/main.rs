@@ -359,7 +359,7 @@ fn c_compiler() -> cc::Tool {
         .get_compiler()
 }
 
-/// Builds the crash fixtures.
+/// Builds the crash fixtures (and a libtensorflow that cannot create a session).
 fn crash_libraries() -> &'static Path {
     static LIBS: OnceLock<tempfile::TempDir> = OnceLock::new();
     LIBS.get_or_init(|| {
@@ -372,6 +372,7 @@ fn crash_libraries() -> &'static Path {
             "kill_on_load",
             "hang_on_load",
             "flood_on_load",
+            "session_fails",
         ] {
             let status = compiler
                 .to_command()
