@@ -27,7 +27,11 @@ fn real_dir() -> PathBuf {
 /// unless one is given, and this machine's python3 (without TensorFlow).
 fn gpugate(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let empty = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gpugate"));
+    // GPUGATE_UNDER_TEST runs the tier against another build (a release
+    // binary, or an older gpugate to show what it got wrong).
+    let bin = std::env::var_os("GPUGATE_UNDER_TEST")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_gpugate").into());
+    let mut command = Command::new(bin);
     command
         .args(args)
         .env_remove("LD_LIBRARY_PATH")
@@ -394,4 +398,107 @@ fn the_real_driver_libraries_leave_dev_untouched() {
         cuda["resolved"]["version"].to_string().contains("12"),
         "libcuda's own version: {cuda}"
     );
+}
+
+/// Compiles `fixtures/native/NAME.c` (with `extra` sources) into `out`.
+fn compile(out: &Path, sources: &[&str], shared: bool) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/native");
+    let compiler = cc::Build::new()
+        .target("x86_64-unknown-linux-gnu")
+        .host("x86_64-unknown-linux-gnu")
+        .opt_level(0)
+        .cargo_metadata(false)
+        .get_compiler();
+    let mut command = compiler.to_command();
+    if shared {
+        command.args(["-shared", "-fPIC"]);
+    }
+    command.arg("-o").arg(out);
+    for source in sources {
+        command.arg(fixtures.join(source));
+    }
+    command.arg("-ldl");
+    assert!(command.status().unwrap().success(), "compiling {sources:?}");
+}
+
+/// What `init_probe` prints for an NVML and a libcuda. As root, the real
+/// libraries would create /dev/nvidiactl, so it runs as nobody then.
+fn init_answers(probe: &Path, nvml: &Path, cuda: &Path, env: &[(&str, &Path)]) -> String {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(probe);
+        c
+    } else {
+        Command::new(probe)
+    };
+    command.arg(nvml).arg(cuda);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("init_probe runs");
+    assert!(
+        out.status.success(),
+        "init_probe: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The stand-ins answer NVML's and CUDA's initialisation as the real driver
+/// libraries do on a machine whose kernel module is not loaded (Debian 12's
+/// 535.309.01 user space, run unprivileged so that nothing is created in
+/// /dev): the same codes, the same strings.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
+    let real = real_dir();
+    let work = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = work.path();
+    compile(&w.join("init_probe"), &["init_probe.c"], false);
+    let driver = driver_lib_dir(&real);
+    for lib in ["libnvidia-ml.so.1", "libcuda.so.1"] {
+        std::fs::copy(driver.join(lib), w.join(lib)).unwrap();
+    }
+    let before = Path::new("/dev/nvidiactl").exists();
+    let real_answers = init_answers(
+        &w.join("init_probe"),
+        &w.join("libnvidia-ml.so.1"),
+        &w.join("libcuda.so.1"),
+        &[],
+    );
+    assert_eq!(
+        Path::new("/dev/nvidiactl").exists(),
+        before,
+        "the probe changed /dev"
+    );
+    assert_eq!(
+        real_answers, "nvmlInit_v2 9 Driver Not Loaded\ncuInit 100 CUDA_ERROR_NO_DEVICE\n",
+        "the real libraries' answers"
+    );
+
+    compile(
+        &w.join("nvml.so"),
+        &["standin/nvml.c", "standin/profile.c"],
+        true,
+    );
+    compile(
+        &w.join("cuda.so"),
+        &["standin/cuda.c", "standin/profile.c"],
+        true,
+    );
+    let profile =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/machines/driver-not-loaded.toml");
+    let standin_answers = init_answers(
+        &w.join("init_probe"),
+        &w.join("nvml.so"),
+        &w.join("cuda.so"),
+        &[("GPUGATE_MACHINE_PROFILE", &profile)],
+    );
+    assert_eq!(standin_answers, real_answers);
 }
