@@ -235,12 +235,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!(
-            "timeout must be more than 0 and at most 86400 seconds, got {text}"
-        ));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    crate::suite::seconds(secs).map(|t| t.0)
 }
 
 pub fn main() -> ExitCode {
@@ -513,6 +508,28 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
     }
 }
 
+/// The report replaces whatever regular file is at its path, so a path that
+/// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
+/// suites is refused before anything runs.
+fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Err(format!(
+            "is {}; gpugate writes its report to a new or regular file only, and never replaces anything else",
+            crate::text::file_kind(&meta)
+        ));
+    }
+    let target = path.canonicalize().ok();
+    for s in suites {
+        if target.is_some() && Path::new(&s.file).canonicalize().ok() == target {
+            return Err(format!("is the suite `{}` of this run", s.name));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the suites; with `record`, only their throughput checks, whose
 /// measurements then go into that baseline file.
 fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
@@ -535,6 +552,14 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
                 return Exit::Usage.into();
             }
         }
+    }
+    if args.harness.test_threads == Some(0) {
+        eprintln!("error: --test-threads must be at least 1");
+        return Exit::Usage.into();
+    }
+    if let Err(why) = report_path_usable(&args.junit, &suites) {
+        eprintln!("error: --junit {}: {why}", args.junit.display());
+        return Exit::Usage.into();
     }
     let mut seen = std::collections::HashSet::new();
     for s in &suites {

@@ -127,6 +127,20 @@ impl Spec {
                 p.word()
             ));
         }
+        // A floor of 0, below 0, NaN or infinite can never fail (or never
+        // pass, and NaN cannot even be written into the worker's JSON).
+        let floors = self
+            .min_tflops
+            .iter()
+            .map(|(p, v)| (format!("min_tflops.{}", p.word()), *v))
+            .chain(self.min_h2d_gbps.map(|v| ("min_h2d_gbps".to_string(), v)));
+        for (key, value) in floors {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!(
+                    "`{key}` must be a positive, finite number, got {value} (a floor of 0 or less can never fail)"
+                ));
+            }
+        }
         if self.min_h2d_gbps.is_some() && !target.is_gpu() {
             return Err("`min_h2d_gbps` needs a GPU `device`: host-to-device copies are not measured on a CPU".into());
         }
@@ -493,6 +507,22 @@ mod tests {
             (
                 "device = '/device:GPU:0'\ndtypes = []\nmin_h2d_gbps = 1.0",
                 "at least one",
+            ),
+            (
+                "device = '/device:CPU:0'\nmin_tflops = { float32 = -1.0 }",
+                "positive, finite",
+            ),
+            (
+                "device = '/device:CPU:0'\nmin_tflops = { float32 = 0.0 }",
+                "positive, finite",
+            ),
+            (
+                "device = '/device:CPU:0'\nmin_tflops = { float32 = nan }",
+                "positive, finite",
+            ),
+            (
+                "device = '/device:GPU:0'\nmin_h2d_gbps = inf",
+                "positive, finite",
             ),
             (
                 "device = '/device:GPU:0'\nmin_h2d_gbps = 1.0\nmin_fraction = 0.0",

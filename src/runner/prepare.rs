@@ -116,7 +116,9 @@ fn load_or_provision(
     let options = options(opts, host);
     pool.set_tensorflow(discover::discover(&options));
     let report = load(pool, log)?;
-    if report.loaded.is_some() || opts.offline {
+    // An explicit choice that does not load is the answer, not a reason to
+    // download another TensorFlow.
+    if report.loaded.is_some() || opts.offline || discover::explicit_choice(&options).is_some() {
         return Some(report);
     }
     let mut say = |line: &str| eprintln!("{line}");

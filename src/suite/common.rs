@@ -83,11 +83,16 @@ impl<'de> Deserialize<'de> for Timeout {
 
 /// The longest timeout a check may ask for; anything longer is a typo.
 const MAX_SECONDS: f64 = 24.0 * 3600.0;
+/// A shorter timeout cannot even start a process: it would fail every check
+/// for a reason that is not the check's.
+const MIN_SECONDS: f64 = 0.001;
 
-fn seconds(v: f64) -> Result<Timeout, String> {
-    if !(v > 0.0 && v <= MAX_SECONDS) {
+/// A timeout in seconds, within the bounds every timeout shares (suite
+/// keys and `--timeout`, `--probe-timeout`).
+pub fn seconds(v: f64) -> Result<Timeout, String> {
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&v) {
         return Err(format!(
-            "timeout must be more than 0 and at most 24h, got {v} seconds"
+            "timeout must be at least 1ms and at most 24h, got {v} seconds"
         ));
     }
     Ok(Timeout(Duration::from_secs_f64(v)))
@@ -133,7 +138,12 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown unit")
         );
-        assert!(parse_duration("0s").unwrap_err().contains("more than 0"));
+        assert!(parse_duration("0s").unwrap_err().contains("at least 1ms"));
+        assert!(
+            parse_duration("0.0000001s")
+                .unwrap_err()
+                .contains("at least 1ms")
+        );
         assert!(parse_duration("100h").unwrap_err().contains("at most 24h"));
     }
 }

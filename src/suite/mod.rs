@@ -7,7 +7,7 @@ mod parse;
 mod vars;
 
 pub use builtin::{BUILTIN, builtin_source};
-pub use common::{CommonSpec, OnMissing, Requirement, Timeout};
+pub use common::{CommonSpec, OnMissing, Requirement, Timeout, seconds};
 pub use error::SuiteError;
 pub use parse::parse_suite;
 pub use vars::Resolver;
@@ -37,6 +37,40 @@ pub struct CheckDef {
 }
 
 /// Loads a suite named on the command line: a built-in name, or a path.
+/// The largest suite file read: suites are a few KiB, and a generated one
+/// of 20,000 checks about 1.2 MB; anything near this bound is not a suite,
+/// and reading it whole would cost its size in memory several times over.
+pub const MAX_SUITE_BYTES: u64 = 16 << 20;
+
+/// Reads a suite file: only a regular file (a FIFO would block forever,
+/// `/dev/zero` never ends), and at most [`MAX_SUITE_BYTES`].
+fn read_suite_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(format!(
+            "not a regular file ({})",
+            crate::text::file_kind(&meta)
+        ));
+    }
+    if meta.len() > MAX_SUITE_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {MAX_SUITE_BYTES} a suite may have",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SUITE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SUITE_BYTES {
+        return Err(format!(
+            "more than the {MAX_SUITE_BYTES} bytes a suite may have"
+        ));
+    }
+    Ok(bytes)
+}
+
 pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, SuiteError> {
     let env = |name: &str| std::env::var(name).ok();
     let looks_like_path = arg.contains('/') || arg.ends_with(".toml");
@@ -71,8 +105,8 @@ pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, Sui
         }
     }
     let path = Path::new(arg);
-    let bytes = std::fs::read(path)
-        .map_err(|e| SuiteError::new(arg, "", None, format!("failed to read suite: {e}")))?;
+    let bytes = read_suite_file(path)
+        .map_err(|why| SuiteError::new(arg, "", None, format!("failed to read suite: {why}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
         // The valid prefix is the same in the lossy text, so `at` points at the
         // replacement character standing for the first bad byte.

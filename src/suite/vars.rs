@@ -3,6 +3,11 @@
 
 use std::collections::BTreeMap;
 
+/// The longest string an expansion may produce. Variables that each repeat
+/// the next one twice grow exponentially; past this bound the expansion
+/// stops with an error naming the variable, after work linear in the bound.
+pub const MAX_EXPANDED_BYTES: usize = 64 << 10;
+
 pub struct Resolver<'a> {
     pub cli: &'a BTreeMap<String, String>,
     pub table: BTreeMap<String, String>,
@@ -35,6 +40,11 @@ impl Resolver<'_> {
                 };
                 check_name(name)?;
                 out.push_str(&self.lookup(name, default, stack)?);
+                if out.len() > MAX_EXPANDED_BYTES {
+                    return Err(format!(
+                        "variable `{name}` expands to more than {MAX_EXPANDED_BYTES} bytes here (variables that repeat each other grow exponentially)"
+                    ));
+                }
                 rest = &body_start[end + 1..];
             } else {
                 out.push('$');
@@ -120,6 +130,26 @@ mod tests {
         assert_eq!(r.expand("${HOME}/x").unwrap(), "/root/x");
         assert_eq!(r.expand("${NOPE:-fallback}").unwrap(), "fallback");
         assert_eq!(r.expand("cost $$5 and $x").unwrap(), "cost $5 and $x");
+    }
+
+    /// 40 variables, each the next one twice: 2^40 bytes unbounded.
+    #[test]
+    fn exponential_expansion_stops_at_the_bound() {
+        let cli = BTreeMap::new();
+        let env = |_: &str| None;
+        let mut table: BTreeMap<String, String> = (0..40)
+            .map(|i| (format!("v{i}"), format!("${{v{}}}${{v{}}}", i + 1, i + 1)))
+            .collect();
+        table.insert("v40".into(), "x".into());
+        let r = Resolver {
+            cli: &cli,
+            table,
+            env: &env,
+        };
+        // Unbounded, this never returns (2^40 bytes).
+        let err = r.expand("${v0}").unwrap_err();
+        assert!(err.contains("expands to more than 65536 bytes"), "{err}");
+        assert!(err.starts_with("variable `v"), "{err}");
     }
 
     #[test]

@@ -70,17 +70,21 @@ fn push_path(setup: &mut Setup, source: &str, path: &Path) {
     }
 }
 
-/// Every step before the cache: an explicit path, TENSORFLOW_DIR, the
-/// loader, standard prefixes, pip's TensorFlow.
-fn search_outside_cache(setup: &mut Setup, opts: &Options) {
-    match &opts.explicit {
-        Some(path) => push_path(setup, "--tensorflow-lib", path),
-        None => setup.notes.push(note("--tensorflow-lib", "-", "not given")),
+/// `--tensorflow-lib`, else `TENSORFLOW_DIR`: an explicit choice, which is
+/// then the only candidate (one that does not load is a failure naming it,
+/// never silently replaced by another TensorFlow).
+pub fn explicit_choice(opts: &Options) -> Option<(&'static str, PathBuf)> {
+    if let Some(path) = &opts.explicit {
+        return Some(("--tensorflow-lib", path.clone()));
     }
-    match std::env::var_os("TENSORFLOW_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => push_path(setup, "TENSORFLOW_DIR", Path::new(&dir)),
-        None => setup.notes.push(note("TENSORFLOW_DIR", "-", "not set")),
-    }
+    std::env::var_os("TENSORFLOW_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|dir| ("TENSORFLOW_DIR", PathBuf::from(dir)))
+}
+
+/// The loader, standard prefixes and pip's TensorFlow: the steps between an
+/// explicit choice and the cache.
+fn search_outside_cache(setup: &mut Setup) {
     // The loader's own search: LD_LIBRARY_PATH, ld.so.cache, system directories.
     for soname in ["libtensorflow.so.2", "libtensorflow.so"] {
         setup.candidates.push(Candidate {
@@ -110,7 +114,12 @@ fn search_outside_cache(setup: &mut Setup, opts: &Options) {
 
 pub fn discover(opts: &Options) -> Setup {
     let mut setup = Setup::default();
-
+    if let Some((source, path)) = explicit_choice(opts) {
+        push_path(&mut setup, source, &path);
+        return setup;
+    }
+    setup.notes.push(note("--tensorflow-lib", "-", "not given"));
+    setup.notes.push(note("TENSORFLOW_DIR", "-", "not set"));
     if opts.only_cache {
         setup.notes.push(note(
             "--tensorflow-version",
@@ -118,7 +127,7 @@ pub fn discover(opts: &Options) -> Setup {
             "given: only gpugate's cache entry of this release is tried",
         ));
     } else {
-        search_outside_cache(&mut setup, opts);
+        search_outside_cache(&mut setup);
     }
     let preferred = cache::entry_dir(&opts.cache_root, &opts.version, opts.flavor);
     let mut entries = cache::complete_entries(&opts.cache_root, &preferred);
@@ -142,7 +151,9 @@ pub fn discover(opts: &Options) -> Setup {
 
 /// The directory of the active python3's TensorFlow package, without importing it.
 fn pip_tensorflow_dir() -> Result<PathBuf, String> {
-    const SCRIPT: &str = "import importlib.util as u\ns = u.find_spec('tensorflow')\nprint(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
+    // `python3 -c` puts the working directory first on sys.path: a
+    // `tensorflow/` directory there is not a pip-installed TensorFlow.
+    const SCRIPT: &str = "import os, sys\nsys.path = [p for p in sys.path if p not in ('', '.', os.getcwd())]\nimport importlib.util as u\ns = u.find_spec('tensorflow')\nprint(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
     let mut child = Command::new("python3")
         .args(["-c", SCRIPT])
         .stdin(Stdio::null())
@@ -212,7 +223,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explicit_dir_and_cache_are_found_in_order() {
+    fn an_explicit_choice_is_the_only_candidate_else_the_cache_is_last() {
         let tmp = tempfile::tempdir().unwrap();
         let explicit = tmp.path().join("tf");
         std::fs::create_dir_all(&explicit).unwrap();
@@ -229,12 +240,20 @@ mod tests {
             only_cache: false,
             flavor: Flavor::Cpu,
         });
+        assert_eq!(setup.candidates.len(), 1, "{:?}", setup.candidates);
         let first = &setup.candidates[0];
         assert_eq!(first.source, "--tensorflow-lib");
         assert_eq!(
             first.target,
             explicit.join("libtensorflow.so.2").display().to_string()
         );
+        let setup = discover(&Options {
+            explicit: None,
+            cache_root: cache_root.clone(),
+            version: "2.18.1".into(),
+            only_cache: false,
+            flavor: Flavor::Cpu,
+        });
         let last = setup.candidates.last().unwrap();
         assert_eq!(last.source, "gpugate cache");
         assert_eq!(last.target, cache::library(&entry).display().to_string());
@@ -253,11 +272,7 @@ mod tests {
         assert!(setup.notes.iter().any(
             |n| n.source == "--tensorflow-lib" && n.error.as_deref() == Some("does not exist")
         ));
-        assert!(
-            setup
-                .notes
-                .iter()
-                .any(|n| n.source == "gpugate cache" && n.error.as_deref() == Some("empty"))
-        );
+        // Nothing else is tried: the explicit choice fails, naming itself.
+        assert!(setup.candidates.is_empty(), "{:?}", setup.candidates);
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod hardening;
 mod machines;
 mod pipelines;
 
@@ -32,6 +33,18 @@ fn gpugate(args: &[&str], dir: &Path) -> Output {
         .current_dir(dir)
         .env("GPUGATE_HOST_ROOT", gpu_less_root())
         .env_remove("CUDA_VISIBLE_DEVICES")
+        .output()
+        .unwrap()
+}
+
+/// [`gpugate`] with extra environment variables.
+fn gpugate_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("GPUGATE_HOST_ROOT", gpu_less_root())
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -750,7 +763,6 @@ fn tensorflow_not_found_offline_lists_every_place_searched() {
             "--junit",
             junit.to_str().unwrap(),
         ])
-        .args(["--tensorflow-lib", "/nonexistent/libtensorflow.so"])
         .current_dir(root())
         .env("GPUGATE_CACHE_DIR", dir.path().join("empty-cache"))
         .env("GPUGATE_HOST_ROOT", gpu_less_root())
@@ -767,7 +779,8 @@ fn tensorflow_not_found_offline_lists_every_place_searched() {
     assert_eq!(loads.status, "fail");
     assert_eq!(loads.message, "libtensorflow did not load");
     for expected in [
-        "--tensorflow-lib: /nonexistent/libtensorflow.so: does not exist",
+        "--tensorflow-lib: -: not given",
+        "TENSORFLOW_DIR: -: not set",
         "loader path: libtensorflow.so.2: libtensorflow.so.2: cannot open shared object file",
         "gpugate cache:",
     ] {

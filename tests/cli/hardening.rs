@@ -1,0 +1,199 @@
+//! Hostile input and unlucky operators (issue: hardening): each test drives
+//! the real binary the way the attack or accident would.
+
+use super::{fixtures, gpugate, root, text};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+const ALL_PASS: &str = "fixtures/suites/all-pass.toml";
+
+/// A report path that is not a regular file is refused before anything
+/// runs, and is left as it was; so is one of the run's own suites.
+#[test]
+fn a_report_path_that_is_not_a_regular_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for target in [Path::new("/dev/null"), fifo.as_path(), dir.path()] {
+        let out = gpugate(
+            &["--suite", ALL_PASS, "--junit", target.to_str().unwrap()],
+            &root(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains("never replaces anything else"), "{err}");
+        let meta = std::fs::metadata(target).unwrap();
+        assert!(!meta.is_file(), "{} was replaced", target.display());
+    }
+    let suite = dir.path().join("mine.toml");
+    std::fs::copy(fixtures().join("suites/all-pass.toml"), &suite).unwrap();
+    let before = std::fs::read(&suite).unwrap();
+    let out = gpugate(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            suite.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is the suite `mine` of this run"));
+    assert_eq!(std::fs::read(&suite).unwrap(), before);
+}
+
+/// Reports are created as any file this user makes (0666 less the umask),
+/// not 0600 like a temporary file.
+#[test]
+fn reports_are_readable_as_the_umask_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = gpugate(
+        &["--suite", ALL_PASS, "--junit", junit.to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = std::fs::metadata(&junit).unwrap().permissions().mode() & 0o777;
+    // The test harness runs with the usual umask 022.
+    assert_eq!(mode & 0o044, 0o044, "report mode {mode:o}");
+}
+
+/// Degenerate options are usage errors, not hangs.
+#[test]
+fn degenerate_options_are_usage_errors() {
+    for args in [
+        vec!["--suite", ALL_PASS, "--test-threads", "0"],
+        vec!["--suite", ALL_PASS, "--timeout", "1e-300"],
+        vec!["--suite", ALL_PASS, "--probe-timeout", "0.0000001"],
+    ] {
+        let out = gpugate(&args, &root());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("tiny.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"x\"\nkind = \"env.var\"\nvar = \"HOME\"\ntimeout = \"0.000000000001s\"\n",
+    )
+    .unwrap();
+    let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("at least 1ms"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A suite that is a FIFO, a device or far too large is refused at once.
+#[test]
+fn suites_must_be_small_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("suite.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let big = dir.path().join("big.toml");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(2 << 30).unwrap(); // sparse: 2 GiB that cost nothing on disk
+    for (suite, needle) in [
+        (fifo.to_str().unwrap(), "not a regular file (a FIFO)"),
+        ("/dev/zero", "not a regular file (a character device)"),
+        (
+            big.to_str().unwrap(),
+            "more than the 16777216 a suite may have",
+        ),
+    ] {
+        let out = gpugate(&["--suite", suite], &root());
+        assert_eq!(out.status.code(), Some(2), "{suite}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    }
+}
+
+/// Variables that double each other 40 times stop with an error naming a
+/// variable instead of running out of memory.
+#[test]
+fn exponential_variables_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bomb.toml");
+    let mut source = String::from("[vars]\n");
+    for i in 0..40 {
+        source.push_str(&format!("v{i} = \"${{v{}}}${{v{}}}\"\n", i + 1, i + 1));
+    }
+    source.push_str("v40 = \"x\"\n\n[[check]]\nname = \"x\"\nkind = \"env.var\"\nvar = \"HOME\"\nequals = \"${v0}\"\n");
+    std::fs::write(&suite, source).unwrap();
+    let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("expands to more than 65536 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// An explicit libtensorflow that does not load is a failure naming it,
+/// never silently replaced by the cache's.
+#[test]
+fn an_explicit_tensorflow_that_fails_is_not_replaced() {
+    super::tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.so");
+    std::fs::write(&broken, b"not a library").unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            "cpu-basic",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--tensorflow-lib",
+            broken.to_str().unwrap(),
+            "libtensorflow loads",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("broken.so"), "{stdout}");
+    assert!(!stdout.contains("gpugate cache"), "{stdout}");
+    let out = super::gpugate_env(
+        &["facts", "--format", "json"],
+        &root(),
+        &[("TENSORFLOW_DIR", "/nonexistent")],
+    );
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(facts["tensorflow"]["load"]["loaded"].is_null(), "{facts}");
+    assert!(facts.to_string().contains("/nonexistent"));
+}
+
+/// A `tensorflow/` directory in the working directory is not a
+/// pip-installed TensorFlow.
+#[test]
+fn a_tensorflow_directory_in_the_working_directory_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tensorflow")).unwrap();
+    std::fs::write(
+        dir.path().join("tensorflow/libtensorflow_cc.so.2"),
+        b"planted",
+    )
+    .unwrap();
+    let out = gpugate(&["facts", "--format", "json"], dir.path());
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let attempts = facts["tensorflow"]["load"]["attempts"].to_string();
+    assert!(!attempts.contains("planted"), "{attempts}");
+    assert!(
+        !attempts.contains(&dir.path().join("tensorflow").display().to_string()),
+        "{attempts}"
+    );
+}
