@@ -435,7 +435,10 @@ fn merge_reports(files: &[PathBuf], format: MergeFormat, out: Option<&Path>) -> 
             .map_err(|e| e.to_string())
             .and_then(|xml| merge::read(&xml));
         match parsed {
-            Ok(junit) => read.push((path.display().to_string(), junit)),
+            Ok(mut junit) => {
+                junit.scrub();
+                read.push((path.display().to_string(), junit))
+            }
             Err(e) => {
                 eprintln!(
                     "error: failed to read the JUnit report {}: {e}",
@@ -542,13 +545,17 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         return Exit::Usage.into();
     }
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    for (name, value) in &vars {
+        crate::redact::register(name, value);
+    }
     // Every suite validates before anything runs.
     let mut suites = Vec::new();
     for arg in &args.suites {
         match suite::load(arg, &vars) {
             Ok(s) => suites.push(s),
             Err(e) => {
-                eprintln!("{e}");
+                // The message quotes the suite, variables expanded.
+                eprintln!("{}", scrub(&e.to_string()));
                 return Exit::Usage.into();
             }
         }

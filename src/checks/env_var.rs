@@ -66,9 +66,10 @@ impl Spec {
         if let Some(pattern) = &self.matches
             && !pattern.is_match(value)
         {
+            // A pattern for a secret says what the secret looks like.
             return Verdict::fail(format!(
                 "{var} is \"{shown}\", which does not match /{}/",
-                pattern.as_str()
+                shown_value(var, pattern.as_str())
             ));
         }
         Verdict::pass(format!("{var} is \"{shown}\""))

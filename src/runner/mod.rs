@@ -224,7 +224,27 @@ fn console_text(outcome: &Outcome) -> String {
     } else {
         ""
     };
-    format!("{prefix}{}", outcome.failure_text())
+    let text = format!("{prefix}{}", outcome.failure_text());
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        neutralize_workflow_commands(&text)
+    } else {
+        text
+    }
+}
+
+/// On GitHub Actions a line of the log that starts with `::` is a workflow
+/// command: a check's output could forge annotations, or `::stop-commands::`
+/// would silence gpugate's own. Such lines are printed behind `| `.
+pub fn neutralize_workflow_commands(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with("::") {
+                format!("| {line}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs one check wherever it belongs and times it; a failure about the GPU
@@ -295,7 +315,8 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     let output = match verdict.status {
         Status::Fail | Status::Error => output
             .filter(|o| !o.trim().is_empty())
-            .map(|o| crate::text::cap(&o, OUTPUT_HEAD, OUTPUT_TAIL)),
+            // Scrubbed before it is cut, so no token is left half-shown.
+            .map(|o| crate::text::cap(&crate::redact::scrub(&o), OUTPUT_HEAD, OUTPUT_TAIL)),
         Status::Pass | Status::Skip => None,
     };
     let mut outcome = Outcome {

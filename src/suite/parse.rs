@@ -276,11 +276,14 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
         };
         target.insert(key.clone(), value.clone());
     }
-    let common_spec = CommonSpec::deserialize(ValueDeserializer::from(Spanned::new(
+    let mut common_spec = CommonSpec::deserialize(ValueDeserializer::from(Spanned::new(
         span.clone(),
         DeValue::Table(common),
     )))
     .map_err(|e| ctx.toml_error(e, span.clone(), &[], &label))?;
+    // A name is shown everywhere (console, JUnit, annotations, --list):
+    // a secret expanded into it is gone before any of them sees it.
+    common_spec.name = crate::redact::scrub(&common_spec.name).into_owned();
     if common_spec.name.trim().is_empty() || common_spec.name.contains('\n') {
         let at = table.get("name").map(|v| v.span()).unwrap_or(span.clone());
         return Err(ctx.error(at, "check `name` must be one non-empty line"));

@@ -55,7 +55,20 @@ impl Resolver<'_> {
         Ok(out)
     }
 
+    /// A variable's value; a secret-named one's value becomes a secret that
+    /// every output scrubs, wherever the value came from.
     fn lookup(
+        &self,
+        name: &str,
+        default: Option<&str>,
+        stack: &mut Vec<String>,
+    ) -> Result<String, String> {
+        let value = self.lookup_unregistered(name, default, stack)?;
+        crate::redact::register(name, &value);
+        Ok(value)
+    }
+
+    fn lookup_unregistered(
         &self,
         name: &str,
         default: Option<&str>,

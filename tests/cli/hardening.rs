@@ -197,3 +197,165 @@ fn a_tensorflow_directory_in_the_working_directory_is_ignored() {
         "{attempts}"
     );
 }
+
+const TOKEN: &str = "dpl-7f3a9c1e5b2d8f4a";
+const DB_PASSWORD: &str = "s3cr3t-db-pass";
+const SHORT: &str = "xyz";
+
+/// A suite that leaks secrets every way a suite can: in a check name, a
+/// failing comparison with a `--var` and a `[vars]` secret, a `matches`
+/// pattern, a private key in a command's output, a short secret, and a
+/// forged GitHub workflow command.
+fn leaky_suite(dir: &Path) -> std::path::PathBuf {
+    let suite = dir.join("leaky.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            r#"[vars]
+db_password = "{DB_PASSWORD}"
+
+[[check]]
+name = "check for ${{DEPLOY_TOKEN}}"
+kind = "env.var"
+var = "HOME"
+equals = "${{DEPLOY_TOKEN}}"
+
+[[check]]
+name = "database password"
+kind = "env.var"
+var = "HOME"
+equals = "${{db_password}}"
+
+[[check]]
+name = "pattern of a secret"
+kind = "env.var"
+var = "GPUGATE_TEST_API_KEY"
+matches = "^nope-${{SHORT_PASSWORD}}$"
+
+[[check]]
+name = "a key and a forged command in the output"
+kind = "command"
+argv = ["sh", "-c", "printf '::error title=forged::owned\n::stop-commands::x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAsecretbody\n-----END RSA PRIVATE KEY-----\nshort {SHORT} here\n'; exit 3"]
+"#
+        ),
+    )
+    .unwrap();
+    suite
+}
+
+#[test]
+fn secrets_never_reach_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = leaky_suite(dir.path());
+    let junit = dir.path().join("r.xml");
+    let summary = dir.path().join("summary.md");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--var",
+            &format!("DEPLOY_TOKEN={TOKEN}"),
+            "--var",
+            &format!("SHORT_PASSWORD={SHORT}"),
+        ],
+        &root(),
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            ("GPUGATE_TEST_API_KEY", "value-of-the-api-key"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let listed = super::gpugate_env(
+        &["--suite", suite.to_str().unwrap(), "--list"],
+        &root(),
+        &[("DEPLOY_TOKEN", TOKEN)],
+    );
+    let outputs = [
+        ("stdout", text(&out.stdout)),
+        ("stderr", text(&out.stderr)),
+        ("junit", std::fs::read_to_string(&junit).unwrap()),
+        ("summary", std::fs::read_to_string(&summary).unwrap()),
+        ("--list", text(&listed.stdout)),
+    ];
+    for (what, output) in &outputs {
+        for secret in [
+            TOKEN,
+            DB_PASSWORD,
+            "secretbody",
+            "END RSA",
+            "value-of-the-api-key",
+        ] {
+            assert!(!output.contains(secret), "{secret} in {what}:\n{output}");
+        }
+        assert!(
+            !output.contains(&format!(" {SHORT} ")),
+            "{SHORT} in {what}:\n{output}"
+        );
+    }
+    let stdout = &outputs[0].1;
+    assert!(stdout.contains("check for <redacted>"), "{stdout}");
+    for line in stdout.lines() {
+        assert!(
+            !line.starts_with("::error title=forged") && !line.starts_with("::stop-commands"),
+            "a forged workflow command reached stdout: {line}"
+        );
+    }
+    assert!(stdout.contains("| ::stop-commands::x"), "{stdout}");
+    // gpugate's own annotations still come out.
+    assert!(
+        stdout.lines().any(|l| l.starts_with("::error ")),
+        "{stdout}"
+    );
+}
+
+/// A bad regex built from a secret: the validation error does not print it.
+#[test]
+fn validation_errors_do_not_print_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bad.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"x\"\nkind = \"env.var\"\nvar = \"HOME\"\nmatches = \"(${API_TOKEN}\"\n",
+    )
+    .unwrap();
+    let out = super::gpugate_env(
+        &["--suite", suite.to_str().unwrap()],
+        &root(),
+        &[("API_TOKEN", TOKEN)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains(TOKEN), "{}", text(&out.stderr));
+}
+
+/// `report merge` scrubs what foreign reports carry.
+#[test]
+fn merged_reports_are_scrubbed() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("foreign.xml");
+    std::fs::write(
+        &report,
+        r#"<testsuites><testsuite name="s" tests="1"><properties><property name="deploy" value="ghp_0123456789abcdefghijABCDEFGHIJ0123456789"/></properties><testcase classname="s" name="uses ghp_0123456789abcdefghijABCDEFGHIJ0123456789"><failure message="token ghp_0123456789abcdefghijABCDEFGHIJ0123456789 rejected"/></testcase></testsuite></testsuites>"#,
+    )
+    .unwrap();
+    for format in ["markdown", "html", "json"] {
+        let out = super::gpugate(
+            &[
+                "report",
+                "merge",
+                report.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+            &root(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stdout).contains("ghp_0123"),
+            "{format}: {}",
+            text(&out.stdout)
+        );
+    }
+}

@@ -26,6 +26,27 @@ pub struct JunitFile {
     pub ignored: BTreeMap<String, usize>,
 }
 
+impl JunitFile {
+    /// The reports may come from anywhere, gpugate or not: what they carry
+    /// is scrubbed like everything gpugate prints, before any renderer sees it.
+    pub fn scrub(&mut self) {
+        use crate::redact::scrub_in_place;
+        self.properties = std::mem::take(&mut self.properties)
+            .into_iter()
+            .map(|(mut k, mut v)| {
+                scrub_in_place(&mut k);
+                scrub_in_place(&mut v);
+                (k, v)
+            })
+            .collect();
+        for case in &mut self.cases {
+            scrub_in_place(&mut case.group);
+            scrub_in_place(&mut case.name);
+            scrub_in_place(&mut case.message);
+        }
+    }
+}
+
 const KNOWN: &[&str] = &[
     "testsuites",
     "testsuite",
