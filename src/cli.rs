@@ -32,7 +32,7 @@ const DEFAULT_JUNIT: &str = "target/gpugate/junit.xml";
     version,
     about = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 130/143 interrupted by SIGINT/SIGTERM."
+    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -243,6 +243,15 @@ pub fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(WORKER_SUBCOMMAND) {
         return crate::worker::child::main();
     }
+    let shield = crate::procs::StdoutShield::start();
+    let exit = dispatch();
+    if let Some(shield) = shield {
+        shield.finish();
+    }
+    exit
+}
+
+fn dispatch() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -578,6 +587,22 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
             return Exit::Usage.into();
         }
     }
+    // `SUITE::CHECK` names every test: `a.toml`'s check `b::c` and
+    // `a::b.toml`'s check `c` would be one name for two tests.
+    let mut joined: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    for s in &suites {
+        for check in &s.checks {
+            let name = format!("{}::{}", s.name, check.common.name);
+            if let Some((suite, other)) = joined.insert(name.clone(), (&s.name, &check.common.name))
+            {
+                eprintln!(
+                    "error: two tests would be named `{name}`: check `{other}` of suite `{suite}` and check `{}` of suite `{}`\n  = help: rename one of them (`::` in a suite or check name is what makes them meet)",
+                    check.common.name, s.name
+                );
+                return Exit::Usage.into();
+            }
+        }
+    }
     if let Err(e) = crate::procs::install_signal_handlers() {
         eprintln!("warning: failed to install signal handlers: {e}");
     }
@@ -629,6 +654,7 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
     let exit = match crate::procs::cancelled_by() {
         Some(libc::SIGTERM) => Exit::Terminated,
+        Some(libc::SIGHUP) => Exit::HungUp,
         Some(_) => Exit::Interrupted,
         None if written.is_err() => Exit::ReportUnwritable,
         None if failed => Exit::ChecksFailed,

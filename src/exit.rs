@@ -17,6 +17,8 @@ pub enum Exit {
     Interrupted,
     /// Terminated by SIGTERM (the report holds what finished).
     Terminated,
+    /// Hung up by SIGHUP, a closed terminal or session, handled as SIGTERM.
+    HungUp,
 }
 
 impl Exit {
@@ -28,6 +30,7 @@ impl Exit {
             Exit::ReportUnwritable => 3,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
+            Exit::HungUp => 129,
         }
     }
 }

@@ -81,11 +81,13 @@ pub fn cancel(signal: i32) {
     });
 }
 
-/// Installs SIGINT/SIGTERM handling: the first signal cancels the run, a
+/// Installs SIGINT/SIGTERM/SIGHUP handling: the first signal cancels the run, a
 /// second one kills every child at once.
 pub fn install_signal_handlers() -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP (the terminal or CI session went away) is a request to stop
+    // like SIGTERM: the report is still written.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("gpugate-signals".into())
         .spawn(move || {
@@ -134,5 +136,99 @@ impl Drop for StdoutToStderr {
                 libc::close(self.saved);
             }
         }
+    }
+}
+
+/// Keeps a closed stdout (`gpugate ... | head -1`) from ending the run:
+/// descriptor 1 becomes a pipe that a thread copies to the real stdout,
+/// dropping what the reader no longer takes. Rust's `print!` panics when a
+/// write fails; through the shield no write ever fails, so the report is
+/// still written and the exit code is still the verdict's.
+pub struct StdoutShield {
+    original: libc::c_int,
+    /// Says when the copier has passed everything on.
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl StdoutShield {
+    /// None when descriptors cannot be set up; stdout is then left as it was.
+    pub fn start() -> Option<StdoutShield> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: plain descriptor calls; each failure path undoes what it did.
+        unsafe {
+            let original = libc::dup(1);
+            if original < 0 {
+                return None;
+            }
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                libc::close(original);
+                return None;
+            }
+            if libc::dup2(fds[1], 1) < 0 {
+                libc::close(original);
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                return None;
+            }
+            libc::close(fds[1]);
+            let read_end = fds[0];
+            let (tx, done) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("gpugate-stdout".into())
+                .spawn(move || {
+                    copy_until_closed(read_end, original);
+                    let _ = tx.send(());
+                })
+                .ok()?;
+            Some(StdoutShield { original, done })
+        }
+    }
+
+    /// Puts the real stdout back and waits until everything written
+    /// through the shield has been passed on (or dropped).
+    pub fn finish(self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        // SAFETY: restoring descriptor 1 closes the pipe's last write end,
+        // so the copier sees end-of-file.
+        unsafe {
+            libc::dup2(self.original, 1);
+        }
+        // A child that kept a copy of the write end would keep the copier
+        // waiting forever; the exit does not wait for it that long.
+        let _ = self.done.recv_timeout(Duration::from_secs(5));
+    }
+}
+
+fn copy_until_closed(from: libc::c_int, to: libc::c_int) {
+    let mut buf = [0u8; 8192];
+    let mut reader_gone = false;
+    loop {
+        // SAFETY: reads into a buffer of the length given.
+        let n = unsafe { libc::read(from, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        let mut chunk = &buf[..n as usize];
+        while !reader_gone && !chunk.is_empty() {
+            // SAFETY: writes bytes of a live buffer.
+            let w = unsafe { libc::write(to, chunk.as_ptr().cast(), chunk.len()) };
+            if w < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // EPIPE and the like: keep draining, drop the rest.
+                reader_gone = true;
+            } else {
+                chunk = &chunk[w as usize..];
+            }
+        }
+    }
+    // SAFETY: the read end is this thread's.
+    unsafe {
+        libc::close(from);
     }
 }

@@ -26,9 +26,21 @@ impl Spec {
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         let report = tf.load();
         let Some(loaded) = &report.loaded else {
+            // The fix follows from what was tried: an explicit choice, a
+            // provisioning that failed, or a run told not to download.
+            let tried = |source: &str| report.attempts.iter().any(|a| a.source == source);
+            let fix = if tried("provisioning") {
+                "fix: gpugate's provisioning failed (its error is above): make `python3 -m pip download` work here, or pass --tensorflow-lib PATH"
+            } else if report.attempts.iter().any(|a| {
+                (a.source == "--tensorflow-lib" || a.source == "TENSORFLOW_DIR") && a.target != "-"
+            }) {
+                "fix: point --tensorflow-lib (or TENSORFLOW_DIR) at a libtensorflow that loads, or leave it out so gpugate looks elsewhere and provisions one"
+            } else {
+                "fix: pass --tensorflow-lib PATH, set TENSORFLOW_DIR, `pip install tensorflow`, or run without --offline so gpugate provisions one"
+            };
             return Verdict::fail("libtensorflow did not load")
                 .with_detail(format!("tried, in order:\n{}", report.describe_attempts()))
-                .with_detail("fix: pass --tensorflow-lib PATH, set TENSORFLOW_DIR, `pip install tensorflow`, or run without --offline so gpugate provisions one");
+                .with_detail(fix);
         };
         let min = self.min_version.as_deref().and_then(Version::parse);
         let found = Version::parse(&loaded.version);

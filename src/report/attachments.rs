@@ -29,6 +29,9 @@ pub fn dir_for(junit: &Path) -> PathBuf {
 /// reason to lose the report.
 pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
     let dir = dir_for(junit);
+    // Names that differ only in what file names cannot hold ("fit parity",
+    // "fit-parity") must not overwrite each other's files.
+    let mut taken = std::collections::HashSet::new();
     for (check, outcome) in plan.checks.iter().zip(outcomes.iter_mut()) {
         let Some(outcome) = outcome else { continue };
         for attachment in &outcome.verdict.attachments {
@@ -39,7 +42,7 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
                 file_part(&check.name),
                 file_part(&attachment.name)
             );
-            let path = dir.join(name);
+            let path = unique(&dir, &name, &mut taken);
             let written = std::fs::create_dir_all(&dir)
                 .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
             match written {
@@ -53,9 +56,35 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
     }
 }
 
+/// `dir/name`, or `dir/NAME-2.EXT`, `-3`... when an earlier attachment of
+/// this run took that name.
+fn unique(dir: &Path, name: &str, taken: &mut std::collections::HashSet<String>) -> PathBuf {
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) => (stem.to_string(), format!(".{ext}")),
+        None => (name.to_string(), String::new()),
+    };
+    let mut candidate = name.to_string();
+    let mut n = 1;
+    while !taken.insert(candidate.clone()) {
+        n += 1;
+        candidate = format!("{stem}-{n}{ext}");
+    }
+    dir.join(candidate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_names_get_distinct_files() {
+        let mut taken = std::collections::HashSet::new();
+        let dir = Path::new("d");
+        let a = unique(dir, "s--fit-parity--loss.svg", &mut taken);
+        let b = unique(dir, "s--fit-parity--loss.svg", &mut taken);
+        assert_eq!(a, Path::new("d/s--fit-parity--loss.svg"));
+        assert_eq!(b, Path::new("d/s--fit-parity--loss-2.svg"));
+    }
 
     #[test]
     fn names_are_safe_file_names() {

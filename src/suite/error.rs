@@ -58,15 +58,15 @@ impl fmt::Display for SuiteError {
                     .lines()
                     .next()
                     .map_or(1, |l| l.chars().count().max(1));
+                let (text, pad, width) = excerpt(text, col - 1, width);
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{line} | {text}")?;
                 write!(
                     f,
-                    "{:gutter$} | {:pad$}{}",
+                    "{:gutter$} | {}{}",
                     "",
-                    "",
-                    "^".repeat(width),
-                    pad = col - 1
+                    " ".repeat(pad),
+                    "^".repeat(width)
                 )?;
             }
             _ => write!(f, "  --> {}", self.file)?,
@@ -79,3 +79,45 @@ impl fmt::Display for SuiteError {
 }
 
 impl std::error::Error for SuiteError {}
+
+/// Characters of a long line shown around the error's column.
+const EXCERPT_CHARS: usize = 120;
+
+/// The part of `line` shown under the error: the whole line when short,
+/// else a window around column `col` (0-based, in characters) with `…` on
+/// the sides cut. Returns it with the underline's offset and width.
+fn excerpt(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= EXCERPT_CHARS {
+        return (line.to_string(), col, width);
+    }
+    let start = col.saturating_sub(EXCERPT_CHARS / 2).min(chars.len());
+    let end = (start + EXCERPT_CHARS).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let pad = col - start + usize::from(start > 0);
+    let width = width.min(end.saturating_sub(col)).max(1);
+    (shown, pad, width)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_shown_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(70_010), "b".repeat(500));
+        let (shown, pad, width) = excerpt(&line, 70_010, 1);
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().nth(pad), Some('X'));
+        assert_eq!(width, 1);
+        assert!(shown.chars().count() <= EXCERPT_CHARS + 2);
+        assert_eq!(excerpt("short", 2, 3), ("short".to_string(), 2, 3));
+    }
+}

@@ -359,3 +359,76 @@ fn merged_reports_are_scrubbed() {
         );
     }
 }
+
+/// A closed stdout (`gpugate ... | head -0`) neither loses the report nor
+/// changes the verdict.
+#[test]
+fn a_closed_stdout_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    for args in [
+        vec!["--suite", ALL_PASS, "--junit", junit.to_str().unwrap()],
+        vec!["suites"],
+    ] {
+        let mut child = std::process::Command::new(super::BIN)
+            .args(&args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(junit.is_file(), "the report was lost");
+}
+
+/// A syntax error far along a long line is shown around its column
+/// instead of panicking the error renderer.
+#[test]
+fn an_error_at_a_far_column_is_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("long.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "[[check]]\nname = \"x\"\nkind = \"env.var\"\nvar = \"HOME\"\nequals = \"{}\" junk\n",
+            "a".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("long.toml:5:70013"), "{err}");
+    assert!(err.lines().all(|l| l.chars().count() < 300), "{err}");
+}
+
+/// `a.toml` with check `b::c` and `a::b.toml` with check `c` would be one
+/// test name for two tests.
+#[test]
+fn tests_that_would_share_a_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let check =
+        |name: &str| format!("[[check]]\nname = \"{name}\"\nkind = \"env.var\"\nvar = \"HOME\"\n");
+    std::fs::write(dir.path().join("a.toml"), check("b::c")).unwrap();
+    std::fs::write(dir.path().join("a::b.toml"), check("c")).unwrap();
+    let out = gpugate(&["--suite", "a.toml", "--suite", "a::b.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("two tests would be named `a::b::c`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

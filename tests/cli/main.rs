@@ -497,6 +497,11 @@ fn sigterm_writes_a_complete_report_and_exits_143() {
     interrupted_run(libc::SIGTERM, 143);
 }
 
+#[test]
+fn sighup_writes_a_complete_report_and_exits_129() {
+    interrupted_run(libc::SIGHUP, 129);
+}
+
 /// A disk that fills while the report is written (here: a file-size limit,
 /// which fails the write as a full disk would) is exit 3 with the reason,
 /// never a half-written report under the final name.
