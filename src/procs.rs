@@ -117,7 +117,7 @@ impl StdoutToStderr {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         // SAFETY: plain descriptor duplication; failures leave stdout as it was.
-        let saved = unsafe { libc::dup(1) };
+        let saved = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 0) };
         if saved >= 0 {
             unsafe { libc::dup2(2, 1) };
         }
@@ -156,7 +156,8 @@ impl StdoutShield {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: plain descriptor calls; each failure path undoes what it did.
         unsafe {
-            let original = libc::dup(1);
+            // Close-on-exec: no child may keep the real stdout open.
+            let original = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 0);
             if original < 0 {
                 return None;
             }

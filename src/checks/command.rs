@@ -90,13 +90,25 @@ impl Spec {
                 Err(_) => break None,
             }
         };
+        // What the command left running in its group goes with it; a
+        // process that escaped the group (setsid) may still hold the pipes,
+        // so reading them is bounded too.
+        procs::kill_group(child.id(), libc::SIGKILL);
         procs::unregister(child.id());
+        let deadline = Instant::now() + OUTPUT_GRACE;
+        let (out, out_complete) = stdout.take(deadline);
+        let (err, err_complete) = stderr.take(deadline);
         let captured = Captured {
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: out,
+            stderr: err,
+        };
+        let cut = if out_complete && err_complete {
+            ""
+        } else {
+            "--- output cut: a process the command started outside its process group still holds its pipes ---\n"
         };
         let output = Some(format!(
-            "$ {shown}\n--- stdout ---\n{}--- stderr ---\n{}",
+            "$ {shown}\n--- stdout ---\n{}--- stderr ---\n{}{cut}",
             captured.stdout, captured.stderr
         ));
         let verdict = match status {
@@ -166,24 +178,48 @@ impl Spec {
     }
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+/// A pipe drained by a thread into a shared buffer, so that what was read
+/// can be taken at a deadline even if the pipe never closes (a process the
+/// command left behind may hold it).
+struct PipeReader {
+    kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// How long the pipes may stay open once the command has ended.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> PipeReader {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, done) = std::sync::mpsc::channel();
+    let shared = kept.clone();
     std::thread::spawn(move || {
-        let Some(mut pipe) = pipe else {
-            return String::new();
-        };
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = OUTPUT_LIMIT.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
+        if let Some(mut pipe) = pipe {
+            let mut buf = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut kept = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
                 }
             }
         }
-        String::from_utf8_lossy(&kept).into_owned()
-    })
+        let _ = tx.send(());
+    });
+    PipeReader { kept, done }
+}
+
+impl PipeReader {
+    /// What was read, waiting for the end of the pipe until `deadline`.
+    fn take(self, deadline: Instant) -> (String, bool) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let complete = self.done.recv_timeout(wait).is_ok();
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        (String::from_utf8_lossy(&kept).into_owned(), complete)
+    }
 }
 
 #[cfg(test)]

@@ -432,3 +432,45 @@ fn tests_that_would_share_a_name_are_refused() {
         text(&out.stderr)
     );
 }
+
+/// A command that leaves a process holding its stdout: the check ends when
+/// the command does (what it left in its group is killed), and one that
+/// escaped with setsid cannot keep the run alive either.
+#[test]
+fn a_command_that_leaves_a_process_behind_cannot_hang_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bg.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"background\"\nkind = \"command\"\nargv = [\"sh\", \"-c\", \"sleep 25 & echo started\"]\ntimeout = \"2s\"\n\n\
+         [[check]]\nname = \"escaped\"\nkind = \"command\"\nargv = [\"sh\", \"-c\", \"setsid sleep 1031 & echo started\"]\ntimeout = \"2s\"\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("r.xml");
+    let started = std::time::Instant::now();
+    let out = gpugate(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    let took = started.elapsed();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 1031"])
+        .status();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // Bounded by the 1 s grace after each command, far below the sleeps.
+    assert!(took.as_secs() < 20, "the run took {took:?}");
+    let survivors = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 25$"])
+        .output()
+        .unwrap();
+    assert!(
+        survivors.stdout.is_empty(),
+        "the command's background sleep survived: {}",
+        text(&survivors.stdout)
+    );
+}
