@@ -24,6 +24,64 @@ pub fn unregister(pid: u32) {
     groups().lock().unwrap().remove(&(pid as i32));
 }
 
+type SpawnRequest = (
+    std::process::Command,
+    std::sync::mpsc::Sender<std::io::Result<std::process::Child>>,
+);
+
+/// The thread every child is started from. PR_SET_PDEATHSIG fires when the
+/// *thread* that forked the child ends, not the process: children forked
+/// from short-lived threads (libtest's) would be killed while still in use.
+/// This thread lives as long as gpugate, so the signal means gpugate died.
+static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+
+fn spawner() -> &'static Mutex<std::sync::mpsc::Sender<SpawnRequest>> {
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("gpugate-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("the spawner thread starts");
+        Mutex::new(tx)
+    })
+}
+
+/// Starts `command` in a process group of its own, registered for
+/// cancellation, and killed by the kernel if gpugate dies (even by SIGKILL,
+/// which no handler sees).
+pub fn spawn(mut command: std::process::Command) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    command.process_group(0);
+    // SAFETY: prctl, getppid and _exit are async-signal-safe. If gpugate
+    // died between fork and prctl, the child has been reparented already
+    // and ends itself.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (reply, answer) = std::sync::mpsc::channel();
+    spawner()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    let child = answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))??;
+    register(child.id());
+    Ok(child)
+}
+
 /// Sends `signal` to a child's whole process group.
 pub fn kill_group(pid: u32, signal: i32) {
     // SAFETY: killpg has no memory-safety preconditions; a stale group id fails with ESRCH.

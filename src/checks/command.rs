@@ -6,7 +6,7 @@ use crate::outcome::Verdict;
 use crate::procs;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,14 +49,13 @@ impl Spec {
 
     pub fn run(&self, timeout: Duration) -> (Verdict, Option<String>) {
         let shown = self.argv.join(" ");
-        let mut child = match Command::new(&self.argv[0])
+        let mut command = Command::new(&self.argv[0]);
+        command
             .args(&self.argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-        {
+            .stderr(Stdio::piped());
+        let mut child = match procs::spawn(command) {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let verdict = if self.argv[0].contains('/') {
@@ -74,7 +73,6 @@ impl Spec {
             }
             Err(e) => return (Verdict::fail(format!("`{shown}` cannot run: {e}")), None),
         };
-        procs::register(child.id());
         let stdout = reader(child.stdout.take());
         let stderr = reader(child.stderr.take());
         let started = Instant::now();

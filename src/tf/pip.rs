@@ -3,7 +3,6 @@
 //! and its "Downloading NAME (SIZE)" lines passed on as they come.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -80,18 +79,10 @@ pub fn download(
         .args(requirements)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill
-    // this child when gpugate dies, so no pip outlives an interrupted run.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(PipError::Spawn)?;
-    crate::procs::register(child.id());
+        .stderr(Stdio::piped());
+    // Its own process group, cancelled with the run, and killed if gpugate
+    // dies: no pip outlives an interrupted run.
+    let mut child = crate::procs::spawn(command).map_err(PipError::Spawn)?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let err_reader = std::thread::spawn(move || {

@@ -8,7 +8,7 @@ use crate::procs;
 use crate::tf::Setup;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -124,18 +124,17 @@ impl Pool {
     }
 
     fn spawn(&self, lane: &Lane) -> Result<Worker, String> {
-        let mut child = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        command
             .arg(WORKER_SUBCOMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // A panic's message is worth more in a crash report's tail than its backtrace.
             .env("RUST_BACKTRACE", "0")
-            .envs(lane.env())
-            .process_group(0)
-            .spawn()
+            .envs(lane.env());
+        let mut child = procs::spawn(command)
             .map_err(|e| format!("failed to start worker {}: {e}", self.exe.display()))?;
-        procs::register(child.id());
         let log = Arc::new(StderrLog::default());
         let stderr = child.stderr.take().expect("piped");
         let drain_log = log.clone();

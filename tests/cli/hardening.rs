@@ -474,3 +474,62 @@ fn a_command_that_leaves_a_process_behind_cannot_hang_the_run() {
         text(&survivors.stdout)
     );
 }
+
+/// Killing gpugate with SIGKILL (no handler runs) takes its children with
+/// it: a command check's process and the workers.
+#[test]
+fn children_die_with_a_killed_gpugate() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("slow.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"slow\"\nkind = \"command\"\nargv = [\"sleep\", \"1047\"]\n\n\
+         [[check]]\nname = \"a worker\"\nkind = \"library.loads\"\nlibrary = \"libc.so.6\"\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("r.xml");
+    let mut child = std::process::Command::new(super::BIN)
+        .args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let children = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &pid])
+            .output()
+            .unwrap();
+        text(&out.stdout).lines().count()
+    };
+    let sleeping = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 1047$"])
+            .output()
+            .unwrap();
+        !out.stdout.is_empty()
+    };
+    let waited = std::time::Instant::now();
+    while !(sleeping() && children() >= 2) {
+        assert!(waited.elapsed().as_secs() < 20, "the checks never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let waited = std::time::Instant::now();
+    while sleeping() && waited.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let survived = sleeping();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "^sleep 1047$"])
+        .status();
+    assert!(!survived, "the command check's process outlived gpugate");
+}
