@@ -504,6 +504,9 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
     } else {
         runner::flavor_for(&HostFacts::gather(std::path::Path::new("/")))
     };
+    if let Err(e) = crate::procs::install_signal_handlers() {
+        eprintln!("warning: failed to install signal handlers: {e}");
+    }
     let mut say = |line: &str| eprintln!("{line}");
     match provision::provision(&cache::root(), version, flavor, &mut say) {
         Ok(dir) => {
@@ -515,7 +518,9 @@ fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> ExitCode {
                 "error: failed to provision TensorFlow {version} ({}): {e}",
                 flavor.word()
             );
-            Exit::ChecksFailed.into()
+            crate::procs::cancelled_by()
+                .map_or(Exit::ChecksFailed, Exit::cancelled_by)
+                .into()
         }
     }
 }
@@ -653,9 +658,7 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         .flatten()
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
     let exit = match crate::procs::cancelled_by() {
-        Some(libc::SIGTERM) => Exit::Terminated,
-        Some(libc::SIGHUP) => Exit::HungUp,
-        Some(_) => Exit::Interrupted,
+        Some(signal) => Exit::cancelled_by(signal),
         None if written.is_err() => Exit::ReportUnwritable,
         None if failed => Exit::ChecksFailed,
         None => Exit::Success,

@@ -22,6 +22,15 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The ending of a run stopped by `signal`.
+    pub fn cancelled_by(signal: i32) -> Exit {
+        match signal {
+            libc::SIGTERM => Exit::Terminated,
+            libc::SIGHUP => Exit::HungUp,
+            _ => Exit::Interrupted,
+        }
+    }
+
     pub const fn code(self) -> u8 {
         match self {
             Exit::Success => 0,

@@ -20,6 +20,23 @@ pub enum PipError {
     },
     #[error("`python3 -m pip download {0}` was cancelled")]
     Cancelled(String),
+    #[error(
+        "`python3 -m pip download {what}` did not finish within {seconds}s and was killed (set {TIMEOUT_VAR} to allow longer)"
+    )]
+    TimedOut { what: String, seconds: u64 },
+}
+
+/// Seconds one `pip download` may take in all (default one hour: the CUDA
+/// stack is about 2.3 GB).
+pub const TIMEOUT_VAR: &str = "GPUGATE_PROVISION_TIMEOUT";
+
+fn timeout() -> Duration {
+    let seconds = std::env::var(TIMEOUT_VAR)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(3600);
+    Duration::from_secs(seconds)
 }
 
 /// Where the wheels must run: this CPython-independent set of tags.
@@ -100,6 +117,8 @@ pub fn download(
     });
     let mut output = String::new();
     let mut wheels = Vec::new();
+    let started = std::time::Instant::now();
+    let limit = timeout();
     let status = loop {
         match lines.recv_timeout(Duration::from_millis(200)) {
             Ok(line) => {
@@ -119,11 +138,19 @@ pub fn download(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait(),
         }
-        if crate::procs::is_cancelled() {
+        let timed_out = started.elapsed() > limit;
+        if crate::procs::is_cancelled() || timed_out {
             crate::procs::kill_group(child.id(), libc::SIGKILL);
             let _ = child.wait();
             crate::procs::unregister(child.id());
-            return Err(PipError::Cancelled(what));
+            return Err(if timed_out {
+                PipError::TimedOut {
+                    what,
+                    seconds: limit.as_secs(),
+                }
+            } else {
+                PipError::Cancelled(what)
+            });
         }
     };
     crate::procs::unregister(child.id());

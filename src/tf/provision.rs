@@ -149,8 +149,12 @@ pub fn provision(
     if cache::is_complete(&entry) {
         return Ok(entry);
     }
+    // Under the lock no other run provisions this entry: a staging
+    // directory of it that is still there was left by a killed run.
+    let partial_prefix = format!(".partial-{}-", name.to_string_lossy());
+    remove_stale(&parent, &partial_prefix, say);
     let staging = tempfile::Builder::new()
-        .prefix(".partial-")
+        .prefix(&partial_prefix)
         .tempdir_in(&parent)
         .map_err(io_err(&parent))?;
     let out_dir = staging.path().join("entry");
@@ -237,6 +241,28 @@ pub fn provision(
         chosen.join(", ")
     ));
     Ok(entry)
+}
+
+/// Removes `dir/<prefix>*` staging directories that killed runs left.
+fn remove_stale(dir: &Path, prefix: &str, say: &mut dyn FnMut(&str)) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let path = entry.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => say(&format!(
+                    "gpugate: removed {}, left by an interrupted provisioning",
+                    path.display()
+                )),
+                Err(e) => say(&format!(
+                    "gpugate: warning: failed to remove {}, left by an interrupted provisioning: {e}",
+                    path.display()
+                )),
+            }
+        }
+    }
 }
 
 fn wheel_identity(path: &Path) -> Option<(String, String)> {

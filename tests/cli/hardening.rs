@@ -533,3 +533,100 @@ fn children_die_with_a_killed_gpugate() {
         .status();
     assert!(!survived, "the command check's process outlived gpugate");
 }
+
+/// A fake `python3` first on PATH that hangs, as a stuck pip would.
+fn hanging_python(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let python = bin.join("python3");
+    std::fs::write(&python, "#!/bin/sh\nexec sleep 1049\n").unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+fn pip_hangs() -> bool {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 1049$"])
+        .output()
+        .unwrap();
+    !out.stdout.is_empty()
+}
+
+/// Provisioning is bounded in time and ends on SIGINT, leaving no pip and
+/// no staging directory behind.
+#[test]
+fn provisioning_is_bounded_and_cancellable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = hanging_python(dir.path());
+    let cache = dir.path().join("cache");
+    let out = super::gpugate_env(
+        &["fetch-tensorflow", "--cpu"],
+        &root(),
+        &[
+            ("PATH", &path),
+            ("GPUGATE_CACHE_DIR", cache.to_str().unwrap()),
+            ("GPUGATE_PROVISION_TIMEOUT", "2"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did not finish within 2s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!pip_hangs(), "the hanging pip outlived the timeout");
+
+    let mut child = std::process::Command::new(super::BIN)
+        .args(["fetch-tensorflow", "--cpu"])
+        .env("PATH", &path)
+        .env("GPUGATE_CACHE_DIR", &cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !pip_hangs() {
+        assert!(waited.elapsed().as_secs() < 20, "pip never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(!pip_hangs(), "the hanging pip outlived SIGINT");
+    let partial: Vec<String> = std::fs::read_dir(cache.join("tensorflow"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        partial.iter().all(|n| !n.starts_with(".partial-")),
+        "{partial:?}"
+    );
+}
+
+/// A staging directory left by a provisioning killed with SIGKILL is
+/// removed by the next provisioning of that entry.
+#[test]
+fn staging_left_by_a_killed_provisioning_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = hanging_python(dir.path());
+    let cache = dir.path().join("cache");
+    let stale = cache.join("tensorflow/.partial-2.21.0-cpu-abc123");
+    std::fs::create_dir_all(stale.join("entry")).unwrap();
+    std::fs::write(stale.join("entry/big"), vec![0u8; 1024]).unwrap();
+    let out = super::gpugate_env(
+        &["fetch-tensorflow", "--cpu"],
+        &root(),
+        &[
+            ("PATH", &path),
+            ("GPUGATE_CACHE_DIR", cache.to_str().unwrap()),
+            ("GPUGATE_PROVISION_TIMEOUT", "1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert!(!stale.exists(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("left by an interrupted provisioning"));
+}
