@@ -576,7 +576,7 @@ fn provisioning_is_bounded_and_cancellable() {
     );
     assert!(!pip_hangs(), "the hanging pip outlived the timeout");
 
-    let mut child = std::process::Command::new(super::BIN)
+    let child = std::process::Command::new(super::BIN)
         .args(["fetch-tensorflow", "--cpu"])
         .env("PATH", &path)
         .env("GPUGATE_CACHE_DIR", &cache)
