@@ -11,17 +11,72 @@ pub const ENTRY_MARKER: &str = "gpugate-entry.json";
 /// The library inside an entry that exports the C API.
 pub const C_API_LIBRARY: &str = "libtensorflow_cc.so.2";
 
-pub fn root() -> PathBuf {
+/// The cache directory. Without `HOME`, the home directory comes from the
+/// password database; there is no fallback to a shared directory such as
+/// /tmp, where another user could plant a library for gpugate to load.
+pub fn root() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("GPUGATE_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("gpugate");
+        return Ok(PathBuf::from(dir).join("gpugate"));
     }
     let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("gpugate")
+        .or_else(password_home)
+        .ok_or("no cache directory: HOME is not set and this user has no home directory (set GPUGATE_CACHE_DIR)")?;
+    Ok(home.join(".cache").join("gpugate"))
+}
+
+/// This user's home directory from the password database.
+fn password_home() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both alive and sized
+    // as passed; `result` is null or points at `pwd`.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+            return None;
+        }
+        let dir = std::ffi::CStr::from_ptr(pwd.pw_dir);
+        (!dir.to_bytes().is_empty())
+            .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+    }
+}
+
+/// Whether gpugate may load from (or write into) `path`: it must belong to
+/// this user or root, and no one else may write to it. A cache another user
+/// can write is a way to make gpugate load their code.
+pub fn trusted(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!(
+            "{} belongs to another user (uid {}); gpugate loads only from its own or root's files",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} can be written by other users (mode {:o}); gpugate will not load from it",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,15 +115,53 @@ pub fn is_complete(entry: &Path) -> bool {
     entry.join(ENTRY_MARKER).is_file()
 }
 
-/// The version an entry holds, from its record (files only).
-pub fn entry_version(entry: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(entry.join(ENTRY_MARKER)).ok()?;
-    let record: super::provision::EntryRecord = serde_json::from_str(&text).ok()?;
-    Some(record.version)
+fn record(entry: &Path) -> Result<super::provision::EntryRecord, String> {
+    let path = entry.join(ENTRY_MARKER);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Complete entries, the preferred one (version and flavor) first.
-pub fn complete_entries(root: &Path, preferred: &Path) -> Vec<PathBuf> {
+/// The version an entry holds, from its record (files only).
+pub fn entry_version(entry: &Path) -> Option<String> {
+    record(entry).ok().map(|r| r.version)
+}
+
+/// Checks an entry before anything in it is loaded: every file its record
+/// lists is there, a regular file of the recorded size, and trusted (see
+/// [`trusted`]), as are the entry and its directories. Hashes are checked
+/// when the entry is provisioned; sizes on every use, so a truncated or
+/// replaced library is caught instead of crashing a worker with SIGBUS.
+pub fn verify(entry: &Path) -> Result<(), String> {
+    trusted(entry)?;
+    let record = record(entry)?;
+    for wheel in &record.wheels {
+        for (member, file) in &wheel.files {
+            let path = entry.join(member);
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if !meta.is_file() {
+                return Err(format!("{} is not a regular file", path.display()));
+            }
+            if meta.len() != file.size {
+                return Err(format!(
+                    "{} is {} bytes, but {} bytes were verified when it was provisioned",
+                    path.display(),
+                    meta.len(),
+                    file.size
+                ));
+            }
+            trusted(&path)?;
+            if let Some(dir) = path.parent() {
+                trusted(dir)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Entries that pass [`verify`], the preferred one (version and flavor)
+/// first, and the others with why they were passed over.
+pub fn usable_entries(root: &Path, preferred: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(root.join("tensorflow"))
         .map(|dir| {
             dir.filter_map(Result::ok)
@@ -79,5 +172,13 @@ pub fn complete_entries(root: &Path, preferred: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     entries.sort();
     entries.sort_by_key(|p| p != preferred);
-    entries
+    let mut rejected = Vec::new();
+    entries.retain(|entry| match verify(entry) {
+        Ok(()) => true,
+        Err(why) => {
+            rejected.push((entry.clone(), why));
+            false
+        }
+    });
+    (entries, rejected)
 }

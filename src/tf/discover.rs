@@ -19,7 +19,8 @@ const STANDARD_PREFIXES: &[&str] = &[
 
 pub struct Options {
     pub explicit: Option<PathBuf>,
-    pub cache_root: PathBuf,
+    /// Err: why there is no cache directory.
+    pub cache_root: Result<PathBuf, String>,
     pub version: String,
     /// `--tensorflow-version`: that release's cache entry and nothing else.
     pub only_cache: bool,
@@ -129,16 +130,38 @@ pub fn discover(opts: &Options) -> Setup {
     } else {
         search_outside_cache(&mut setup);
     }
-    let preferred = cache::entry_dir(&opts.cache_root, &opts.version, opts.flavor);
-    let mut entries = cache::complete_entries(&opts.cache_root, &preferred);
+    let root = match &opts.cache_root {
+        Ok(root) => root,
+        Err(why) => {
+            setup.notes.push(note("gpugate cache", "-", why.clone()));
+            return setup;
+        }
+    };
+    if root.exists()
+        && let Err(why) = cache::trusted(root)
+    {
+        setup
+            .notes
+            .push(note("gpugate cache", &root.display().to_string(), why));
+        return setup;
+    }
+    let preferred = cache::entry_dir(root, &opts.version, opts.flavor);
+    let (mut entries, rejected) = cache::usable_entries(root, &preferred);
+    for (entry, why) in rejected {
+        setup.notes.push(note(
+            "gpugate cache",
+            &entry.display().to_string(),
+            format!("not used: {why}"),
+        ));
+    }
     if opts.only_cache {
         entries.retain(|e| e == &preferred);
     }
     if entries.is_empty() {
         setup.notes.push(note(
             "gpugate cache",
-            &opts.cache_root.join("tensorflow").display().to_string(),
-            "empty",
+            &root.join("tensorflow").display().to_string(),
+            "no usable entry",
         ));
     }
     for entry in entries {
@@ -231,11 +254,17 @@ mod tests {
         let cache_root = tmp.path().join("cache");
         let entry = cache::entry_dir(&cache_root, "2.18.1", Flavor::Cpu);
         std::fs::create_dir_all(&entry).unwrap();
-        std::fs::write(entry.join(cache::ENTRY_MARKER), "{}").unwrap();
+        std::fs::create_dir_all(entry.join("tensorflow")).unwrap();
+        std::fs::write(entry.join("tensorflow").join(C_API_LIBRARY), "lib").unwrap();
+        std::fs::write(
+            entry.join(cache::ENTRY_MARKER),
+            r#"{"package": "tensorflow-cpu", "version": "2.18.1", "wheels": [{"name": "tensorflow-cpu", "version": "2.18.1", "requirement": "", "file": "", "files": {"tensorflow/libtensorflow_cc.so.2": {"sha256": "", "size": 3}}}]}"#,
+        )
+        .unwrap();
 
         let setup = discover(&Options {
             explicit: Some(explicit.clone()),
-            cache_root: cache_root.clone(),
+            cache_root: Ok(cache_root.clone()),
             version: "2.18.1".into(),
             only_cache: false,
             flavor: Flavor::Cpu,
@@ -249,7 +278,7 @@ mod tests {
         );
         let setup = discover(&Options {
             explicit: None,
-            cache_root: cache_root.clone(),
+            cache_root: Ok(cache_root.clone()),
             version: "2.18.1".into(),
             only_cache: false,
             flavor: Flavor::Cpu,
@@ -264,7 +293,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let setup = discover(&Options {
             explicit: Some(tmp.path().join("nope")),
-            cache_root: tmp.path().join("cache"),
+            cache_root: Ok(tmp.path().join("cache")),
             version: "2.18.1".into(),
             only_cache: false,
             flavor: Flavor::Cpu,

@@ -36,6 +36,10 @@ const CUDA_EXTRA: &str = "and-cuda";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
+    #[error("{0}")]
+    NoCache(String),
+    #[error("the cache is not safe to use: {0}")]
+    Untrusted(String),
     #[error(transparent)]
     Pip(#[from] PipError),
     #[error("pip reported success but named no wheel for {0}")]
@@ -121,20 +125,30 @@ pub struct WheelRecord {
     /// What the TensorFlow METADATA asked for (`nvidia-cudnn-cu12<10.0,>=9.3.0.75`).
     pub requirement: String,
     pub file: String,
-    /// sha256 (RECORD's encoding) of every extracted file, by path in the entry.
-    pub files: BTreeMap<String, String>,
+    /// Every extracted file, by path in the entry.
+    pub files: BTreeMap<String, FileRecord>,
 }
 
-/// Provisions `version` of `flavor` into `cache_root` unless already there.
-/// `say` receives progress lines meant for a person.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct FileRecord {
+    /// RECORD's encoding: urlsafe base64 without padding.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Provisions `version` of `flavor` into the cache unless a verified entry
+/// is already there. `say` receives progress lines meant for a person.
 pub fn provision(
-    cache_root: &Path,
+    cache_root: &Result<PathBuf, String>,
     version: &str,
     flavor: Flavor,
     say: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, ProvisionError> {
+    let cache_root = cache_root
+        .as_ref()
+        .map_err(|why| ProvisionError::NoCache(why.clone()))?;
     let entry = cache::entry_dir(cache_root, version, flavor);
-    if cache::is_complete(&entry) {
+    if cache::verify(&entry).is_ok() {
         return Ok(entry);
     }
     let parent = entry.parent().expect("entry has a parent").to_path_buf();
@@ -142,12 +156,25 @@ pub fn provision(
     let downloads = cache_root.join("downloads").join(&name);
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+    for dir in [cache_root.as_path(), &parent] {
+        cache::trusted(dir).map_err(ProvisionError::Untrusted)?;
+    }
     let lock_path = cache_root
         .join("downloads")
         .join(format!("{}.lock", name.to_string_lossy()));
     let _lock = EntryLock::take(&lock_path, say)?;
-    if cache::is_complete(&entry) {
-        return Ok(entry);
+    match cache::verify(&entry) {
+        Ok(()) => return Ok(entry),
+        // A damaged entry (a truncated library, a file replaced) is
+        // provisioned anew rather than loaded.
+        Err(why) if entry.exists() => {
+            say(&format!(
+                "gpugate: provisioning {} anew: {why}",
+                entry.display()
+            ));
+            fs::remove_dir_all(&entry).map_err(io_err(&entry))?;
+        }
+        Err(_) => {}
     }
     // Under the lock no other run provisions this entry: a staging
     // directory of it that is still there was left by a killed run.
@@ -280,8 +307,8 @@ fn extract(
     let (name, version) = wheel::name_and_version(&file).unwrap_or((file.clone(), String::new()));
     let mut files = BTreeMap::new();
     for member in members {
-        let hash = wheel.extract(&member, out_dir)?;
-        files.insert(member, hash);
+        let (sha256, size) = wheel.extract(&member, out_dir)?;
+        files.insert(member, FileRecord { sha256, size });
     }
     Ok(WheelRecord {
         name,
@@ -296,7 +323,7 @@ fn extract(
 fn publish(out_dir: &Path, entry: &Path) -> Result<(), ProvisionError> {
     match fs::rename(out_dir, entry) {
         Ok(()) => Ok(()),
-        Err(_) if cache::is_complete(entry) => Ok(()),
+        Err(_) if cache::verify(entry).is_ok() => Ok(()),
         Err(e) => {
             // A stale entry (an older gpugate's layout, or one left
             // incomplete) is replaced.

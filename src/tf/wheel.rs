@@ -104,9 +104,9 @@ impl Wheel {
     }
 
     /// Writes `member` to `out_root/member`, verified against RECORD.
-    /// Returns the verified sha256. A member whose name could leave
+    /// Returns the verified sha256 and size. A member whose name could leave
     /// `out_root` is refused before anything is written.
-    pub fn extract(&mut self, member: &str, out_root: &Path) -> Result<String, WheelError> {
+    pub fn extract(&mut self, member: &str, out_root: &Path) -> Result<(String, u64), WheelError> {
         let missing = |what: &str| WheelError::MissingMember {
             wheel: file_name(&self.path),
             member: what.to_string(),
@@ -161,7 +161,7 @@ impl Wheel {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).map_err(write_err)?;
         }
-        Ok(actual)
+        Ok((actual, size))
     }
 }
 

@@ -630,3 +630,83 @@ fn staging_left_by_a_killed_provisioning_is_removed() {
     assert!(!stale.exists(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("left by an interrupted provisioning"));
 }
+
+/// A cache entry whose library no longer has its verified size.
+fn damaged_entry(cache: &Path) -> std::path::PathBuf {
+    let entry = cache.join("tensorflow/2.21.0-cpu");
+    std::fs::create_dir_all(entry.join("tensorflow")).unwrap();
+    std::fs::write(entry.join("tensorflow/libtensorflow_cc.so.2"), b"truncated").unwrap();
+    std::fs::write(
+        entry.join("gpugate-entry.json"),
+        r#"{"package": "tensorflow-cpu", "version": "2.21.0", "wheels": [{"name": "tensorflow-cpu", "version": "2.21.0", "requirement": "tensorflow-cpu==2.21.0", "file": "x.whl", "files": {"tensorflow/libtensorflow_cc.so.2": {"sha256": "x", "size": 1096372272}}}]}"#,
+    )
+    .unwrap();
+    entry
+}
+
+/// The cache is used only when no one else can write it, never falls back
+/// to a shared directory, and a damaged entry is not loaded but provisioned
+/// anew.
+#[test]
+fn the_cache_must_be_trusted_and_intact() {
+    // Without HOME: the password database's home, not /tmp.
+    let out = std::process::Command::new(super::BIN)
+        .args(["facts", "--format", "json"])
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("GPUGATE_CACHE_DIR")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let attempts = facts["tensorflow"]["load"]["attempts"].to_string();
+    let tmp = std::env::temp_dir().display().to_string();
+    assert!(!attempts.contains(&format!("{tmp}/.cache")), "{attempts}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = super::gpugate_env(
+        &["facts", "--format", "json"],
+        &root(),
+        &[("GPUGATE_CACHE_DIR", shared.to_str().unwrap())],
+    );
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        facts.to_string().contains("can be written by other users"),
+        "{facts}"
+    );
+
+    let cache = dir.path().join("cache");
+    damaged_entry(&cache);
+    let out = super::gpugate_env(
+        &["facts", "--format", "json"],
+        &root(),
+        &[("GPUGATE_CACHE_DIR", cache.to_str().unwrap())],
+    );
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text_of = facts.to_string();
+    assert!(facts["tensorflow"]["load"]["loaded"].is_null(), "{text_of}");
+    assert!(
+        text_of.contains("is 9 bytes, but 1096372272 bytes were verified"),
+        "{text_of}"
+    );
+    // Provisioning replaces it (here pip hangs and times out after that).
+    let path = hanging_python(dir.path());
+    let out = super::gpugate_env(
+        &["fetch-tensorflow", "--cpu"],
+        &root(),
+        &[
+            ("PATH", &path),
+            ("GPUGATE_CACHE_DIR", cache.to_str().unwrap()),
+            ("GPUGATE_PROVISION_TIMEOUT", "1"),
+        ],
+    );
+    assert!(
+        text(&out.stderr).contains("anew: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!cache.join("tensorflow/2.21.0-cpu").exists());
+}
