@@ -38,6 +38,8 @@ pub fn main() -> ExitCode {
         Lane::Native | Lane::Probe => crate::checks::DEFAULT_TF_DEVICE.to_string(),
     };
     let mut tf = Runtime::new(init.tensorflow, device);
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
 
     for line in lines {
         let Ok(line) = line else { break };
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(70);
             }
         };
+        let before = child_pids();
         let body = match request.body {
             RequestBody::LoadTensorflow => ResponseBody::Loaded(tf.load().clone()),
             RequestBody::ListDevices => ResponseBody::Devices(tf.devices()),
@@ -77,6 +80,18 @@ pub fn main() -> ExitCode {
                     }),
             ),
         };
+        // SAFETY: getpid has no preconditions.
+        if unsafe { libc::getpid() } != me {
+            // A library forked this process: this copy must neither answer
+            // nor read the next request, which are the worker's.
+            // SAFETY: ends this copy at once, without running anything of
+            // the worker's (its buffers and handlers belong to the original).
+            unsafe { libc::_exit(0) };
+        }
+        let body = match body {
+            ResponseBody::Verdict(verdict) => ResponseBody::Verdict(blame_forks(verdict, &before)),
+            other => other,
+        };
         eprintln!("{DONE_MARKER}{}", request.seq);
         let response = Response {
             seq: request.seq,
@@ -92,6 +107,39 @@ pub fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// This process's children (all threads'), from /proc.
+fn child_pids() -> std::collections::BTreeSet<u32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Default::default();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// A check during which native code forked this worker fails, naming the
+/// processes: the fork is the check's doing, never the next check's.
+fn blame_forks(verdict: Verdict, before: &std::collections::BTreeSet<u32>) -> Verdict {
+    let forked: Vec<String> = child_pids()
+        .difference(before)
+        .map(|p| p.to_string())
+        .collect();
+    if forked.is_empty() {
+        return verdict;
+    }
+    Verdict::fail(format!(
+        "native code this check loaded forked the worker (new process {}): a library that forks while it loads would do the same inside TensorFlow",
+        forked.join(", ")
+    ))
+    .with_detail(format!("what the check said before: {}", verdict.message))
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

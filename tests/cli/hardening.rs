@@ -710,3 +710,46 @@ fn the_cache_must_be_trusted_and_intact() {
     );
     assert!(!cache.join("tensorflow/2.21.0-cpu").exists());
 }
+
+/// A library whose constructor forks fails its own check; the next check,
+/// in the same worker, is judged on its own.
+#[test]
+fn a_library_that_forks_is_blamed_not_the_next_check() {
+    let libs = super::crash_libraries();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("fork.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "[[check]]\nname = \"forks\"\nkind = \"library.loads\"\nlibrary = \"{}\"\n\n\
+             [[check]]\nname = \"innocent\"\nkind = \"library.loads\"\nlibrary = \"{}\"\n",
+            libs.join("libfork_on_load.so").display(),
+            libs.join("libok.so").display()
+        ),
+    )
+    .unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--test-threads",
+            "1",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stdout));
+    let report = super::read_junit(&junit);
+    let cases = super::cases(&report);
+    let forks = super::case(&cases, "forks");
+    assert_eq!(forks.status, "fail", "{}", forks.message);
+    assert!(
+        forks.message.contains("forked the worker"),
+        "{}",
+        forks.message
+    );
+    let innocent = super::case(&cases, "innocent");
+    assert_eq!(innocent.status, "pass", "{}", innocent.message);
+}

@@ -373,7 +373,7 @@ fn c_compiler() -> cc::Tool {
 }
 
 /// Builds the crash fixtures (and a libtensorflow that cannot create a session).
-fn crash_libraries() -> &'static Path {
+pub(crate) fn crash_libraries() -> &'static Path {
     static LIBS: OnceLock<tempfile::TempDir> = OnceLock::new();
     LIBS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
@@ -385,6 +385,7 @@ fn crash_libraries() -> &'static Path {
             "kill_on_load",
             "hang_on_load",
             "flood_on_load",
+            "fork_on_load",
             "session_fails",
         ] {
             let status = compiler
