@@ -323,7 +323,8 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
         version: None,
         offline: true,
     };
-    let pool = runner::new_pool();
+    // facts and doctor run one request at a time.
+    let pool = runner::new_pool(1);
     let load_tf = probe.for_tensorflow.is_none();
     let facts = runner::gather_facts(&pool, &tf, load_tf, &probe.options(), &host);
     pool.shutdown();

@@ -150,7 +150,10 @@ pub fn run(
     probe: &ProbeOptions,
     host: &HostFacts,
 ) -> RunResult {
-    let pool = new_pool();
+    let parallel = args
+        .test_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = new_pool(parallel);
     // An `each-gpu` check's names are known only once the GPUs are: it
     // counts as selected until then.
     let needs_tf = plan.checks.iter().any(|c| {
@@ -213,9 +216,10 @@ pub fn run(
 }
 
 /// A pool of workers running this same binary.
-pub fn new_pool() -> Pool {
+/// `parallel`: how many checks may run at once.
+pub fn new_pool(parallel: usize) -> Pool {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
-    Pool::new(exe, Default::default())
+    Pool::new(exe, Default::default(), parallel)
 }
 
 fn console_text(outcome: &Outcome) -> String {

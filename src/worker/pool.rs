@@ -68,6 +68,9 @@ pub struct Pool {
     exe: PathBuf,
     tensorflow: RwLock<Setup>,
     lanes: Mutex<HashMap<Lane, Slot>>,
+    /// TensorFlow workers alive at once, at most (each holds hundreds of
+    /// MiB): as many as can be busy at once, plus the default lane's.
+    max_tensorflow_workers: usize,
 }
 
 pub fn describe_status(status: ExitStatus) -> String {
@@ -87,11 +90,56 @@ pub fn describe_status(status: ExitStatus) -> String {
 }
 
 impl Pool {
-    pub fn new(exe: PathBuf, tensorflow: Setup) -> Self {
+    /// `parallel`: how many requests may be in flight at once.
+    pub fn new(exe: PathBuf, tensorflow: Setup, parallel: usize) -> Self {
         Pool {
             exe,
             tensorflow: RwLock::new(tensorflow),
             lanes: Mutex::new(HashMap::new()),
+            max_tensorflow_workers: parallel.max(1) + 1,
+        }
+    }
+
+    /// Before a TensorFlow worker starts for `lane`: retires idle ones of
+    /// other lanes until fewer than the bound are alive, the default lane
+    /// (which most checks share) last.
+    fn make_room(&self, lane: &Lane) {
+        if !matches!(lane, Lane::Tensorflow { .. }) {
+            return;
+        }
+        let default = Lane::tensorflow_default();
+        let mut others: Vec<(Lane, Slot)> = self
+            .lanes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, _)| matches!(l, Lane::Tensorflow { .. }) && *l != lane)
+            .map(|(l, slot)| (l.clone(), slot.clone()))
+            .collect();
+        others.sort_by_key(|(l, _)| *l == default);
+        let mut idle = Vec::new();
+        let mut live = 0;
+        for (_, slot) in &others {
+            match slot.try_lock() {
+                // Busy with a request: alive, and not ours to end.
+                Err(_) => live += 1,
+                Ok(guard) if guard.is_some() => {
+                    live += 1;
+                    idle.push(slot.clone());
+                }
+                Ok(_) => {}
+            }
+        }
+        for slot in idle {
+            if live < self.max_tensorflow_workers - 1 {
+                break;
+            }
+            if let Ok(mut guard) = slot.try_lock()
+                && let Some(worker) = guard.take()
+            {
+                retire(worker);
+                live -= 1;
+            }
         }
     }
 
@@ -182,6 +230,7 @@ impl Pool {
             });
         }
         if guard.is_none() {
+            self.make_room(lane);
             let worker = self.spawn(lane).map_err(|e| CallFailure {
                 error: CallError::Spawn(e),
                 stderr_tail: String::new(),

@@ -753,3 +753,52 @@ fn a_library_that_forks_is_blamed_not_the_next_check() {
     let innocent = super::case(&cases, "innocent");
     assert_eq!(innocent.status, "pass", "{}", innocent.message);
 }
+
+/// Many checks that each need a TensorFlow worker of their own keep only a
+/// bounded number alive: with one test thread, at most two at a time (the
+/// check's and the default lane's).
+#[test]
+fn live_tensorflow_workers_are_bounded() {
+    super::tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("many.toml");
+    let mut source = String::new();
+    for i in 1..=8 {
+        source.push_str(&format!(
+            "[[check]]\nname = \"cpu {i} refused\"\nkind = \"tensorflow.placement\"\ndevice = \"/device:CPU:{i}\"\nexpect = \"refused\"\n\n"
+        ));
+    }
+    std::fs::write(&suite, source).unwrap();
+    let junit = dir.path().join("r.xml");
+    let mut child = std::process::Command::new(super::BIN)
+        .args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--test-threads",
+            "1",
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut most = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &pid])
+            .output()
+            .unwrap();
+        most = most.max(text(&out.stdout).lines().count());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    // Two TensorFlow workers and the probe worker at most.
+    assert!(most <= 3, "{most} workers were alive at once");
+    assert!(most >= 1, "no worker was ever seen");
+}
