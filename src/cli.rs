@@ -32,7 +32,7 @@ const DEFAULT_JUNIT: &str = "target/gpugate/junit.xml";
     version,
     about = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP."
+    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 4 no check ran (see --allow-empty),\n130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -63,6 +63,10 @@ struct RunArgs {
     /// Never download libtensorflow.
     #[arg(long)]
     offline: bool,
+    /// Exit 0 when the filter or the suites' requirements leave no check to
+    /// run (default: exit 4, so a filter typo cannot turn a gate green).
+    #[arg(long)]
+    allow_empty: bool,
     /// Default per-check timeout in seconds (a check's own `timeout` wins).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     timeout: Option<Duration>,
@@ -658,10 +662,20 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         .iter()
         .flatten()
         .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
+    let ran = outcomes
+        .iter()
+        .flatten()
+        .any(|o| o.verdict.status != Status::Skip);
     let exit = match crate::procs::cancelled_by() {
         Some(signal) => Exit::cancelled_by(signal),
         None if written.is_err() => Exit::ReportUnwritable,
         None if failed => Exit::ChecksFailed,
+        None if !ran && !args.allow_empty => {
+            eprintln!(
+                "error: no check ran (every check was filtered out or skipped); pass --allow-empty if that is intended"
+            );
+            Exit::NothingRan
+        }
         None => Exit::Success,
     };
     if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {

@@ -13,6 +13,9 @@ pub enum Exit {
     Usage,
     /// The checks ran but a report could not be written.
     ReportUnwritable,
+    /// No check ran (all filtered out or skipped): a gate that checked
+    /// nothing must not pass. `--allow-empty` makes it a success.
+    NothingRan,
     /// Interrupted by SIGINT (the report holds what finished).
     Interrupted,
     /// Terminated by SIGTERM (the report holds what finished).
@@ -37,6 +40,7 @@ impl Exit {
             Exit::ChecksFailed => 101,
             Exit::Usage => 2,
             Exit::ReportUnwritable => 3,
+            Exit::NothingRan => 4,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
             Exit::HungUp => 129,

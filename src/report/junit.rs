@@ -65,6 +65,8 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
         Status::Skip => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(xml_safe(&verdict.message));
+            // GitLab shows the element's text, not its `message`.
+            status.set_description(xml_safe(&verdict.message));
             status
         }
         Status::Fail | Status::Error => {

@@ -138,8 +138,10 @@ pub fn gather_facts(
     facts::assemble(pool, probe, host.clone(), driver, runtime)
 }
 
-fn probe_trial(name: &str) -> Trial {
-    Trial::test(name.to_string(), || Ok(()))
+/// A stand-in for a check's trial, to ask the filter about it: libtest
+/// matches filters against `[kind] name`, so the kind must be there too.
+fn probe_trial(name: &str, kind: &str) -> Trial {
+    Trial::test(name.to_string(), || Ok(())).with_kind(kind)
 }
 
 /// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
@@ -157,7 +159,7 @@ pub fn run(
     // An `each-gpu` check's names are known only once the GPUs are: it
     // counts as selected until then.
     let needs_tf = plan.checks.iter().any(|c| {
-        (c.kind.is_each_gpu() || !args.is_filtered_out(&probe_trial(&c.test_name)))
+        (c.kind.is_each_gpu() || !args.is_filtered_out(&probe_trial(&c.test_name, c.kind.name())))
             && c.gate == Gate::Run
             && c.kind.needs_tensorflow()
     });

@@ -802,3 +802,59 @@ fn live_tensorflow_workers_are_bounded() {
     assert!(most <= 3, "{most} workers were alive at once");
     assert!(most >= 1, "no worker was ever seen");
 }
+
+/// A filter that selects nothing is exit 4, not a green gate; a filter by
+/// kind loads TensorFlow when the kind needs it.
+#[test]
+fn a_run_that_checks_nothing_does_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let junit = junit.to_str().unwrap();
+    let out = gpugate(
+        &["--suite", ALL_PASS, "--junit", junit, "nosuchcheck"],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no check ran"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(Path::new(junit).is_file(), "the report is still written");
+    let out = gpugate(
+        &[
+            "--suite",
+            ALL_PASS,
+            "--junit",
+            junit,
+            "nosuchcheck",
+            "--allow-empty",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    super::tensorflow_ready();
+    let out = gpugate(
+        &[
+            "--suite",
+            "cpu-basic",
+            "--junit",
+            junit,
+            "tensorflow.devices",
+        ],
+        &root(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("1 passed"),
+        "{}",
+        text(&out.stdout)
+    );
+}

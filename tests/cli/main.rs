@@ -260,6 +260,13 @@ fn skips_are_reported_with_their_reason_and_do_not_fail_the_run() {
     assert_eq!(skipped.status, "skip");
     assert!(skipped.message.starts_with("requirement `gpu` not met"));
     assert_eq!(report.test_suites[0].skipped, 1);
+    // GitLab shows the skipped element's text: the reason is there too.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(&format!(">{}</skipped>", "requirement `gpu` not met"))
+            || xml.contains("\">requirement `gpu` not met"),
+        "{xml}"
+    );
 }
 
 #[test]
