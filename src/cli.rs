@@ -27,13 +27,7 @@ use std::time::{Duration, Instant};
 const DEFAULT_JUNIT: &str = "target/gpugate/junit.xml";
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "gpugate",
-    version,
-    about = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.",
-    args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 all checks passed, 101 a check failed or errored, 2 usage or suite error,\n3 report not writable, 4 no check ran (see --allow-empty),\n130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP."
-)]
+#[command(name = "gpugate", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -255,9 +249,49 @@ pub fn main() -> ExitCode {
     exit
 }
 
+const ABOUT: &str = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.";
+
+/// libtest's options that mean nothing to gpugate: hidden from `--help`,
+/// refused when given (a flag that silently does nothing in a gate is a
+/// trap).
+const LIBTEST_LEFTOVERS: &[(&str, &str)] = &[
+    ("include_ignored", "--include-ignored"),
+    ("ignored", "--ignored"),
+    ("test", "--test"),
+    ("bench", "--bench"),
+    ("nocapture", "--nocapture"),
+    ("show_output", "--show-output"),
+    ("unstable_flags", "-Z"),
+    ("logfile", "--logfile"),
+];
+
+/// The command line: clap's derive, with libtest-mimic's own template,
+/// disabled version flag and leftovers undone.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command()
+        .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+        .about(ABOUT)
+        .long_about(ABOUT)
+        .disable_version_flag(false)
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_help(Exit::help_table());
+    for (id, _) in LIBTEST_LEFTOVERS {
+        command = command.mut_arg(*id, |a| a.hide(true));
+    }
+    command = command.mut_arg("list", |a| a.help("Lists the checks without running them"));
+    command.mut_arg("format", |a| {
+        a.help("pretty: libtest's console; terse: a character per check; json: the whole run as one JSON document on stdout (the console then goes to stderr)")
+    })
+}
+
 fn dispatch() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -267,6 +301,15 @@ fn dispatch() -> ExitCode {
             };
         }
     };
+    if let Some((_, flag)) = LIBTEST_LEFTOVERS
+        .iter()
+        .find(|(id, _)| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    {
+        eprintln!(
+            "error: {flag} is libtest's and means nothing to gpugate (it has no ignored checks, benchmarks or output capture)"
+        );
+        return Exit::Usage.into();
+    }
     match cli.command {
         Some(Command::Suites) => list_suites(),
         Some(Command::FetchTensorflow { version, gpu, cpu }) => {

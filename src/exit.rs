@@ -25,6 +25,45 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every exit, in the order the table shows them.
+    pub const ALL: &[Exit] = &[
+        Exit::Success,
+        Exit::ChecksFailed,
+        Exit::Usage,
+        Exit::ReportUnwritable,
+        Exit::NothingRan,
+        Exit::Interrupted,
+        Exit::Terminated,
+        Exit::HungUp,
+    ];
+
+    /// One line for `--help` and README's table.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => {
+                "every check that ran passed (skips the suite allows do not fail a run)"
+            }
+            Exit::ChecksFailed => "a check failed or could not run (error)",
+            Exit::Usage => "usage error or a suite that does not validate; nothing ran",
+            Exit::ReportUnwritable => "the checks ran but the report could not be written",
+            Exit::NothingRan => {
+                "no check ran (the filter selected none, or every check was skipped); --allow-empty makes this 0"
+            }
+            Exit::Interrupted => "interrupted by SIGINT; the report holds what finished",
+            Exit::Terminated => "terminated by SIGTERM; the report holds what finished",
+            Exit::HungUp => "hung up by SIGHUP; the report holds what finished",
+        }
+    }
+
+    /// The table as `--help` prints it.
+    pub fn help_table() -> String {
+        let mut text = String::from("Exit codes:\n");
+        for exit in Exit::ALL {
+            text.push_str(&format!("  {:>3}  {}\n", exit.code(), exit.meaning()));
+        }
+        text
+    }
+
     /// The ending of a run stopped by `signal`.
     pub fn cancelled_by(signal: i32) -> Exit {
         match signal {

@@ -858,3 +858,43 @@ fn a_run_that_checks_nothing_does_not_pass() {
         text(&out.stdout)
     );
 }
+
+/// `--help` reads like a program's, `--version` works, libtest's leftovers
+/// are refused, and README's exit-code table is the one the binary uses.
+#[test]
+fn the_command_line_is_gpugates_own() {
+    let help = gpugate(&["--help"], &root());
+    assert_eq!(help.status.code(), Some(0));
+    let help = text(&help.stdout);
+    assert!(help.starts_with("Tells a CI pipeline"), "{help}");
+    assert!(help.contains("Usage: gpugate"), "{help}");
+    for leftover in [
+        "--ignored",
+        "--bench",
+        "--logfile",
+        "--nocapture",
+        "--show-output",
+    ] {
+        assert!(!help.contains(leftover), "{leftover} in --help");
+        let out = gpugate(&["--suite", ALL_PASS, leftover], &root());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{leftover}: {}",
+            text(&out.stderr)
+        );
+    }
+    let version = gpugate(&["--version"], &root());
+    assert_eq!(version.status.code(), Some(0));
+    assert!(text(&version.stdout).starts_with("gpugate "));
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for exit in gpugate::exit::Exit::ALL {
+        let row = format!("| {} | {} |", exit.code(), exit.meaning());
+        assert!(readme.contains(&row), "README lacks the row {row}");
+        assert!(
+            help.contains(exit.meaning()),
+            "--help lacks {}",
+            exit.meaning()
+        );
+    }
+}
