@@ -332,14 +332,16 @@ fn dispatch() -> ExitCode {
 fn explain(id: Option<&str>) -> ExitCode {
     let ids: Vec<&str> = diagnose::RULES.iter().map(|r| r.id).collect();
     let Some(id) = id else {
-        for id in ids {
-            println!("{id}");
+        let width = ids.iter().map(|i| i.len()).max().unwrap_or(0);
+        for id in &ids {
+            let summary = diagnose::summary(id).unwrap_or_default();
+            println!("{id:<width$}  {summary}");
         }
         return Exit::Success.into();
     };
     match diagnose::explain(id) {
         Some(text) => {
-            println!("{text}");
+            println!("{}", diagnose::terminal_text(text));
             Exit::Success.into()
         }
         None => {

@@ -115,6 +115,36 @@ pub fn explain(id: &str) -> Option<&'static str> {
     Some(rest[..end].trim_end())
 }
 
+/// The first sentence of a diagnosis's **Cause**, for `gpugate explain`.
+pub fn summary(id: &str) -> Option<String> {
+    let section = explain(id)?;
+    // `**Cause**:` or `**Cause** (warning):`.
+    let cause = section.split("**Cause**").nth(1)?;
+    let cause = cause.split_once(':').map_or(cause, |(_, rest)| rest);
+    let paragraph = cause.split("\n**").next().unwrap_or(cause);
+    let text = terminal_text(paragraph)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let end = text
+        .char_indices()
+        .find(|&(i, c)| c == '.' && text[i + 1..].starts_with(' '))
+        .map_or(text.len(), |(i, _)| i + 1);
+    Some(text[..end].to_string())
+}
+
+/// Markdown as a terminal shows it: no `**`, no backticks, headings bare.
+pub fn terminal_text(markdown: &str) -> String {
+    markdown
+        .lines()
+        .map(|line| {
+            let line = line.strip_prefix("## ").unwrap_or(line);
+            line.replace("**", "").replace('`', "")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every id documented in docs/diagnoses.md.
 pub fn documented_ids() -> Vec<&'static str> {
     DOC.lines()
@@ -125,6 +155,23 @@ pub fn documented_ids() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_are_the_first_sentence_of_the_cause() {
+        let s = summary("nvml-missing").unwrap();
+        assert!(s.starts_with("libnvidia-ml.so.1 (NVML"), "{s}");
+        assert!(
+            s.ends_with('.') && !s.contains('`') && !s.contains("**"),
+            "{s}"
+        );
+        for rule in RULES {
+            assert!(
+                summary(rule.id).is_some_and(|s| !s.is_empty()),
+                "{}",
+                rule.id
+            );
+        }
+    }
 
     #[test]
     fn every_rule_is_documented_and_every_section_is_a_rule() {
