@@ -727,6 +727,16 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         return record_baseline(&plan, &outcomes, path);
     }
     let results = report::results::collect(&plan, &outcomes);
+    // Each root cause once, after libtest's failures (which point at it).
+    let causes = report::results::root_causes(&plan, &outcomes);
+    if !causes.is_empty() {
+        let text = scrub(&report::results::root_causes_text(&causes)).into_owned();
+        if json {
+            eprint!("\n{text}");
+        } else {
+            print!("\n{text}");
+        }
+    }
     if json {
         let findings = diagnose::diagnose(&diagnose::Evidence {
             facts: &result.facts,
@@ -743,7 +753,7 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         let text = serde_json::to_string_pretty(&document).expect("the run serializes");
         println!("{}", crate::redact::scrub(&text));
     }
-    ci_reports(&results, &properties, exit, json);
+    ci_reports(&results, &causes, &properties, exit, json);
     exit.into()
 }
 
@@ -752,6 +762,7 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
 /// With `--format json` they go to stderr, keeping stdout one document.
 fn ci_reports(
     results: &[report::results::TestResult],
+    causes: &[report::results::RootCause],
     properties: &[(String, String)],
     exit: Exit,
     json: bool,
@@ -764,11 +775,11 @@ fn ci_reports(
         }
     };
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        for line in report::github::annotations(results) {
+        for line in report::github::annotations(results, causes) {
             say(&format!("{line}\n"));
         }
         if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-            let summary = report::github::summary(results, properties, exit.code());
+            let summary = report::github::summary(results, causes, properties, exit.code());
             let summary = crate::redact::scrub(&summary);
             let appended = std::fs::OpenOptions::new()
                 .create(true)
@@ -787,6 +798,6 @@ fn ci_reports(
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        say(&report::gitlab::sections(results, now));
+        say(&report::gitlab::sections(results, causes, now));
     }
 }

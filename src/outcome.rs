@@ -120,6 +120,8 @@ pub struct Outcome {
     /// Where the verdict's attachments were written, as the JUnit report
     /// refers to them.
     pub attachments: Vec<std::path::PathBuf>,
+    /// For failures: the diagnoses (root causes) that explain this one.
+    pub causes: Vec<crate::diagnose::Finding>,
 }
 
 impl Outcome {
@@ -136,19 +138,18 @@ impl Outcome {
         for attachment in &mut v.attachments {
             scrub_in_place(&mut attachment.contents);
         }
+        for cause in &mut self.causes {
+            scrub_in_place(&mut cause.cause);
+            scrub_in_place(&mut cause.fix);
+            cause.evidence.iter_mut().for_each(scrub_in_place);
+        }
     }
 
-    /// The full failure text: the message, then the detail, then captured output.
-    pub fn failure_text(&self) -> String {
-        let mut text = self.verdict.message.clone();
-        if let Some(detail) = &self.verdict.detail {
-            text.push('\n');
-            text.push_str(detail);
-        }
-        if let Some(output) = &self.output {
-            text.push_str("\n--- captured output ---\n");
-            text.push_str(output);
-        }
-        text
+    /// One line per root cause: `caused by [nvml-missing]: no NVIDIA driver ...`.
+    pub fn caused_by_lines(&self) -> Vec<String> {
+        self.causes
+            .iter()
+            .map(|c| format!("caused by [{}]: {}", c.id, c.cause))
+            .collect()
     }
 }

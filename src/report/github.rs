@@ -2,7 +2,7 @@
 //! `$GITHUB_STEP_SUMMARY`) and `::error` workflow commands, which GitHub
 //! shows as annotations on the run and the pull request.
 
-use super::results::{Counts, TestResult};
+use super::results::{Counts, RootCause, TestResult};
 use crate::outcome::Status;
 use crate::text::{html_escape, markdown_cell};
 use std::fmt::Write;
@@ -24,36 +24,52 @@ pub fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// One `::error` line per failure or error, at most [`MAX_ANNOTATIONS`],
-/// then a `::notice` saying how many more there were.
-pub fn annotations(results: &[TestResult]) -> Vec<String> {
-    let failed: Vec<&TestResult> = results
+/// One `::error` per root cause, naming the failures it explains, and one
+/// per failure no root cause explains; at most [`MAX_ANNOTATIONS`], then a
+/// `::notice` saying how many more there were.
+pub fn annotations(results: &[TestResult], causes: &[RootCause]) -> Vec<String> {
+    let mut all: Vec<String> = causes
         .iter()
-        .filter(|r| matches!(r.status, Status::Fail | Status::Error))
-        .collect();
-    let mut lines: Vec<String> = failed
-        .iter()
-        .take(MAX_ANNOTATIONS)
-        .map(|r| {
-            let mut text = r.message.clone();
-            if let Some(detail) = &r.detail {
-                text.push('\n');
-                text.push_str(detail);
-            }
+        .map(|c| {
+            let text = format!(
+                "{}\nfix: {}\nexplains {} failure(s): {}",
+                c.finding.cause,
+                c.finding.fix,
+                c.explains.len(),
+                c.explains.join(", ")
+            );
             format!(
                 "::error title={}::{}",
-                escape_property(&format!("gpugate {}::{}", r.suite, r.name)),
+                escape_property(&format!("gpugate root cause [{}]", c.finding.id)),
                 escape_data(&crate::text::cap(&text, 4000, 0))
             )
         })
         .collect();
-    if failed.len() > MAX_ANNOTATIONS {
-        lines.push(format!(
-            "::notice title=gpugate::{} more failures are in the job summary and the JUnit report",
-            failed.len() - MAX_ANNOTATIONS
+    all.extend(
+        results
+            .iter()
+            .filter(|r| matches!(r.status, Status::Fail | Status::Error) && r.diagnoses.is_empty())
+            .map(|r| {
+                let mut text = r.message.clone();
+                if let Some(detail) = &r.detail {
+                    text.push('\n');
+                    text.push_str(detail);
+                }
+                format!(
+                    "::error title={}::{}",
+                    escape_property(&format!("gpugate {}::{}", r.suite, r.name)),
+                    escape_data(&crate::text::cap(&text, 4000, 0))
+                )
+            }),
+    );
+    let more = all.len().saturating_sub(MAX_ANNOTATIONS);
+    all.truncate(MAX_ANNOTATIONS);
+    if more > 0 {
+        all.push(format!(
+            "::notice title=gpugate::{more} more failures are in the job summary and the JUnit report"
         ));
     }
-    lines
+    all
 }
 
 fn icon(status: Status) -> &'static str {
@@ -67,11 +83,24 @@ fn icon(status: Status) -> &'static str {
 
 /// The job summary: verdict, facts, every result, each failure with its
 /// diagnosis. Cut to [`SUMMARY_LIMIT`] with a note where it is cut.
-pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8) -> String {
+pub fn summary(
+    results: &[TestResult],
+    causes: &[RootCause],
+    facts: &[(String, String)],
+    exit_code: u8,
+) -> String {
     let counts = Counts::of(results);
     let mut md = String::new();
     let verdict = if exit_code == 0 { "passed" } else { "failed" };
     let _ = writeln!(md, "## gpugate {verdict}: {}\n", counts.describe());
+    // What is wrong comes first, each cause once with its fix.
+    if !causes.is_empty() {
+        let _ = writeln!(
+            md,
+            "### Root causes\n\n```text\n{}```\n",
+            super::results::root_causes_text(causes).replace("```", "'''")
+        );
+    }
     if !facts.is_empty() {
         md.push_str("| fact | value |\n|---|---|\n");
         for (k, v) in facts {
@@ -107,6 +136,9 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
             html_escape(&r.message),
             r.message.replace("```", "'''")
         );
+        for id in &r.diagnoses {
+            let _ = writeln!(md, "caused by [{id}], see the root causes above");
+        }
         if let Some(detail) = &r.detail {
             let _ = writeln!(md, "{}", detail.replace("```", "'''"));
         }
@@ -127,7 +159,7 @@ pub fn summary(results: &[TestResult], facts: &[(String, String)], exit_code: u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{assert_golden, sample};
+    use crate::report::results::{assert_golden, sample, sample_causes};
 
     #[test]
     fn workflow_command_escaping() {
@@ -139,32 +171,47 @@ mod tests {
     fn annotations_golden() {
         assert_golden(
             "github-annotations.txt",
-            &(annotations(&sample()).join("\n") + "\n"),
+            &(annotations(&sample(), &sample_causes()).join("\n") + "\n"),
         );
     }
 
     #[test]
     fn annotations_stop_at_ten_and_say_how_many_more() {
-        let failed = sample()[1].clone();
+        // Failures no root cause explains get one annotation each.
+        let failed = sample()[2].clone();
         let many = vec![failed; 13];
-        let lines = annotations(&many);
+        let lines = annotations(&many, &[]);
         assert_eq!(lines.len(), MAX_ANNOTATIONS + 1);
         assert!(lines[..10].iter().all(|l| l.starts_with("::error ")));
         assert!(lines[10].starts_with("::notice title=gpugate::3 more failures"));
         assert!(lines.iter().all(|l| !l.contains('\n')));
     }
 
+    /// One annotation per root cause, naming what it explains, and none
+    /// for the failures it explains.
+    #[test]
+    fn a_root_cause_is_annotated_once() {
+        let failed = sample()[1].clone();
+        let many = vec![failed; 12];
+        let lines = annotations(&many, &sample_causes());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("root cause [cudnn-wrong-major]"));
+    }
+
     #[test]
     fn summary_golden() {
         let facts = vec![("nvidia.driver".to_string(), "580.65.06 | test".to_string())];
-        assert_golden("github-summary.md", &summary(&sample(), &facts, 101));
+        assert_golden(
+            "github-summary.md",
+            &summary(&sample(), &sample_causes(), &facts, 101),
+        );
     }
 
     #[test]
     fn summary_stays_under_the_limit() {
         let mut big = sample();
         big[1].detail = Some("x".repeat(SUMMARY_LIMIT * 2));
-        let md = summary(&big, &[], 101);
+        let md = summary(&big, &sample_causes(), &[], 101);
         assert!(md.len() <= SUMMARY_LIMIT, "{}", md.len());
         assert!(md.ends_with("the JUnit report has everything)_\n"));
     }

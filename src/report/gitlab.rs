@@ -1,7 +1,7 @@
 //! GitLab CI: one collapsible log section per suite after the run, holding
 //! its results and each failure's text with the diagnosis.
 
-use super::results::{Counts, TestResult};
+use super::results::{Counts, RootCause, TestResult};
 use crate::outcome::Status;
 use std::fmt::Write;
 
@@ -12,7 +12,7 @@ fn section_name(suite: &str) -> String {
 }
 
 /// The sections for every suite in `results`, in order, stamped `unix_time`.
-pub fn sections(results: &[TestResult], unix_time: u64) -> String {
+pub fn sections(results: &[TestResult], causes: &[RootCause], unix_time: u64) -> String {
     let mut suites: Vec<&str> = Vec::new();
     for r in results {
         if !suites.contains(&r.suite.as_str()) {
@@ -30,6 +30,16 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
             "\x1b[0Ksection_start:{unix_time}:{name}[collapsed={collapsed}]\r\x1b[0Kgpugate suite {suite}: {}",
             counts.describe()
         );
+        // The root causes of this suite's failures, each once, first.
+        let prefix = format!("{suite}::");
+        for cause in causes
+            .iter()
+            .filter(|c| c.explains.iter().any(|e| e.starts_with(&prefix)))
+        {
+            for line in crate::diagnose::render(&cause.finding).lines() {
+                let _ = writeln!(out, "root cause: {line}");
+            }
+        }
         for r in &rows {
             let word = match r.status {
                 Status::Pass => "pass ",
@@ -43,6 +53,9 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
                 r.name, r.duration_s, r.message
             );
             if matches!(r.status, Status::Fail | Status::Error) {
+                for id in &r.diagnoses {
+                    let _ = writeln!(out, "      caused by [{id}], see the root cause above");
+                }
                 for line in r.detail.iter().flat_map(|d| d.lines()) {
                     let _ = writeln!(out, "      {line}");
                 }
@@ -56,7 +69,7 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{assert_golden, sample};
+    use crate::report::results::{assert_golden, sample, sample_causes};
 
     #[test]
     fn sections_golden() {
@@ -64,6 +77,9 @@ mod tests {
         let mut other = results[0].clone();
         other.suite = "cpu basic/extra".into();
         results.push(other);
-        assert_golden("gitlab-sections.txt", &sections(&results, 1_795_500_000));
+        assert_golden(
+            "gitlab-sections.txt",
+            &sections(&results, &sample_causes(), 1_795_500_000),
+        );
     }
 }

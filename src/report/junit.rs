@@ -78,11 +78,21 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
             let mut status = TestCaseStatus::non_success(kind);
             status.set_message(xml_safe(&verdict.message));
             status.set_type(outcome.failure_type);
-            // GitLab shows only the text: it starts with the message.
+            // GitLab shows only the text, one test at a time: it starts
+            // with the message, then the root causes in a line each, and
+            // ends with each cause in full.
             let mut text = verdict.message.clone();
+            for line in outcome.caused_by_lines() {
+                text.push('\n');
+                text.push_str(&line);
+            }
             if let Some(detail) = &verdict.detail {
                 text.push('\n');
                 text.push_str(detail);
+            }
+            for cause in &outcome.causes {
+                text.push('\n');
+                text.push_str(&crate::diagnose::render(cause));
             }
             status.set_description(xml_safe(&text));
             status

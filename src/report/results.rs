@@ -25,6 +25,60 @@ pub struct TestResult {
     pub attachments: Vec<String>,
 }
 
+/// A diagnosis and the failures it explains: told once, first, by every
+/// reporter, and each failure it explains points at it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootCause {
+    pub finding: crate::diagnose::Finding,
+    /// `SUITE::CHECK` of each failure it explains, in plan order.
+    pub explains: Vec<String>,
+}
+
+/// The distinct root causes of a run's failures, in the order their first
+/// failure appears.
+pub fn root_causes(plan: &Plan, outcomes: &[Option<Outcome>]) -> Vec<RootCause> {
+    let mut causes: Vec<RootCause> = Vec::new();
+    for (check, outcome) in plan.checks.iter().zip(outcomes) {
+        let Some(outcome) = outcome else { continue };
+        for finding in &outcome.causes {
+            match causes.iter_mut().find(|c| c.finding.id == finding.id) {
+                Some(cause) => cause.explains.push(check.test_name.clone()),
+                None => causes.push(RootCause {
+                    finding: finding.clone(),
+                    explains: vec![check.test_name.clone()],
+                }),
+            }
+        }
+    }
+    causes
+}
+
+/// "1 root cause explains 12 failures" and each cause in full.
+pub fn root_causes_text(causes: &[RootCause]) -> String {
+    let failures: std::collections::BTreeSet<&str> = causes
+        .iter()
+        .flat_map(|c| c.explains.iter().map(String::as_str))
+        .collect();
+    let mut text = format!(
+        "root causes: {} root cause{} explain{} {} failure{}\n",
+        causes.len(),
+        if causes.len() == 1 { "" } else { "s" },
+        if causes.len() == 1 { "s" } else { "" },
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" }
+    );
+    for cause in causes {
+        text.push('\n');
+        text.push_str(&crate::diagnose::render(&cause.finding));
+        text.push_str(&format!(
+            "\n  explains {}: {}\n",
+            cause.explains.len(),
+            cause.explains.join(", ")
+        ));
+    }
+    text
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub pass: usize,
@@ -88,19 +142,9 @@ pub fn collect(plan: &Plan, outcomes: &[Option<Outcome>]) -> Vec<TestResult> {
                 detail: v.detail.clone(),
                 failure_type: failed.then_some(outcome.failure_type),
                 duration_s: outcome.duration.as_secs_f64(),
-                properties: v
-                    .properties
-                    .iter()
-                    .filter(|(k, _)| k != "diagnosis")
-                    .cloned()
-                    .collect(),
+                properties: v.properties.clone(),
                 measurements: v.measurements.clone(),
-                diagnoses: v
-                    .properties
-                    .iter()
-                    .filter(|(k, _)| k == "diagnosis")
-                    .map(|(_, id)| id.clone())
-                    .collect(),
+                diagnoses: outcome.causes.iter().map(|c| c.id.to_string()).collect(),
                 attachments: outcome
                     .attachments
                     .iter()
@@ -140,9 +184,7 @@ pub(crate) fn sample() -> Vec<TestResult> {
             "matmul on /device:GPU:0",
             Status::Fail,
             "100% wrong: a, b | c",
-            Some(
-                "diagnosis [cudnn-wrong-major] (error): needs libcudnn.so.9\n  fix: install cuDNN 9\n```",
-            ),
+            Some("max relative error 1.0 at [0][0]\n```"),
         ),
         result(
             "GPUs are healthy",
@@ -157,6 +199,29 @@ pub(crate) fn sample() -> Vec<TestResult> {
             None,
         ),
     ]
+    .into_iter()
+    .map(|mut r| {
+        if r.name == "matmul on /device:GPU:0" {
+            r.diagnoses = vec!["cudnn-wrong-major".into()];
+        }
+        r
+    })
+    .collect()
+}
+
+/// The root cause [`sample`]'s matmul failure points at.
+#[cfg(test)]
+pub(crate) fn sample_causes() -> Vec<RootCause> {
+    vec![RootCause {
+        finding: crate::diagnose::Finding {
+            id: "cudnn-wrong-major",
+            severity: crate::diagnose::Severity::Error,
+            cause: "needs libcudnn.so.9 | found 8".into(),
+            fix: "install cuDNN 9 ```".into(),
+            evidence: vec!["libcudnn.so.8 (8.9.7)".into()],
+        },
+        explains: vec!["gpu-basic::matmul on /device:GPU:0".into()],
+    }]
 }
 
 /// Compares `actual` with `fixtures/golden/NAME`; with GPUGATE_UPDATE_GOLDENS

@@ -224,13 +224,29 @@ pub fn new_pool(parallel: usize) -> Pool {
     Pool::new(exe, Default::default(), parallel)
 }
 
+/// A failure on the console: its own text, with one line per root cause;
+/// the causes themselves are told once, after the run.
 fn console_text(outcome: &Outcome) -> String {
     let prefix = if outcome.verdict.status == Status::Error {
         "error: could not run: "
     } else {
         ""
     };
-    let text = format!("{prefix}{}", outcome.failure_text());
+    let mut text = format!("{prefix}{}", outcome.verdict.message);
+    for cause in &outcome.causes {
+        text.push_str(&format!(
+            "\ncaused by [{}], see the root causes below",
+            cause.id
+        ));
+    }
+    if let Some(detail) = &outcome.verdict.detail {
+        text.push('\n');
+        text.push_str(detail);
+    }
+    if let Some(output) = &outcome.output {
+        text.push_str("\n--- captured output ---\n");
+        text.push_str(output);
+    }
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         neutralize_workflow_commands(&text)
     } else {
@@ -302,16 +318,11 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
             },
         }
     };
-    let verdict =
+    let causes =
         if matches!(verdict.status, Status::Fail | Status::Error) && check.kind.concerns_gpu() {
-            with_diagnoses(
-                verdict,
-                check.kind.name(),
-                facts,
-                output.as_deref().unwrap_or(""),
-            )
+            causes_of(check.kind.name(), facts, output.as_deref().unwrap_or(""))
         } else {
-            verdict
+            Vec::new()
         };
     let failure_type = if verdict.status == Status::Error && failure_type == "assertion" {
         "error"
@@ -331,28 +342,21 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         output,
         failure_type,
         attachments: Vec::new(),
+        causes,
     };
     outcome.scrub();
     outcome
 }
 
-/// Appends the diagnoses that explain a failure of this kind; the check's
-/// own output joins TensorFlow's load log as evidence.
-fn with_diagnoses(mut verdict: Verdict, kind: &str, facts: &Facts, output: &str) -> Verdict {
+/// The diagnoses that explain a failure of this kind: its root causes. The
+/// check's own output joins TensorFlow's load log as evidence.
+fn causes_of(kind: &str, facts: &Facts, output: &str) -> Vec<diagnose::Finding> {
     let log = format!("{}\n{output}", facts.tensorflow.log);
     let findings = diagnose::diagnose(&Evidence { facts, log: &log });
-    let explaining = diagnose::explaining(kind, &findings);
-    if explaining.is_empty() {
-        return verdict;
-    }
-    let text: Vec<String> = explaining.iter().map(|f| diagnose::render(f)).collect();
-    verdict = verdict.with_detail(text.join("\n"));
-    for finding in explaining {
-        verdict
-            .properties
-            .push(("diagnosis".into(), finding.id.to_string()));
-    }
-    verdict
+    diagnose::explaining(kind, &findings)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>, &'static str) {

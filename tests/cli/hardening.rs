@@ -898,3 +898,59 @@ fn the_command_line_is_gpugates_own() {
         );
     }
 }
+
+/// On a machine without a driver, gpu-basic tells the cause and its fix
+/// once on the console, first in the job summary, in a few annotations; a
+/// plain command failure carries no GPU diagnosis.
+#[test]
+fn one_root_cause_is_told_once() {
+    super::tensorflow_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let summary = dir.path().join("summary.md");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            "gpu-basic",
+            "--suite",
+            "fixtures/suites/failing.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--offline",
+        ],
+        &root(),
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101));
+    let stdout = text(&out.stdout);
+    let fix = "fix: install the NVIDIA driver";
+    let console: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(console.matches(fix).count(), 1, "{stdout}");
+    assert!(stdout.contains("caused by [nvml-missing], see the root causes below"));
+    assert!(stdout.contains("root causes: "), "{stdout}");
+    let annotations = stdout.lines().filter(|l| l.starts_with("::error ")).count();
+    assert!(
+        stdout.contains("::error title=gpugate root cause [nvml-missing]"),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(summary.matches(fix).count(), 1, "{summary}");
+    let causes_at = summary.find("### Root causes").expect("root causes");
+    assert!(causes_at < summary.find("### Failures").unwrap());
+    // The failing fixture's own failures (command, file, library, env) are
+    // annotated one each; the GPU failures share one.
+    assert!(annotations <= 10, "{annotations} annotations");
+    let report = super::read_junit(&junit);
+    let cases = super::cases(&report);
+    let command = super::case(&cases, "false exits 0");
+    assert_eq!(command.status, "fail");
+    assert!(!command.text.contains("caused by"), "{}", command.text);
+    assert!(!command.text.contains("diagnosis ["), "{}", command.text);
+}
