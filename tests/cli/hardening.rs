@@ -534,19 +534,21 @@ fn children_die_with_a_killed_gpugate() {
     assert!(!survived, "the command check's process outlived gpugate");
 }
 
-/// A fake `python3` first on PATH that hangs, as a stuck pip would.
-fn hanging_python(dir: &Path) -> String {
+/// A fake `python3` first on PATH that hangs, as a stuck pip would, as
+/// `sleep SECONDS` (distinct per test, so tests running side by side can
+/// tell their own from another's).
+fn hanging_python(dir: &Path, seconds: u32) -> String {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let python = bin.join("python3");
-    std::fs::write(&python, "#!/bin/sh\nexec sleep 1049\n").unwrap();
+    std::fs::write(&python, format!("#!/bin/sh\nexec sleep {seconds}\n")).unwrap();
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
     format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
 }
 
-fn pip_hangs() -> bool {
+fn pip_hangs(seconds: u32) -> bool {
     let out = std::process::Command::new("pgrep")
-        .args(["-f", "^sleep 1049$"])
+        .args(["-f", &format!("^sleep {seconds}$")])
         .output()
         .unwrap();
     !out.stdout.is_empty()
@@ -557,7 +559,7 @@ fn pip_hangs() -> bool {
 #[test]
 fn provisioning_is_bounded_and_cancellable() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hanging_python(dir.path());
+    let path = hanging_python(dir.path(), 1049);
     let cache = dir.path().join("cache");
     let out = super::gpugate_env(
         &["fetch-tensorflow", "--cpu"],
@@ -574,7 +576,7 @@ fn provisioning_is_bounded_and_cancellable() {
         "{}",
         text(&out.stderr)
     );
-    assert!(!pip_hangs(), "the hanging pip outlived the timeout");
+    assert!(!pip_hangs(1049), "the hanging pip outlived the timeout");
 
     let child = std::process::Command::new(super::BIN)
         .args(["fetch-tensorflow", "--cpu"])
@@ -585,7 +587,7 @@ fn provisioning_is_bounded_and_cancellable() {
         .spawn()
         .unwrap();
     let waited = std::time::Instant::now();
-    while !pip_hangs() {
+    while !pip_hangs(1049) {
         assert!(waited.elapsed().as_secs() < 20, "pip never started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -593,7 +595,7 @@ fn provisioning_is_bounded_and_cancellable() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
-    assert!(!pip_hangs(), "the hanging pip outlived SIGINT");
+    assert!(!pip_hangs(1049), "the hanging pip outlived SIGINT");
     let partial: Vec<String> = std::fs::read_dir(cache.join("tensorflow"))
         .map(|d| {
             d.flatten()
@@ -612,7 +614,7 @@ fn provisioning_is_bounded_and_cancellable() {
 #[test]
 fn staging_left_by_a_killed_provisioning_is_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hanging_python(dir.path());
+    let path = hanging_python(dir.path(), 1051);
     let cache = dir.path().join("cache");
     let stale = cache.join("tensorflow/.partial-2.21.0-cpu-abc123");
     std::fs::create_dir_all(stale.join("entry")).unwrap();
@@ -693,7 +695,7 @@ fn the_cache_must_be_trusted_and_intact() {
         "{text_of}"
     );
     // Provisioning replaces it (here pip hangs and times out after that).
-    let path = hanging_python(dir.path());
+    let path = hanging_python(dir.path(), 1053);
     let out = super::gpugate_env(
         &["fetch-tensorflow", "--cpu"],
         &root(),
