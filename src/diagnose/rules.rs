@@ -39,6 +39,11 @@ pub static RULES: &[Rule] = &[
         judge: driver_not_loaded,
     },
     Rule {
+        id: "cuda-init-failed",
+        explains: DRIVER_SIDE,
+        judge: cuda_init_failed,
+    },
+    Rule {
         id: "nvml-unresponsive",
         explains: DRIVER_SIDE,
         judge: nvml_unresponsive,
@@ -259,6 +264,94 @@ fn nvml_missing(e: &Evidence) -> Vec<Finding> {
         "nvml-missing",
         Severity::Error,
         f.driver.why_missing(),
+        fix,
+        evidence,
+    )
+}
+
+/// The CUresult in a driver-API fact: `CUDA_ERROR_SYSTEM_NOT_READY (802)`.
+fn cuda_result(init_error: &str) -> Option<i64> {
+    init_error
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .and_then(|code| code.parse().ok())
+}
+
+/// What a CUresult at `cuInit` means on real machines, and what fixes it.
+fn cuda_init_cause(code: i64, driver: &str) -> (&'static str, String) {
+    match code {
+        802 => (
+            "an NVSwitch system (HGX/DGX A100, H100, H200, B200) whose nvidia-fabricmanager is not running: CUDA waits for the fabric and refuses to start",
+            format!("install and start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and its log for a version mismatch"),
+        ),
+        803 => (
+            "libcuda and the kernel module are different driver versions: usually a forward-compatibility package (cuda-compat, /usr/local/cuda/compat) on the loader path that does not fit this kernel module",
+            "drop the cuda-compat directory from LD_LIBRARY_PATH (or install the cuda-compat matching the kernel module), or reboot after a driver upgrade so the kernel module matches its libraries".to_string(),
+        ),
+        804 => (
+            "a forward-compatibility libcuda (cuda-compat) is in use on a GPU that does not support forward compatibility (only data-center GPUs do)",
+            "drop the cuda-compat directory (e.g. /usr/local/cuda/compat) from LD_LIBRARY_PATH and upgrade the driver itself to one that supports the CUDA version the build needs".to_string(),
+        ),
+        100 => (
+            "NVML sees the GPUs but CUDA sees none: the device nodes are not usable by this process (container cgroup device rules, NVIDIA_VISIBLE_DEVICES, or CUDA_VISIBLE_DEVICES)",
+            "give the process the GPUs: run the container with `--gpus all` (or the device plugin's resources), check `ls -l /dev/nvidia*` is readable and writable, and unset CUDA_VISIBLE_DEVICES values that hide them".to_string(),
+        ),
+        46 => (
+            "the GPUs are busy or unavailable: compute mode EXCLUSIVE_PROCESS with another process holding them, or PROHIBITED",
+            "check `nvidia-smi -q -d COMPUTE` and the processes on the GPUs; set `nvidia-smi -c DEFAULT` or wait for the other process".to_string(),
+        ),
+        34 => (
+            "the libcuda on the loader path is the CUDA toolkit's stub (lib64/stubs/libcuda.so), which only links and never runs",
+            "remove the toolkit's stubs directory from LD_LIBRARY_PATH (and from ld.so.conf) so the driver's libcuda.so.1 is loaded".to_string(),
+        ),
+        999 => (
+            "an unknown CUDA error at start-up: typically the nvidia-uvm module is not loaded (no /dev/nvidia-uvm), or the GPU is in a bad state after a suspend, a driver upgrade or an Xid error",
+            "load the UVM module (`sudo modprobe nvidia-uvm`, or `nvidia-modprobe -u -c=0`), check `dmesg | grep -i xid`, and reboot if the GPU fell off the bus".to_string(),
+        ),
+        3 => (
+            "CUDA was not initialised: the driver failed inside cuInit",
+            "check `dmesg | grep -i nvrm` for the driver's own error, and reload the driver or reboot".to_string(),
+        ),
+        _ => (
+            "CUDA could not start on a driver NVML can talk to",
+            "look the CUresult up in NVIDIA's driver API documentation (CUresult); check `dmesg | grep -i nvrm`".to_string(),
+        ),
+    }
+}
+
+/// NVML talks to the driver but `cuInit` fails: the case where the driver
+/// looks healthy yet nothing can run (NVSwitch without fabric manager,
+/// forward-compatibility packages, cgroups, the toolkit's stub libcuda).
+fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let Some(lib) = f.library(Role::Driver) else {
+        return vec![];
+    };
+    let Some(error) = lib.driver_api.as_ref().and_then(|a| a.init_error.as_ref()) else {
+        return vec![];
+    };
+    let Some(code) = cuda_result(error) else {
+        return vec![];
+    };
+    let (cause, fix) = cuda_init_cause(code, &driver.version.to_string());
+    let mut evidence = vec![
+        format!("cuInit: {error}"),
+        format!(
+            "NVML: driver {}, {} GPU(s)",
+            driver.version,
+            driver.gpus.len()
+        ),
+    ];
+    if let Some(copy) = &lib.resolved {
+        evidence.push(format!("libcuda.so.1: {}", describe_copy(copy)));
+    }
+    finding(
+        "cuda-init-failed",
+        Severity::Error,
+        format!("CUDA cannot start although NVML lists the GPUs: cuInit answered {error}; {cause}"),
         fix,
         evidence,
     )
@@ -1250,6 +1343,25 @@ fn gpu_busy(e: &Evidence) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cuinit_answers_map_to_their_causes() {
+        assert_eq!(
+            super::cuda_result("CUDA_ERROR_SYSTEM_NOT_READY (802)"),
+            Some(802)
+        );
+        assert_eq!(
+            super::cuda_result("not initialised: no NVIDIA kernel module"),
+            None
+        );
+        assert!(
+            super::cuda_init_cause(802, "560.35.03")
+                .1
+                .contains("560.35.03")
+        );
+        assert!(super::cuda_init_cause(804, "x").1.contains("cuda-compat"));
+        assert!(super::cuda_init_cause(34, "x").0.contains("stub"));
+    }
+
     #[test]
     fn pip_fixes_pin_the_major_the_build_dlopens() {
         assert_eq!(
