@@ -52,7 +52,9 @@ impl HostFacts {
     /// as root create /dev/nvidiactl, and gpugate leaves the machine as it
     /// found it.
     pub fn driver_init(&self) -> Result<(), String> {
-        if self.nvidia.is_ok() || self.root.join("dev/dxg").exists() {
+        if self.root.join("proc/driver/nvidia/version").exists()
+            || self.root.join("dev/dxg").exists()
+        {
             return Ok(());
         }
         Err(format!(

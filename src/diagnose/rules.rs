@@ -39,6 +39,21 @@ pub static RULES: &[Rule] = &[
         judge: driver_not_loaded,
     },
     Rule {
+        id: "driver-library-mismatch",
+        explains: DRIVER_SIDE,
+        judge: driver_library_mismatch,
+    },
+    Rule {
+        id: "nvml-no-permission",
+        explains: DRIVER_SIDE,
+        judge: nvml_no_permission,
+    },
+    Rule {
+        id: "nvml-unknown-error",
+        explains: DRIVER_SIDE,
+        judge: nvml_unknown_error,
+    },
+    Rule {
         id: "cuda-init-failed",
         explains: DRIVER_SIDE,
         judge: cuda_init_failed,
@@ -366,18 +381,118 @@ fn driver_not_loaded(e: &Evidence) -> Vec<Finding> {
     if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
         return vec![];
     }
-    let fix = if error.contains("RM_VERSION_MISMATCH") || error.to_lowercase().contains("mismatch")
+    // Codes with rules of their own.
+    if ["RM_VERSION_MISMATCH", "NO_PERMISSION", "NVML_ERROR_UNKNOWN"]
+        .iter()
+        .any(|code| error.contains(code))
     {
-        "the kernel module and the user-space libraries are different driver versions (usually after an upgrade without reboot): reboot, or reload the module (`rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && modprobe nvidia`)".to_string()
-    } else {
-        "load the NVIDIA kernel module (`sudo modprobe nvidia`; check `dmesg | grep -i nvrm` for why it did not load, e.g. Secure Boot or a kernel upgrade without a rebuilt module), or reboot after installing the driver".to_string()
-    };
+        return vec![];
+    }
+    let fix = "load the NVIDIA kernel module (`sudo modprobe nvidia`; check `dmesg | grep -i nvrm` for why it did not load, e.g. Secure Boot or a kernel upgrade without a rebuilt module), or reboot after installing the driver".to_string();
     finding(
         "driver-not-loaded",
         Severity::Error,
         format!("NVML loaded from {library} but could not reach the driver: {error}"),
         fix,
         vec![kernel_driver_evidence(f)],
+    )
+}
+
+/// `libnvidia-ml.so.535.309.01` → `535.309.01`.
+fn library_driver_version(library: &str) -> Option<&str> {
+    let name = library.rsplit('/').next()?;
+    name.strip_prefix("libnvidia-ml.so.")
+        .filter(|v| v.contains('.'))
+}
+
+/// NVML_ERROR_LIB_RM_VERSION_MISMATCH, naming both versions.
+fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return vec![];
+    };
+    // No device nodes explains an init failure better, when that is the case.
+    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
+        return vec![];
+    }
+    if !error.contains("RM_VERSION_MISMATCH") {
+        return vec![];
+    }
+    let kernel = f.host.nvidia.as_ref().ok().and_then(|p| p.driver.clone());
+    let user = library_driver_version(library);
+    let versions = match (&kernel, user) {
+        (Some(k), Some(u)) => format!(" (kernel module {k}, libnvidia-ml {u})"),
+        (Some(k), None) => format!(" (kernel module {k})"),
+        (None, Some(u)) => format!(" (libnvidia-ml {u})"),
+        (None, None) => String::new(),
+    };
+    finding(
+        "driver-library-mismatch",
+        Severity::Error,
+        format!("the NVIDIA kernel module and its user-space libraries are different driver versions{versions}: the libraries were upgraded and the old module is still loaded"),
+        "reboot, or reload the module (`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`); in a container, the host's driver was upgraded under it: restart the container".into(),
+        vec![format!("NVML from {library}: {error}"), kernel_driver_evidence(f)],
+    )
+}
+
+/// NVML_ERROR_NO_PERMISSION: rootless containers, device nodes not ours.
+fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return vec![];
+    };
+    // No device nodes explains an init failure better, when that is the case.
+    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
+        return vec![];
+    }
+    if !error.contains("NO_PERMISSION") {
+        return vec![];
+    }
+    let mut evidence = vec![format!("NVML from {library}: {error}")];
+    evidence.push(format!("/dev nodes: {}", f.host.dev_nodes.join(" ")));
+    if let Some(container) = &f.host.container {
+        evidence.push(format!("running in a container: {container}"));
+    }
+    finding(
+        "nvml-no-permission",
+        Severity::Error,
+        "NVML may not talk to the driver: this user cannot open /dev/nvidiactl or /dev/nvidia* (a rootless container, or device nodes whose group this user is not in)".into(),
+        "rootless Podman/Docker: generate a CDI spec (`nvidia-ctk cdi generate`) and run with `--device nvidia.com/gpu=all`, or set `no-cgroups = true` in the NVIDIA container runtime's config; on a host, add the user to the group that owns /dev/nvidia* (often `video`)".into(),
+        evidence,
+    )
+}
+
+/// NVML_ERROR_UNKNOWN, typically inside a container that lost its devices.
+fn nvml_unknown_error(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return vec![];
+    };
+    // No device nodes explains an init failure better, when that is the case.
+    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
+        return vec![];
+    }
+    if !error.contains("NVML_ERROR_UNKNOWN") {
+        return vec![];
+    }
+    let in_container = f.host.container.is_some();
+    finding(
+        "nvml-unknown-error",
+        Severity::Error,
+        if in_container {
+            "NVML fails with an unknown error inside this container: it lost access to its GPUs, typically after `systemctl daemon-reload` on the host reset the container's device cgroup".to_string()
+        } else {
+            "NVML fails with an unknown driver error".to_string()
+        },
+        if in_container {
+            "restart the container; for good, let the NVIDIA container toolkit manage devices through CDI, or create the /dev/char symlinks (`nvidia-ctk system create-dev-char-symlinks`) so systemd keeps the device rules".into()
+        } else {
+            "check `dmesg | grep -i -e nvrm -e xid` for the driver's error; reload the driver or reboot".into()
+        },
+        vec![
+            format!("NVML from {library}: {error}"),
+            kernel_driver_evidence(f),
+        ],
     )
 }
 

@@ -241,8 +241,10 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>
         }
         return match Nvml::builder().lib_path(name.as_ref()).init() {
             Ok(nvml) => DriverProbe::Found(read_driver(&nvml, path)),
+            // The file the soname points at carries the library's version
+            // (libnvidia-ml.so.535.309.01), which a mismatch must name.
             Err(e) => DriverProbe::InitFailed {
-                library: path,
+                library: std::fs::canonicalize(&path).map_or(path, |p| p.display().to_string()),
                 error: describe_init_error(&e),
             },
         };
@@ -255,6 +257,10 @@ fn describe_init_error(e: &NvmlError) -> String {
         NvmlError::DriverNotLoaded => {
             "NVML_ERROR_DRIVER_NOT_LOADED: the NVIDIA kernel driver is not running".into()
         }
+        NvmlError::LibRmVersionMismatch => {
+            "NVML_ERROR_LIB_RM_VERSION_MISMATCH: the kernel module and libnvidia-ml are different driver versions".into()
+        }
+        NvmlError::Unknown => "NVML_ERROR_UNKNOWN: an internal driver error".into(),
         NvmlError::NoPermission => {
             "NVML_ERROR_NO_PERMISSION: no permission to talk to the driver (/dev/nvidia* not accessible)".into()
         }
