@@ -168,6 +168,11 @@ pub static RULES: &[Rule] = &[
         explains: &["gpu.idle", "gpu.memory"],
         judge: gpu_busy,
     },
+    Rule {
+        id: "persistence-mode-off",
+        explains: &["gpu.health", TF_COMPUTE],
+        judge: persistence_mode_off,
+    },
 ];
 
 fn finding(
@@ -1416,6 +1421,35 @@ pub fn health_problems(gpu: &crate::facts::driver::Gpu) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Persistence mode off: the driver tears the GPU state down whenever no
+/// process holds it, so every CUDA start pays for initialisation again.
+fn persistence_mode_off(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let off: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter(|g| g.persistence_mode.value() == Some(&false))
+        .map(|g| g.label())
+        .collect();
+    if off.is_empty() {
+        return vec![];
+    }
+    finding(
+        "persistence-mode-off",
+        Severity::Warning,
+        format!(
+            "persistence mode is off on {} of {} GPU(s): each process that starts CUDA waits while the driver initialises the GPU again (seconds per GPU), which makes the first check slow and short health-check timeouts fail",
+            off.len(),
+            driver.gpus.len()
+        ),
+        "enable the persistence daemon (`sudo systemctl enable --now nvidia-persistenced`), or `sudo nvidia-smi -pm 1` until the next reboot".into(),
+        off,
+    )
 }
 
 fn gpu_busy(e: &Evidence) -> Vec<Finding> {
