@@ -17,6 +17,7 @@ use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
 use crate::tf::cache::{self, Flavor};
 use crate::tf::{DEFAULT_VERSION, provision};
+use crate::version::Version;
 use crate::worker::protocol::WORKER_SUBCOMMAND;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -140,6 +141,20 @@ struct MachineArgs {
     /// A libtensorflow to try first: the library file, or a directory holding it.
     #[arg(long, value_name = "PATH")]
     tensorflow_lib: Option<PathBuf>,
+    /// Judge this machine's GPUs under a driver it does not have yet
+    /// (e.g. 570.86.15): what an upgrade would do, before it is rolled out.
+    #[arg(long, value_name = "VERSION", value_parser = parse_driver_version)]
+    for_driver: Option<Version>,
+    /// (doctor) A line per TensorFlow release 2.15 to 2.21: works, works with
+    /// warnings or fails on this machine, and why.
+    #[arg(long, conflicts_with = "for_tensorflow")]
+    releases: bool,
+}
+
+fn parse_driver_version(text: &str) -> Result<Version, String> {
+    Version::parse(text)
+        .filter(|v| v.major() >= 300)
+        .ok_or_else(|| format!("`{text}` is not an NVIDIA driver version like 570.86.15"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -362,7 +377,13 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
         format,
         probe,
         tensorflow_lib,
+        for_driver,
+        releases,
     } = args;
+    if releases && !doctor {
+        eprintln!("error: --releases is doctor's (`gpugate doctor --releases`)");
+        return Exit::Usage.into();
+    }
     if let Err(e) = crate::procs::install_signal_handlers() {
         eprintln!("warning: failed to install signal handlers: {e}");
     }
@@ -374,8 +395,31 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
     };
     // facts and doctor run one request at a time.
     let pool = runner::new_pool(1);
-    let load_tf = probe.for_tensorflow.is_none();
+    let load_tf = probe.for_tensorflow.is_none() && !releases;
     let facts = runner::gather_facts(&pool, &tf, load_tf, &probe.options(), &host);
+    let facts = match for_driver {
+        Some(driver) => match runner::with_driver(facts, &driver) {
+            Ok(facts) => facts,
+            Err(e) => {
+                pool.shutdown();
+                eprintln!("error: {e}");
+                return Exit::Usage.into();
+            }
+        },
+        None => facts,
+    };
+    if releases {
+        let verdicts = runner::judge_releases(&pool, &probe.options(), &host, &facts);
+        pool.shutdown();
+        match format {
+            Format::Text => print!("{}", scrub(&runner::releases_text(&verdicts))),
+            Format::Json => println!(
+                "{}",
+                scrub(&serde_json::to_string_pretty(&verdicts).expect("verdicts serialize"))
+            ),
+        }
+        return Exit::Success.into();
+    }
     pool.shutdown();
     if !doctor {
         match format {

@@ -2,8 +2,10 @@
 //! parent or sends it to its lane's worker, and records the outcome for the
 //! reporters.
 
+mod plan_upgrade;
 mod prepare;
 
+pub use plan_upgrade::{judge_releases, releases_text, with_driver};
 pub use prepare::{TfOptions, flavor_for};
 
 use crate::checks::{Lane, Placement, RunContext, Target};

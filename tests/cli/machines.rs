@@ -565,3 +565,65 @@ on_missing = "skip"
     );
     assert!(matches!(cases[1].status, TestCaseStatus::Skipped { .. }));
 }
+
+/// `doctor --releases`: a line per release, judged by the same rules on the
+/// stand-in machine; `--for-driver` predicts what a driver change does.
+#[test]
+fn upgrades_are_planned_before_they_are_rolled_out() {
+    let h100 = Machine::new("h100-driver-580");
+    let out = h100.gpugate(&["doctor", "--releases", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let releases: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |r: &str| {
+        releases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["release"] == r)
+            .map(|v| {
+                (
+                    v["verdict"].as_str().unwrap().to_string(),
+                    v["why"].to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(verdict("2.21").0, "works with warnings", "{releases}");
+    let (v215, why215) = verdict("2.15");
+    assert_eq!(v215, "fails");
+    assert!(why215.contains("cudnn-wrong-major"), "{why215}");
+
+    let k80 = Machine::new("k80-driver-470");
+    let out = k80.gpugate(&["doctor", "--releases"]);
+    let table = text(&out.stdout);
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" fails ")).count(),
+        7,
+        "{table}"
+    );
+
+    // The same H100 on a pre-555 driver: 2.21's PTX needs JIT there.
+    let out = h100.gpugate(&[
+        "doctor",
+        "--format",
+        "json",
+        "--for-tensorflow",
+        "2.21",
+        "--for-driver",
+        "535.104.05",
+    ]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = ids(&doctor, "error");
+    assert!(!errors.is_empty(), "{doctor}");
+    assert!(doctor.to_string().contains("535.104.05"), "{doctor}");
+    // And on the driver it has, it is healthy.
+    let out = h100.gpugate(&[
+        "doctor",
+        "--for-tensorflow",
+        "2.21",
+        "--for-driver",
+        "580.65.06",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
