@@ -1,5 +1,6 @@
 //! What NVIDIA and TensorFlow publish about which versions work together
-//! (../FACTS.md of the design docs, as tables), and the rules that read them.
+//! (NVIDIA's CUDA release notes and TensorFlow's published builds, checked against
+//! the official wheels' build_info.py), as tables, and the rules that read them.
 //! Pure functions: the facts come in, judgements go out.
 
 use crate::version::{Version, v};

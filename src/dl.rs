@@ -1,6 +1,6 @@
 //! The dynamic loader, with its own error text. Only worker processes use
 //! this: a library's constructor may crash, and that must not take the
-//! harness down (DESIGN.md, principle 1).
+//! harness down (docs/architecture.md, "Native code only in workers").
 
 use std::ffi::{CStr, CString, c_void};
 use std::path::PathBuf;

@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod dl;
 pub mod exit;
 pub mod facts;
+pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;

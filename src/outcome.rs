@@ -121,7 +121,7 @@ pub struct Outcome {
     /// refers to them.
     pub attachments: Vec<std::path::PathBuf>,
     /// For failures: the diagnoses (root causes) that explain this one.
-    pub causes: Vec<crate::diagnose::Finding>,
+    pub causes: Vec<crate::finding::Finding>,
 }
 
 impl Outcome {

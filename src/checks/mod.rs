@@ -264,7 +264,7 @@ pub enum Placement {
 }
 
 impl CheckKind {
-    /// Anything that loads native code runs in a worker (DESIGN.md, principle 1).
+    /// Anything that loads native code runs in a worker (docs/architecture.md).
     pub fn placement(&self) -> Placement {
         let tf = |device: &str| {
             Placement::Worker(Lane::Tensorflow {

@@ -1,4 +1,4 @@
-//! Diagnoses (DESIGN.md, principle 4): rules with stable ids that read the
+//! Diagnoses: rules with stable ids that read the
 //! facts and TensorFlow's log and say the cause and the fix, citing the facts
 //! they used. Documented one section per id in docs/diagnoses.md, which
 //! `gpugate explain ID` prints.
@@ -7,28 +7,9 @@ mod rules;
 pub mod tf_log;
 
 use crate::facts::Facts;
-use serde::{Deserialize, Serialize};
 
+pub use crate::finding::{Finding, Severity};
 pub use rules::{RULES, health_problems};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// TensorFlow cannot use the GPU (or gets wrong results) until fixed.
-    Error,
-    /// Works, at a cost worth knowing (slow first start, a fragile setup).
-    Warning,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub cause: String,
-    pub fix: String,
-    /// The facts and log lines the rule used, one per entry.
-    pub evidence: Vec<String>,
-}
 
 /// What the rules read: the snapshot, plus TensorFlow's log (its load and,
 /// for a failing check, that check's output).

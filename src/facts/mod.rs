@@ -1,4 +1,4 @@
-//! The machine as a typed, serializable snapshot (DESIGN.md, principle 3):
+//! The machine as a typed, serializable snapshot (docs/architecture.md, "Facts, then judgements"):
 //! host, driver and GPUs, what the TensorFlow build needs and which of those
 //! libraries the machine provides. Checks, diagnoses, JUnit properties and
 //! `gpugate facts` all read the same [`Facts`].

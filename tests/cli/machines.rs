@@ -1,4 +1,4 @@
-//! The GPU stack without a GPU (DESIGN.md, principle 6): stand-in NVML and
+//! The GPU stack without a GPU (docs/architecture.md, "Stand-ins and real binaries"): stand-in NVML and
 //! CUDA libraries, built here from fixtures/native/standin, answer from the
 //! machine profiles in fixtures/machines. Each profile is laid out as a
 //! machine in a temporary directory and gpugate runs against it.

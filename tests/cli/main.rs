@@ -63,7 +63,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Reads a JUnit file back and checks what its consumers need (DESIGN.md).
+/// Reads a JUnit file back and checks what its consumers need (docs/architecture.md, "Reports").
 fn read_junit(path: &Path) -> Report {
     let xml = std::fs::read_to_string(path).unwrap();
     for c in xml.chars() {

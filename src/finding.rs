@@ -1,0 +1,24 @@
+//! A diagnosis's result: an id, a severity, a cause and a fix with the
+//! evidence behind them. A leaf of its own, so that outcomes can carry
+//! their root causes without depending on the rules that find them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// TensorFlow cannot use the GPU (or gets wrong results) until fixed.
+    Error,
+    /// Works, at a cost worth knowing (slow first start, a fragile setup).
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub cause: String,
+    pub fix: String,
+    /// The facts and log lines the rule used, one per entry.
+    pub evidence: Vec<String>,
+}
