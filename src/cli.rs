@@ -426,7 +426,13 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
             Format::Text => print!("{}", scrub(&report::doctor::facts_text(&facts))),
             Format::Json => println!(
                 "{}",
-                scrub(&serde_json::to_string_pretty(&facts).expect("facts serialize"))
+                scrub(
+                    &serde_json::to_string_pretty(&report::json::FactsJson {
+                        schema_version: report::json::SCHEMA_VERSION,
+                        facts: &facts,
+                    })
+                    .expect("facts serialize")
+                )
             ),
         }
         return Exit::Success.into();
@@ -440,6 +446,7 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
         Format::Text => print!("{}", scrub(&report::doctor::doctor_text(&facts, &findings))),
         Format::Json => {
             let json = report::doctor::DoctorJson {
+                schema_version: report::json::SCHEMA_VERSION,
                 healthy,
                 diagnoses: &findings,
                 facts: &facts,

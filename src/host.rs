@@ -28,10 +28,12 @@ pub struct HostFacts {
     pub root: PathBuf,
     /// Why this looks like a container, if it does.
     pub container: Option<String>,
+    #[serde(with = "crate::json_shape::result")]
     pub nvidia: Result<NvidiaPresence, String>,
     /// `/dev/nvidia*` nodes (nvidiactl, nvidia0, nvidia-uvm...).
     pub dev_nodes: Vec<String>,
     /// [`VISIBILITY_VARS`] as set (None: unset).
+    #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
 }
 

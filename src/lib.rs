@@ -17,6 +17,7 @@ pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod json_shape;
 pub mod outcome;
 pub mod plan;
 pub mod plot;

@@ -21,6 +21,7 @@ pub enum DriverProbe {
     Found(Driver),
     /// No libnvidia-ml could be loaded: each place tried and the loader's error.
     LibraryMissing {
+        #[serde(with = "crate::json_shape::pairs")]
         tried: Vec<(String, String)>,
     },
     /// The library loaded but `nvmlInit` failed.

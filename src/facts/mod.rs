@@ -43,6 +43,7 @@ pub struct TfFacts {
     pub build: TfBuild,
     /// None when this run did not load TensorFlow.
     pub load: Option<LoadReport>,
+    #[serde(with = "crate::json_shape::option_result")]
     pub devices: Option<Result<Vec<DeviceInfo>, String>>,
     /// TensorFlow's own stderr while loading and listing devices: evidence.
     pub log: String,

@@ -253,6 +253,7 @@ pub fn doctor_text(facts: &Facts, findings: &[Finding]) -> String {
 
 #[derive(Serialize)]
 pub struct DoctorJson<'a> {
+    pub schema_version: u32,
     pub healthy: bool,
     pub diagnoses: &'a [Finding],
     pub facts: &'a Facts,

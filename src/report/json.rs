@@ -7,14 +7,28 @@ use crate::diagnose::Finding;
 use crate::facts::Facts;
 use serde::Serialize;
 
+/// The version of the JSON documents' shape (`--format json`, `facts`,
+/// `doctor`, `report merge`): raised when a field changes meaning or goes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `facts --format json`: the snapshot, with the schema version.
+#[derive(Serialize)]
+pub struct FactsJson<'a> {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub facts: &'a Facts,
+}
+
 #[derive(Serialize)]
 pub struct RunJson<'a> {
+    pub schema_version: u32,
     pub gpugate: &'static str,
     pub exit_code: u8,
     pub duration_s: f64,
     pub counts: Counts,
     pub results: &'a [TestResult],
     /// The report properties (host, driver, GPUs, TensorFlow), as in JUnit.
+    #[serde(serialize_with = "crate::json_shape::pairs::serialize")]
     pub properties: &'a [(String, String)],
     pub facts: &'a Facts,
     pub diagnoses: &'a [Finding],
@@ -30,6 +44,7 @@ impl<'a> RunJson<'a> {
         diagnoses: &'a [Finding],
     ) -> Self {
         RunJson {
+            schema_version: SCHEMA_VERSION,
             gpugate: env!("CARGO_PKG_VERSION"),
             exit_code,
             duration_s,

@@ -18,7 +18,9 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_type: Option<&'static str>,
     pub duration_s: f64,
+    #[serde(with = "crate::json_shape::pairs")]
     pub properties: Vec<(String, String)>,
+    #[serde(with = "crate::json_shape::pairs")]
     pub measurements: Vec<(String, f64)>,
     /// Diagnosis ids attached to a failure.
     pub diagnoses: Vec<String>,

@@ -956,3 +956,33 @@ fn one_root_cause_is_told_once() {
     assert!(!command.text.contains("caused by"), "{}", command.text);
     assert!(!command.text.contains("diagnosis ["), "{}", command.text);
 }
+
+/// The JSON documents are a contract: a schema version, and no Rust shapes
+/// (`{"Ok": ...}`, `{"Err": ...}`, `[name, value]` pairs).
+#[test]
+fn json_documents_carry_a_schema_version_and_no_rust_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let run = gpugate(
+        &[
+            "--suite",
+            ALL_PASS,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    let facts = gpugate(&["facts", "--format", "json"], &root());
+    let doctor = gpugate(&["doctor", "--format", "json"], &root());
+    for (what, out) in [("run", run), ("facts", facts), ("doctor", doctor)] {
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{what}: {e}: {}", text(&out.stdout)));
+        assert_eq!(doc["schema_version"], 1, "{what}");
+        let text = doc.to_string();
+        for rust in ["\"Ok\":", "\"Err\":", "[[\""] {
+            assert!(!text.contains(rust), "{what} has {rust}: {text}");
+        }
+    }
+}

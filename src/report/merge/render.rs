@@ -138,6 +138,7 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
 
 pub fn json(m: &Matrix) -> String {
     let doc = json!({
+        "schema_version": crate::report::json::SCHEMA_VERSION,
         "runs": m.runs.iter().map(|r| json!({
             "label": r.label,
             "file": r.file,
