@@ -986,3 +986,85 @@ fn json_documents_carry_a_schema_version_and_no_rust_shapes() {
         }
     }
 }
+
+/// A token that the output cap would cut in two is scrubbed whole first:
+/// no prefix of it is left.
+#[test]
+fn a_token_at_the_output_cap_leaves_no_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("cap.toml");
+    // The captured output starts `$ ARGV\n--- stdout ---\n`; 16 KiB are kept
+    // from its head: the token is placed to straddle that cut.
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ0123456789";
+    let script =
+        |n: usize| format!("yes x | head -c {n}; printf {token}; yes y | head -c 70000; exit 1");
+    let header = format!("$ sh -c {}\n--- stdout ---\n", script(10_000)).len();
+    let before = 16 * 1024 - header - 10;
+    std::fs::write(
+        &suite,
+        format!(
+            "[[check]]\nname = \"long output\"\nkind = \"command\"\nargv = [\"sh\", \"-c\", \"{}\"]\n",
+            script(before)
+        ),
+    )
+    .unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("bytes left out"), "the output was not cut");
+    assert!(
+        xml.contains("&lt;redacted&gt;"),
+        "the token was not where the cut is"
+    );
+    assert!(!xml.contains("ghp_0"), "a token prefix was left at the cut");
+    assert!(!text(&out.stdout).contains("ghp_0"));
+}
+
+/// A pip that exits 0 without a wheel is named as such, and the fix says
+/// provisioning failed (not "run without --offline", which was not given).
+#[test]
+fn a_pip_without_a_wheel_is_told_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let python = bin.join("python3");
+    std::fs::write(&python, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let junit = dir.path().join("r.xml");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            "cpu-basic",
+            "--junit",
+            junit.to_str().unwrap(),
+            "libtensorflow loads",
+        ],
+        &root(),
+        &[
+            ("PATH", &path),
+            (
+                "GPUGATE_CACHE_DIR",
+                dir.path().join("cache").to_str().unwrap(),
+            ),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        text(&out.stderr).contains("pip reported success but named no wheel"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("gpugate's provisioning failed"), "{stdout}");
+    assert!(!stdout.contains("run without --offline"), "{stdout}");
+}
