@@ -7,6 +7,21 @@ use std::path::Path;
 
 const ALL_PASS: &str = "fixtures/suites/all-pass.toml";
 
+/// Runs a suite file written by the test, its report beside it.
+fn run_suite_file(suite: &Path) -> (std::process::Output, std::path::PathBuf) {
+    let junit = suite.with_extension("xml");
+    let out = gpugate(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    (out, junit)
+}
+
 /// A report path that is not a regular file is refused before anything
 /// runs, and is left as it was; so is one of the run's own suites.
 #[test]
@@ -1008,16 +1023,7 @@ fn a_token_at_the_output_cap_leaves_no_prefix() {
         ),
     )
     .unwrap();
-    let junit = dir.path().join("r.xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (out, junit) = run_suite_file(&suite);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("bytes left out"), "the output was not cut");
