@@ -22,6 +22,10 @@ pub struct HostFacts {
     pub glibc: Option<String>,
     /// `model name` from /proc/cpuinfo.
     pub cpu_model: Option<String>,
+    /// Whether the CPU has AVX (TensorFlow's x86-64 wheels need it); None
+    /// when /proc/cpuinfo lists no flags.
+    #[serde(default)]
+    pub cpu_avx: Option<bool>,
     /// The CI runner's name, where the CI system says it.
     pub runner: Option<String>,
     /// Where `/proc` and `/dev` were read (`/`, or the host mounted in a container).
@@ -88,6 +92,7 @@ impl HostFacts {
                     .and_then(|rest| rest.split_once(':'))
                     .map(|(_, v)| v.trim().to_string())
             }),
+            cpu_avx: cpu_avx(root),
             runner,
             root: root.to_path_buf(),
             container: container_hint(),
@@ -183,6 +188,20 @@ pub fn dev_nodes(root: &Path) -> Vec<String> {
 
 /// Whether the NVIDIA kernel driver is loaded and lists GPUs, judged from
 /// `/proc/driver/nvidia` under `root`. The error says what is missing.
+/// AVX from the `flags` of /proc/cpuinfo under `root` (the host's, when it
+/// is mounted: the same CPU), else this process's.
+fn cpu_avx(root: &Path) -> Option<bool> {
+    let text = fs::read_to_string(root.join("proc/cpuinfo"))
+        .or_else(|_| fs::read_to_string("/proc/cpuinfo"))
+        .ok()?;
+    let flags = text
+        .lines()
+        .find_map(|l| l.strip_prefix("flags"))?
+        .split_once(':')?
+        .1;
+    Some(flags.split_whitespace().any(|f| f == "avx"))
+}
+
 pub fn nvidia_presence(root: &Path) -> Result<NvidiaPresence, String> {
     let proc_dir = root.join("proc/driver/nvidia");
     let version = fs::read_to_string(proc_dir.join("version")).map_err(|_| {

@@ -50,6 +50,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         os: "Linux".into(),
         glibc: None,
         cpu_model: None,
+        cpu_avx: Some(true),
         runner: None,
         root: "/".into(),
         container: None,

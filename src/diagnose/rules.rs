@@ -169,6 +169,11 @@ pub static RULES: &[Rule] = &[
         judge: gpu_busy,
     },
     Rule {
+        id: "cpu-without-avx",
+        explains: &["tensorflow.loads", "tensorflow.build", TF_COMPUTE],
+        judge: cpu_without_avx,
+    },
+    Rule {
         id: "persistence-mode-off",
         explains: &["gpu.health", TF_COMPUTE],
         judge: persistence_mode_off,
@@ -1421,6 +1426,23 @@ pub fn health_problems(gpu: &crate::facts::driver::Gpu) -> Vec<String> {
         }
     }
     problems
+}
+
+/// TensorFlow's x86-64 wheels are built with AVX: without it, loading them
+/// dies with SIGILL before TensorFlow can say anything.
+fn cpu_without_avx(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    if f.host.cpu_avx != Some(false) {
+        return vec![];
+    }
+    let cpu = f.host.cpu_model.as_deref().unwrap_or("this CPU");
+    finding(
+        "cpu-without-avx",
+        Severity::Error,
+        format!("{cpu} has no AVX, and TensorFlow's x86-64 wheels are built with AVX: loading them dies with SIGILL (\"Illegal instruction\")"),
+        "run on a CPU with AVX (every x86-64 server CPU since 2011); in a virtual machine, expose the host CPU's features (e.g. QEMU/KVM `-cpu host`, or a CPU model with AVX); otherwise build TensorFlow from source without AVX".into(),
+        vec!["/proc/cpuinfo flags: no avx".into()],
+    )
 }
 
 /// Persistence mode off: the driver tears the GPU state down whenever no

@@ -58,6 +58,14 @@ impl Machine {
             .and_then(|g| g.as_array())
             .cloned()
             .unwrap_or_default();
+        if let Some(flags) = profile.get("cpu_flags").and_then(|v| v.as_str()) {
+            std::fs::create_dir_all(d.join("proc")).unwrap();
+            std::fs::write(
+                d.join("proc/cpuinfo"),
+                format!("processor\t: 0\nmodel name\t: Stand-in CPU\nflags\t\t: {flags}\n"),
+            )
+            .unwrap();
+        }
         if profile["proc_driver"].as_bool().unwrap() {
             let proc_dir = d.join("proc/driver/nvidia");
             for (i, gpu) in gpus.iter().enumerate() {
