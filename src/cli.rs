@@ -736,6 +736,18 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
     if json {
         harness.format = None;
     }
+    let gitlab = std::env::var("GITLAB_CI").as_deref() == Ok("true");
+    let say = |text: &str| {
+        if json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    };
+    // On GitLab the real work is one timed section: facts, checks, causes.
+    if gitlab && !args.harness.list {
+        say(&report::gitlab::run_start(report::gitlab::now()));
+    }
     let console = json.then(crate::procs::StdoutToStderr::start);
     let result = runner::run(plan, &harness, &tf, &args.probe.options(), &host);
     drop(console);
@@ -774,20 +786,21 @@ fn run(args: RunArgs, record: Option<&Path>) -> ExitCode {
         }
         None => Exit::Success,
     };
+    // Each root cause once, after libtest's failures (which point at it).
+    let causes = report::results::root_causes(&plan, &outcomes);
+    if !causes.is_empty() {
+        say(&format!(
+            "\n{}",
+            scrub(&report::results::root_causes_text(&causes))
+        ));
+    }
+    if gitlab {
+        say(&report::gitlab::run_end(report::gitlab::now()));
+    }
     if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {
         return record_baseline(&plan, &outcomes, path);
     }
     let results = report::results::collect(&plan, &outcomes);
-    // Each root cause once, after libtest's failures (which point at it).
-    let causes = report::results::root_causes(&plan, &outcomes);
-    if !causes.is_empty() {
-        let text = scrub(&report::results::root_causes_text(&causes)).into_owned();
-        if json {
-            eprint!("\n{text}");
-        } else {
-            print!("\n{text}");
-        }
-    }
     if json {
         let findings = diagnose::diagnose(&diagnose::Evidence {
             facts: &result.facts,
@@ -846,9 +859,6 @@ fn ci_reports(
         }
     }
     if std::env::var("GITLAB_CI").as_deref() == Ok("true") {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        say(&report::gitlab::sections(results, causes, now));
+        say(&report::gitlab::sections(results, report::gitlab::now()));
     }
 }

@@ -1,7 +1,9 @@
-//! GitLab CI: one collapsible log section per suite after the run, holding
-//! its results and each failure's text with the diagnosis.
+//! GitLab CI: the run's real work (facts and checks, with libtest's console
+//! and the root causes) in one timed section, then one collapsible section
+//! per suite with a line per check, which points at the root causes rather
+//! than repeating the console.
 
-use super::results::{Counts, RootCause, TestResult};
+use super::results::{Counts, TestResult};
 use crate::outcome::Status;
 use std::fmt::Write;
 
@@ -11,8 +13,27 @@ fn section_name(suite: &str) -> String {
     format!("gpugate_{}", crate::text::replace_unless(suite, keep, '_'))
 }
 
+/// Seconds since the epoch, as GitLab's section markers take them.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The marker that opens the section that wraps the run.
+pub fn run_start(unix_time: u64) -> String {
+    format!(
+        "\x1b[0Ksection_start:{unix_time}:gpugate_run[collapsed=false]\r\x1b[0Kgpugate: facts and checks\n"
+    )
+}
+
+/// The marker that closes it.
+pub fn run_end(unix_time: u64) -> String {
+    format!("\x1b[0Ksection_end:{unix_time}:gpugate_run\r\x1b[0K\n")
+}
+
 /// The sections for every suite in `results`, in order, stamped `unix_time`.
-pub fn sections(results: &[TestResult], causes: &[RootCause], unix_time: u64) -> String {
+pub fn sections(results: &[TestResult], unix_time: u64) -> String {
     let mut suites: Vec<&str> = Vec::new();
     for r in results {
         if !suites.contains(&r.suite.as_str()) {
@@ -30,16 +51,6 @@ pub fn sections(results: &[TestResult], causes: &[RootCause], unix_time: u64) ->
             "\x1b[0Ksection_start:{unix_time}:{name}[collapsed={collapsed}]\r\x1b[0Kgpugate suite {suite}: {}",
             counts.describe()
         );
-        // The root causes of this suite's failures, each once, first.
-        let prefix = format!("{suite}::");
-        for cause in causes
-            .iter()
-            .filter(|c| c.explains.iter().any(|e| e.starts_with(&prefix)))
-        {
-            for line in crate::diagnose::render(&cause.finding).lines() {
-                let _ = writeln!(out, "root cause: {line}");
-            }
-        }
         for r in &rows {
             let word = match r.status {
                 Status::Pass => "pass ",
@@ -53,11 +64,10 @@ pub fn sections(results: &[TestResult], causes: &[RootCause], unix_time: u64) ->
                 r.name, r.duration_s, r.message
             );
             if matches!(r.status, Status::Fail | Status::Error) {
+                // The failure's text is in the run's section above; here the
+                // cause it points at.
                 for id in &r.diagnoses {
-                    let _ = writeln!(out, "      caused by [{id}], see the root cause above");
-                }
-                for line in r.detail.iter().flat_map(|d| d.lines()) {
-                    let _ = writeln!(out, "      {line}");
+                    let _ = writeln!(out, "      caused by [{id}], see the root causes above");
                 }
             }
         }
@@ -69,7 +79,7 @@ pub fn sections(results: &[TestResult], causes: &[RootCause], unix_time: u64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{assert_golden, sample, sample_causes};
+    use crate::report::results::{assert_golden, sample};
 
     #[test]
     fn sections_golden() {
@@ -77,9 +87,6 @@ mod tests {
         let mut other = results[0].clone();
         other.suite = "cpu basic/extra".into();
         results.push(other);
-        assert_golden(
-            "gitlab-sections.txt",
-            &sections(&results, &sample_causes(), 1_795_500_000),
-        );
+        assert_golden("gitlab-sections.txt", &sections(&results, 1_795_500_000));
     }
 }

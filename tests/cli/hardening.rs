@@ -1074,3 +1074,47 @@ fn a_pip_without_a_wheel_is_told_as_such() {
     assert!(stdout.contains("gpugate's provisioning failed"), "{stdout}");
     assert!(!stdout.contains("run without --offline"), "{stdout}");
 }
+
+/// On GitLab the real work is wrapped in one timed section, and the
+/// per-suite sections that follow do not repeat the console.
+#[test]
+fn gitlab_sections_wrap_the_work_without_repeating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            "fixtures/suites/failing.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+        &[("GITLAB_CI", "true")],
+    );
+    assert_eq!(out.status.code(), Some(101));
+    let stdout = text(&out.stdout);
+    let start = stdout.find("section_start:").expect("a section starts");
+    assert!(
+        stdout[start..].contains(":gpugate_run[collapsed=false]"),
+        "{stdout}"
+    );
+    let running = stdout.find("running ").expect("libtest's console");
+    let end = stdout
+        .find(":gpugate_run\r")
+        .expect("the run's section ends");
+    assert!(start < running && running < end, "{stdout}");
+    assert!(stdout[..end].contains("test result: FAILED"), "{stdout}");
+    // A failure's text and output are in the run's section only; its
+    // suite's section repeats just the one-line message.
+    let message = "`false` exited with 1, expected 0";
+    assert_eq!(stdout.matches(message).count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.matches("--- captured output ---").count(),
+        stdout[..end].matches("--- captured output ---").count()
+    );
+    assert!(
+        stdout[..end].contains("--- captured output ---"),
+        "{stdout}"
+    );
+    assert!(stdout[end..].contains("gpugate_failing"), "{stdout}");
+}
