@@ -1003,11 +1003,11 @@ fn report_merge_reads_gpugate_and_foreign_junit() {
     let md = text(&out.stdout);
     assert!(md.contains("- **s::flag**: pass on "), "{md}");
     assert!(
-        md.contains("| s::flag ⚠️ | pass | **fail** | — | — |"),
+        md.contains("| s::flag ⚠️ | pass | **fail**: GPUGATE_TEST_FLAG is set to &quot;1&quot; but must not be set | — | — |"),
         "{md}"
     );
     assert!(
-        md.contains("| tests.test_gpu::test_b | — | — | **fail** | — |"),
+        md.contains("| tests.test_gpu::test_b | — | — | **fail**: assert 1 == 2 | — |"),
         "{md}"
     );
     assert!(md.contains("| c::t1 | — | — | — | skip |"), "{md}");

@@ -27,6 +27,8 @@ pub struct Row {
     pub group: String,
     pub name: String,
     pub cells: Vec<Option<Status>>,
+    /// The failure or error message of each cell that has one.
+    pub messages: Vec<Option<String>>,
 }
 
 impl Row {
@@ -111,14 +113,51 @@ impl Matrix {
                             group: case.group.clone(),
                             name: case.name.clone(),
                             cells: vec![None; runs.len()],
+                            messages: vec![None; runs.len()],
                         });
                         rows.last_mut().expect("just pushed")
                     }
                 };
                 row.cells[i] = Some(case.status);
+                if matches!(case.status, Status::Fail | Status::Error) && !case.message.is_empty() {
+                    row.messages[i] = Some(case.message.clone());
+                }
             }
         }
         Matrix { runs, rows }
+    }
+
+    /// Whether any test appears in two runs: otherwise the reports are
+    /// unrelated, and "nothing changed" would say nothing.
+    pub fn comparable(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.cells.iter().flatten().count() >= 2)
+    }
+
+    /// "12 pass, 1 fail" for run `i`.
+    pub fn totals(&self, i: usize) -> String {
+        let mut counts: Vec<(Status, usize)> = Vec::new();
+        for cell in self.rows.iter().filter_map(|r| r.cells[i]) {
+            match counts.iter_mut().find(|(s, _)| *s == cell) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((cell, 1)),
+            }
+        }
+        counts.sort_by_key(|(s, _)| {
+            [Status::Pass, Status::Fail, Status::Error, Status::Skip]
+                .iter()
+                .position(|x| x == s)
+        });
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", s.word()))
+            .collect();
+        if parts.is_empty() {
+            "no tests".into()
+        } else {
+            parts.join(", ")
+        }
     }
 
     /// Every change between consecutive runs that have the test, in row order.
@@ -218,6 +257,19 @@ pub(crate) mod tests {
                 ),
             ),
         ])
+    }
+
+    #[test]
+    fn unrelated_reports_say_nothing_about_changes() {
+        let a =
+            read(r#"<testsuite name="a"><testcase classname="a" name="x"/></testsuite>"#).unwrap();
+        let b =
+            read(r#"<testsuite name="b"><testcase classname="b" name="y"/></testsuite>"#).unwrap();
+        let m = Matrix::new(vec![("a.xml".into(), a), ("b.xml".into(), b)]);
+        assert!(!m.comparable());
+        assert!(!super::markdown(&m).contains("No test changed"));
+        assert!(sample().comparable());
+        assert_eq!(sample().totals(2), "1 fail, 1 error");
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub fn markdown(m: &Matrix) -> String {
     let mut md = String::from("## gpugate: merged reports\n\n");
     let changes = m.changes();
     if changes.is_empty() {
-        md.push_str("No test changed status between runs.\n\n");
+        if m.comparable() {
+            md.push_str("No test changed status between runs.\n\n");
+        }
     } else {
         md.push_str("### What changed\n\n");
         for c in &changes {
@@ -41,13 +43,22 @@ pub fn markdown(m: &Matrix) -> String {
     }
     md.push_str("\n|---|");
     md.push_str(&"---|".repeat(m.runs.len()));
+    md.push_str("\n| _totals_ |");
+    for i in 0..m.runs.len() {
+        let _ = write!(md, " _{}_ |", m.totals(i));
+    }
     md.push('\n');
     for row in &m.rows {
         let mark = if row.changed() { " ⚠️" } else { "" };
         let _ = write!(md, "| {}{mark} |", markdown_cell(&test_name(row)));
-        for cell in &row.cells {
-            let text = match cell {
-                Some(Status::Fail) | Some(Status::Error) => format!("**{}**", word(*cell)),
+        for (cell, message) in row.cells.iter().zip(&row.messages) {
+            let text = match (cell, message) {
+                (Some(Status::Fail) | Some(Status::Error), Some(message)) => format!(
+                    "**{}**: {}",
+                    word(*cell),
+                    markdown_cell(&crate::text::cap(message, 120, 0))
+                ),
+                (Some(Status::Fail) | Some(Status::Error), None) => format!("**{}**", word(*cell)),
                 _ => word(*cell).to_string(),
             };
             let _ = write!(md, " {text} |");
@@ -85,7 +96,9 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
     );
     let changes = m.changes();
     if changes.is_empty() {
-        h.push_str("<p>No test changed status between runs.</p>\n");
+        if m.comparable() {
+            h.push_str("<p>No test changed status between runs.</p>\n");
+        }
     } else {
         h.push_str("<h2>What changed</h2>\n<ul>\n");
         for c in &changes {
@@ -110,6 +123,10 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
             html_escape(&run.label)
         );
     }
+    h.push_str("</tr>\n<tr><td><i>totals</i></td>");
+    for i in 0..m.runs.len() {
+        let _ = write!(h, "<td><i>{}</i></td>", html_escape(&m.totals(i)));
+    }
     h.push_str("</tr>\n");
     for row in &m.rows {
         let class = if row.changed() {
@@ -118,10 +135,14 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
             ""
         };
         let _ = write!(h, "<tr{class}><td>{}</td>", html_escape(&test_name(row)));
-        for cell in &row.cells {
+        for (cell, message) in row.cells.iter().zip(&row.messages) {
+            // A failing cell's message shows on hover.
+            let title = message
+                .as_deref()
+                .map_or(String::new(), |m| format!(" title=\"{}\"", html_escape(m)));
             let _ = write!(
                 h,
-                "<td class=\"{}\">{}</td>",
+                "<td class=\"{}\"{title}>{}</td>",
                 cell.map_or("none", Status::word),
                 word(*cell)
             );
@@ -139,7 +160,8 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
 pub fn json(m: &Matrix) -> String {
     let doc = json!({
         "schema_version": crate::report::json::SCHEMA_VERSION,
-        "runs": m.runs.iter().map(|r| json!({
+        "runs": m.runs.iter().enumerate().map(|(i, r)| json!({
+            "totals": m.totals(i),
             "label": r.label,
             "file": r.file,
             "properties": r.junit.properties,
@@ -149,6 +171,7 @@ pub fn json(m: &Matrix) -> String {
             "test": test_name(row),
             "changed": row.changed(),
             "statuses": row.cells.iter().map(|c| c.map(Status::word)).collect::<Vec<_>>(),
+            "messages": row.messages,
         })).collect::<Vec<_>>(),
         "changes": m.changes().iter().map(|c| json!({
             "test": c.test,
