@@ -408,6 +408,18 @@ fn driver_not_loaded(e: &Evidence) -> Vec<Finding> {
     )
 }
 
+/// NVML's library and error when `nvmlInit` failed with `code`, unless
+/// missing device nodes explain the failure better.
+fn nvml_init_failure<'f>(f: &'f Facts, code: &str) -> Option<(&'f str, &'f str)> {
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return None;
+    };
+    if !error.contains(code) || (f.host.nvidia.is_ok() && missing_nodes(f).is_some()) {
+        return None;
+    }
+    Some((library, error))
+}
+
 /// `libnvidia-ml.so.535.309.01` → `535.309.01`.
 fn library_driver_version(library: &str) -> Option<&str> {
     let name = library.rsplit('/').next()?;
@@ -418,16 +430,9 @@ fn library_driver_version(library: &str) -> Option<&str> {
 /// NVML_ERROR_LIB_RM_VERSION_MISMATCH, naming both versions.
 fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let DriverProbe::InitFailed { library, error } = &f.driver else {
+    let Some((library, error)) = nvml_init_failure(f, "RM_VERSION_MISMATCH") else {
         return vec![];
     };
-    // No device nodes explains an init failure better, when that is the case.
-    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
-        return vec![];
-    }
-    if !error.contains("RM_VERSION_MISMATCH") {
-        return vec![];
-    }
     let kernel = f.host.nvidia.as_ref().ok().and_then(|p| p.driver.clone());
     let user = library_driver_version(library);
     let versions = match (&kernel, user) {
@@ -448,16 +453,9 @@ fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
 /// NVML_ERROR_NO_PERMISSION: rootless containers, device nodes not ours.
 fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let DriverProbe::InitFailed { library, error } = &f.driver else {
+    let Some((library, error)) = nvml_init_failure(f, "NO_PERMISSION") else {
         return vec![];
     };
-    // No device nodes explains an init failure better, when that is the case.
-    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
-        return vec![];
-    }
-    if !error.contains("NO_PERMISSION") {
-        return vec![];
-    }
     let mut evidence = vec![format!("NVML from {library}: {error}")];
     evidence.push(format!("/dev nodes: {}", f.host.dev_nodes.join(" ")));
     if let Some(container) = &f.host.container {
@@ -475,16 +473,9 @@ fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
 /// NVML_ERROR_UNKNOWN, typically inside a container that lost its devices.
 fn nvml_unknown_error(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let DriverProbe::InitFailed { library, error } = &f.driver else {
+    let Some((library, error)) = nvml_init_failure(f, "NVML_ERROR_UNKNOWN") else {
         return vec![];
     };
-    // No device nodes explains an init failure better, when that is the case.
-    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
-        return vec![];
-    }
-    if !error.contains("NVML_ERROR_UNKNOWN") {
-        return vec![];
-    }
     let in_container = f.host.container.is_some();
     finding(
         "nvml-unknown-error",
