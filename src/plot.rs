@@ -4,6 +4,7 @@
 use crate::text::html_escape;
 use std::fmt::Write;
 
+#[derive(Clone, Copy)]
 pub struct Series<'a> {
     pub label: &'a str,
     pub values: &'a [f32],
@@ -14,14 +15,107 @@ pub struct Series<'a> {
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 360.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 72.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 48.0;
+/// The difference panel under the main one.
+const DIFF_HEIGHT: f64 = 120.0;
+const DIFF_GAP: f64 = 28.0;
+const Y_TICKS: usize = 5;
+const X_TICKS: usize = 6;
 
 /// Plots each series against its position, counted from 1. Non-finite values
 /// are left out of the line rather than breaking the scale.
 pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let mut svg = header(title, HEIGHT);
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    panel(&mut svg, TOP, plot_h, y_label, series, true);
+    x_axis(&mut svg, TOP + plot_h, steps_of(series), x_label);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// [`lines`] of a subject and its reference, with a second panel under it
+/// plotting their difference per step: where the two curves coincide, the
+/// reference would be invisible under the subject, and the difference is
+/// what a reader wants to see.
+pub fn lines_with_difference(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    reference: &Series,
+    subject: &Series,
+) -> String {
+    let height = HEIGHT + DIFF_HEIGHT + DIFF_GAP;
+    let mut svg = header(title, height);
+    let series = [*reference, *subject];
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    panel(&mut svg, TOP, plot_h, y_label, &series, true);
+    let difference: Vec<f32> = subject
+        .values
+        .iter()
+        .zip(reference.values)
+        .map(|(s, r)| s - r)
+        .collect();
+    let diff_top = TOP + plot_h + DIFF_GAP;
+    let diff_label = format!("{} − {}", subject.label, reference.label);
+    panel(
+        &mut svg,
+        diff_top,
+        DIFF_HEIGHT - 8.0,
+        "difference",
+        &[Series {
+            label: &diff_label,
+            values: &difference,
+            colour: "#2ca02c",
+            dashed: false,
+        }],
+        true,
+    );
+    x_axis(
+        &mut svg,
+        diff_top + DIFF_HEIGHT - 8.0,
+        steps_of(&series),
+        x_label,
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn steps_of(series: &[Series]) -> usize {
+    series
+        .iter()
+        .map(|s| s.values.len())
+        .max()
+        .unwrap_or(0)
+        .max(2)
+        - 1
+}
+
+fn header(title: &str, height: f64) -> String {
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{cx}" y="22" text-anchor="middle" font-size="14">{title}</text>
+"##,
+        cx = WIDTH / 2.0,
+        title = html_escape(title),
+    )
+}
+
+/// A number for a tick: short, whatever its scale.
+fn tick(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// One framed panel from `top`, `height` high: gridlines, y ticks, the
+/// series and their legend.
+fn panel(svg: &mut String, top: f64, height: f64, y_label: &str, series: &[Series], legend: bool) {
     let finite = || {
         series
             .iter()
@@ -37,45 +131,37 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
     if hi - lo < 1e-12 {
         (lo, hi) = (lo - 0.5, hi + 0.5);
     }
-    let steps = series
-        .iter()
-        .map(|s| s.values.len())
-        .max()
-        .unwrap_or(0)
-        .max(2)
-        - 1;
+    let steps = steps_of(series);
     let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
     let x = |i: usize| LEFT + plot_w * i as f64 / steps as f64;
-    let y = |v: f64| TOP + plot_h * (hi - v) / (hi - lo);
-
-    let mut svg = String::new();
-    let _ = write!(
+    let y = |v: f64| top + height * (hi - v) / (hi - lo);
+    let _ = writeln!(
         svg,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{cx}" y="22" text-anchor="middle" font-size="14">{title}</text>
-<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>
-<text x="{cx}" y="{xl}" text-anchor="middle">{x_label}</text>
-<text x="14" y="{cy}" text-anchor="middle" transform="rotate(-90 14 {cy})">{y_label}</text>
-<text x="{tl}" y="{ty_hi}" text-anchor="end">{hi:.4}</text>
-<text x="{tl}" y="{ty_lo}" text-anchor="end">{lo:.4}</text>
-<text x="{LEFT}" y="{tx}" text-anchor="middle">1</text>
-<text x="{xr}" y="{tx}" text-anchor="middle">{last}</text>
-"##,
-        cx = WIDTH / 2.0,
-        cy = TOP + plot_h / 2.0,
-        xl = HEIGHT - 10.0,
-        tl = LEFT - 6.0,
-        ty_hi = TOP + 4.0,
-        ty_lo = TOP + plot_h + 4.0,
-        tx = TOP + plot_h + 16.0,
-        xr = LEFT + plot_w,
-        last = steps + 1,
-        title = html_escape(title),
-        x_label = html_escape(x_label),
-        y_label = html_escape(y_label),
+        r##"<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{height}" fill="none" stroke="#999"/>
+<text x="14" y="{cy}" text-anchor="middle" transform="rotate(-90 14 {cy})">{label}</text>"##,
+        cy = top + height / 2.0,
+        label = html_escape(y_label),
     );
+    for k in 0..=Y_TICKS {
+        let v = lo + (hi - lo) * k as f64 / Y_TICKS as f64;
+        let yy = y(v);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + plot_w,
+            LEFT - 6.0,
+            yy + 4.0,
+            tick(v)
+        );
+    }
+    for k in 0..=X_TICKS.min(steps) {
+        let xx = LEFT + plot_w * k as f64 / X_TICKS.min(steps) as f64;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#eee"/>"##,
+            top + height
+        );
+    }
     for (n, s) in series.iter().enumerate() {
         let points: Vec<String> = s
             .values
@@ -95,19 +181,47 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
             r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{}"/>"#,
             points.join(" ")
         );
-        let ly = TOP + 16.0 + 16.0 * n as f64;
-        let lx = WIDTH - RIGHT - 180.0;
+        if legend {
+            let ly = top + 16.0 + 16.0 * n as f64;
+            // Wide enough for the longest label (about 7 px a character).
+            let longest = series
+                .iter()
+                .map(|s| s.label.chars().count())
+                .max()
+                .unwrap_or(0);
+            let lx = (WIDTH - RIGHT - 40.0 - 7.0 * longest as f64).max(LEFT + 8.0);
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+                lx + 24.0,
+                lx + 30.0,
+                ly + 4.0,
+                html_escape(s.label)
+            );
+        }
+    }
+}
+
+/// Step numbers under a panel whose bottom is at `bottom`, and the label.
+fn x_axis(svg: &mut String, bottom: f64, steps: usize, x_label: &str) {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let ticks = X_TICKS.min(steps);
+    for k in 0..=ticks {
+        let xx = LEFT + plot_w * k as f64 / ticks as f64;
+        let step = 1 + (steps * k) / ticks;
         let _ = writeln!(
             svg,
-            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
-            lx + 24.0,
-            lx + 30.0,
-            ly + 4.0,
-            html_escape(s.label)
+            r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{step}</text>"#,
+            bottom + 16.0
         );
     }
-    svg.push_str("</svg>\n");
-    svg
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        bottom + 36.0,
+        html_escape(x_label)
+    );
 }
 
 #[cfg(test)]
@@ -161,6 +275,28 @@ mod tests {
                 assert!((TOP..=HEIGHT - BOTTOM).contains(&y), "{y}");
             }
         }
+    }
+
+    #[test]
+    fn the_difference_is_plotted_under_the_curves() {
+        let reference = Series {
+            label: "CPU",
+            values: &[2.0, 1.5, 1.0],
+            colour: "blue",
+            dashed: true,
+        };
+        let subject = Series {
+            label: "GPU:0",
+            values: &[2.0, 1.5, 1.25],
+            colour: "red",
+            dashed: false,
+        };
+        let svg = lines_with_difference("t", "step", "loss", &reference, &subject);
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert!(svg.contains("GPU:0 − CPU"), "{svg}");
+        // Gridlines and more than two ticks on each axis.
+        assert!(svg.matches("stroke=\"#eee\"").count() >= 2 * (Y_TICKS + 1));
+        assert!(svg.contains(">0.2500<"), "{svg}");
     }
 
     #[test]

@@ -294,24 +294,22 @@ impl Spec {
                 losses.max_abs, weights.max_abs
             ))
         };
-        let svg = plot::lines(
+        let svg = plot::lines_with_difference(
             &format!("{subject_label} vs {reference_label}: training loss"),
             "step",
             "loss",
-            &[
-                Series {
-                    label: reference_label,
-                    values: &reference.losses,
-                    colour: "#1f77b4",
-                    dashed: true,
-                },
-                Series {
-                    label: subject_label,
-                    values: &subject.losses,
-                    colour: "#d62728",
-                    dashed: false,
-                },
-            ],
+            &Series {
+                label: reference_label,
+                values: &reference.losses,
+                colour: "#1f77b4",
+                dashed: true,
+            },
+            &Series {
+                label: subject_label,
+                values: &subject.losses,
+                colour: "#d62728",
+                dashed: false,
+            },
         );
         verdict
             .with_property("compared", format!("{subject_label} vs {reference_label}"))

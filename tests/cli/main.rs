@@ -642,7 +642,8 @@ fn cpu_basic_passes_with_real_tensorflow() {
         .and_then(|rest| rest.split("]]").next())
         .expect("an attachment");
     let svg = std::fs::read_to_string(attachment).unwrap();
-    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);
+    // The two loss curves, and their difference in a panel of its own.
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 3);
     assert!(attachment.contains("junit-attachments/cpu-basic--training-matches"));
     // Placement: TensorFlow's own refusal of a device it does not have is the pass.
     let refused = case(
