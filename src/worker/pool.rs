@@ -69,7 +69,9 @@ pub struct Pool {
     tensorflow: RwLock<Setup>,
     lanes: Mutex<HashMap<Lane, Slot>>,
     /// TensorFlow workers alive at once, at most (each holds hundreds of
-    /// MiB): as many as can be busy at once, plus the default lane's.
+    /// MiB): as many as can be busy at once, plus the default lane's, plus
+    /// one spare, so that a suite of a few lanes (cpu-basic's four) does not
+    /// reload TensorFlow on two threads.
     max_tensorflow_workers: usize,
 }
 
@@ -96,7 +98,7 @@ impl Pool {
             exe,
             tensorflow: RwLock::new(tensorflow),
             lanes: Mutex::new(HashMap::new()),
-            max_tensorflow_workers: parallel.max(1) + 1,
+            max_tensorflow_workers: parallel.max(1) + 2,
         }
     }
 

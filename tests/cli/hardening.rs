@@ -772,8 +772,8 @@ fn a_library_that_forks_is_blamed_not_the_next_check() {
 }
 
 /// Many checks that each need a TensorFlow worker of their own keep only a
-/// bounded number alive: with one test thread, at most two at a time (the
-/// check's and the default lane's).
+/// bounded number alive: with one test thread, at most three at a time (the
+/// check's, the default lane's and one spare).
 #[test]
 fn live_tensorflow_workers_are_bounded() {
     super::tensorflow_ready();
@@ -815,8 +815,8 @@ fn live_tensorflow_workers_are_bounded() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    // Two TensorFlow workers and the probe worker at most.
-    assert!(most <= 3, "{most} workers were alive at once");
+    // Three TensorFlow workers and the probe worker at most (ten before).
+    assert!(most <= 4, "{most} workers were alive at once");
     assert!(most >= 1, "no worker was ever seen");
 }
 
