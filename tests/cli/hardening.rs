@@ -7,19 +7,32 @@ use std::path::Path;
 
 const ALL_PASS: &str = "fixtures/suites/all-pass.toml";
 
+/// Starts a run of a suite file written by the test, its report beside it,
+/// for tests that signal or watch it while it runs.
+fn spawn_suite_file(suite: &Path, extra: &[&str]) -> std::process::Child {
+    std::process::Command::new(super::BIN)
+        .args(["--suite", suite.to_str().unwrap()])
+        .arg("--junit")
+        .arg(suite.with_extension("xml"))
+        .args(extra)
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Runs a suite file written by the test, its report beside it.
-fn run_suite_file(suite: &Path) -> (std::process::Output, std::path::PathBuf) {
+fn run_suite_file(suite: &Path, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
     let junit = suite.with_extension("xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
-    (out, junit)
+    let mut args = vec![
+        "--suite",
+        suite.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    (gpugate(&args, &root()), junit)
 }
 
 /// A report path that is not a regular file is refused before anything
@@ -461,17 +474,8 @@ fn a_command_that_leaves_a_process_behind_cannot_hang_the_run() {
          [[check]]\nname = \"escaped\"\nkind = \"command\"\nargv = [\"sh\", \"-c\", \"setsid sleep 1031 & echo started\"]\ntimeout = \"2s\"\n",
     )
     .unwrap();
-    let junit = dir.path().join("r.xml");
     let started = std::time::Instant::now();
-    let out = gpugate(
-        &[
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (out, _) = run_suite_file(&suite, &[]);
     let took = started.elapsed();
     let _ = std::process::Command::new("pkill")
         .args(["-f", "sleep 1031"])
@@ -502,19 +506,7 @@ fn children_die_with_a_killed_gpugate() {
          [[check]]\nname = \"a worker\"\nkind = \"library.loads\"\nlibrary = \"libc.so.6\"\n",
     )
     .unwrap();
-    let junit = dir.path().join("r.xml");
-    let mut child = std::process::Command::new(super::BIN)
-        .args([
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ])
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_suite_file(&suite, &[]);
     let pid = child.id().to_string();
     let children = || {
         let out = std::process::Command::new("pgrep")
@@ -745,18 +737,7 @@ fn a_library_that_forks_is_blamed_not_the_next_check() {
         ),
     )
     .unwrap();
-    let junit = dir.path().join("r.xml");
-    let out = gpugate(
-        &[
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-            "--test-threads",
-            "1",
-        ],
-        &root(),
-    );
+    let (out, junit) = run_suite_file(&suite, &["--test-threads", "1"]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stdout));
     let report = super::read_junit(&junit);
     let cases = super::cases(&report);
@@ -786,21 +767,7 @@ fn live_tensorflow_workers_are_bounded() {
         ));
     }
     std::fs::write(&suite, source).unwrap();
-    let junit = dir.path().join("r.xml");
-    let mut child = std::process::Command::new(super::BIN)
-        .args([
-            "--suite",
-            suite.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-            "--test-threads",
-            "1",
-        ])
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_suite_file(&suite, &["--test-threads", "1"]);
     let pid = child.id().to_string();
     let mut most = 0;
     let status = loop {
@@ -1023,7 +990,7 @@ fn a_token_at_the_output_cap_leaves_no_prefix() {
         ),
     )
     .unwrap();
-    let (out, junit) = run_suite_file(&suite);
+    let (out, junit) = run_suite_file(&suite, &[]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("bytes left out"), "the output was not cut");
