@@ -55,6 +55,21 @@ impl Exit {
         }
     }
 
+    /// One word for machines: the composite action's `verdict` output and
+    /// the README's table. Never changes once released.
+    pub const fn verdict(self) -> &'static str {
+        match self {
+            Exit::Success => "passed",
+            Exit::ChecksFailed => "failed",
+            Exit::Usage => "usage",
+            Exit::ReportUnwritable => "report-unwritable",
+            Exit::NothingRan => "nothing-ran",
+            Exit::Interrupted => "interrupted",
+            Exit::Terminated => "terminated",
+            Exit::HungUp => "hung-up",
+        }
+    }
+
     /// The table as `--help` prints it.
     pub fn help_table() -> String {
         let mut text = String::from("Exit codes:\n");

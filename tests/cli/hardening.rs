@@ -873,7 +873,12 @@ fn the_command_line_is_gpugates_own() {
     assert!(text(&version.stdout).starts_with("gpugate "));
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     for exit in gpugate::exit::Exit::ALL {
-        let row = format!("| {} | {} |", exit.code(), exit.meaning());
+        let row = format!(
+            "| {} | `{}` | {} |",
+            exit.code(),
+            exit.verdict(),
+            exit.meaning()
+        );
         assert!(readme.contains(&row), "README lacks the row {row}");
         assert!(
             help.contains(exit.meaning()),
