@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 # Both sides run the same TensorFlow release.
-TF=${TF:-2.18.1}
+TF=${TF:-2.21.0}
 VENV=target/bench-venv-$TF
 if [ ! -x "$VENV/bin/pytest" ]; then
   python3 -m venv "$VENV"

@@ -396,7 +396,7 @@ fn facts_command(args: MachineArgs, doctor: bool) -> ExitCode {
     // facts and doctor run one request at a time.
     let pool = runner::new_pool(1);
     let load_tf = probe.for_tensorflow.is_none() && !releases;
-    let facts = runner::gather_facts(&pool, &tf, load_tf, &probe.options(), &host);
+    let facts = runner::gather_facts(&pool, &tf, load_tf, &[], &probe.options(), &host);
     let facts = match for_driver {
         Some(driver) => match runner::with_driver(facts, &driver) {
             Ok(facts) => facts,

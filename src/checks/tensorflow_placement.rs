@@ -77,8 +77,14 @@ impl Spec {
     }
 
     pub fn lane(&self) -> Lane {
+        // The graph names its device itself. A refusal runs nothing, so it
+        // needs no device lane (nor a TensorFlow load) of its own.
+        let device = match self.expect {
+            Expect::Refused => crate::checks::DEFAULT_TF_DEVICE.to_string(),
+            Expect::Runs => self.device.clone(),
+        };
         Lane::Tensorflow {
-            device: self.device.clone(),
+            device,
             pin: None,
             numerics: Numerics::Default,
             gpu_options: self.gpu_options(),

@@ -121,23 +121,43 @@ fn gpu_of(lane: &Lane, facts: &Facts) -> Option<String> {
 
 /// Gathers the facts: NVML in the probe lane while TensorFlow loads in its
 /// own, then the libraries the build needs.
+/// `warm`: other TensorFlow lanes to load at the same time.
 pub fn gather_facts(
     pool: &Pool,
     tf: &TfOptions,
     load_tf: bool,
+    warm: &[Lane],
     probe: &ProbeOptions,
     host: &HostFacts,
 ) -> Facts {
     let (driver, runtime) = std::thread::scope(|s| {
         let driver = s.spawn(|| facts::probe_driver(pool, probe, host));
         let runtime = if load_tf {
-            prepare::prepare(pool, tf, host)
+            prepare::prepare(pool, tf, host, warm)
         } else {
             prepare::find(tf, host)
         };
         (driver.join().unwrap_or(DriverProbe::NotProbed), runtime)
     });
     facts::assemble(pool, probe, host.clone(), driver, runtime)
+}
+
+/// The TensorFlow lanes besides the default one that the selected checks
+/// use, in plan order, as many as may be alive beside the default lane.
+/// `each-gpu` checks are left out: their lanes exist once the GPUs are known.
+fn lanes_to_warm(selected: &[&PlannedCheck], max_workers: usize) -> Vec<Lane> {
+    let default = Lane::tensorflow_default();
+    let mut lanes: Vec<Lane> = Vec::new();
+    for check in selected.iter().filter(|c| !c.kind.is_each_gpu()) {
+        if let Placement::Worker(lane @ Lane::Tensorflow { .. }) = check.kind.placement()
+            && lane != default
+            && !lanes.contains(&lane)
+        {
+            lanes.push(lane);
+        }
+    }
+    lanes.truncate(max_workers.saturating_sub(1));
+    lanes
 }
 
 /// A stand-in for a check's trial, to ask the filter about it: libtest
@@ -160,15 +180,21 @@ pub fn run(
     let pool = new_pool(parallel);
     // An `each-gpu` check's names are known only once the GPUs are: it
     // counts as selected until then.
-    let needs_tf = plan.checks.iter().any(|c| {
-        (c.kind.is_each_gpu() || !args.is_filtered_out(&probe_trial(&c.test_name, c.kind.name())))
-            && c.gate == Gate::Run
-            && c.kind.needs_tensorflow()
-    });
+    let selected: Vec<&PlannedCheck> = plan
+        .checks
+        .iter()
+        .filter(|c| {
+            (c.kind.is_each_gpu()
+                || !args.is_filtered_out(&probe_trial(&c.test_name, c.kind.name())))
+                && c.gate == Gate::Run
+        })
+        .collect();
+    let needs_tf = selected.iter().any(|c| c.kind.needs_tensorflow());
+    let warm = lanes_to_warm(&selected, pool.max_tensorflow_workers());
     let facts = if args.list {
         facts::skipped(host.clone())
     } else {
-        gather_facts(&pool, tf, needs_tf, probe, host)
+        gather_facts(&pool, tf, needs_tf, &warm, probe, host)
     };
     let (slots, why) = gpu_slots(&facts);
     let plan = plan::expand_each_gpu(plan, &slots, &why);
@@ -389,4 +415,35 @@ fn worker_failure(lane: &str, failure: &CallFailure) -> (Verdict, Option<String>
     verdict =
         verdict.with_detail("the worker was replaced; the remaining checks ran in a fresh one");
     (verdict, None, failure.error.type_word())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cpu-basic's plan, as the runner gets it.
+    fn cpu_basic() -> Plan {
+        let suite = crate::suite::load("cpu-basic", &Default::default()).unwrap();
+        let host = HostFacts::gather(std::path::Path::new("/"));
+        plan::plan(vec![suite], None, &host)
+    }
+
+    #[test]
+    fn cpu_basic_warms_only_its_strict_lane_beside_the_default_one() {
+        let plan = cpu_basic();
+        let selected: Vec<&PlannedCheck> = plan.checks.iter().collect();
+        let warm = lanes_to_warm(&selected, 4);
+        // The refused placement of /device:GPU:64 shares the default lane:
+        // a refusal runs nothing and needs no TensorFlow of its own.
+        assert_eq!(warm.len(), 1, "{warm:?}");
+        assert!(matches!(
+            &warm[0],
+            Lane::Tensorflow {
+                numerics: crate::checks::Numerics::Strict,
+                ..
+            }
+        ));
+        // No room beside the default lane: nothing is warmed.
+        assert!(lanes_to_warm(&selected, 1).is_empty());
+    }
 }

@@ -98,27 +98,40 @@ pub fn find(opts: &TfOptions, host: &HostFacts) -> TfRuntime {
 /// loads) and lists its devices. A load report of None means the worker
 /// could not even answer: the checks that need TensorFlow meet the same
 /// failure and say so.
-pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts) -> TfRuntime {
-    let mut runtime = TfRuntime::default();
-    runtime.load = load_or_provision(pool, opts, host, &mut runtime.log);
-    if runtime.load.as_ref().is_some_and(|r| r.loaded.is_some()) {
-        runtime.devices = list_devices(pool, &mut runtime.log);
-    }
-    runtime
+///
+/// The `warm` lanes (the other TensorFlow lanes the checks will use) load
+/// TensorFlow at the same time as the default one, so no check waits for a
+/// load that could have overlapped (BENCHMARKS.md). A warm load's failure
+/// is not reported here: that lane's worker is replaced and the check that
+/// uses it meets the failure itself.
+pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts, warm: &[Lane]) -> TfRuntime {
+    let options = options(opts, host);
+    let setup = discover::discover(&options);
+    let found = !setup.candidates.is_empty();
+    pool.set_tensorflow(setup);
+    std::thread::scope(|s| {
+        for lane in warm.iter().filter(|_| found) {
+            s.spawn(move || pool.call(lane, RequestBody::LoadTensorflow, LOAD_TIMEOUT));
+        }
+        let mut runtime = TfRuntime::default();
+        runtime.load = load_or_provision(pool, opts, &options, &mut runtime.log);
+        if runtime.load.as_ref().is_some_and(|r| r.loaded.is_some()) {
+            runtime.devices = list_devices(pool, &mut runtime.log);
+        }
+        runtime
+    })
 }
 
 fn load_or_provision(
     pool: &Pool,
     opts: &TfOptions,
-    host: &HostFacts,
+    options: &Options,
     log: &mut String,
 ) -> Option<LoadReport> {
-    let options = options(opts, host);
-    pool.set_tensorflow(discover::discover(&options));
     let report = load(pool, log)?;
     // An explicit choice that does not load is the answer, not a reason to
     // download another TensorFlow.
-    if report.loaded.is_some() || opts.offline || discover::explicit_choice(&options).is_some() {
+    if report.loaded.is_some() || opts.offline || discover::explicit_choice(options).is_some() {
         return Some(report);
     }
     let mut say = |line: &str| eprintln!("{line}");
@@ -128,10 +141,10 @@ fn load_or_provision(
         options.flavor,
         &mut say,
     ) {
-        Ok(_) => pool.set_tensorflow(discover::discover(&options)),
+        Ok(_) => pool.set_tensorflow(discover::discover(options)),
         Err(e) => {
             eprintln!("gpugate: provisioning failed: {e}");
-            let mut setup = discover::discover(&options);
+            let mut setup = discover::discover(options);
             setup.notes.push(Attempt {
                 source: "provisioning".into(),
                 target: format!("{}=={}", options.flavor.package(), options.version),

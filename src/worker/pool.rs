@@ -102,6 +102,11 @@ impl Pool {
         }
     }
 
+    /// How many TensorFlow workers may be alive at once.
+    pub fn max_tensorflow_workers(&self) -> usize {
+        self.max_tensorflow_workers
+    }
+
     /// Before a TensorFlow worker starts for `lane`: retires idle ones of
     /// other lanes until fewer than the bound are alive, the default lane
     /// (which most checks share) last.
@@ -257,10 +262,21 @@ impl Pool {
     /// Ends every worker: closes their input, then kills what is left.
     pub fn shutdown(&self) {
         let slots: Vec<Slot> = self.lanes.lock().unwrap().values().cloned().collect();
-        for slot in slots {
-            if let Some(worker) = slot.lock().unwrap().take() {
-                retire(worker);
-            }
+        let workers: Vec<Worker> = slots
+            .iter()
+            .filter_map(|slot| slot.lock().unwrap().take())
+            .collect();
+        // All inputs closed first, so the workers end side by side.
+        let closing: Vec<(Child, u32)> = workers
+            .into_iter()
+            .map(|worker| {
+                let id = worker.child.id();
+                drop(worker.stdin);
+                (worker.child, id)
+            })
+            .collect();
+        for (child, id) in closing {
+            reap(child, id);
         }
     }
 }
@@ -350,16 +366,22 @@ fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     None
 }
 
-fn retire(mut worker: Worker) {
+fn retire(worker: Worker) {
+    let id = worker.child.id();
     drop(worker.stdin);
-    if wait_for(&mut worker.child, Duration::from_secs(2)).is_none() {
-        procs::kill_group(worker.child.id(), libc::SIGKILL);
-        let _ = worker.child.wait();
+    reap(worker.child, id);
+}
+
+/// Waits briefly for a worker whose input is closed, then kills it.
+fn reap(mut child: Child, id: u32) {
+    if wait_for(&mut child, Duration::from_secs(2)).is_none() {
+        procs::kill_group(id, libc::SIGKILL);
+        let _ = child.wait();
     }
-    procs::unregister(worker.child.id());
+    procs::unregister(id);
 }
