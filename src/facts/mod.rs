@@ -3,8 +3,8 @@
 //! libraries the machine provides. Checks, diagnoses, JUnit properties and
 //! `gpugate facts` all read the same [`Facts`].
 //!
-//! Native probing happens in a worker on its own lane; the parent only sends
-//! requests and reads files.
+//! Types and pure judgement only: the probing that drives worker processes
+//! lives in `runner::probe`, so nothing here depends on workers or checks.
 
 pub mod build;
 pub mod driver;
@@ -12,13 +12,10 @@ pub mod elf;
 pub mod libraries;
 pub mod visible;
 
-use crate::checks::Lane;
 use crate::host::HostFacts;
 use crate::tf::runtime::DeviceInfo;
 use crate::tf::{DEFAULT_VERSION, LoadReport};
 use crate::version::Version;
-use crate::worker::protocol::{RequestBody, ResponseBody};
-use crate::worker::{CallError, Pool};
 use build::TfBuild;
 use driver::DriverProbe;
 use libraries::LibraryFact;
@@ -84,118 +81,6 @@ impl Default for ProbeOptions {
 
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A probe that never answered, in words, with the worker's last output.
-fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) {
-    let how = match error {
-        CallError::TimedOut(limit) => format!(
-            "{what} did not answer within {:.0}s and was killed",
-            limit.as_secs_f64()
-        ),
-        CallError::Crashed(how) => format!("{what} crashed: {how}"),
-        CallError::Cancelled => format!("{what} was interrupted"),
-        CallError::Spawn(e) | CallError::Protocol(e) => format!("{what} failed: {e}"),
-    };
-    (how, tail.to_string())
-}
-
-/// Reads the driver and GPUs through NVML in the probe worker.
-pub fn probe_driver(pool: &Pool, opts: &ProbeOptions, host: &HostFacts) -> DriverProbe {
-    let request = RequestBody::ProbeDriver {
-        nvml_library: opts.nvml_library.clone(),
-        host_root: opts.host_root.clone(),
-        init: host.driver_init(),
-    };
-    match pool.call(&Lane::Probe, request, opts.timeout) {
-        Ok(reply) => match reply.body {
-            ResponseBody::Driver(probe) => probe,
-            other => DriverProbe::Crashed {
-                how: format!("the probe answered {other:?}"),
-                stderr_tail: reply.output,
-            },
-        },
-        Err(failure) => match failure.error {
-            CallError::TimedOut(limit) => DriverProbe::TimedOut {
-                seconds: limit.as_secs_f64(),
-            },
-            error => {
-                let (how, stderr_tail) =
-                    probe_failure("the NVML probe", &error, &failure.stderr_tail);
-                DriverProbe::Crashed { how, stderr_tail }
-            }
-        },
-    }
-}
-
-/// Probes the libraries `build` needs, each in a fresh probe worker, as a
-/// fresh process would find it (one library's RUNPATH must not make
-/// another look found), then reads every other copy's version in a worker
-/// of its own (two copies of a soname in one process share the first one's
-/// state, so the second would answer with the first one's version).
-pub fn probe_libraries(
-    pool: &Pool,
-    opts: &ProbeOptions,
-    host: &HostFacts,
-    build: &TfBuild,
-) -> (Vec<LibraryFact>, Option<String>) {
-    let mut facts = Vec::new();
-    for need in build.needs() {
-        let request = RequestBody::ProbeLibraries {
-            needs: vec![need],
-            extra_dirs: build.library_dirs.clone(),
-            init: host.driver_init(),
-        };
-        let reply = pool.call(&Lane::Probe, request, opts.timeout);
-        pool.retire(&Lane::Probe);
-        match reply {
-            Ok(reply) => match reply.body {
-                ResponseBody::Libraries(found) => facts.extend(found),
-                other => return (facts, Some(format!("the probe answered {other:?}"))),
-            },
-            Err(failure) => {
-                let (how, tail) = probe_failure(
-                    "the CUDA library probe",
-                    &failure.error,
-                    &failure.stderr_tail,
-                );
-                let tail = crate::text::last_lines(&tail, 10);
-                let why = if tail.trim().is_empty() {
-                    how
-                } else {
-                    format!("{how}\n{tail}")
-                };
-                return (Vec::new(), Some(why));
-            }
-        }
-    }
-    for fact in &mut facts {
-        let role = fact.role;
-        for copy in fact.copies.iter_mut().chain(fact.other_versions.iter_mut()) {
-            if copy.version.is_none() {
-                copy.version = isolated_version(pool, opts, copy, role);
-            }
-        }
-    }
-    (facts, None)
-}
-
-fn isolated_version(
-    pool: &Pool,
-    opts: &ProbeOptions,
-    copy: &libraries::Copy,
-    role: crate::compat::Role,
-) -> Option<Version> {
-    let request = RequestBody::LibraryVersion {
-        path: copy.path.clone(),
-        role,
-    };
-    let reply = pool.call(&Lane::Probe, request, opts.timeout);
-    pool.retire(&Lane::Probe);
-    match reply.ok()?.body {
-        ResponseBody::LibraryVersion(version) => version,
-        _ => None,
-    }
-}
-
 /// The build to judge the machine against: an explicit target, else the
 /// loaded TensorFlow, else the release gpugate would provision.
 pub fn choose_build(opts: &ProbeOptions, tf: &TfRuntime) -> TfBuild {
@@ -222,30 +107,6 @@ pub fn choose_build(opts: &ProbeOptions, tf: &TfRuntime) -> TfBuild {
             "the TensorFlow {DEFAULT_VERSION} CUDA build gpugate provisions (no libtensorflow was loaded)"
         ),
     )
-}
-
-/// Puts the snapshot together once the driver probe and TensorFlow are done.
-pub fn assemble(
-    pool: &Pool,
-    opts: &ProbeOptions,
-    host: HostFacts,
-    driver: DriverProbe,
-    tf: TfRuntime,
-) -> Facts {
-    let build = choose_build(opts, &tf);
-    let (libraries, libraries_error) = probe_libraries(pool, opts, &host, &build);
-    Facts {
-        host,
-        driver,
-        tensorflow: TfFacts {
-            build,
-            load: tf.load,
-            devices: tf.devices,
-            log: tf.log,
-        },
-        libraries,
-        libraries_error,
-    }
 }
 
 /// Facts for a run that probes nothing (`--list`).

@@ -4,6 +4,7 @@
 
 mod plan_upgrade;
 mod prepare;
+pub mod probe;
 
 pub use plan_upgrade::{judge_releases, releases_text, with_driver};
 pub use prepare::{TfOptions, flavor_for};
@@ -131,7 +132,7 @@ pub fn gather_facts(
     host: &HostFacts,
 ) -> Facts {
     let (driver, runtime) = std::thread::scope(|s| {
-        let driver = s.spawn(|| facts::probe_driver(pool, probe, host));
+        let driver = s.spawn(|| probe::driver(pool, probe, host));
         let runtime = if load_tf {
             prepare::prepare(pool, tf, host, warm)
         } else {
@@ -139,7 +140,7 @@ pub fn gather_facts(
         };
         (driver.join().unwrap_or(DriverProbe::NotProbed), runtime)
     });
-    facts::assemble(pool, probe, host.clone(), driver, runtime)
+    probe::assemble(pool, probe, host.clone(), driver, runtime)
 }
 
 /// The TensorFlow lanes besides the default one that the selected checks

@@ -77,7 +77,7 @@ pub fn judge_releases(
             let key: Vec<String> = build.needs().iter().map(|n| n.soname.clone()).collect();
             let (libraries, libraries_error) = probed
                 .entry(key)
-                .or_insert_with(|| facts::probe_libraries(pool, opts, host, &build))
+                .or_insert_with(|| super::probe::libraries(pool, opts, host, &build))
                 .clone();
             let judged = Facts {
                 tensorflow: TfFacts {

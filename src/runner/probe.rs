@@ -1,0 +1,150 @@
+//! Probing the machine through workers: NVML in the probe lane, then each
+//! library the TensorFlow build needs in a fresh probe worker of its own.
+//! The snapshot types and their judgement are `facts`'; this is the part
+//! that drives processes.
+
+use crate::checks::Lane;
+use crate::facts::build::TfBuild;
+use crate::facts::driver::DriverProbe;
+use crate::facts::libraries::{self, LibraryFact};
+use crate::facts::{Facts, ProbeOptions, TfFacts, TfRuntime, choose_build};
+use crate::host::HostFacts;
+use crate::version::Version;
+use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::{CallError, Pool};
+
+/// A probe that never answered, in words, with the worker's last output.
+fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) {
+    let how = match error {
+        CallError::TimedOut(limit) => format!(
+            "{what} did not answer within {:.0}s and was killed",
+            limit.as_secs_f64()
+        ),
+        CallError::Crashed(how) => format!("{what} crashed: {how}"),
+        CallError::Cancelled => format!("{what} was interrupted"),
+        CallError::Spawn(e) | CallError::Protocol(e) => format!("{what} failed: {e}"),
+    };
+    (how, tail.to_string())
+}
+
+/// Reads the driver and GPUs through NVML in the probe worker.
+pub fn driver(pool: &Pool, opts: &ProbeOptions, host: &HostFacts) -> DriverProbe {
+    let request = RequestBody::ProbeDriver {
+        nvml_library: opts.nvml_library.clone(),
+        host_root: opts.host_root.clone(),
+        init: host.driver_init(),
+    };
+    match pool.call(&Lane::Probe, request, opts.timeout) {
+        Ok(reply) => match reply.body {
+            ResponseBody::Driver(probe) => probe,
+            other => DriverProbe::Crashed {
+                how: format!("the probe answered {other:?}"),
+                stderr_tail: reply.output,
+            },
+        },
+        Err(failure) => match failure.error {
+            CallError::TimedOut(limit) => DriverProbe::TimedOut {
+                seconds: limit.as_secs_f64(),
+            },
+            error => {
+                let (how, stderr_tail) =
+                    probe_failure("the NVML probe", &error, &failure.stderr_tail);
+                DriverProbe::Crashed { how, stderr_tail }
+            }
+        },
+    }
+}
+
+/// Probes the libraries `build` needs, each in a fresh probe worker, as a
+/// fresh process would find it (one library's RUNPATH must not make
+/// another look found), then reads every other copy's version in a worker
+/// of its own (two copies of a soname in one process share the first one's
+/// state, so the second would answer with the first one's version).
+pub fn libraries(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    host: &HostFacts,
+    build: &TfBuild,
+) -> (Vec<LibraryFact>, Option<String>) {
+    let mut facts = Vec::new();
+    for need in build.needs() {
+        let request = RequestBody::ProbeLibraries {
+            needs: vec![need],
+            extra_dirs: build.library_dirs.clone(),
+            init: host.driver_init(),
+        };
+        let reply = pool.call(&Lane::Probe, request, opts.timeout);
+        pool.retire(&Lane::Probe);
+        match reply {
+            Ok(reply) => match reply.body {
+                ResponseBody::Libraries(found) => facts.extend(found),
+                other => return (facts, Some(format!("the probe answered {other:?}"))),
+            },
+            Err(failure) => {
+                let (how, tail) = probe_failure(
+                    "the CUDA library probe",
+                    &failure.error,
+                    &failure.stderr_tail,
+                );
+                let tail = crate::text::last_lines(&tail, 10);
+                let why = if tail.trim().is_empty() {
+                    how
+                } else {
+                    format!("{how}\n{tail}")
+                };
+                return (Vec::new(), Some(why));
+            }
+        }
+    }
+    for fact in &mut facts {
+        let role = fact.role;
+        for copy in fact.copies.iter_mut().chain(fact.other_versions.iter_mut()) {
+            if copy.version.is_none() {
+                copy.version = isolated_version(pool, opts, copy, role);
+            }
+        }
+    }
+    (facts, None)
+}
+
+fn isolated_version(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    copy: &libraries::Copy,
+    role: crate::compat::Role,
+) -> Option<Version> {
+    let request = RequestBody::LibraryVersion {
+        path: copy.path.clone(),
+        role,
+    };
+    let reply = pool.call(&Lane::Probe, request, opts.timeout);
+    pool.retire(&Lane::Probe);
+    match reply.ok()?.body {
+        ResponseBody::LibraryVersion(version) => version,
+        _ => None,
+    }
+}
+
+/// Puts the snapshot together once the driver probe and TensorFlow are done.
+pub fn assemble(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    host: HostFacts,
+    driver: DriverProbe,
+    tf: TfRuntime,
+) -> Facts {
+    let build = choose_build(opts, &tf);
+    let (libraries, libraries_error) = libraries(pool, opts, &host, &build);
+    Facts {
+        host,
+        driver,
+        tensorflow: TfFacts {
+            build,
+            load: tf.load,
+            devices: tf.devices,
+            log: tf.log,
+        },
+        libraries,
+        libraries_error,
+    }
+}

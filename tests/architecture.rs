@@ -1,0 +1,109 @@
+//! The layering docs/architecture.md describes, held by a test: no cycle
+//! among the top-level modules, counted from `crate::` references in
+//! production code (test modules may reach anywhere).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Production code of one file: everything before its `#[cfg(test)]` module.
+fn production(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or(text, |at| &text[..at])
+}
+
+fn collect(dir: &Path, text: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, text);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+/// Top-level module → the top-level modules its production code names.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let reference = regex::Regex::new(r"crate::([a-z_]+)").unwrap();
+    let mut graph = BTreeMap::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if ["main", "lib"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut text = String::new();
+        if path.is_dir() {
+            collect(&path, &mut text);
+        } else {
+            text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+        }
+        let uses: BTreeSet<String> = reference
+            .captures_iter(&text)
+            .map(|c| c[1].to_string())
+            .filter(|m| *m != name)
+            .collect();
+        graph.insert(name, uses);
+    }
+    graph
+}
+
+/// A cycle through `node`, if any, as the path that closes it.
+fn cycle_from(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    node: &str,
+    path: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    if let Some(at) = path.iter().position(|n| n == node) {
+        let mut cycle = path[at..].to_vec();
+        cycle.push(node.to_string());
+        return Some(cycle);
+    }
+    path.push(node.to_string());
+    for next in graph.get(node).into_iter().flatten() {
+        if let Some(cycle) = cycle_from(graph, next, path) {
+            return Some(cycle);
+        }
+    }
+    path.pop();
+    None
+}
+
+#[test]
+fn top_level_modules_form_no_cycle() {
+    let graph = graph();
+    assert!(graph.len() > 10 && graph.contains_key("facts"), "{graph:?}");
+    for node in graph.keys() {
+        if let Some(cycle) = cycle_from(&graph, node, &mut Vec::new()) {
+            panic!("module cycle: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn facts_are_types_and_judgement_only() {
+    // Probing through workers is the runner's; facts must not reach back.
+    let uses = &graph()["facts"];
+    for forbidden in ["worker", "checks", "runner", "diagnose"] {
+        assert!(!uses.contains(forbidden), "facts uses {forbidden}");
+    }
+}
+
+#[test]
+fn a_cycle_is_found_when_there_is_one() {
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec![]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(
+        cycle_from(&graph, "a", &mut Vec::new()),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    assert_eq!(cycle_from(&graph, "d", &mut Vec::new()), None);
+}
