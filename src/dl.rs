@@ -1,11 +1,14 @@
-//! The dynamic loader, with its own error text. Only worker processes use
-//! this: a library's constructor may crash, and that must not take the
-//! harness down (docs/architecture.md, "Native code only in workers").
+//! The dynamic loader, over libloading, with what it lacks: the path the
+//! loader actually opened (`dlinfo`). Only worker processes use this: a
+//! library's constructor may crash, and that must not take the harness down
+//! (docs/architecture.md, "Native code only in workers").
 
-use std::ffi::{CStr, CString, c_void};
+use std::ffi::{CStr, c_void};
 use std::path::PathBuf;
 
 pub struct Library {
+    inner: libloading::os::unix::Library,
+    /// The same handle, for `dlinfo`; valid while `inner` is alive.
     handle: *mut c_void,
 }
 
@@ -16,31 +19,24 @@ struct LinkMap {
     l_name: *const libc::c_char,
 }
 
-fn last_error() -> String {
-    // SAFETY: dlerror returns null or a NUL-terminated string owned by libc.
-    unsafe {
-        let err = libc::dlerror();
-        if err.is_null() {
-            "unknown loader error".to_string()
-        } else {
-            CStr::from_ptr(err).to_string_lossy().into_owned()
-        }
-    }
-}
-
 impl Library {
     /// `dlopen(name, RTLD_NOW | RTLD_GLOBAL)`: a soname is searched the way the
-    /// loader does (LD_LIBRARY_PATH, ld.so.cache, system directories).
+    /// loader does (LD_LIBRARY_PATH, ld.so.cache, system directories). The
+    /// error is the loader's own text.
     pub fn open(name: &str) -> Result<Library, String> {
-        let c_name =
-            CString::new(name).map_err(|_| format!("library name {name:?} contains a NUL byte"))?;
-        // SAFETY: a valid C string; loading runs the library's constructors,
-        // which is exactly what this process exists to risk.
-        let handle = unsafe { libc::dlopen(c_name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        if handle.is_null() {
-            return Err(last_error());
+        if name.contains('\0') {
+            return Err(format!("library name {name:?} contains a NUL byte"));
         }
-        Ok(Library { handle })
+        // SAFETY: loading runs the library's constructors, which is exactly
+        // what this process exists to risk.
+        let inner = unsafe {
+            libloading::os::unix::Library::open(Some(name), libc::RTLD_NOW | libc::RTLD_GLOBAL)
+        }
+        .map_err(|e| e.to_string())?;
+        let handle = inner.into_raw();
+        // SAFETY: the handle was just taken from a library opened above.
+        let inner = unsafe { libloading::os::unix::Library::from_raw(handle) };
+        Ok(Library { inner, handle })
     }
 
     /// The path the loader actually opened.
@@ -74,24 +70,16 @@ impl Library {
 
     /// The address of `symbol`; calling it is the caller's (unsafe) business.
     pub fn symbol(&self, symbol: &str) -> Option<*mut c_void> {
-        let c_symbol = CString::new(symbol).ok()?;
-        // SAFETY: looking a symbol up does not call it.
-        let address = unsafe { libc::dlsym(self.handle, c_symbol.as_ptr()) };
+        // SAFETY: looking a symbol up does not call it; the address is
+        // handed out as a plain pointer, not as a typed function.
+        let found = unsafe { self.inner.get::<*mut c_void>(symbol.as_bytes()) }.ok()?;
+        let address = found.into_raw();
         (!address.is_null()).then_some(address)
     }
 
     /// Keeps the library loaded for the rest of the process.
     pub fn keep(self) {
         std::mem::forget(self);
-    }
-}
-
-impl Drop for Library {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from dlopen and is closed once.
-        unsafe {
-            libc::dlclose(self.handle);
-        }
     }
 }
 

@@ -1,6 +1,11 @@
 //! SplitMix64: a small generator for check inputs, seeded from the clock where
 //! inputs must be fresh and from a fixed seed where two runs must see the same
 //! data. Not for anything secret.
+//!
+//! Not `rand`: a fixed seed here must give the same sequence forever (fit
+//! parity's data and initial weights, and the baselines recorded from them,
+//! depend on it), and `rand` does not promise its generators' output across
+//! releases. Ten lines that never change are the cheaper promise.
 
 pub struct SplitMix64(u64);
 
