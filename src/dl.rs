@@ -22,17 +22,27 @@ struct LinkMap {
 impl Library {
     /// `dlopen(name, RTLD_NOW | RTLD_GLOBAL)`: a soname is searched the way the
     /// loader does (LD_LIBRARY_PATH, ld.so.cache, system directories). The
-    /// error is the loader's own text.
+    /// error is the loader's own text; with `RTLD_NOW` a symbol that does not
+    /// resolve is a load error naming it, not a crash at its first call.
     pub fn open(name: &str) -> Result<Library, String> {
+        Self::open_with(name, libc::RTLD_NOW)
+    }
+
+    /// [`Library::open`] with `RTLD_LAZY`: functions are bound at their first
+    /// call, which saves resolving every one of them up front.
+    pub fn open_lazily(name: &str) -> Result<Library, String> {
+        Self::open_with(name, libc::RTLD_LAZY)
+    }
+
+    fn open_with(name: &str, binding: libc::c_int) -> Result<Library, String> {
         if name.contains('\0') {
             return Err(format!("library name {name:?} contains a NUL byte"));
         }
         // SAFETY: loading runs the library's constructors, which is exactly
         // what this process exists to risk.
-        let inner = unsafe {
-            libloading::os::unix::Library::open(Some(name), libc::RTLD_NOW | libc::RTLD_GLOBAL)
-        }
-        .map_err(|e| e.to_string())?;
+        let inner =
+            unsafe { libloading::os::unix::Library::open(Some(name), binding | libc::RTLD_GLOBAL) }
+                .map_err(|e| e.to_string())?;
         let handle = inner.into_raw();
         // SAFETY: the handle was just taken from a library opened above.
         let inner = unsafe { libloading::os::unix::Library::from_raw(handle) };

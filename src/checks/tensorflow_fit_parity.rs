@@ -213,13 +213,18 @@ impl Spec {
             threads: None,
             hide_gpus: on_cpu,
         };
-        let subject = match tf.fit(&device, subject_shape, &problem) {
+        let (subject, reference) = tf.fit_pair(
+            (&device, subject_shape),
+            ("/device:CPU:0", reference_shape),
+            &problem,
+        );
+        let subject = match subject {
             Ok(run) => run,
             Err(e) => {
                 return Verdict::fail(format!("training on {} did not run: {e}", self.device));
             }
         };
-        let reference = match tf.fit("/device:CPU:0", reference_shape, &problem) {
+        let reference = match reference {
             Ok(run) => run,
             Err(e) => {
                 return Verdict::error(format!("the CPU reference training did not run: {e}"));

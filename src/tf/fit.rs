@@ -121,190 +121,214 @@ fn placeholder(
 }
 
 impl Runtime {
-    /// Trains `problem` on `device` and returns the per-step losses, the final
-    /// weights and where the model's ops ran.
-    pub fn fit(
+    /// Trains `problem` twice, once per (device, session shape), side by
+    /// side: each in its own graph and session, so neither run's numbers
+    /// depend on the other's, and the second device does not wait for the
+    /// first (a GPU's run overlaps its CPU reference).
+    pub fn fit_pair(
         &mut self,
-        device: &str,
-        shape: SessionShape,
+        subject: (&str, SessionShape),
+        reference: (&str, SessionShape),
         problem: &Problem,
-    ) -> Result<FitRun, String> {
-        self.require_loaded()?;
-        let batch = problem.batch as i64;
-        let mut root = Scope::new_root_scope();
-        let scope = root.with_device(device);
-
-        let x = placeholder(&scope, "x", DataType::Float, &[batch, INPUTS as i64])?;
-        let labels = placeholder(&scope, "labels", DataType::Int32, &[batch])?;
-        let beta1_power = placeholder(&scope, "beta1_power", DataType::Float, &[])?;
-        let beta2_power = placeholder(&scope, "beta2_power", DataType::Float, &[])?;
-
-        let w = &problem.initial;
-        let params = [
-            param(&scope, "w1", &[INPUTS as u64, HIDDEN as u64], &w.w1)?,
-            param(&scope, "b1", &[HIDDEN as u64], &w.b1)?,
-            param(&scope, "w2", &[HIDDEN as u64, CLASSES as u64], &w.w2)?,
-            param(&scope, "b2", &[CLASSES as u64], &w.b2)?,
-        ];
-
-        let s = &mut here(&scope);
-        let z1 = ops::MatMul::new()
-            .build(x.clone(), params[0].var.clone(), s)
-            .map_err(err)?;
-        let a1 = ops::BiasAdd::new()
-            .build(z1, params[1].var.clone(), s)
-            .map_err(err)?;
-        let h = ops::Relu::new().build(a1, s).map_err(err)?;
-        let z2 = ops::MatMul::new()
-            .build(h, params[2].var.clone(), s)
-            .map_err(err)?;
-        let logits = ops::BiasAdd::new()
-            .build(z2, params[3].var.clone(), s)
-            .map_err(err)?;
-        let depth = constant(&scope, &[], &[CLASSES as i32])?;
-        let on = constant(&scope, &[], &[1.0f32])?;
-        let off = constant(&scope, &[], &[0.0f32])?;
-        let onehot = ops::OneHot::new()
-            .build(labels.clone(), depth, on, off, s)
-            .map_err(err)?;
-        let xent = ops::SoftmaxCrossEntropyWithLogits::new()
-            .build(logits, onehot, s)
-            .map_err(err)?;
-        let axis = constant(&scope, &[1], &[0i32])?;
-        let loss = ops::Mean::new()
-            .build(xent.output(0), axis, &mut scope.with_op_name("loss"))
-            .map_err(err)?;
-
-        let targets: Vec<Output> = params.iter().map(|p| p.var.output(0)).collect();
-        let grads = root
-            .graph_mut()
-            .add_gradients(Some("gpugate_gradients"), &[loss.output(0)], &targets, None)
-            .map_err(err)?;
-        let grads: Vec<Output> = grads
-            .into_iter()
-            .zip(["w1", "b1", "w2", "b2"])
-            .map(|(g, name)| g.ok_or_else(|| format!("TensorFlow built no gradient for {name}")))
-            .collect::<Result<_, _>>()?;
-
-        // Every gradient is computed before any update: the updates write the
-        // weights in place, and the backward pass still reads them.
-        let all_grads: Vec<Operation> = grads.iter().map(|g| g.operation.clone()).collect();
-        let update = scope.with_control_dependencies(&all_grads);
-        let lr = constant(&scope, &[], &[problem.learning_rate])?;
-        let b1 = constant(&scope, &[], &[problem.beta1])?;
-        let b2 = constant(&scope, &[], &[problem.beta2])?;
-        let eps = constant(&scope, &[], &[problem.epsilon])?;
-        let mut updates = Vec::new();
-        for (p, g) in params.iter().zip(&grads) {
-            updates.push(
-                ops::ApplyAdam::new()
-                    .build(
-                        p.var.clone(),
-                        p.m.clone(),
-                        p.v.clone(),
-                        beta1_power.clone(),
-                        beta2_power.clone(),
-                        lr.clone(),
-                        b1.clone(),
-                        b2.clone(),
-                        eps.clone(),
-                        g.clone(),
-                        &mut here(&update),
-                    )
-                    .map_err(err)?,
-            );
+    ) -> (Result<FitRun, String>, Result<FitRun, String>) {
+        if let Err(e) = self.require_loaded() {
+            return (Err(e.clone()), Err(e));
         }
-
-        let mut options = SessionOptions::new();
-        let config = ConfigProto {
-            allow_soft_placement: false,
-            intra_op_parallelism_threads: shape.threads.unwrap_or(0),
-            inter_op_parallelism_threads: shape.threads.unwrap_or(0),
-            use_per_session_threads: true,
-            device_count: if shape.hide_gpus {
-                HashMap::from([("GPU".to_string(), 0)])
-            } else {
-                HashMap::new()
-            },
-            ..Default::default()
-        };
-        options.set_config(&config.encode_to_vec()).map_err(err)?;
-        let graph = root.graph();
-        let session = Session::new(&options, &graph).map_err(err)?;
-
-        let mut init = SessionRunArgs::new();
-        for op in params.iter().flat_map(|p| &p.init) {
-            init.add_target(op);
-        }
-        session.run(&mut init).map_err(err)?;
-
-        let mut losses = Vec::with_capacity(problem.steps);
-        let mut trace = None;
-        for step in 0..problem.steps {
-            let (xs, ys) = problem.batch_of(step);
-            let t = (step + 1) as i32;
-            let tx = Tensor::new(&[problem.batch as u64, INPUTS as u64])
-                .with_values(xs)
-                .map_err(err)?;
-            let ty = Tensor::new(&[problem.batch as u64])
-                .with_values(ys)
-                .map_err(err)?;
-            let p1 = Tensor::from(problem.beta1.powi(t));
-            let p2 = Tensor::from(problem.beta2.powi(t));
-            let mut args = SessionRunArgs::new();
-            args.add_feed(&x, 0, &tx);
-            args.add_feed(&labels, 0, &ty);
-            args.add_feed(&beta1_power, 0, &p1);
-            args.add_feed(&beta2_power, 0, &p2);
-            for op in &updates {
-                args.add_target(op);
-            }
-            let token = args.request_fetch(&loss, 0);
-            // The crate reads run metadata even from a failed run (a null
-            // buffer), so only a step after one that succeeded is traced.
-            let options = RunOptions {
-                trace_level: FULL_TRACE,
-            }
-            .encode_to_vec();
-            if step == 1 {
-                args.set_run_options(&options);
-                args.set_request_metadata(true);
-            }
-            session.run(&mut args).map_err(err)?;
-            let value: Tensor<f32> = args.fetch(token).map_err(err)?;
-            losses.push(value[0]);
-            if step == 1 {
-                trace = args
-                    .get_metadata()
-                    .and_then(|b| RunMetadata::decode(b).ok());
-            }
-        }
-
-        let mut fetch = SessionRunArgs::new();
-        let tokens: Vec<_> = params
-            .iter()
-            .map(|p| fetch.request_fetch(&p.var, 0))
-            .collect();
-        session.run(&mut fetch).map_err(err)?;
-        let mut values = Vec::new();
-        for token in tokens {
-            let t: Tensor<f32> = fetch.fetch(token).map_err(err)?;
-            values.push(t.to_vec());
-        }
-        let [w1, b1, w2, b2]: [Vec<f32>; 4] =
-            values.try_into().map_err(|_| "four weights".to_string())?;
-
-        let (on_device, elsewhere) = match &trace {
-            Some(meta) => where_model_ops_ran(meta, &graph, device),
-            None => (0, Vec::new()),
-        };
-        Ok(FitRun {
-            losses,
-            weights: Weights { w1, b1, w2, b2 },
-            on_device,
-            elsewhere,
+        std::thread::scope(|s| {
+            let other = s.spawn(|| fit(reference.0, reference.1, problem));
+            let first = fit(subject.0, subject.1, problem);
+            let second = other
+                .join()
+                .unwrap_or_else(|_| Err("the reference training panicked".into()));
+            (first, second)
         })
     }
+}
+
+static TRACE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Trains `problem` on `device` (TensorFlow loaded) and returns the per-step
+/// losses, the final weights and where the model's ops ran.
+fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, String> {
+    let batch = problem.batch as i64;
+    let mut root = Scope::new_root_scope();
+    let scope = root.with_device(device);
+
+    let x = placeholder(&scope, "x", DataType::Float, &[batch, INPUTS as i64])?;
+    let labels = placeholder(&scope, "labels", DataType::Int32, &[batch])?;
+    let beta1_power = placeholder(&scope, "beta1_power", DataType::Float, &[])?;
+    let beta2_power = placeholder(&scope, "beta2_power", DataType::Float, &[])?;
+
+    let w = &problem.initial;
+    let params = [
+        param(&scope, "w1", &[INPUTS as u64, HIDDEN as u64], &w.w1)?,
+        param(&scope, "b1", &[HIDDEN as u64], &w.b1)?,
+        param(&scope, "w2", &[HIDDEN as u64, CLASSES as u64], &w.w2)?,
+        param(&scope, "b2", &[CLASSES as u64], &w.b2)?,
+    ];
+
+    let s = &mut here(&scope);
+    let z1 = ops::MatMul::new()
+        .build(x.clone(), params[0].var.clone(), s)
+        .map_err(err)?;
+    let a1 = ops::BiasAdd::new()
+        .build(z1, params[1].var.clone(), s)
+        .map_err(err)?;
+    let h = ops::Relu::new().build(a1, s).map_err(err)?;
+    let z2 = ops::MatMul::new()
+        .build(h, params[2].var.clone(), s)
+        .map_err(err)?;
+    let logits = ops::BiasAdd::new()
+        .build(z2, params[3].var.clone(), s)
+        .map_err(err)?;
+    let depth = constant(&scope, &[], &[CLASSES as i32])?;
+    let on = constant(&scope, &[], &[1.0f32])?;
+    let off = constant(&scope, &[], &[0.0f32])?;
+    let onehot = ops::OneHot::new()
+        .build(labels.clone(), depth, on, off, s)
+        .map_err(err)?;
+    let xent = ops::SoftmaxCrossEntropyWithLogits::new()
+        .build(logits, onehot, s)
+        .map_err(err)?;
+    let axis = constant(&scope, &[1], &[0i32])?;
+    let loss = ops::Mean::new()
+        .build(xent.output(0), axis, &mut scope.with_op_name("loss"))
+        .map_err(err)?;
+
+    let targets: Vec<Output> = params.iter().map(|p| p.var.output(0)).collect();
+    let grads = root
+        .graph_mut()
+        .add_gradients(Some("gpugate_gradients"), &[loss.output(0)], &targets, None)
+        .map_err(err)?;
+    let grads: Vec<Output> = grads
+        .into_iter()
+        .zip(["w1", "b1", "w2", "b2"])
+        .map(|(g, name)| g.ok_or_else(|| format!("TensorFlow built no gradient for {name}")))
+        .collect::<Result<_, _>>()?;
+
+    // Every gradient is computed before any update: the updates write the
+    // weights in place, and the backward pass still reads them.
+    let all_grads: Vec<Operation> = grads.iter().map(|g| g.operation.clone()).collect();
+    let update = scope.with_control_dependencies(&all_grads);
+    let lr = constant(&scope, &[], &[problem.learning_rate])?;
+    let b1 = constant(&scope, &[], &[problem.beta1])?;
+    let b2 = constant(&scope, &[], &[problem.beta2])?;
+    let eps = constant(&scope, &[], &[problem.epsilon])?;
+    let mut updates = Vec::new();
+    for (p, g) in params.iter().zip(&grads) {
+        updates.push(
+            ops::ApplyAdam::new()
+                .build(
+                    p.var.clone(),
+                    p.m.clone(),
+                    p.v.clone(),
+                    beta1_power.clone(),
+                    beta2_power.clone(),
+                    lr.clone(),
+                    b1.clone(),
+                    b2.clone(),
+                    eps.clone(),
+                    g.clone(),
+                    &mut here(&update),
+                )
+                .map_err(err)?,
+        );
+    }
+
+    let mut options = SessionOptions::new();
+    let config = ConfigProto {
+        allow_soft_placement: false,
+        intra_op_parallelism_threads: shape.threads.unwrap_or(0),
+        inter_op_parallelism_threads: shape.threads.unwrap_or(0),
+        use_per_session_threads: true,
+        device_count: if shape.hide_gpus {
+            HashMap::from([("GPU".to_string(), 0)])
+        } else {
+            HashMap::new()
+        },
+        ..Default::default()
+    };
+    options.set_config(&config.encode_to_vec()).map_err(err)?;
+    let graph = root.graph();
+    let session = Session::new(&options, &graph).map_err(err)?;
+
+    let mut init = SessionRunArgs::new();
+    for op in params.iter().flat_map(|p| &p.init) {
+        init.add_target(op);
+    }
+    session.run(&mut init).map_err(err)?;
+
+    let mut losses = Vec::with_capacity(problem.steps);
+    let mut trace = None;
+    for step in 0..problem.steps {
+        let (xs, ys) = problem.batch_of(step);
+        let t = (step + 1) as i32;
+        let tx = Tensor::new(&[problem.batch as u64, INPUTS as u64])
+            .with_values(xs)
+            .map_err(err)?;
+        let ty = Tensor::new(&[problem.batch as u64])
+            .with_values(ys)
+            .map_err(err)?;
+        let p1 = Tensor::from(problem.beta1.powi(t));
+        let p2 = Tensor::from(problem.beta2.powi(t));
+        let mut args = SessionRunArgs::new();
+        args.add_feed(&x, 0, &tx);
+        args.add_feed(&labels, 0, &ty);
+        args.add_feed(&beta1_power, 0, &p1);
+        args.add_feed(&beta2_power, 0, &p2);
+        for op in &updates {
+            args.add_target(op);
+        }
+        let token = args.request_fetch(&loss, 0);
+        // The crate reads run metadata even from a failed run (a null
+        // buffer), so only a step after one that succeeded is traced.
+        let options = RunOptions {
+            trace_level: FULL_TRACE,
+        }
+        .encode_to_vec();
+        if step == 1 {
+            args.set_run_options(&options);
+            args.set_request_metadata(true);
+        }
+        {
+            // TensorFlow profiles a traced run in a process-wide session,
+            // one at a time: the pair's traced steps take turns.
+            let _one_trace = (step == 1).then(|| TRACE.lock().unwrap_or_else(|e| e.into_inner()));
+            session.run(&mut args).map_err(err)?;
+        }
+        let value: Tensor<f32> = args.fetch(token).map_err(err)?;
+        losses.push(value[0]);
+        if step == 1 {
+            trace = args
+                .get_metadata()
+                .and_then(|b| RunMetadata::decode(b).ok());
+        }
+    }
+
+    let mut fetch = SessionRunArgs::new();
+    let tokens: Vec<_> = params
+        .iter()
+        .map(|p| fetch.request_fetch(&p.var, 0))
+        .collect();
+    session.run(&mut fetch).map_err(err)?;
+    let mut values = Vec::new();
+    for token in tokens {
+        let t: Tensor<f32> = fetch.fetch(token).map_err(err)?;
+        values.push(t.to_vec());
+    }
+    let [w1, b1, w2, b2]: [Vec<f32>; 4] =
+        values.try_into().map_err(|_| "four weights".to_string())?;
+
+    let (on_device, elsewhere) = match &trace {
+        Some(meta) => where_model_ops_ran(meta, &graph, device),
+        None => (0, Vec::new()),
+    };
+    Ok(FitRun {
+        losses,
+        weights: Weights { w1, b1, w2, b2 },
+        on_device,
+        elsewhere,
+    })
 }
 
 /// Counts the traced model ops that ran on `device` and names the others.

@@ -37,7 +37,8 @@ pub fn main() -> ExitCode {
         Lane::Tensorflow { device, .. } => device.clone(),
         Lane::Native | Lane::Probe => crate::checks::DEFAULT_TF_DEVICE.to_string(),
     };
-    let mut tf = Runtime::new(init.tensorflow, device);
+    let bind_now = init.lane == Lane::tensorflow_default();
+    let mut tf = Runtime::new(init.tensorflow, device, bind_now);
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
 
