@@ -1,6 +1,9 @@
 //! `command`: runs a program (argv, never a shell) and judges its exit code
 //! and output, e.g. `nvcc --version` or `nvidia-smi -L`.
 
+use crate::checks::kind::{Execution, InParent, Kind};
+use crate::diagnose::Family;
+
 use super::Pattern;
 use crate::outcome::Verdict;
 use crate::procs;
@@ -217,6 +220,42 @@ impl PipeReader {
         let complete = self.done.recv_timeout(wait).is_ok();
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         (String::from_utf8_lossy(&kept).into_owned(), complete)
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Parent(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        false
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[]
+    }
+
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        Spec::resolve(self, base_dir)
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InParent for Spec {
+    fn run(&self, timeout: std::time::Duration) -> (Verdict, Option<String>) {
+        Spec::run(self, timeout)
     }
 }
 

@@ -1,6 +1,9 @@
 //! `cuda.libraries`: every library the TensorFlow build dlopens at start-up
 //! loads under the exact soname it asks for, at a compatible version.
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use crate::compat::{self, CudnnMatch, Role};
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -93,6 +96,53 @@ impl Spec {
         } else {
             Verdict::fail(problems.join("; ")).with_detail(detail)
         }
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[
+            Family::Driver,
+            Family::DriverTooOld,
+            Family::CudaLibrary,
+            Family::Cudnn,
+            Family::CudnnMinor,
+            Family::LibraryShadowed,
+        ]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }
 

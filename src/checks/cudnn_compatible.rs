@@ -1,6 +1,9 @@
 //! `cudnn.compatible`: the cuDNN the loader resolves has the build's major
 //! and an equal or newer minor (or at least `min`).
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use crate::compat::{self, CudnnMatch, Role};
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -84,5 +87,49 @@ impl Spec {
                 copy.path.display()
             )),
         }
+    }
+}
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[
+            Family::Driver,
+            Family::Cudnn,
+            Family::CudnnMinor,
+            Family::LibraryShadowed,
+        ]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }

@@ -2,6 +2,9 @@
 //! build needs (or `cuda = "12.5"`), fully or under minor-version
 //! compatibility, and says which.
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use super::with_driver;
 use crate::compat::{self, DriverSupport};
 use crate::facts::Facts;
@@ -77,6 +80,50 @@ impl Spec {
                 "driver {version} supports CUDA up to {driver_cuda}; {whose} needs CUDA {needed}"
             )),
         }
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[
+            Family::Driver,
+            Family::DriverTooOld,
+            Family::DriverCompatibility,
+        ]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }
 

@@ -1,6 +1,9 @@
 //! `driver.version`: the NVIDIA driver NVML reports is at least / at most /
 //! exactly a version, compared part by part (535.104.05 > 535.54.03).
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use super::bounds::{Bounds, Violation};
 use super::with_driver;
 use crate::facts::Facts;
@@ -31,6 +34,50 @@ impl Spec {
                 .with_detail(format!("NVML: {}", driver.library)),
             None => Verdict::pass(format!("NVIDIA driver {found}")),
         }
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[
+            Family::Driver,
+            Family::DriverTooOld,
+            Family::DriverCompatibility,
+        ]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }
 

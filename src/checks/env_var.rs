@@ -1,6 +1,9 @@
 //! `env.var`: an environment variable is present, absent, equal to a value or
 //! matching a pattern (for example that CUDA_VISIBLE_DEVICES hides no GPU).
 
+use crate::checks::kind::{Execution, InParent, Kind};
+use crate::diagnose::Family;
+
 use super::Pattern;
 use crate::outcome::Verdict;
 use crate::redact::shown_value;
@@ -73,6 +76,42 @@ impl Spec {
             ));
         }
         Verdict::pass(format!("{var} is \"{shown}\""))
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Parent(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[Family::DeviceVisibility]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InParent for Spec {
+    fn run(&self, _timeout: std::time::Duration) -> (Verdict, Option<String>) {
+        (self.run(), None)
     }
 }
 

@@ -1,6 +1,9 @@
 //! `file.exists`: a path exists and has the expected type (device nodes such
 //! as /dev/nvidiactl are how a container shows it was given GPUs).
 
+use crate::checks::kind::{Execution, InParent, Kind};
+use crate::diagnose::Family;
+
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::FileTypeExt;
@@ -79,6 +82,42 @@ impl Spec {
             ));
         }
         Verdict::pass(format!("{} exists ({})", self.path, actual.word()))
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Parent(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        false
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[]
+    }
+
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        Spec::resolve(self, base_dir)
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InParent for Spec {
+    fn run(&self, _timeout: std::time::Duration) -> (Verdict, Option<String>) {
+        (self.run(), None)
     }
 }
 

@@ -2,6 +2,9 @@
 //! build has kernels for it. Coverage by PTX alone passes with a warning: it
 //! runs, after the driver JIT-compiles the kernels.
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use super::with_gpus;
 use crate::compat::{self, Capability, Coverage};
 use crate::facts::Facts;
@@ -105,6 +108,51 @@ impl Spec {
             ))
         };
         verdict.with_detail(detail.join("\n"))
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[
+            Family::Driver,
+            Family::DriverCompatibility,
+            Family::ComputeCapability,
+            Family::PtxJit,
+        ]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }
 

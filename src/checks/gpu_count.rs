@@ -1,5 +1,8 @@
 //! `gpu.count`: how many GPUs NVML lists (min / max / equals).
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use super::bounds::{Bounds, Violation};
 use super::with_driver;
 use crate::facts::Facts;
@@ -39,6 +42,46 @@ impl Spec {
         } else {
             verdict.with_detail(listing)
         }
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[Family::Driver]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        false
     }
 }
 

@@ -2,6 +2,10 @@
 //! `libcuda.so.1`, or a path), optionally exporting given symbols. Runs in a
 //! worker: a library whose load crashes or hangs becomes an error outcome.
 
+use crate::checks::Lane;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::diagnose::Family;
+
 use crate::dl::Library;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
@@ -59,5 +63,44 @@ impl Spec {
         };
         lib.keep();
         verdict.with_property("resolved_path", path)
+    }
+}
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(Lane::Native, self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[Family::CudaLibrary, Family::Cudnn, Family::LibraryShadowed]
+    }
+
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        Spec::resolve(self, base_dir)
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        _tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self)
     }
 }

@@ -14,6 +14,7 @@ pub mod gpu_count;
 pub mod gpu_health;
 pub mod gpu_idle;
 pub mod gpu_memory;
+pub mod kind;
 pub mod library_loads;
 mod pattern;
 pub mod target;
@@ -28,13 +29,13 @@ pub mod tensorflow_visibility;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use kind::{Execution, Kind};
 pub use pattern::Pattern;
 pub use target::{Numerics, Target};
 
 use crate::facts::Facts;
 use crate::facts::driver::{Driver, DriverProbe};
 use crate::outcome::Verdict;
-use crate::tf::runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
@@ -65,9 +66,13 @@ macro_rules! check_kinds {
                 match self { $( CheckKind::$variant(_) => $name, )+ }
             }
 
-            /// Checks what serde cannot (contradictory keys, ranges).
-            pub fn validate(&self) -> Result<(), String> {
-                match self { $( CheckKind::$variant(spec) => spec.validate(), )+ }
+            /// What the kind says about itself.
+            pub fn kind(&self) -> &dyn Kind {
+                match self { $( CheckKind::$variant(spec) => spec, )+ }
+            }
+
+            pub fn kind_mut(&mut self) -> &mut dyn Kind {
+                match self { $( CheckKind::$variant(spec) => spec, )+ }
             }
         }
     };
@@ -218,11 +223,7 @@ pub struct RunContext {
 
 impl RunContext {
     pub fn for_check(kind: &CheckKind, facts: &Facts) -> RunContext {
-        let target = match kind {
-            CheckKind::TensorflowThroughput(spec) => spec.target().ok(),
-            CheckKind::TensorflowFitParity(spec) => spec.target().ok(),
-            _ => None,
-        };
+        let target = kind.kind().per_device().and_then(|d| Target::parse(d).ok());
         RunContext {
             device_model: target.and_then(|t| device_model(&t, facts)),
         }
@@ -256,6 +257,16 @@ fn device_model(target: &Target, facts: &Facts) -> Option<String> {
 /// The device TensorFlow checks without a device of their own run against.
 pub const DEFAULT_TF_DEVICE: &str = "/device:CPU:0";
 
+/// A TensorFlow lane on `device` with TensorFlow's own numerics and options.
+pub(crate) fn tensorflow_lane(device: &str) -> Lane {
+    Lane::Tensorflow {
+        device: device.to_string(),
+        pin: None,
+        numerics: Numerics::Default,
+        gpu_options: None,
+    }
+}
+
 pub enum Placement {
     Parent,
     /// A judgement over the facts gathered before the checks run.
@@ -266,101 +277,42 @@ pub enum Placement {
 impl CheckKind {
     /// Anything that loads native code runs in a worker (docs/architecture.md).
     pub fn placement(&self) -> Placement {
-        let tf = |device: &str| {
-            Placement::Worker(Lane::Tensorflow {
-                device: device.to_string(),
-                pin: None,
-                numerics: Numerics::Default,
-                gpu_options: None,
-            })
-        };
-        match self {
-            CheckKind::EnvVar(_) | CheckKind::FileExists(_) | CheckKind::Command(_) => {
-                Placement::Parent
-            }
-            CheckKind::LibraryLoads(_) => Placement::Worker(Lane::Native),
-            CheckKind::TensorflowLoads(_) | CheckKind::TensorflowDevices(_) => {
-                tf(DEFAULT_TF_DEVICE)
-            }
-            CheckKind::TensorflowMatmul(spec) => tf(&spec.device),
-            CheckKind::TensorflowFitParity(spec) => Placement::Worker(spec.lane()),
-            CheckKind::TensorflowPlacement(spec) => Placement::Worker(spec.lane()),
-            CheckKind::TensorflowThroughput(spec) => Placement::Worker(spec.lane()),
-            CheckKind::TensorflowBuild(_)
-            | CheckKind::TensorflowVisibility(_)
-            | CheckKind::DriverVersion(_)
-            | CheckKind::DriverSupportsCuda(_)
-            | CheckKind::CudaLibraries(_)
-            | CheckKind::CudnnCompatible(_)
-            | CheckKind::GpuCount(_)
-            | CheckKind::GpuComputeCapability(_)
-            | CheckKind::GpuMemory(_)
-            | CheckKind::GpuHealth(_)
-            | CheckKind::GpuIdle(_) => Placement::Facts,
+        match self.kind().execution() {
+            Execution::Parent(_) => Placement::Parent,
+            Execution::Facts(_) => Placement::Facts,
+            Execution::Worker(lane, _) => Placement::Worker(lane),
         }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.kind().validate()
     }
 
     /// Whether this check asks for `device = "each-gpu"`.
     pub fn is_each_gpu(&self) -> bool {
-        let device = match self {
-            CheckKind::TensorflowFitParity(spec) => &spec.device,
-            CheckKind::TensorflowThroughput(spec) => &spec.device,
-            _ => return false,
-        };
-        device == target::EACH_GPU
+        self.kind().per_device() == Some(target::EACH_GPU)
     }
 
     /// Points a per-device check at one device (the `each-gpu` expansion).
     pub fn set_device(&mut self, device: &str) {
-        match self {
-            CheckKind::TensorflowFitParity(spec) => spec.device = device.to_string(),
-            CheckKind::TensorflowThroughput(spec) => spec.device = device.to_string(),
-            _ => {}
+        if let Some(slot) = self.kind_mut().per_device_mut() {
+            *slot = device.to_string();
         }
     }
 
     /// Whether libtensorflow must be loaded first: to run on it, or because
     /// the judgement reads the loaded build.
     pub fn needs_tensorflow(&self) -> bool {
-        matches!(self.placement(), Placement::Worker(Lane::Tensorflow { .. }))
-            || matches!(
-                self,
-                CheckKind::TensorflowBuild(_) | CheckKind::TensorflowVisibility(_)
-            )
+        match self.kind().execution() {
+            Execution::Worker(lane, _) => matches!(lane, Lane::Tensorflow { .. }),
+            Execution::Facts(judge) => judge.reads_loaded_tensorflow(),
+            Execution::Parent(_) => false,
+        }
     }
 
     /// Whether a failure is about the GPU stack, so diagnoses may explain it.
     pub fn concerns_gpu(&self) -> bool {
-        match self {
-            CheckKind::TensorflowMatmul(spec) => spec.device.to_uppercase().contains("GPU"),
-            CheckKind::TensorflowDevices(spec) => spec.min.contains_key("GPU"),
-            CheckKind::TensorflowFitParity(spec) => spec.concerns_gpu(),
-            CheckKind::TensorflowPlacement(spec) => spec.concerns_gpu(),
-            CheckKind::TensorflowThroughput(spec) => spec.concerns_gpu(),
-            CheckKind::TensorflowLoads(_) => false,
-            _ => true,
-        }
-    }
-
-    /// Judges a facts-based check.
-    pub fn judge_facts(&self, facts: &Facts) -> Verdict {
-        match self {
-            CheckKind::TensorflowBuild(spec) => spec.judge(facts),
-            CheckKind::TensorflowVisibility(spec) => spec.judge(facts),
-            CheckKind::DriverVersion(spec) => spec.judge(facts),
-            CheckKind::DriverSupportsCuda(spec) => spec.judge(facts),
-            CheckKind::CudaLibraries(spec) => spec.judge(facts),
-            CheckKind::CudnnCompatible(spec) => spec.judge(facts),
-            CheckKind::GpuCount(spec) => spec.judge(facts),
-            CheckKind::GpuComputeCapability(spec) => spec.judge(facts),
-            CheckKind::GpuMemory(spec) => spec.judge(facts),
-            CheckKind::GpuHealth(spec) => spec.judge(facts),
-            CheckKind::GpuIdle(spec) => spec.judge(facts),
-            other => Verdict::error(format!(
-                "internal error: `{}` is not judged from facts",
-                other.name()
-            )),
-        }
+        self.kind().concerns_gpu()
     }
 
     pub fn default_timeout(&self) -> Duration {
@@ -373,45 +325,6 @@ impl CheckKind {
 
     /// Makes relative paths relative to the suite's directory.
     pub fn resolve_paths(&mut self, base_dir: &Path) {
-        match self {
-            CheckKind::FileExists(spec) => spec.resolve(base_dir),
-            CheckKind::LibraryLoads(spec) => spec.resolve(base_dir),
-            CheckKind::Command(spec) => spec.resolve(base_dir),
-            CheckKind::TensorflowThroughput(spec) => spec.resolve(base_dir),
-            _ => {}
-        }
-    }
-
-    /// Runs a parent-side check. Returns captured output, if any, beside the verdict.
-    pub fn run_in_parent(&self, timeout: Duration) -> (Verdict, Option<String>) {
-        match self {
-            CheckKind::EnvVar(spec) => (spec.run(), None),
-            CheckKind::FileExists(spec) => (spec.run(), None),
-            CheckKind::Command(spec) => spec.run(timeout),
-            _ => (
-                Verdict::error(format!(
-                    "internal error: `{}` must run in a worker",
-                    self.name()
-                )),
-                None,
-            ),
-        }
-    }
-
-    /// Runs a worker-side check (inside `gpugate __worker`).
-    pub fn run_in_worker(&self, tf: &mut Runtime, context: &RunContext) -> Verdict {
-        match self {
-            CheckKind::LibraryLoads(spec) => spec.run(),
-            CheckKind::TensorflowLoads(spec) => spec.run(tf),
-            CheckKind::TensorflowDevices(spec) => spec.run(tf),
-            CheckKind::TensorflowMatmul(spec) => spec.run(tf),
-            CheckKind::TensorflowFitParity(spec) => spec.run(tf),
-            CheckKind::TensorflowPlacement(spec) => spec.run(tf),
-            CheckKind::TensorflowThroughput(spec) => spec.run(tf, context),
-            _ => Verdict::error(format!(
-                "internal error: `{}` must run in the parent",
-                self.name()
-            )),
-        }
+        self.kind_mut().resolve_paths(base_dir)
     }
 }

@@ -1,6 +1,9 @@
 //! `tensorflow.build`: the TensorFlow in use is a CUDA build where the
 //! machine has GPUs (or as `cuda` demands), at least `min_version`.
 
+use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::diagnose::Family;
+
 use crate::facts::Facts;
 use crate::outcome::Verdict;
 use crate::version::Version;
@@ -72,5 +75,44 @@ impl Spec {
             .with_detail(detail),
             _ => Verdict::pass(build.describe()).with_detail(detail),
         }
+    }
+}
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Facts(self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        true
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[Family::CpuOnlyBuild, Family::HostCpu]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl OverFacts for Spec {
+    fn judge(&self, facts: &Facts) -> Verdict {
+        Spec::judge(self, facts)
+    }
+
+    fn reads_loaded_tensorflow(&self) -> bool {
+        true
     }
 }

@@ -1,6 +1,11 @@
 //! `tensorflow.devices`: the devices TensorFlow's C API lists, with minimum
 //! counts per device type (`min = { GPU = 1 }`).
 
+use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
+use crate::diagnose::Family;
+
 use crate::outcome::Verdict;
 use crate::tf::runtime::{DeviceInfo, Runtime};
 use serde::{Deserialize, Serialize};
@@ -76,6 +81,46 @@ impl Spec {
             verdict = verdict.with_property(format!("tensorflow.devices.{ty}"), count(ty));
         }
         verdict
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(tensorflow_lane(DEFAULT_TF_DEVICE), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        self.min.contains_key("GPU")
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        TENSORFLOW_COMPUTE
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf)
     }
 }
 

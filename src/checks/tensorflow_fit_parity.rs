@@ -6,6 +6,10 @@
 //! On a GPU the reference is the CPU. On a CPU the reference is the CPU with
 //! a single thread, so the whole path runs on machines without a GPU.
 
+use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::diagnose::Family;
+
 use super::Lane;
 use super::target::{Numerics, Target};
 use crate::outcome::Verdict;
@@ -366,6 +370,46 @@ fn parameter_name(i: usize) -> String {
         offset -= size;
     }
     format!("parameter {i}")
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(self.lane(), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        Spec::concerns_gpu(self)
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        TENSORFLOW_COMPUTE
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        Some(&self.device)
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        Some(&mut self.device)
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf)
+    }
 }
 
 #[cfg(test)]

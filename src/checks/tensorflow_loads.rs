@@ -1,6 +1,10 @@
 //! `tensorflow.loads`: libtensorflow loads and reports its version; on
 //! failure, every place searched and the loader's error for each.
 
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
+use crate::diagnose::Family;
+
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
 use crate::version::Version;
@@ -70,6 +74,46 @@ impl Spec {
                 "tensorflow.load_seconds",
                 format!("{:.3}", loaded.load_seconds),
             )
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(tensorflow_lane(DEFAULT_TF_DEVICE), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        false
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        &[Family::HostCpu]
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf)
     }
 }
 

@@ -2,6 +2,11 @@
 //! device, checked against a float64 reference computed here, and the device
 //! that actually ran it read from TensorFlow's run metadata.
 
+use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::tensorflow_lane;
+use crate::diagnose::Family;
+
 use crate::outcome::Verdict;
 use crate::rng::SplitMix64;
 use crate::tf::proto::short_device;
@@ -110,6 +115,46 @@ pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
         diff.sqrt()
     } else {
         (diff / norm).sqrt()
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(tensorflow_lane(&self.device), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        self.device.to_uppercase().contains("GPU")
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        TENSORFLOW_COMPUTE
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf)
     }
 }
 

@@ -5,6 +5,10 @@
 //! provide fails with TensorFlow's own error, or passes where the suite
 //! expects the refusal (proof that nothing falls back to the CPU silently).
 
+use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::diagnose::Family;
+
 use super::{GpuOptionsKey, Lane, Numerics};
 use crate::outcome::Verdict;
 use crate::rng::SplitMix64;
@@ -233,6 +237,46 @@ fn reference(a: &[f32], b: &[f32], n: usize) -> f64 {
         }
     }
     total
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(self.lane(), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        Spec::concerns_gpu(self)
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        TENSORFLOW_COMPUTE
+    }
+
+    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
+        // No key of this kind is a path.
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf)
+    }
 }
 
 #[cfg(test)]

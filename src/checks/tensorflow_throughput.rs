@@ -4,6 +4,10 @@
 //! baseline recorded earlier on the same GPU model (`gpugate baseline
 //! record`), so a nightly run catches a slow GPU or a throttled link.
 
+use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::diagnose::Family;
+
 use super::target::{Numerics, Target};
 use super::{Lane, RunContext};
 use crate::baseline::Baselines;
@@ -368,6 +372,46 @@ fn describe(measure: &str, value: f64) -> String {
     match measure.strip_suffix("_tflops") {
         Some(precision) => format!("{precision} {value:.3} TFLOP/s"),
         None => format!("host→device {value:.2} GB/s"),
+    }
+}
+
+impl Kind for Spec {
+    fn validate(&self) -> Result<(), String> {
+        Spec::validate(self)
+    }
+
+    fn execution(&self) -> Execution<'_> {
+        Execution::Worker(self.lane(), self)
+    }
+
+    fn concerns_gpu(&self) -> bool {
+        Spec::concerns_gpu(self)
+    }
+
+    fn explained_by(&self) -> &'static [Family] {
+        TENSORFLOW_COMPUTE
+    }
+
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        Spec::resolve(self, base_dir)
+    }
+
+    fn per_device(&self) -> Option<&str> {
+        Some(&self.device)
+    }
+
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        Some(&mut self.device)
+    }
+}
+
+impl InWorker for Spec {
+    fn run(
+        &self,
+        tf: &mut crate::tf::runtime::Runtime,
+        context: &crate::checks::RunContext,
+    ) -> Verdict {
+        Spec::run(self, tf, context)
     }
 }
 

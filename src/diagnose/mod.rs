@@ -3,12 +3,14 @@
 //! they used. Documented one section per id in docs/diagnoses.md, which
 //! `gpugate explain ID` prints.
 
+pub mod family;
 mod rules;
 pub mod tf_log;
 
 use crate::facts::Facts;
 
 pub use crate::finding::{Finding, Severity};
+pub use family::Family;
 pub use rules::{RULES, health_problems};
 
 /// What the rules read: the snapshot, plus TensorFlow's log (its load and,
@@ -18,24 +20,11 @@ pub struct Evidence<'a> {
     pub log: &'a str,
 }
 
-/// Stands, in a rule's `explains`, for every check that computes with
-/// TensorFlow on a device: their failures share causes.
-pub const TF_COMPUTE: &str = "tensorflow compute";
-
-/// The check kinds that compute with TensorFlow on a device.
-const TF_COMPUTE_KINDS: &[&str] = &[
-    "tensorflow.devices",
-    "tensorflow.matmul",
-    "tensorflow.fit_parity",
-    "tensorflow.placement",
-    "tensorflow.visibility",
-    "tensorflow.throughput",
-];
-
 pub struct Rule {
     pub id: &'static str,
-    /// The check kinds whose failures this rule can explain.
-    pub explains: &'static [&'static str],
+    /// The family of causes this rule finds; the check kinds it can explain
+    /// say which families explain them.
+    pub family: Family,
     pub judge: fn(&Evidence) -> Vec<Finding>,
 }
 
@@ -46,19 +35,15 @@ pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
     findings
 }
 
-/// The findings that can explain a failure of a check of `kind`.
-pub fn explaining<'f>(kind: &str, findings: &'f [Finding]) -> Vec<&'f Finding> {
-    let kind = if TF_COMPUTE_KINDS.contains(&kind) {
-        TF_COMPUTE
-    } else {
-        kind
-    };
+/// The findings that can explain a failure of a check whose kind the
+/// `families` explain.
+pub fn explaining<'f>(families: &[Family], findings: &'f [Finding]) -> Vec<&'f Finding> {
     findings
         .iter()
         .filter(|f| {
             RULES
                 .iter()
-                .any(|r| r.id == f.id && r.explains.contains(&kind))
+                .any(|r| r.id == f.id && families.contains(&r.family))
         })
         .collect()
 }

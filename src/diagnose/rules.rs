@@ -9,173 +9,132 @@ use crate::facts::driver::{DriverProbe, HARMFUL_THROTTLE};
 use crate::facts::libraries::LibraryFact;
 use crate::version::Version;
 
-use super::TF_COMPUTE;
-
-const TF_GPU: &[&str] = &[TF_COMPUTE];
-// `command`, `file.exists` and `library.loads` fail for their own reasons:
-// a driver problem explains them only where a rule says so itself.
-const DRIVER_SIDE: &[&str] = &[
-    "driver.version",
-    "driver.supports_cuda",
-    "gpu.count",
-    "gpu.compute_capability",
-    "gpu.memory",
-    "gpu.health",
-    "gpu.idle",
-    "cuda.libraries",
-    "cudnn.compatible",
-    TF_COMPUTE,
-];
+use super::family::Family;
 
 pub static RULES: &[Rule] = &[
     Rule {
         id: "nvml-missing",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: nvml_missing,
     },
     Rule {
         id: "driver-not-loaded",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: driver_not_loaded,
     },
     Rule {
         id: "driver-library-mismatch",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: driver_library_mismatch,
     },
     Rule {
         id: "nvml-no-permission",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: nvml_no_permission,
     },
     Rule {
         id: "nvml-unknown-error",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: nvml_unknown_error,
     },
     Rule {
         id: "cuda-init-failed",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: cuda_init_failed,
     },
     Rule {
         id: "nvml-unresponsive",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: nvml_unresponsive,
     },
     Rule {
         id: "no-device-nodes",
-        explains: DRIVER_SIDE,
+        family: Family::Driver,
         judge: no_device_nodes,
     },
     Rule {
         id: "cuda-visible-devices-hides-all",
-        explains: &["env.var", TF_COMPUTE],
+        family: Family::DeviceVisibility,
         judge: visible_devices_hide_all,
     },
     Rule {
         id: "driver-too-old",
-        explains: &[
-            "driver.version",
-            "driver.supports_cuda",
-            "cuda.libraries",
-            TF_COMPUTE,
-        ],
+        family: Family::DriverTooOld,
         judge: driver_too_old,
     },
     Rule {
         id: "driver-minor-version-compat",
-        explains: &[
-            "driver.version",
-            "driver.supports_cuda",
-            "gpu.compute_capability",
-            TF_COMPUTE,
-        ],
+        family: Family::DriverCompatibility,
         judge: driver_minor_compat,
     },
     Rule {
         id: "cuda-library-missing",
-        explains: &["cuda.libraries", "library.loads", TF_COMPUTE],
+        family: Family::CudaLibrary,
         judge: cuda_library_missing,
     },
     Rule {
         id: "cudnn-missing",
-        explains: &[
-            "cudnn.compatible",
-            "cuda.libraries",
-            "library.loads",
-            TF_COMPUTE,
-        ],
+        family: Family::Cudnn,
         judge: cudnn_missing,
     },
     Rule {
         id: "cudnn-wrong-major",
-        explains: &[
-            "cudnn.compatible",
-            "cuda.libraries",
-            "library.loads",
-            TF_COMPUTE,
-        ],
+        family: Family::Cudnn,
         judge: cudnn_wrong_major,
     },
     Rule {
         id: "cudnn-older-minor",
-        explains: &["cudnn.compatible", "cuda.libraries", TF_COMPUTE],
+        family: Family::CudnnMinor,
         judge: cudnn_older_minor,
     },
     Rule {
         id: "compute-capability-unsupported",
-        explains: &["gpu.compute_capability", TF_COMPUTE],
+        family: Family::ComputeCapability,
         judge: capability_unsupported,
     },
     Rule {
         id: "compute-capability-ptx-jit",
-        explains: &["gpu.compute_capability"],
+        family: Family::PtxJit,
         judge: capability_ptx_jit,
     },
     Rule {
         id: "tensorflow-cpu-only",
-        explains: &["tensorflow.build", TF_COMPUTE],
+        family: Family::CpuOnlyBuild,
         judge: tensorflow_cpu_only,
     },
     Rule {
         id: "tensorflow-fell-back-to-cpu",
-        explains: TF_GPU,
+        family: Family::CpuFallback,
         judge: fell_back_to_cpu,
     },
     Rule {
         id: "tensorflow-session-failed",
-        explains: &["tensorflow.devices", TF_COMPUTE],
+        family: Family::TensorflowSession,
         judge: session_failed,
     },
     Rule {
         id: "library-shadowed",
-        explains: &[
-            "cuda.libraries",
-            "cudnn.compatible",
-            "library.loads",
-            TF_COMPUTE,
-        ],
+        family: Family::LibraryShadowed,
         judge: library_shadowed,
     },
     Rule {
         id: "gpu-unhealthy",
-        explains: &["gpu.health", TF_COMPUTE],
+        family: Family::GpuHealth,
         judge: gpu_unhealthy,
     },
     Rule {
         id: "gpu-busy",
-        explains: &["gpu.idle", "gpu.memory"],
+        family: Family::GpuBusy,
         judge: gpu_busy,
     },
     Rule {
         id: "cpu-without-avx",
-        explains: &["tensorflow.loads", "tensorflow.build", TF_COMPUTE],
+        family: Family::HostCpu,
         judge: cpu_without_avx,
     },
     Rule {
         id: "persistence-mode-off",
-        explains: &["gpu.health", TF_COMPUTE],
+        family: Family::GpuHealth,
         judge: persistence_mode_off,
     },
 ];

@@ -9,7 +9,7 @@ pub mod probe;
 pub use plan_upgrade::{judge_releases, releases_text, with_driver};
 pub use prepare::{TfOptions, flavor_for};
 
-use crate::checks::{Lane, Placement, RunContext, Target};
+use crate::checks::{Execution, Lane, Placement, RunContext, Target};
 use crate::diagnose::{self, Evidence};
 use crate::facts::driver::DriverProbe;
 use crate::facts::visible::{Visible, visible};
@@ -315,13 +315,13 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         match &check.gate {
             Gate::Skip(reason) => (Verdict::skip(reason.clone()), None, "skipped"),
             Gate::Fail(reason) => (Verdict::fail(reason.clone()), None, "requirement"),
-            Gate::Run => match check.kind.placement() {
-                Placement::Parent => {
-                    let (verdict, output) = check.kind.run_in_parent(check.timeout);
+            Gate::Run => match check.kind.kind().execution() {
+                Execution::Parent(run) => {
+                    let (verdict, output) = run.run(check.timeout);
                     (verdict, output, "assertion")
                 }
-                Placement::Facts => (check.kind.judge_facts(facts), None, "assertion"),
-                Placement::Worker(lane) => {
+                Execution::Facts(judge) => (judge.judge(facts), None, "assertion"),
+                Execution::Worker(lane, _) => {
                     let request = RequestBody::Run {
                         check: check.kind.clone(),
                         context: RunContext::for_check(&check.kind, facts),
@@ -349,7 +349,11 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     };
     let causes =
         if matches!(verdict.status, Status::Fail | Status::Error) && check.kind.concerns_gpu() {
-            causes_of(check.kind.name(), facts, output.as_deref().unwrap_or(""))
+            causes_of(
+                check.kind.kind().explained_by(),
+                facts,
+                output.as_deref().unwrap_or(""),
+            )
         } else {
             Vec::new()
         };
@@ -377,12 +381,12 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     outcome
 }
 
-/// The diagnoses that explain a failure of this kind: its root causes. The
-/// check's own output joins TensorFlow's load log as evidence.
-fn causes_of(kind: &str, facts: &Facts, output: &str) -> Vec<diagnose::Finding> {
+/// The diagnoses of the families that explain a failure of this kind: its
+/// root causes. The check's own output joins TensorFlow's load log as evidence.
+fn causes_of(families: &[diagnose::Family], facts: &Facts, output: &str) -> Vec<diagnose::Finding> {
     let log = format!("{}\n{output}", facts.tensorflow.log);
     let findings = diagnose::diagnose(&Evidence { facts, log: &log });
-    diagnose::explaining(kind, &findings)
+    diagnose::explaining(families, &findings)
         .into_iter()
         .cloned()
         .collect()

@@ -3,7 +3,7 @@
 //! corrupt the protocol; it goes to stderr, where the parent captures it.
 
 use super::protocol::{DONE_MARKER, Init, Request, RequestBody, Response, ResponseBody};
-use crate::checks::Lane;
+use crate::checks::{Execution, Lane};
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
 use std::fs::File;
@@ -75,10 +75,17 @@ pub fn main() -> ExitCode {
                 ResponseBody::LibraryVersion(crate::facts::libraries::version_of_file(&path, role))
             }
             RequestBody::Run { check, context } => ResponseBody::Verdict(
-                catch_unwind(AssertUnwindSafe(|| check.run_in_worker(&mut tf, &context)))
-                    .unwrap_or_else(|panic| {
-                        Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))
-                    }),
+                catch_unwind(AssertUnwindSafe(|| match check.kind().execution() {
+                    Execution::Worker(_, run) => run.run(&mut tf, &context),
+                    // The parent sends only worker checks; say so if not.
+                    Execution::Parent(_) | Execution::Facts(_) => Verdict::error(format!(
+                        "internal error: `{}` was sent to a worker",
+                        check.name()
+                    )),
+                }))
+                .unwrap_or_else(|panic| {
+                    Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))
+                }),
             ),
         };
         // SAFETY: getpid has no preconditions.

@@ -1,0 +1,200 @@
+//! What every check kind says about itself, in one trait each kind's module
+//! implements. Nothing here has a default: a new kind answers every
+//! question, and `check_kinds!` in `checks/mod.rs` lists it once.
+
+use super::{Lane, RunContext};
+use crate::diagnose::Family;
+use crate::facts::Facts;
+use crate::outcome::Verdict;
+use crate::tf::runtime::Runtime;
+use std::path::Path;
+use std::time::Duration;
+
+pub trait Kind {
+    /// Checks what serde cannot (contradictory keys, ranges).
+    fn validate(&self) -> Result<(), String>;
+
+    /// Where and how it runs.
+    fn execution(&self) -> Execution<'_>;
+
+    /// Whether its failure is about the GPU stack, so that diagnoses may
+    /// explain it (a CPU matmul failing is not a driver problem).
+    fn concerns_gpu(&self) -> bool;
+
+    /// The families of causes that can explain its failure.
+    fn explained_by(&self) -> &'static [Family];
+
+    /// Makes relative paths relative to the suite's directory.
+    fn resolve_paths(&mut self, base_dir: &Path);
+
+    /// The `device` key of a kind that accepts `device = "each-gpu"`.
+    fn per_device(&self) -> Option<&str>;
+
+    /// The same key, for the `each-gpu` expansion to point it at one GPU.
+    fn per_device_mut(&mut self) -> Option<&mut String>;
+}
+
+/// Where a check runs, with the code that runs it there.
+pub enum Execution<'a> {
+    /// In the parent: no native code is loaded.
+    Parent(&'a dyn InParent),
+    /// A judgement over the facts gathered before the checks run.
+    Facts(&'a dyn OverFacts),
+    /// In a worker process on this lane (anything that loads native code).
+    Worker(Lane, &'a dyn InWorker),
+}
+
+pub trait InParent {
+    /// The verdict, and captured output worth showing beside it.
+    fn run(&self, timeout: Duration) -> (Verdict, Option<String>);
+}
+
+pub trait OverFacts {
+    fn judge(&self, facts: &Facts) -> Verdict;
+
+    /// Whether the judgement reads the loaded TensorFlow build, so that a
+    /// run selecting only this check still loads it.
+    fn reads_loaded_tensorflow(&self) -> bool;
+}
+
+pub trait InWorker {
+    fn run(&self, tf: &mut Runtime, context: &RunContext) -> Verdict;
+}
+
+/// The families of causes that can explain a failure of a check that
+/// computes with TensorFlow on a device: all but the purely informational.
+pub const TENSORFLOW_COMPUTE: &[Family] = &[
+    Family::Driver,
+    Family::DeviceVisibility,
+    Family::DriverTooOld,
+    Family::DriverCompatibility,
+    Family::CudaLibrary,
+    Family::Cudnn,
+    Family::CudnnMinor,
+    Family::LibraryShadowed,
+    Family::ComputeCapability,
+    Family::CpuOnlyBuild,
+    Family::CpuFallback,
+    Family::TensorflowSession,
+    Family::GpuHealth,
+    Family::HostCpu,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::{CheckKind, KIND_NAMES};
+    use crate::diagnose::RULES;
+
+    /// A minimal valid check of every kind, by name. A new kind fails
+    /// `every_kind_has_an_example` until it has one here.
+    const EXAMPLES: &[(&str, &str)] = &[
+        ("env.var", "var = 'PATH'"),
+        ("file.exists", "path = '/etc/hostname'"),
+        ("library.loads", "library = 'libc.so.6'"),
+        ("command", "argv = ['true']"),
+        ("tensorflow.loads", ""),
+        ("tensorflow.devices", ""),
+        ("tensorflow.matmul", "device = '/device:CPU:0'"),
+        ("tensorflow.fit_parity", "device = '/device:CPU:0'"),
+        ("tensorflow.placement", "device = '/device:CPU:0'"),
+        ("tensorflow.visibility", ""),
+        (
+            "tensorflow.throughput",
+            "device = '/device:CPU:0'\nmin_tflops = { float32 = 0.01 }",
+        ),
+        ("tensorflow.build", ""),
+        ("driver.version", "min = '535.0'"),
+        ("driver.supports_cuda", ""),
+        ("cuda.libraries", ""),
+        ("cudnn.compatible", ""),
+        ("gpu.count", "min = 1"),
+        ("gpu.compute_capability", ""),
+        ("gpu.memory", "min_total_mib = 1"),
+        ("gpu.health", ""),
+        ("gpu.idle", ""),
+    ];
+
+    fn examples() -> Vec<CheckKind> {
+        EXAMPLES
+            .iter()
+            .map(|(name, keys)| {
+                let kind: CheckKind = toml::from_str(&format!("kind = '{name}'\n{keys}"))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                kind.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+                kind
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_has_an_example() {
+        let named: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(named, KIND_NAMES);
+        assert_eq!(examples().len(), KIND_NAMES.len());
+    }
+
+    #[test]
+    fn every_family_is_found_by_a_rule_and_explains_a_kind() {
+        let kinds = examples();
+        for family in Family::ALL {
+            assert!(
+                RULES.iter().any(|r| r.family == *family),
+                "no rule finds {family:?}"
+            );
+            assert!(
+                kinds
+                    .iter()
+                    .any(|k| k.kind().explained_by().contains(family)),
+                "no check kind is explained by {family:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_gpu_stack_kinds_take_diagnoses() {
+        // A command or a file fails for its own reasons (issue: a command
+        // exiting 3 carried GPU diagnoses).
+        for kind in examples() {
+            if matches!(kind.name(), "command" | "file.exists") {
+                assert!(kind.kind().explained_by().is_empty(), "{}", kind.name());
+                assert!(!kind.kind().concerns_gpu(), "{}", kind.name());
+            }
+        }
+    }
+
+    #[test]
+    fn docs_describe_every_kind_where_it_runs() {
+        let docs = include_str!("../../docs/suites.md");
+        for kind in examples() {
+            let name = kind.name();
+            let heading = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("### `{name}`")));
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")));
+            let worker = matches!(kind.kind().execution(), Execution::Worker(..));
+            match (heading, row) {
+                (Some(heading), _) => assert_eq!(
+                    heading.contains("(worker"),
+                    worker,
+                    "docs/suites.md: `{heading}` and where {name} runs disagree"
+                ),
+                (None, Some(_)) => assert!(
+                    matches!(kind.kind().execution(), Execution::Facts(_)),
+                    "docs/suites.md lists {name} with the facts-based kinds"
+                ),
+                (None, None) => panic!("docs/suites.md does not describe {name}"),
+            }
+        }
+        // And nothing the docs describe is unknown.
+        for line in docs.lines().filter(|l| l.starts_with("### `")) {
+            let name = line.split('`').nth(1).unwrap();
+            assert!(
+                KIND_NAMES.contains(&name) || name.starts_with("device = "),
+                "docs/suites.md describes unknown kind {name}"
+            );
+        }
+    }
+}
