@@ -1,0 +1,67 @@
+//! How a command fails: the one type every command's error becomes, printed
+//! once by `dispatch`, and the one place an error chooses its exit code.
+
+use crate::exit::Exit;
+
+/// A command that could not do its job, with the message for the user.
+#[derive(Debug)]
+pub struct Failure {
+    kind: Kind,
+    /// The whole message, as printed.
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// A bad command line, suite or input file: nothing ran.
+    Usage,
+    /// The work ran, but what it produced could not be written.
+    Unwritable,
+    /// The work itself could not be done.
+    Failed,
+    /// The work was stopped by this signal.
+    Cancelled(i32),
+}
+
+impl Failure {
+    /// `error: {message}`, exit 2.
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        Failure::new(Kind::Usage, format!("error: {message}"))
+    }
+
+    /// A message that is already a complete error report (a suite's, with
+    /// its file, line and caret), exit 2.
+    pub fn usage_report(text: String) -> Self {
+        Failure::new(Kind::Usage, text)
+    }
+
+    /// `error: {message}`, exit 3.
+    pub fn unwritable(message: impl std::fmt::Display) -> Self {
+        Failure::new(Kind::Unwritable, format!("error: {message}"))
+    }
+
+    /// `error: {message}`, exit 101, or the signal's exit when the run was
+    /// cancelled meanwhile (the failure is then the cancellation's effect).
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        let kind = crate::procs::cancelled_by().map_or(Kind::Failed, Kind::Cancelled);
+        Failure::new(kind, format!("error: {message}"))
+    }
+
+    fn new(kind: Kind, text: String) -> Self {
+        Failure { kind, text }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The exit code of this failure: the one mapping from errors to [`Exit`].
+    pub fn exit(&self) -> Exit {
+        match self.kind {
+            Kind::Usage => Exit::Usage,
+            Kind::Unwritable => Exit::ReportUnwritable,
+            Kind::Failed => Exit::ChecksFailed,
+            Kind::Cancelled(signal) => Exit::cancelled_by(signal),
+        }
+    }
+}

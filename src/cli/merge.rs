@@ -1,0 +1,45 @@
+//! `gpugate report merge`: JUnit reports of several runs as one matrix.
+
+use super::MergeFormat;
+use super::failure::Failure;
+use crate::exit::Exit;
+use crate::report::merge;
+use std::path::{Path, PathBuf};
+
+pub fn merge_reports(
+    files: &[PathBuf],
+    format: MergeFormat,
+    out: Option<&Path>,
+) -> Result<Exit, Failure> {
+    let mut read = Vec::new();
+    for path in files {
+        let mut junit = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| merge::read(&xml))
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "failed to read the JUnit report {}: {e}",
+                    path.display()
+                ))
+            })?;
+        junit.scrub();
+        read.push((path.display().to_string(), junit));
+    }
+    let matrix = merge::Matrix::new(read);
+    for line in matrix.ignored() {
+        eprintln!("gpugate: {line}");
+    }
+    let text = match format {
+        MergeFormat::Markdown => merge::markdown(&matrix),
+        MergeFormat::Html => merge::html(&matrix),
+        MergeFormat::Json => merge::json(&matrix),
+    };
+    let Some(path) = out else {
+        print!("{text}");
+        return Ok(Exit::Success);
+    };
+    crate::text::write_atomic(path, text.as_bytes())
+        .map_err(|e| Failure::unwritable(format!("failed to write {}: {e}", path.display())))?;
+    eprintln!("gpugate: merged report written to {}", path.display());
+    Ok(Exit::Success)
+}
