@@ -28,9 +28,21 @@ pub struct Rule {
     pub judge: fn(&Evidence) -> Vec<Finding>,
 }
 
+impl Rule {
+    /// What the rule finds, each finding stamped with the rule's id (the
+    /// judge never writes it).
+    pub fn findings(&self, evidence: &Evidence) -> Vec<Finding> {
+        let mut findings = (self.judge)(evidence);
+        for finding in &mut findings {
+            finding.id = self.id;
+        }
+        findings
+    }
+}
+
 /// Every finding for this machine, errors first, in rule order.
 pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| (r.judge)(evidence)).collect();
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| r.findings(evidence)).collect();
     findings.sort_by_key(|f| f.severity != Severity::Error);
     findings
 }

@@ -1,0 +1,337 @@
+//! Rules of the `Driver` family: NVML, `cuInit` and the device nodes cannot be reached.
+
+use super::*;
+
+pub(super) fn nvml_missing(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let DriverProbe::LibraryMissing { tried } = &f.driver else {
+        return vec![];
+    };
+    let mut evidence: Vec<String> = tried
+        .iter()
+        .map(|(name, err)| format!("dlopen({name}): {err}"))
+        .collect();
+    evidence.push(kernel_driver_evidence(f));
+    // libcuda without NVML is not "no driver": a container given the
+    // `compute` capability without `utility`, or a partial driver install.
+    let cuda = f
+        .library(Role::Driver)
+        .and_then(|l| l.resolved.as_ref().map(|r| (r, l.driver_api.as_ref())));
+    if let Some((copy, api)) = cuda {
+        let init = api.map_or("not asked".to_string(), |a| match &a.init_error {
+            None => format!("succeeded, {} device(s)", a.device_count.unwrap_or(0)),
+            Some(e) => e.clone(),
+        });
+        evidence.push(format!(
+            "libcuda.so.1: {} (cuInit: {init})",
+            describe_copy(copy)
+        ));
+        return finding(
+        Severity::Error,
+            format!(
+                "the NVIDIA driver is only partly here: libcuda.so.1 ({}) loads but NVML (libnvidia-ml.so.1) does not (cuInit: {init})",
+                describe_copy(copy)
+            ),
+            "in a container, add `utility` to NVIDIA_DRIVER_CAPABILITIES (e.g. `compute,utility`, or `all`): `compute` alone mounts libcuda without NVML; on a host, install the driver's NVML package of the same version (e.g. libnvidia-ml1 / libnvidia-compute-XXX) or pass --nvml-library PATH".into(),
+            evidence,
+        );
+    }
+    let fix = if f.host.nvidia.is_ok() {
+        format!(
+            "the kernel driver is loaded but its user-space libraries are not visible here; in a container, {CONTAINER_FIX}; on the host, reinstall the driver's user-space package (e.g. libnvidia-compute-{0}) or pass --nvml-library PATH",
+            f.host
+                .nvidia
+                .as_ref()
+                .ok()
+                .and_then(|p| p.driver.as_deref())
+                .and_then(|d| d.split('.').next())
+                .unwrap_or("XXX")
+        )
+    } else {
+        "install the NVIDIA driver on this machine (it provides libnvidia-ml.so.1 and libcuda.so.1), or run this job on a GPU runner; where the library sits elsewhere (WSL: /usr/lib/wsl/lib) pass --nvml-library PATH".to_string()
+    };
+    finding(Severity::Error, f.driver.why_missing(), fix, evidence)
+}
+
+/// The CUresult in a driver-API fact: `CUDA_ERROR_SYSTEM_NOT_READY (802)`.
+pub(super) fn cuda_result(init_error: &str) -> Option<i64> {
+    init_error
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .and_then(|code| code.parse().ok())
+}
+
+/// What a CUresult at `cuInit` means on real machines, and what fixes it.
+pub(super) fn cuda_init_cause(code: i64, driver: &str) -> (&'static str, String) {
+    match code {
+        802 => (
+            "an NVSwitch system (HGX/DGX A100, H100, H200, B200) whose nvidia-fabricmanager is not running: CUDA waits for the fabric and refuses to start",
+            format!("install and start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and its log for a version mismatch"),
+        ),
+        803 => (
+            "libcuda and the kernel module are different driver versions: usually a forward-compatibility package (cuda-compat, /usr/local/cuda/compat) on the loader path that does not fit this kernel module",
+            "drop the cuda-compat directory from LD_LIBRARY_PATH (or install the cuda-compat matching the kernel module), or reboot after a driver upgrade so the kernel module matches its libraries".to_string(),
+        ),
+        804 => (
+            "a forward-compatibility libcuda (cuda-compat) is in use on a GPU that does not support forward compatibility (only data-center GPUs do)",
+            "drop the cuda-compat directory (e.g. /usr/local/cuda/compat) from LD_LIBRARY_PATH and upgrade the driver itself to one that supports the CUDA version the build needs".to_string(),
+        ),
+        100 => (
+            "NVML sees the GPUs but CUDA sees none: the device nodes are not usable by this process (container cgroup device rules, NVIDIA_VISIBLE_DEVICES, or CUDA_VISIBLE_DEVICES)",
+            "give the process the GPUs: run the container with `--gpus all` (or the device plugin's resources), check `ls -l /dev/nvidia*` is readable and writable, and unset CUDA_VISIBLE_DEVICES values that hide them".to_string(),
+        ),
+        46 => (
+            "the GPUs are busy or unavailable: compute mode EXCLUSIVE_PROCESS with another process holding them, or PROHIBITED",
+            "check `nvidia-smi -q -d COMPUTE` and the processes on the GPUs; set `nvidia-smi -c DEFAULT` or wait for the other process".to_string(),
+        ),
+        34 => (
+            "the libcuda on the loader path is the CUDA toolkit's stub (lib64/stubs/libcuda.so), which only links and never runs",
+            "remove the toolkit's stubs directory from LD_LIBRARY_PATH (and from ld.so.conf) so the driver's libcuda.so.1 is loaded".to_string(),
+        ),
+        999 => (
+            "an unknown CUDA error at start-up: typically the nvidia-uvm module is not loaded (no /dev/nvidia-uvm), or the GPU is in a bad state after a suspend, a driver upgrade or an Xid error",
+            "load the UVM module (`sudo modprobe nvidia-uvm`, or `nvidia-modprobe -u -c=0`), check `dmesg | grep -i xid`, and reboot if the GPU fell off the bus".to_string(),
+        ),
+        3 => (
+            "CUDA was not initialised: the driver failed inside cuInit",
+            "check `dmesg | grep -i nvrm` for the driver's own error, and reload the driver or reboot".to_string(),
+        ),
+        _ => (
+            "CUDA could not start on a driver NVML can talk to",
+            "look the CUresult up in NVIDIA's driver API documentation (CUresult); check `dmesg | grep -i nvrm`".to_string(),
+        ),
+    }
+}
+
+/// NVML talks to the driver but `cuInit` fails: the case where the driver
+/// looks healthy yet nothing can run (NVSwitch without fabric manager,
+/// forward-compatibility packages, cgroups, the toolkit's stub libcuda).
+pub(super) fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let Some(lib) = f.library(Role::Driver) else {
+        return vec![];
+    };
+    let Some(error) = lib.driver_api.as_ref().and_then(|a| a.init_error.as_ref()) else {
+        return vec![];
+    };
+    let Some(code) = cuda_result(error) else {
+        return vec![];
+    };
+    let (cause, fix) = cuda_init_cause(code, &driver.version.to_string());
+    let mut evidence = vec![
+        format!("cuInit: {error}"),
+        format!(
+            "NVML: driver {}, {} GPU(s)",
+            driver.version,
+            driver.gpus.len()
+        ),
+    ];
+    if let Some(copy) = &lib.resolved {
+        evidence.push(format!("libcuda.so.1: {}", describe_copy(copy)));
+    }
+    finding(
+        Severity::Error,
+        format!("CUDA cannot start although NVML lists the GPUs: cuInit answered {error}; {cause}"),
+        fix,
+        evidence,
+    )
+}
+
+pub(super) fn driver_not_loaded(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return vec![];
+    };
+    // No device nodes explains an init failure better, when that is the case.
+    if f.host.nvidia.is_ok() && missing_nodes(f).is_some() {
+        return vec![];
+    }
+    // Codes with rules of their own.
+    if ["RM_VERSION_MISMATCH", "NO_PERMISSION", "NVML_ERROR_UNKNOWN"]
+        .iter()
+        .any(|code| error.contains(code))
+    {
+        return vec![];
+    }
+    let fix = "load the NVIDIA kernel module (`sudo modprobe nvidia`; check `dmesg | grep -i nvrm` for why it did not load, e.g. Secure Boot or a kernel upgrade without a rebuilt module), or reboot after installing the driver".to_string();
+    finding(
+        Severity::Error,
+        format!("NVML loaded from {library} but could not reach the driver: {error}"),
+        fix,
+        vec![kernel_driver_evidence(f)],
+    )
+}
+
+/// NVML's library and error when `nvmlInit` failed with `code`, unless
+/// missing device nodes explain the failure better.
+pub(super) fn nvml_init_failure<'f>(f: &'f Facts, code: &str) -> Option<(&'f str, &'f str)> {
+    let DriverProbe::InitFailed { library, error } = &f.driver else {
+        return None;
+    };
+    if !error.contains(code) || (f.host.nvidia.is_ok() && missing_nodes(f).is_some()) {
+        return None;
+    }
+    Some((library, error))
+}
+
+/// `libnvidia-ml.so.535.309.01` → `535.309.01`.
+pub(super) fn library_driver_version(library: &str) -> Option<&str> {
+    let name = library.rsplit('/').next()?;
+    name.strip_prefix("libnvidia-ml.so.")
+        .filter(|v| v.contains('.'))
+}
+
+/// NVML_ERROR_LIB_RM_VERSION_MISMATCH, naming both versions.
+pub(super) fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((library, error)) = nvml_init_failure(f, "RM_VERSION_MISMATCH") else {
+        return vec![];
+    };
+    let kernel = f.host.nvidia.as_ref().ok().and_then(|p| p.driver.clone());
+    let user = library_driver_version(library);
+    let versions = match (&kernel, user) {
+        (Some(k), Some(u)) => format!(" (kernel module {k}, libnvidia-ml {u})"),
+        (Some(k), None) => format!(" (kernel module {k})"),
+        (None, Some(u)) => format!(" (libnvidia-ml {u})"),
+        (None, None) => String::new(),
+    };
+    finding(
+        Severity::Error,
+        format!("the NVIDIA kernel module and its user-space libraries are different driver versions{versions}: the libraries were upgraded and the old module is still loaded"),
+        "reboot, or reload the module (`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`); in a container, the host's driver was upgraded under it: restart the container".into(),
+        vec![format!("NVML from {library}: {error}"), kernel_driver_evidence(f)],
+    )
+}
+
+/// NVML_ERROR_NO_PERMISSION: rootless containers, device nodes not ours.
+pub(super) fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((library, error)) = nvml_init_failure(f, "NO_PERMISSION") else {
+        return vec![];
+    };
+    let mut evidence = vec![format!("NVML from {library}: {error}")];
+    evidence.push(format!("/dev nodes: {}", f.host.dev_nodes.join(" ")));
+    if let Some(container) = &f.host.container {
+        evidence.push(format!("running in a container: {container}"));
+    }
+    finding(
+        Severity::Error,
+        "NVML may not talk to the driver: this user cannot open /dev/nvidiactl or /dev/nvidia* (a rootless container, or device nodes whose group this user is not in)".into(),
+        "rootless Podman/Docker: generate a CDI spec (`nvidia-ctk cdi generate`) and run with `--device nvidia.com/gpu=all`, or set `no-cgroups = true` in the NVIDIA container runtime's config; on a host, add the user to the group that owns /dev/nvidia* (often `video`)".into(),
+        evidence,
+    )
+}
+
+/// NVML_ERROR_UNKNOWN, typically inside a container that lost its devices.
+pub(super) fn nvml_unknown_error(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((library, error)) = nvml_init_failure(f, "NVML_ERROR_UNKNOWN") else {
+        return vec![];
+    };
+    let in_container = f.host.container.is_some();
+    finding(
+        Severity::Error,
+        if in_container {
+            "NVML fails with an unknown error inside this container: it lost access to its GPUs, typically after `systemctl daemon-reload` on the host reset the container's device cgroup".to_string()
+        } else {
+            "NVML fails with an unknown driver error".to_string()
+        },
+        if in_container {
+            "restart the container; for good, let the NVIDIA container toolkit manage devices through CDI, or create the /dev/char symlinks (`nvidia-ctk system create-dev-char-symlinks`) so systemd keeps the device rules".into()
+        } else {
+            "check `dmesg | grep -i -e nvrm -e xid` for the driver's error; reload the driver or reboot".into()
+        },
+        vec![
+            format!("NVML from {library}: {error}"),
+            kernel_driver_evidence(f),
+        ],
+    )
+}
+
+pub(super) fn nvml_unresponsive(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let (cause, evidence) = match &f.driver {
+        DriverProbe::TimedOut { seconds } => (
+            format!(
+                "NVML did not answer within {seconds:.0}s: the driver is hung, usually on a GPU that fell off the bus"
+            ),
+            vec![kernel_driver_evidence(f)],
+        ),
+        DriverProbe::Crashed { how, stderr_tail } => (
+            format!("the NVML probe died: {how}"),
+            stderr_tail
+                .lines()
+                .rev()
+                .take(3)
+                .map(|l| format!("probe stderr: {l}"))
+                .collect(),
+        ),
+        _ => return vec![],
+    };
+    finding(
+        Severity::Error,
+        cause,
+        "drain this runner; look for Xid errors with `dmesg | grep -i xid` (79: fallen off the bus, 48: double-bit ECC), then reset the GPU (`nvidia-smi -r -i N`) or reboot the node".into(),
+        evidence,
+    )
+}
+
+/// The device nodes a CUDA process needs that are absent, if any are.
+pub(super) fn missing_nodes(f: &Facts) -> Option<Vec<&'static str>> {
+    let nodes = &f.host.dev_nodes;
+    let mut missing = Vec::new();
+    if !nodes.iter().any(|n| n == "nvidiactl") {
+        missing.push("nvidiactl");
+    }
+    if !nodes.iter().any(|n| {
+        n.strip_prefix("nvidia")
+            .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+    }) {
+        missing.push("nvidia0..N");
+    }
+    (!missing.is_empty()).then_some(missing)
+}
+
+pub(super) fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    // Only meaningful where the driver is running (kernel module or NVML).
+    if f.host.nvidia.is_err() && f.driver.found().is_none() {
+        return vec![];
+    }
+    let Some(missing) = missing_nodes(f) else {
+        return vec![];
+    };
+    let dev = format!("{}/dev", root_prefix(f));
+    let mut evidence = vec![
+        format!(
+            "{dev} has {} and lacks {}",
+            if f.host.dev_nodes.is_empty() {
+                "no nvidia* nodes".to_string()
+            } else {
+                f.host.dev_nodes.join(", ")
+            },
+            missing.join(", ")
+        ),
+        kernel_driver_evidence(f),
+    ];
+    if let Some(value) = f.host.var("NVIDIA_VISIBLE_DEVICES") {
+        evidence.push(format!("NVIDIA_VISIBLE_DEVICES={value}"));
+    }
+    if let Some(container) = &f.host.container {
+        evidence.push(format!("running in a container: {container}"));
+    }
+    if let DriverProbe::InitFailed { error, .. } = &f.driver {
+        evidence.push(format!("NVML: {error}"));
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "the NVIDIA driver is present but {dev} has no GPU device nodes: this container (or sandbox) was started without GPUs"
+        ),
+        format!("{CONTAINER_FIX}; NVIDIA_VISIBLE_DEVICES=void or none also hides every GPU"),
+        evidence,
+    )
+}

@@ -1,0 +1,358 @@
+//! Rules of the `CudaLibrary`, `Cudnn`, `CudnnMinor` and `LibraryShadowed` families: the CUDA libraries the build loads.
+
+use super::*;
+
+pub(super) fn describe_copy(copy: &crate::facts::libraries::Copy) -> String {
+    match &copy.version {
+        Some(v) => format!("{} ({v})", copy.path.display()),
+        None => format!("{} (version unknown)", copy.path.display()),
+    }
+}
+
+pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let missing: Vec<&LibraryFact> = f
+        .libraries
+        .iter()
+        .filter(|l| l.resolved.is_none() && l.role != Role::Cudnn)
+        .collect();
+    if missing.is_empty() {
+        return vec![];
+    }
+    // Without a driver at all, the NVML rules say it better.
+    if missing.iter().all(|l| l.role == Role::Driver)
+        && matches!(f.driver, DriverProbe::LibraryMissing { .. })
+    {
+        return vec![];
+    }
+    let build = f.tensorflow.build.describe();
+    let mut evidence = Vec::new();
+    let mut packages: Vec<String> = Vec::new();
+    let mut fixes = Vec::new();
+    let major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+    for lib in &missing {
+        let mut line = format!(
+            "{}: {}",
+            lib.soname,
+            lib.error.as_deref().unwrap_or("not found")
+        );
+        if !lib.other_versions.is_empty() {
+            line.push_str(&format!(
+                "; found only {}",
+                lib.other_versions
+                    .iter()
+                    .map(describe_copy)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        evidence.push(line);
+        match lib.role.pip_name() {
+            Some(pip) => {
+                let package = pinned_package(pip, major, &lib.soname);
+                if !packages.contains(&package) {
+                    packages.push(package);
+                }
+            }
+            None => fixes.push("libcuda.so.1 comes with the driver: in a container, make sure NVIDIA_DRIVER_CAPABILITIES includes `compute` (or `all`)".to_string()),
+        }
+    }
+    if !packages.is_empty() {
+        fixes.insert(
+            0,
+            format!("`python3 -m pip install {}`", packages.join(" ")),
+        );
+    }
+    evidence.extend(log_lines(
+        e,
+        |ev| matches!(ev, LogEvent::CouldNotLoad { file, .. } if !file.contains("cudnn")),
+    ));
+    let names: Vec<&str> = missing.iter().map(|l| l.soname.as_str()).collect();
+    let wrong_major = missing.iter().any(|l| !l.other_versions.is_empty());
+    let version = f
+        .tensorflow
+        .build
+        .version
+        .as_ref()
+        .map_or(String::new(), |v| format!("=={v}"));
+    finding(
+        Severity::Error,
+        format!(
+            "{build} needs {}; the loader {}",
+            names.join(", "),
+            if wrong_major {
+                "finds only other major versions of some of them"
+            } else {
+                "does not find them"
+            }
+        ),
+        format!(
+            "install them: {} (or all at once with `python3 -m pip install tensorflow[and-cuda]{version}`), or add the directory that holds them to LD_LIBRARY_PATH",
+            fixes.join("; ")
+        ),
+        evidence,
+    )
+}
+
+/// A pip requirement for NVIDIA's wheel of one library, pinned to the
+/// soname's major (NVIDIA's `nvidia-*-cu12` wheel versions carry the
+/// library's own major: cuDNN 8 and 9, cuFFT 11, cuBLAS 12), quoted for a
+/// shell. Unpinned, pip installs the newest major, which the build does not
+/// dlopen.
+pub(super) fn pinned_package(pip: &str, cuda_major: u64, soname: &str) -> String {
+    let major = soname
+        .rsplit_once(".so.")
+        .and_then(|(_, v)| v.split('.').next()?.parse::<u64>().ok());
+    match major {
+        Some(m) => format!("\"nvidia-{pip}-cu{cuda_major}>={m},<{}\"", m + 1),
+        None => format!("nvidia-{pip}-cu{cuda_major}"),
+    }
+}
+
+pub(super) fn cudnn(f: &Facts) -> Option<(&LibraryFact, Version)> {
+    let lib = f.library(Role::Cudnn)?;
+    Some((lib, f.tensorflow.build.cudnn.clone()?))
+}
+
+pub(super) fn cudnn_fix(f: &Facts, built: &Version) -> String {
+    let cuda_major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+    // A copy the build accepts may already be on the machine, shadowed by
+    // an older one: then the fix is the search path, not an install.
+    let accepted = f.library(Role::Cudnn).and_then(|lib| {
+        lib.copies.iter().find(|c| {
+            Some(&c.path) != lib.resolved.as_ref().map(|r| &r.path)
+                && c.version
+                    .as_ref()
+                    .is_some_and(|v| v.major() == built.major() && v >= built)
+        })
+    });
+    if let Some(copy) = accepted {
+        let resolved_dir = f
+            .library(Role::Cudnn)
+            .and_then(|l| l.resolved.as_ref())
+            .and_then(|r| r.path.parent())
+            .map_or("its directory".to_string(), |d| d.display().to_string());
+        return format!(
+            "an acceptable cuDNN is already installed at {}: drop {resolved_dir} from LD_LIBRARY_PATH (or uninstall that older copy) so that the loader finds it",
+            describe_copy(copy)
+        );
+    }
+    format!(
+        "install cuDNN {built} or a newer {}.x for CUDA {cuda_major}: `python3 -m pip install \"nvidia-cudnn-cu{cuda_major}>={built},<{}\"` (or NVIDIA's cudnn{}-cuda-{cuda_major} package)",
+        built.major(),
+        built.major() + 1,
+        built.major()
+    )
+}
+
+pub(super) fn cudnn_missing(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((lib, built)) = cudnn(f) else {
+        return vec![];
+    };
+    if lib.resolved.is_some() || !lib.other_versions.is_empty() {
+        return vec![];
+    }
+    let mut evidence = vec![format!(
+        "{}: {}",
+        lib.soname,
+        lib.error.as_deref().unwrap_or("not found")
+    )];
+    evidence.extend(log_lines(
+        e,
+        |ev| matches!(ev, LogEvent::CouldNotLoad { file, .. } if file.contains("cudnn")),
+    ));
+    finding(
+        Severity::Error,
+        format!(
+            "{} needs {}; no cuDNN is on the loader path",
+            f.tensorflow.build.describe(),
+            lib.soname
+        ),
+        cudnn_fix(f, &built),
+        evidence,
+    )
+}
+
+pub(super) fn other_tf_for_cudnn(found: &Version) -> Option<String> {
+    compat::newest_tf_where(|row| {
+        Version::parse(row.cudnn).is_some_and(|c| compat::cudnn_match(found, &c) == CudnnMatch::Ok)
+    })
+    .map(|tf| {
+        format!(
+            ", or run TensorFlow {tf}, whose build uses cuDNN {}",
+            compat::tf_row(&Version::parse(tf).expect("table"))
+                .expect("table")
+                .cudnn
+        )
+    })
+}
+
+pub(super) fn cudnn_wrong_major(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((lib, built)) = cudnn(f) else {
+        return vec![];
+    };
+    let mut evidence = Vec::new();
+    let mut found = None;
+    if lib.resolved.is_none()
+        && let Some(other) = lib.other_versions.first()
+    {
+        evidence.push(format!(
+            "{}: {}",
+            lib.soname,
+            lib.error.as_deref().unwrap_or("not found")
+        ));
+        evidence.extend(
+            lib.other_versions
+                .iter()
+                .map(|c| format!("found {}", describe_copy(c))),
+        );
+        found = Some(other.clone());
+    }
+
+    let logged = log_lines(
+        e,
+        |ev| matches!(ev, LogEvent::CudnnMismatch { loaded, compiled } if Version::parse(loaded).map(|v| v.major()) != Version::parse(compiled).map(|v| v.major())),
+    );
+    if found.is_none() && logged.is_empty() {
+        return vec![];
+    }
+    evidence.extend(logged);
+    let (where_, version) = match &found {
+        Some(c) => (
+            format!(
+                " in {}",
+                c.path
+                    .parent()
+                    .map_or(String::new(), |p| p.display().to_string())
+            ),
+            c.version.clone(),
+        ),
+        None => (String::new(), None),
+    };
+    let found_text = match (&found, &version) {
+        (Some(c), Some(v)) => format!(
+            "{} ({v})",
+            c.path.file_name().unwrap_or_default().to_string_lossy()
+        ),
+        (Some(c), None) => c
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        _ => "another major version".into(),
+    };
+    let mut fix = cudnn_fix(f, &built);
+    if let Some(alt) = version.as_ref().and_then(other_tf_for_cudnn) {
+        fix.push_str(&alt);
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "{} needs {}; the loader found only {found_text}{where_}",
+            f.tensorflow.build.describe(),
+            lib.soname
+        ),
+        fix,
+        evidence,
+    )
+}
+
+pub(super) fn cudnn_older_minor(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((lib, built)) = cudnn(f) else {
+        return vec![];
+    };
+    let Some(resolved) = &lib.resolved else {
+        return vec![];
+    };
+    let Some(version) = &resolved.version else {
+        return vec![];
+    };
+    if compat::cudnn_match(version, &built) != CudnnMatch::OlderMinor {
+        return vec![];
+    }
+    let mut evidence = vec![format!(
+        "the loader resolves {} to {}",
+        lib.soname,
+        describe_copy(resolved)
+    )];
+    evidence.extend(log_lines(e, |ev| {
+        matches!(ev, LogEvent::CudnnMismatch { .. })
+    }));
+    finding(
+        Severity::Error,
+        format!(
+            "{} was built with cuDNN {built}; the loaded cuDNN {version} is older (TensorFlow needs the same major and an equal or newer minor)",
+            f.tensorflow.build.describe()
+        ),
+        cudnn_fix(f, &built),
+        evidence,
+    )
+}
+
+pub(super) fn library_shadowed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let mut out = Vec::new();
+    for lib in &f.libraries {
+        if lib.copies.len() < 2 {
+            continue;
+        }
+        let versions: Vec<Option<&Version>> =
+            lib.copies.iter().map(|c| c.version.as_ref()).collect();
+        let differ = versions.windows(2).any(|w| w[0] != w[1]);
+        let resolved = lib
+            .resolved
+            .as_ref()
+            .map_or("nothing".into(), describe_copy);
+        let others: Vec<String> = lib
+            .copies
+            .iter()
+            .filter(|c| Some(&c.path) != lib.resolved.as_ref().map(|r| &r.path))
+            .map(describe_copy)
+            .collect();
+        let resolved_dir = lib
+            .resolved
+            .as_ref()
+            .and_then(|r| r.path.parent())
+            .map(|d| d.display().to_string());
+        let fix = match (differ, resolved_dir) {
+            (true, Some(dir)) => format!(
+                "keep one version of {}: drop {dir} from LD_LIBRARY_PATH (or uninstall the copy there) to use {}, or remove the others; which copy wins depends on LD_LIBRARY_PATH order and RUNPATH, so it can change between runners",
+                lib.soname,
+                others.join(", ")
+            ),
+            _ => format!(
+                "keep one copy of {}: remove the other directories from LD_LIBRARY_PATH or uninstall the stray copies ({}); which copy wins depends on LD_LIBRARY_PATH order and RUNPATH, so it can change between runners",
+                lib.soname,
+                others.join(", ")
+            ),
+        };
+        out.extend(finding(
+            if differ {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            format!(
+                "{} copies of {} are on the search path{}; the loader uses {resolved}",
+                lib.copies.len(),
+                lib.soname,
+                if differ {
+                    let all: Vec<String> = lib.copies.iter().map(describe_copy).collect();
+                    format!(" with different versions ({})", all.join(", "))
+                } else {
+                    String::new()
+                }
+            ),
+            fix,
+            lib.copies
+                .iter()
+                .map(|c| format!("copy: {}", describe_copy(c)))
+                .collect(),
+        ));
+    }
+    out
+}

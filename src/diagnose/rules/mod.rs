@@ -1,0 +1,393 @@
+//! The rules, one function each, in one file per family of causes; this
+//! module lists them and holds what several families share. Each cites the
+//! facts it used; the fix names versions, paths and commands, never "check
+//! your installation". A rule's id is written once, here: `diagnose` stamps
+//! it on every finding the rule returns.
+
+use super::tf_log::{LogEvent, scan};
+use super::{Evidence, Finding, Rule, Severity};
+use crate::compat::{self, Coverage, CudnnMatch, DriverSupport, Role};
+use crate::facts::Facts;
+use crate::facts::driver::{DriverProbe, HARMFUL_THROTTLE};
+use crate::facts::libraries::LibraryFact;
+use crate::version::Version;
+
+use super::family::Family;
+
+mod capability;
+mod driver;
+mod driver_version;
+mod gpu;
+mod host;
+mod libraries;
+mod tensorflow;
+mod visibility;
+
+use capability::*;
+use driver::*;
+use driver_version::*;
+pub use gpu::health_problems;
+use gpu::*;
+use host::*;
+use libraries::*;
+use tensorflow::*;
+use visibility::*;
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "nvml-missing",
+        family: Family::Driver,
+        judge: nvml_missing,
+    },
+    Rule {
+        id: "driver-not-loaded",
+        family: Family::Driver,
+        judge: driver_not_loaded,
+    },
+    Rule {
+        id: "driver-library-mismatch",
+        family: Family::Driver,
+        judge: driver_library_mismatch,
+    },
+    Rule {
+        id: "nvml-no-permission",
+        family: Family::Driver,
+        judge: nvml_no_permission,
+    },
+    Rule {
+        id: "nvml-unknown-error",
+        family: Family::Driver,
+        judge: nvml_unknown_error,
+    },
+    Rule {
+        id: "cuda-init-failed",
+        family: Family::Driver,
+        judge: cuda_init_failed,
+    },
+    Rule {
+        id: "nvml-unresponsive",
+        family: Family::Driver,
+        judge: nvml_unresponsive,
+    },
+    Rule {
+        id: "no-device-nodes",
+        family: Family::Driver,
+        judge: no_device_nodes,
+    },
+    Rule {
+        id: "cuda-visible-devices-hides-all",
+        family: Family::DeviceVisibility,
+        judge: visible_devices_hide_all,
+    },
+    Rule {
+        id: "driver-too-old",
+        family: Family::DriverTooOld,
+        judge: driver_too_old,
+    },
+    Rule {
+        id: "driver-minor-version-compat",
+        family: Family::DriverCompatibility,
+        judge: driver_minor_compat,
+    },
+    Rule {
+        id: "cuda-library-missing",
+        family: Family::CudaLibrary,
+        judge: cuda_library_missing,
+    },
+    Rule {
+        id: "cudnn-missing",
+        family: Family::Cudnn,
+        judge: cudnn_missing,
+    },
+    Rule {
+        id: "cudnn-wrong-major",
+        family: Family::Cudnn,
+        judge: cudnn_wrong_major,
+    },
+    Rule {
+        id: "cudnn-older-minor",
+        family: Family::CudnnMinor,
+        judge: cudnn_older_minor,
+    },
+    Rule {
+        id: "compute-capability-unsupported",
+        family: Family::ComputeCapability,
+        judge: capability_unsupported,
+    },
+    Rule {
+        id: "compute-capability-ptx-jit",
+        family: Family::PtxJit,
+        judge: capability_ptx_jit,
+    },
+    Rule {
+        id: "tensorflow-cpu-only",
+        family: Family::CpuOnlyBuild,
+        judge: tensorflow_cpu_only,
+    },
+    Rule {
+        id: "tensorflow-fell-back-to-cpu",
+        family: Family::CpuFallback,
+        judge: fell_back_to_cpu,
+    },
+    Rule {
+        id: "tensorflow-session-failed",
+        family: Family::TensorflowSession,
+        judge: session_failed,
+    },
+    Rule {
+        id: "library-shadowed",
+        family: Family::LibraryShadowed,
+        judge: library_shadowed,
+    },
+    Rule {
+        id: "gpu-unhealthy",
+        family: Family::GpuHealth,
+        judge: gpu_unhealthy,
+    },
+    Rule {
+        id: "gpu-busy",
+        family: Family::GpuBusy,
+        judge: gpu_busy,
+    },
+    Rule {
+        id: "cpu-without-avx",
+        family: Family::HostCpu,
+        judge: cpu_without_avx,
+    },
+    Rule {
+        id: "persistence-mode-off",
+        family: Family::GpuHealth,
+        judge: persistence_mode_off,
+    },
+];
+
+/// One finding; `diagnose` stamps it with its rule's id.
+fn finding(severity: Severity, cause: String, fix: String, evidence: Vec<String>) -> Vec<Finding> {
+    vec![Finding {
+        id: "",
+        severity,
+        cause,
+        fix,
+        evidence,
+    }]
+}
+
+/// How many GPUs the machine has, by NVML or else the kernel driver.
+fn gpu_count(f: &Facts) -> usize {
+    match (f.driver.found(), &f.host.nvidia) {
+        (Some(d), _) => d.gpus.len(),
+        (None, Ok(p)) => p.gpus,
+        (None, Err(_)) => 0,
+    }
+}
+
+fn kernel_driver_evidence(f: &Facts) -> String {
+    match &f.host.nvidia {
+        Ok(p) => format!(
+            "kernel driver {} lists {} GPU(s) in {}/proc/driver/nvidia",
+            p.driver.as_deref().unwrap_or("(version unknown)"),
+            p.gpus,
+            root_prefix(f)
+        ),
+        Err(why) => why.clone(),
+    }
+}
+
+fn root_prefix(f: &Facts) -> String {
+    let root = f.host.root.display().to_string();
+    if root == "/" {
+        String::new()
+    } else {
+        root.trim_end_matches('/').to_string()
+    }
+}
+
+fn log_lines(e: &Evidence, keep: impl Fn(&LogEvent) -> bool) -> Vec<String> {
+    scan(e.log)
+        .into_iter()
+        .filter(|l| keep(&l.event))
+        .map(|l| format!("TensorFlow logged: {}", crate::text::cap(&l.text, 300, 0)))
+        .collect()
+}
+
+const CONTAINER_FIX: &str = "start the container with the GPUs: `docker run --gpus all ...` (NVIDIA Container Toolkit), or on Kubernetes request `nvidia.com/gpu` in resources.limits (with runtimeClassName: nvidia where the cluster needs it)";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cuinit_answers_map_to_their_causes() {
+        assert_eq!(
+            super::cuda_result("CUDA_ERROR_SYSTEM_NOT_READY (802)"),
+            Some(802)
+        );
+        assert_eq!(
+            super::cuda_result("not initialised: no NVIDIA kernel module"),
+            None
+        );
+        assert!(
+            super::cuda_init_cause(802, "560.35.03")
+                .1
+                .contains("560.35.03")
+        );
+        assert!(super::cuda_init_cause(804, "x").1.contains("cuda-compat"));
+        assert!(super::cuda_init_cause(34, "x").0.contains("stub"));
+    }
+
+    #[test]
+    fn pip_fixes_pin_the_major_the_build_dlopens() {
+        assert_eq!(
+            super::pinned_package("cudnn", 12, "libcudnn.so.8"),
+            "\"nvidia-cudnn-cu12>=8,<9\""
+        );
+        assert_eq!(
+            super::pinned_package("cufft", 12, "libcufft.so.11"),
+            "\"nvidia-cufft-cu12>=11,<12\""
+        );
+    }
+
+    use super::*;
+    use crate::checks::testing::{facts_with_driver, gpu};
+
+    fn rule(id: &str) -> &'static Rule {
+        RULES
+            .iter()
+            .find(|r| r.id == id)
+            .expect("a rule with this id")
+    }
+    use crate::tf::runtime::DeviceInfo;
+
+    fn cpu_only_devices() -> Option<Result<Vec<DeviceInfo>, String>> {
+        Some(Ok(vec![DeviceInfo {
+            name: "/job:localhost/replica:0/task:0/device:CPU:0".into(),
+            device_type: "CPU".into(),
+            memory_bytes: 0,
+        }]))
+    }
+
+    #[test]
+    fn a_tensorflow_that_loads_but_cannot_list_devices_is_an_error() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let quiet = Evidence {
+            facts: &facts,
+            log: "",
+        };
+        assert!(
+            session_failed(&quiet).is_empty(),
+            "nothing loaded: no finding"
+        );
+        facts.tensorflow.load = Some(crate::tf::LoadReport {
+            attempts: vec![],
+            loaded: Some(crate::tf::Loaded {
+                source: "gpugate cache".into(),
+                path: "/c/libtensorflow_cc.so.2".into(),
+                version: "2.21.0".into(),
+                load_seconds: 0.5,
+            }),
+        });
+        facts.tensorflow.devices = cpu_only_devices();
+        assert!(
+            session_failed(&Evidence {
+                facts: &facts,
+                log: ""
+            })
+            .is_empty()
+        );
+        facts.tensorflow.devices = Some(Err(
+            "Failed to create session: INTERNAL: CUDA error: CUDA_ERROR_SYSTEM_NOT_READY".into(),
+        ));
+        let found = rule("tensorflow-session-failed").findings(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert_eq!(found[0].id, "tensorflow-session-failed");
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(found[0].cause.contains("CUDA_ERROR_SYSTEM_NOT_READY"));
+    }
+
+    #[test]
+    fn fallback_to_cpu_from_the_device_list_and_the_log() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let silent = Evidence {
+            facts: &facts,
+            log: "",
+        };
+        assert!(
+            fell_back_to_cpu(&silent).is_empty(),
+            "no TensorFlow evidence: no finding"
+        );
+        let log = "W gpu_device.cc:2344] Cannot dlopen some GPU libraries. Please make sure the missing libraries mentioned above are installed properly.";
+        let found = rule("tensorflow-fell-back-to-cpu").findings(&Evidence { facts: &facts, log });
+        assert_eq!(found[0].id, "tensorflow-fell-back-to-cpu");
+        assert!(
+            found[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("Cannot dlopen some GPU libraries"))
+        );
+        facts.tensorflow.devices = cpu_only_devices();
+        let found = fell_back_to_cpu(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0]
+                .evidence
+                .contains(&"TensorFlow's device list has no GPU".to_string())
+        );
+        // Not on a machine without GPUs, and not for a CPU-only build.
+        let no_gpu = facts_with_driver("580.65.06", &[]);
+        assert!(
+            fell_back_to_cpu(&Evidence {
+                facts: &no_gpu,
+                log
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn cpu_only_build_only_where_gpus_are() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        assert!(
+            tensorflow_cpu_only(&Evidence {
+                facts: &facts,
+                log: ""
+            })
+            .is_empty()
+        );
+        facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.18.1-cpu").unwrap();
+        let found = tensorflow_cpu_only(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0].fix.contains("tensorflow[and-cuda]==2.18.1"),
+            "{}",
+            found[0].fix
+        );
+        let mut no_gpu = facts_with_driver("580.65.06", &[]);
+        no_gpu.host.nvidia = Err("no driver".into());
+        no_gpu.tensorflow.build = facts.tensorflow.build.clone();
+        assert!(
+            tensorflow_cpu_only(&Evidence {
+                facts: &no_gpu,
+                log: ""
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn visible_devices_values() {
+        let uuids = vec!["GPU-1234".to_string()];
+        assert!(hides_all("", 2, &uuids));
+        assert!(hides_all("-1", 2, &uuids));
+        assert!(hides_all("2", 2, &uuids));
+        assert!(hides_all("NoDevFiles", 2, &uuids));
+        assert!(hides_all("GPU-9999", 2, &uuids));
+        assert!(!hides_all("1", 2, &uuids));
+        assert!(!hides_all("0,5", 2, &uuids));
+        assert!(!hides_all("GPU-12", 2, &uuids));
+        assert!(!hides_all("MIG-abcd", 2, &uuids));
+    }
+}

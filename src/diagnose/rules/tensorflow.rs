@@ -1,0 +1,89 @@
+//! Rules of the `CpuOnlyBuild`, `CpuFallback` and `TensorflowSession` families: what TensorFlow itself did.
+
+use super::*;
+
+pub(super) fn tensorflow_cpu_only(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let count = gpu_count(f);
+    if f.tensorflow.build.cuda_build != Some(false) || count == 0 {
+        return vec![];
+    }
+    let version = f
+        .tensorflow
+        .build
+        .version
+        .as_ref()
+        .map_or(String::new(), |v| format!("=={v}"));
+    finding(
+        Severity::Error,
+        format!(
+            "{} is a CPU-only build on a machine with {count} NVIDIA GPU(s): it will never use them",
+            f.tensorflow.build.describe()
+        ),
+        format!(
+            "install the CUDA build: `python3 -m pip install tensorflow[and-cuda]{version}` (the `tensorflow-cpu` package has no GPU kernels), or `gpugate fetch-tensorflow --gpu`"
+        ),
+        vec![
+            format!("build facts from {}", f.tensorflow.build.source),
+            kernel_driver_evidence(f),
+        ],
+    )
+}
+
+pub(super) fn fell_back_to_cpu(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    if f.tensorflow.build.cuda_build == Some(false) || gpu_count(f) == 0 {
+        return vec![];
+    }
+    let listed_no_gpu = matches!(&f.tensorflow.devices, Some(Ok(devices)) if !devices.iter().any(|d| d.device_type == "GPU"));
+    let logged = log_lines(e, |ev| {
+        matches!(
+            ev,
+            LogEvent::SkippedGpuRegistration
+                | LogEvent::NoCudaDrivers
+                | LogEvent::CuInitFailed { .. }
+        )
+    });
+    if !listed_no_gpu && logged.is_empty() {
+        return vec![];
+    }
+    let mut evidence = vec![kernel_driver_evidence(f)];
+    if listed_no_gpu {
+        evidence.push("TensorFlow's device list has no GPU".into());
+    }
+    evidence.extend(logged);
+    finding(
+        Severity::Error,
+        format!("{} loaded but registered no GPU although this machine has {} GPU(s): it silently runs on the CPU", f.tensorflow.build.describe(), gpu_count(f)),
+        "fix the causes listed beside this diagnosis (a missing CUDA library, cuDNN, driver or device nodes); to see every library TensorFlow failed to open, run with TF_CPP_MAX_VLOG_LEVEL=1".into(),
+        evidence,
+    )
+}
+
+/// TensorFlow loaded but could not list its devices (a session it could not
+/// create, a worker that died): a fact gathered as a failure is never health.
+pub(super) fn session_failed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let loaded = f.tensorflow.load.as_ref().and_then(|l| l.loaded.as_ref());
+    let (Some(loaded), Some(Err(error))) = (loaded, &f.tensorflow.devices) else {
+        return vec![];
+    };
+    let mut evidence = vec![format!(
+        "loaded {} from {}",
+        loaded.version,
+        loaded.path.display()
+    )];
+    evidence.extend(log_lines(e, |ev| {
+        matches!(ev, LogEvent::CuInitFailed { .. })
+    }));
+    finding(
+        Severity::Error,
+        format!(
+            "{} loads but cannot run: listing its devices failed: {}",
+            f.tensorflow.build.describe(),
+            crate::text::cap(error, 600, 200)
+        ),
+        "read TensorFlow's error above: a CUDA error at session creation usually names the driver or device (see the driver diagnoses beside this one); rerun with TF_CPP_MIN_LOG_LEVEL=0 for TensorFlow's full log".into(),
+        evidence,
+    )
+}
