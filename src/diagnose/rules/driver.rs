@@ -7,6 +7,9 @@ pub(super) fn nvml_missing(e: &Evidence) -> Vec<Finding> {
     let DriverProbe::LibraryMissing { tried } = &f.driver else {
         return vec![];
     };
+    if container_settings_explain(f) {
+        return vec![];
+    }
     let mut evidence: Vec<String> = tried
         .iter()
         .map(|(name, err)| format!("dlopen({name}): {err}"))
@@ -27,7 +30,7 @@ pub(super) fn nvml_missing(e: &Evidence) -> Vec<Finding> {
             describe_copy(copy)
         ));
         return finding(
-        Severity::Error,
+            Severity::Error,
             format!(
                 "the NVIDIA driver is only partly here: libcuda.so.1 ({}) loads but NVML (libnvidia-ml.so.1) does not (cuInit: {init})",
                 describe_copy(copy)
@@ -111,6 +114,10 @@ pub(super) fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
     let Some(driver) = f.driver.found() else {
         return vec![];
     };
+    // A container told to expose no GPU: cuInit has none to find.
+    if container_settings_explain(f) {
+        return vec![];
+    }
     let Some(lib) = f.library(Role::Driver) else {
         return vec![];
     };
@@ -304,6 +311,9 @@ pub(super) fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
     let Some(missing) = missing_nodes(f) else {
         return vec![];
     };
+    if container_settings_explain(f) {
+        return vec![];
+    }
     let dev = format!("{}/dev", root_prefix(f));
     let mut evidence = vec![
         format!(
@@ -332,6 +342,118 @@ pub(super) fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
             "the NVIDIA driver is present but {dev} has no GPU device nodes: this container (or sandbox) was started without GPUs"
         ),
         format!("{CONTAINER_FIX}; NVIDIA_VISIBLE_DEVICES=void or none also hides every GPU"),
+        evidence,
+    )
+}
+
+/// `NVIDIA_VISIBLE_DEVICES` as the NVIDIA container runtime reads it, when
+/// it exposes no GPU: `void` (neither GPUs nor the driver's libraries) or
+/// `none` (the libraries, no GPU).
+pub(super) fn gpus_not_exposed(f: &Facts) -> Option<&str> {
+    let value = f.host.var("NVIDIA_VISIBLE_DEVICES")?;
+    let lists_gpus = f.driver.found().is_some_and(|d| !d.gpus.is_empty());
+    (matches!(value.trim().to_ascii_lowercase().as_str(), "void" | "none") && !lists_gpus)
+        .then_some(value)
+}
+
+/// The capabilities `NVIDIA_DRIVER_CAPABILITIES` leaves out that this
+/// machine's missing driver pieces need: `utility` mounts NVML, `compute`
+/// mounts libcuda.
+pub(super) fn capabilities_missing(f: &Facts) -> Option<(&str, Vec<&'static str>)> {
+    let value = f.host.var("NVIDIA_DRIVER_CAPABILITIES")?;
+    let granted: Vec<String> = value
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    if granted.iter().any(|c| c == "all") {
+        return None;
+    }
+    let has = |c: &str| granted.iter().any(|g| g == c);
+    let nvml_missing = matches!(f.driver, DriverProbe::LibraryMissing { .. });
+    let libcuda_missing = f
+        .library(Role::Driver)
+        .is_some_and(|l| l.resolved.is_none());
+    let mut lacking = Vec::new();
+    if nvml_missing && !has("utility") {
+        lacking.push("utility");
+    }
+    if libcuda_missing && !has("compute") {
+        lacking.push("compute");
+    }
+    (!lacking.is_empty()).then_some((value, lacking))
+}
+
+/// Whether the container runtime's settings, told by their own rules,
+/// already explain a missing driver or missing device nodes.
+pub(super) fn container_settings_explain(f: &Facts) -> bool {
+    gpus_not_exposed(f).is_some() || capabilities_missing(f).is_some()
+}
+
+pub(super) fn container_gpus_not_exposed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(value) = gpus_not_exposed(f) else {
+        return vec![];
+    };
+    let what = if value.trim().eq_ignore_ascii_case("void") {
+        "neither the GPUs nor the driver's libraries"
+    } else {
+        "the driver's libraries but no GPU"
+    };
+    let mut evidence = vec![
+        format!("NVIDIA_VISIBLE_DEVICES={value}"),
+        kernel_driver_evidence(f),
+    ];
+    evidence.push(match f.driver.found() {
+        Some(d) => format!("NVML lists {} GPU(s)", d.gpus.len()),
+        None => format!("NVML: {}", f.driver.why_missing()),
+    });
+    finding(
+        Severity::Error,
+        format!(
+            "NVIDIA_VISIBLE_DEVICES={value} tells the NVIDIA container runtime to expose {what} to this container"
+        ),
+        "set NVIDIA_VISIBLE_DEVICES=all (or the GPUs' indexes or UUIDs), or start the container with `--gpus all`; on Kubernetes request `nvidia.com/gpu` in resources.limits and do not set NVIDIA_VISIBLE_DEVICES yourself (the device plugin does)".into(),
+        evidence,
+    )
+}
+
+pub(super) fn container_capabilities_missing(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((value, lacking)) = capabilities_missing(f) else {
+        return vec![];
+    };
+    let pieces: Vec<&str> = lacking
+        .iter()
+        .map(|c| match *c {
+            "utility" => "NVML (libnvidia-ml.so.1)",
+            _ => "the CUDA driver (libcuda.so.1)",
+        })
+        .collect();
+    let mut evidence = vec![format!("NVIDIA_DRIVER_CAPABILITIES={value}")];
+    evidence.push(format!("NVML: {}", f.driver.why_missing()));
+    if let Some(lib) = f.library(Role::Driver) {
+        evidence.push(match &lib.resolved {
+            Some(copy) => format!("libcuda.so.1: {}", describe_copy(copy)),
+            None => "libcuda.so.1: not found".to_string(),
+        });
+    }
+    let mut wanted: Vec<String> = value
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    wanted.extend(lacking.iter().map(|c| c.to_string()));
+    finding(
+        Severity::Error,
+        format!(
+            "NVIDIA_DRIVER_CAPABILITIES={value} lacks `{}`, so the NVIDIA container runtime does not mount {}",
+            lacking.join("` and `"),
+            pieces.join(" or ")
+        ),
+        format!(
+            "set NVIDIA_DRIVER_CAPABILITIES={} (or `all`): TensorFlow needs `compute`, gpugate's NVML facts need `utility`",
+            wanted.join(",")
+        ),
         evidence,
     )
 }

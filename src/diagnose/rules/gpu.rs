@@ -14,7 +14,7 @@ pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
             continue;
         }
         out.extend(finding(
-        Severity::Error,
+            Severity::Error,
             format!("{} is unhealthy: {}", gpu.label(), problems.join("; ")),
             format!(
                 "drain this runner; reset the GPU to apply pending page retirements or row remaps (`nvidia-smi -r -i {}`, or reboot); if uncorrected errors return, the board needs replacing",

@@ -75,6 +75,16 @@ pub static RULES: &[Rule] = &[
         judge: no_device_nodes,
     },
     Rule {
+        id: "container-gpus-not-exposed",
+        family: Family::Driver,
+        judge: container_gpus_not_exposed,
+    },
+    Rule {
+        id: "container-capabilities-missing",
+        family: Family::Driver,
+        judge: container_capabilities_missing,
+    },
+    Rule {
         id: "cuda-visible-devices-hides-all",
         family: Family::DeviceVisibility,
         judge: visible_devices_hide_all,
