@@ -213,13 +213,53 @@ pub enum Coverage {
     Native { arch: String },
     /// Only PTX that the driver must JIT-compile at start-up (slow first run).
     PtxJit { arch: String },
+    /// Only PTX, of an ISA version too old to target this architecture:
+    /// nothing runs (Blackwell under TensorFlow 2.18–2.21's PTX ISA 8.5).
+    PtxTooOld {
+        arch: String,
+        isa: Version,
+        needed: Version,
+    },
     /// Nothing in the build runs on this GPU.
     None { lowest: Option<String> },
 }
 
+/// The PTX ISA version a CUDA toolkit writes (NVIDIA, "PTX ISA", release
+/// notes: 8.5 for CUDA 12.5 and 12.6, 8.7 for 12.8, ...).
+pub fn ptx_isa_of_cuda(cuda: &Version) -> Option<Version> {
+    let isa = match (cuda.major(), cuda.minor()) {
+        (11, minor @ 0..=8) => format!("7.{minor}"),
+        (12, minor @ 0..=5) => format!("8.{minor}"),
+        (12, 6) => "8.5".into(),
+        (12, 8) => "8.7".into(),
+        (12, 9) => "8.8".into(),
+        (13, 0) => "9.0".into(),
+        _ => return None,
+    };
+    Version::parse(&isa)
+}
+
+/// The lowest PTX ISA version that can target an architecture (NVIDIA,
+/// "PTX ISA", target support): sm_90 7.8, sm_100 8.6, sm_120 8.7, sm_103
+/// and sm_121 8.8, sm_110 9.0. None for older architectures, which every
+/// ISA the table knows can target.
+pub fn min_ptx_isa(cc: Capability) -> Option<Version> {
+    let isa = match (cc.major, cc.minor) {
+        (9, _) => "7.8",
+        (10, 0 | 1) => "8.6",
+        (10, _) => "8.8",
+        (11, _) => "9.0",
+        (12, 0) => "8.7",
+        (12, _) => "8.8",
+        _ => return None,
+    };
+    Version::parse(isa)
+}
+
 /// Whether a build's kernels run on a GPU of capability `cc`: `sm_XY` runs on
-/// X.Y and later minors of major X; `compute_XY` JIT-compiles on X.Y and newer.
-pub fn coverage(cc: Capability, archs: &[String]) -> Coverage {
+/// X.Y and later minors of major X; `compute_XY` JIT-compiles on X.Y and
+/// newer, if its PTX ISA (`ptx_isa`, where known) can target `cc`.
+pub fn coverage(cc: Capability, archs: &[String], ptx_isa: Option<&Version>) -> Coverage {
     let parsed = || {
         archs
             .iter()
@@ -235,6 +275,15 @@ pub fn coverage(cc: Capability, archs: &[String]) -> Coverage {
         .filter(|(a, c)| a.starts_with("compute_") && *c <= cc)
         .max_by_key(|(_, c)| *c);
     if let Some((arch, _)) = ptx {
+        if let (Some(isa), Some(needed)) = (ptx_isa, min_ptx_isa(cc))
+            && *isa < needed
+        {
+            return Coverage::PtxTooOld {
+                arch: arch.clone(),
+                isa: isa.clone(),
+                needed,
+            };
+        }
         return Coverage::PtxJit { arch: arch.clone() };
     }
     Coverage::None {
@@ -411,25 +460,25 @@ mod tests {
             .collect();
         let cc = |major, minor| Capability { major, minor };
         assert_eq!(
-            coverage(cc(8, 6), &archs),
+            coverage(cc(8, 6), &archs, None),
             Coverage::Native {
                 arch: "sm_80".into()
             }
         );
         assert_eq!(
-            coverage(cc(7, 5), &archs),
+            coverage(cc(7, 5), &archs, None),
             Coverage::Native {
                 arch: "sm_70".into()
             }
         );
         assert_eq!(
-            coverage(cc(9, 0), &archs),
+            coverage(cc(9, 0), &archs, None),
             Coverage::PtxJit {
                 arch: "compute_90".into()
             }
         );
         assert_eq!(
-            coverage(cc(3, 7), &archs),
+            coverage(cc(3, 7), &archs, None),
             Coverage::None {
                 lowest: Some("sm_60".into())
             }
@@ -437,7 +486,7 @@ mod tests {
         assert_eq!(
             newest_tf_where(|r| {
                 let a: Vec<String> = r.archs.iter().map(|s| s.to_string()).collect();
-                !matches!(coverage(cc(3, 7), &a), Coverage::None { .. })
+                !matches!(coverage(cc(3, 7), &a, None), Coverage::None { .. })
             }),
             Some("2.14")
         );
@@ -476,5 +525,39 @@ mod tests {
                 .iter()
                 .any(|n| n.soname == "libcudart.so.11.0")
         );
+    }
+
+    #[test]
+    fn blackwell_needs_a_ptx_isa_the_2_18_build_does_not_have() {
+        let cc = |major, minor| Capability { major, minor };
+        let archs: Vec<String> = TF_BUILDS[0].archs.iter().map(|a| a.to_string()).collect();
+        let isa = ptx_isa_of_cuda(&v(TF_BUILDS[0].cuda)).unwrap();
+        assert_eq!(isa, v("8.5"));
+        for (gpu, needed) in [(cc(12, 0), "8.7"), (cc(10, 0), "8.6")] {
+            assert_eq!(
+                coverage(gpu, &archs, Some(&isa)),
+                Coverage::PtxTooOld {
+                    arch: "compute_90".into(),
+                    isa: isa.clone(),
+                    needed: v(needed)
+                },
+                "{gpu}"
+            );
+        }
+        // Hopper JIT-compiles the same PTX; a CUDA 12.8 build's ISA reaches sm_120.
+        assert!(matches!(
+            coverage(cc(9, 0), &archs, Some(&isa)),
+            Coverage::PtxJit { .. }
+        ));
+        let isa_12_8 = ptx_isa_of_cuda(&v("12.8")).unwrap();
+        assert!(matches!(
+            coverage(cc(12, 0), &archs, Some(&isa_12_8)),
+            Coverage::PtxJit { .. }
+        ));
+        // An unknown ISA decides nothing.
+        assert!(matches!(
+            coverage(cc(12, 0), &archs, None),
+            Coverage::PtxJit { .. }
+        ));
     }
 }

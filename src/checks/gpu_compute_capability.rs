@@ -61,7 +61,7 @@ impl Spec {
                 failures.push(format!("{} is {cc}, below the required {min}", gpu.label()));
             }
             if self.covered_by_build && !build.archs.is_empty() {
-                match compat::coverage(cc, &build.archs) {
+                match compat::coverage(cc, &build.archs, build.ptx_isa().as_ref()) {
                     Coverage::Native { arch } => line.push_str(&format!(", machine code {arch}")),
                     Coverage::PtxJit { arch } => {
                         line.push_str(&format!(", PTX {arch} only"));
@@ -71,6 +71,11 @@ impl Spec {
                             build.describe()
                         ));
                     }
+                    Coverage::PtxTooOld { arch, isa, needed } => failures.push(format!(
+                        "{} ({cc}) has no machine code in {}, and its {arch} PTX (ISA {isa}) cannot target it (needs ISA {needed} or newer)",
+                        gpu.label(),
+                        build.describe()
+                    )),
                     Coverage::None { lowest } => failures.push(format!(
                         "{} ({cc}) is older than every kernel in {} (lowest {})",
                         gpu.label(),

@@ -144,6 +144,13 @@ fn from_runpath(library: &Path, version: Option<&Version>) -> TfBuild {
 }
 
 impl TfBuild {
+    /// The PTX ISA version of the build's PTX kernels, from the CUDA it was
+    /// compiled with (PTX carries its toolkit's ISA). Derived, not read from
+    /// the library's fat binaries.
+    pub fn ptx_isa(&self) -> Option<Version> {
+        self.cuda.as_ref().and_then(crate::compat::ptx_isa_of_cuda)
+    }
+
     /// A build described by the release table alone.
     pub fn from_table(version: &Version, cuda_build: bool, source: String) -> TfBuild {
         let row = compat::tf_row(version);

@@ -17,7 +17,11 @@ pub(super) fn capability_findings(f: &Facts) -> Vec<(String, crate::compat::Capa
             Some((
                 g.label(),
                 cc,
-                compat::coverage(cc, &f.tensorflow.build.archs),
+                compat::coverage(
+                    cc,
+                    &f.tensorflow.build.archs,
+                    f.tensorflow.build.ptx_isa().as_ref(),
+                ),
             ))
         })
         .collect()
@@ -27,28 +31,62 @@ pub(super) fn capability_unsupported(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
     let bad: Vec<_> = capability_findings(f)
         .into_iter()
-        .filter(|(_, _, c)| matches!(c, Coverage::None { .. }))
+        .filter(|(_, _, c)| matches!(c, Coverage::None { .. } | Coverage::PtxTooOld { .. }))
         .collect();
-    let Some((_, cc, Coverage::None { lowest })) = bad.first().cloned() else {
+    let Some((_, cc, coverage)) = bad.first().cloned() else {
         return vec![];
     };
-    let archs = f.tensorflow.build.archs.join(", ");
-    let mut fix = format!(
-        "run on a GPU of compute capability {} or newer",
-        lowest
-            .as_deref()
-            .and_then(crate::compat::Capability::parse_arch)
-            .map_or("?".into(), |c| c.to_string())
-    );
-    if let Some(tf) = compat::newest_tf_where(|row| {
+    let build = &f.tensorflow.build;
+    let archs = build.archs.join(", ");
+    let gpus = bad
+        .iter()
+        .map(|(l, _, _)| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let newest = compat::newest_tf_where(|row| {
         let archs: Vec<String> = row.archs.iter().map(|s| s.to_string()).collect();
-        !matches!(compat::coverage(cc, &archs), Coverage::None { .. })
-    }) {
-        fix.push_str(&format!(
+        let isa = Version::parse(row.cuda).and_then(|c| compat::ptx_isa_of_cuda(&c));
+        !matches!(
+            compat::coverage(cc, &archs, isa.as_ref()),
+            Coverage::None { .. } | Coverage::PtxTooOld { .. }
+        )
+    });
+    let (cause, mut fix) = match &coverage {
+        Coverage::PtxTooOld { arch, isa, needed } => (
+            format!(
+                "{} cannot run on {gpus}: it has no machine code for compute capability {cc}, and its only PTX ({arch}, PTX ISA {isa}) is older than ISA {needed}, the first that can target {cc}; TensorFlow's kernels and XLA fail there (CUDA_ERROR_INVALID_PTX, \"PTX version {isa} does not support target\")",
+                build.describe()
+            ),
+            String::from(
+                "run on a GPU this build has kernels for (compute capability 9.0 or older)",
+            ),
+        ),
+        _ => {
+            let lowest = match &coverage {
+                Coverage::None { lowest } => lowest.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            (
+                format!(
+                    "{} cannot run on {gpus}: compute capability {cc} is below the build's lowest kernel {lowest}",
+                    build.describe()
+                ),
+                format!(
+                    "run on a GPU of compute capability {} or newer",
+                    crate::compat::Capability::parse_arch(&lowest)
+                        .map_or("?".into(), |c| c.to_string())
+                ),
+            )
+        }
+    };
+    match newest {
+        Some(tf) => fix.push_str(&format!(
             ", or use TensorFlow {tf}, the newest build with kernels for {cc}"
-        ));
-    } else {
-        fix.push_str(&format!("; no TensorFlow build in the table supports {cc}"));
+        )),
+        None if matches!(coverage, Coverage::PtxTooOld { .. }) => fix.push_str(&format!(
+            "; no TensorFlow release in the table supports {cc}: use a build made with CUDA 12.8 or newer for it (NVIDIA's NGC TensorFlow container, or TensorFlow built from source)"
+        )),
+        None => fix.push_str(&format!("; no TensorFlow build in the table supports {cc}")),
     }
     let mut evidence: Vec<String> = bad
         .iter()
@@ -56,25 +94,17 @@ pub(super) fn capability_unsupported(e: &Evidence) -> Vec<Finding> {
         .collect();
     evidence.push(format!(
         "the build's kernels: {archs} (from {})",
-        f.tensorflow.build.source
+        build.source
     ));
+    if let (Some(cuda), Some(isa)) = (&build.cuda, build.ptx_isa()) {
+        evidence.push(format!(
+            "the build's PTX ISA: {isa} (that of CUDA {cuda}, which compiled it)"
+        ));
+    }
     evidence.extend(log_lines(e, |ev| {
         matches!(ev, LogEvent::IgnoredDevice { .. })
     }));
-    finding(
-        Severity::Error,
-        format!(
-            "{} cannot run on {}: compute capability {cc} is below the build's lowest kernel {}",
-            f.tensorflow.build.describe(),
-            bad.iter()
-                .map(|(l, _, _)| l.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            lowest.unwrap_or_default()
-        ),
-        fix,
-        evidence,
-    )
+    finding(Severity::Error, cause, fix, evidence)
 }
 
 pub(super) fn capability_ptx_jit(e: &Evidence) -> Vec<Finding> {

@@ -93,7 +93,11 @@ pub(super) fn gpus_needing_jit(f: &Facts) -> Vec<String> {
         .filter(|g| {
             g.compute_capability.value().is_some_and(|cc| {
                 matches!(
-                    compat::coverage(*cc, &f.tensorflow.build.archs),
+                    compat::coverage(
+                        *cc,
+                        &f.tensorflow.build.archs,
+                        f.tensorflow.build.ptx_isa().as_ref()
+                    ),
                     Coverage::PtxJit { .. }
                 )
             })
