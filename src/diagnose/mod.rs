@@ -178,6 +178,47 @@ mod tests {
         assert_eq!(unique.len(), ids.len(), "duplicate rule ids");
     }
 
+    /// Each rule cites its source and names a scenario that triggers it and
+    /// one that must not; the machine profiles and tests it names exist.
+    #[test]
+    fn every_rule_cites_its_source_and_its_scenarios() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tests: String = ["tests/cli/machines.rs", "src/diagnose/rules/mod.rs"]
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+            .collect();
+        for rule in RULES {
+            let section = explain(rule.id).unwrap();
+            assert!(section.contains("**Source**: "), "{}: no source", rule.id);
+            let scenarios = section
+                .split("**Scenarios**: ")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{}: no scenarios", rule.id));
+            let scenarios = scenarios.split("\n**").next().unwrap().replace('\n', " ");
+            assert!(
+                scenarios.contains("trigger")
+                    && (scenarios.contains("must not") || scenarios.contains("stays silent")),
+                "{}: scenarios must say what triggers it and what must not",
+                rule.id
+            );
+            for name in scenarios.split('`').skip(1).step_by(2) {
+                if name.ends_with(".toml") {
+                    assert!(
+                        root.join("fixtures/machines").join(name).is_file(),
+                        "{}: no profile {name}",
+                        rule.id
+                    );
+                } else if name.matches('_').count() >= 3 && !name.contains(['/', ' ', '.']) {
+                    assert!(
+                        tests.contains(&format!("fn {name}(")),
+                        "{}: no test {name}",
+                        rule.id
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn explain_prints_one_section() {
         let text = explain("no-device-nodes").unwrap();
