@@ -77,6 +77,7 @@ pub const TENSORFLOW_COMPUTE: &[Family] = &[
     Family::CpuFallback,
     Family::TensorflowSession,
     Family::GpuHealth,
+    Family::Mig,
     Family::HostCpu,
 ];
 

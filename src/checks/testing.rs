@@ -34,6 +34,7 @@ pub fn gpu(index: u32, name: &str, cc: (u32, u32)) -> Gpu {
         remapped_rows: Field::Unsupported,
         persistence_mode: Field::Value(true),
         mig_enabled: Field::Value(false),
+        mig_devices: Field::Value(Vec::new()),
         temperature_c: Field::Value(35),
         power_watts: Field::Value(70.0),
         throttle_reasons: Field::Value(vec!["gpu_idle".into()]),

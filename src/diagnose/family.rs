@@ -35,6 +35,8 @@ pub enum Family {
     GpuHealth,
     /// Other processes hold the GPU.
     GpuBusy,
+    /// A GPU in MIG mode offers CUDA no MIG device.
+    Mig,
     /// The host CPU lacks what the build requires.
     HostCpu,
 }
@@ -57,6 +59,7 @@ impl Family {
         Family::TensorflowSession,
         Family::GpuHealth,
         Family::GpuBusy,
+        Family::Mig,
         Family::HostCpu,
     ];
 }
@@ -84,9 +87,10 @@ mod tests {
             Family::TensorflowSession => 12,
             Family::GpuHealth => 13,
             Family::GpuBusy => 14,
-            Family::HostCpu => 15,
+            Family::Mig => 15,
+            Family::HostCpu => 16,
         };
         let indices: Vec<usize> = Family::ALL.iter().map(index).collect();
-        assert_eq!(indices, (0..16).collect::<Vec<_>>());
+        assert_eq!(indices, (0..17).collect::<Vec<_>>());
     }
 }

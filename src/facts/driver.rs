@@ -132,6 +132,10 @@ pub struct Gpu {
     pub remapped_rows: Field<RemappedRows>,
     pub persistence_mode: Field<bool>,
     pub mig_enabled: Field<bool>,
+    /// The UUIDs of the MIG devices (GPU and compute instances) this GPU
+    /// has; empty where MIG is off. CUDA runs only on these in MIG mode.
+    #[serde(default = "no_mig_devices")]
+    pub mig_devices: Field<Vec<String>>,
     pub temperature_c: Field<u32>,
     pub power_watts: Field<f64>,
     /// Active clock throttle reasons, by NVML's names.
@@ -301,6 +305,34 @@ impl<T> Field<T> {
     }
 }
 
+fn no_mig_devices() -> Field<Vec<String>> {
+    Field::Value(Vec::new())
+}
+
+/// The MIG devices of a GPU in MIG mode, by UUID: NVML hands out a handle
+/// for each index below its maximum that has a compute instance.
+fn mig_devices(device: &nvml_wrapper::Device) -> Field<Vec<String>> {
+    match device.mig_mode() {
+        Ok(mode) if mode.current != 0 => {}
+        // MIG off, or not a MIG-capable GPU: no MIG devices.
+        Ok(_) | Err(NvmlError::NotSupported) => return Field::Value(Vec::new()),
+        Err(e) => return Field::Error(e.to_string()),
+    }
+    let max = match device.mig_device_count() {
+        Ok(max) => max,
+        Err(e) => return Field::Error(e.to_string()),
+    };
+    let mut uuids = Vec::new();
+    for index in 0..max {
+        match device.mig_device_by_index(index).and_then(|mig| mig.uuid()) {
+            Ok(uuid) => uuids.push(uuid),
+            Err(NvmlError::NotFound | NvmlError::InvalidArg) => {}
+            Err(e) => return Field::Error(e.to_string()),
+        }
+    }
+    Field::Value(uuids)
+}
+
 fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
     let device = match nvml.device_by_index(index) {
         Ok(d) => d,
@@ -320,6 +352,7 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
                 remapped_rows: Field::Error(e.clone()),
                 persistence_mode: Field::Error(e.clone()),
                 mig_enabled: Field::Error(e.clone()),
+                mig_devices: Field::Error(e.clone()),
                 temperature_c: Field::Error(e.clone()),
                 power_watts: Field::Error(e.clone()),
                 throttle_reasons: Field::Error(e.clone()),
@@ -384,6 +417,7 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
         remapped_rows: remapped,
         persistence_mode: Field::from_nvml(device.is_in_persistent_mode()),
         mig_enabled: Field::from_nvml(device.mig_mode().map(|m| m.current != 0)),
+        mig_devices: mig_devices(&device),
         temperature_c: Field::from_nvml(device.temperature(TemperatureSensor::Gpu)),
         power_watts: Field::from_nvml(device.power_usage().map(|mw| mw as f64 / 1000.0)),
         throttle_reasons: Field::from_nvml(

@@ -103,6 +103,16 @@ pub fn facts_text(facts: &Facts) -> String {
                     field(&g.mig_enabled),
                     field(&g.persistence_mode)
                 );
+                if g.mig_enabled.value() == Some(&true) {
+                    let devices = match &g.mig_devices {
+                        Field::Value(d) if d.is_empty() => {
+                            "none (CUDA can use nothing here)".into()
+                        }
+                        Field::Value(d) => d.join(", "),
+                        other => state(other),
+                    };
+                    let _ = writeln!(out, "    MIG devices: {devices}");
+                }
                 let throttle = g
                     .throttle_reasons
                     .value()

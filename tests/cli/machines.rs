@@ -331,6 +331,13 @@ fn facts_read_every_nvml_field_from_the_stand_in() {
     assert_eq!(gpu["memory"]["value"]["total_mib"], 40960);
     assert_eq!(gpu["memory"]["value"]["free_mib"], 40960 - 2100);
     assert_eq!(gpu["mig_enabled"]["value"], true);
+    assert_eq!(
+        gpu["mig_devices"]["value"],
+        serde_json::json!([
+            "MIG-a1a1a1a1-0000-4000-8000-000000000001",
+            "MIG-a1a1a1a1-0000-4000-8000-000000000002"
+        ])
+    );
     assert_eq!(gpu["processes"]["value"][0]["pid"], 4242);
     assert_eq!(gpu["processes"]["value"][0]["used_mib"], 2048);
     let cudnn = facts["libraries"]

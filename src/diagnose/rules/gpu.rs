@@ -1,4 +1,4 @@
-//! Rules of the `GpuHealth` and `GpuBusy` families: the GPUs' own state.
+//! Rules of the `GpuHealth`, `GpuBusy` and `Mig` families: the GPUs' own state.
 
 use super::*;
 
@@ -126,5 +126,54 @@ pub(super) fn gpu_busy(e: &Evidence) -> Vec<Finding> {
         "other processes hold GPU contexts: tests share memory and compute with them, and timings are not representative".into(),
         "wait for or stop those processes, or give the runner exclusive GPUs (one job per GPU, or `nvidia-smi -c EXCLUSIVE_PROCESS`)".into(),
         busy,
+    )
+}
+
+/// A GPU in MIG mode runs CUDA only on its MIG devices (GPU instances with a
+/// compute instance); with none created, CUDA finds nothing on it.
+pub(super) fn mig_without_devices(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let empty: Vec<&crate::facts::driver::Gpu> = driver
+        .gpus
+        .iter()
+        .filter(|g| {
+            g.mig_enabled.value() == Some(&true) && g.mig_devices.value().is_some_and(Vec::is_empty)
+        })
+        .collect();
+    if empty.is_empty() {
+        return vec![];
+    }
+    let labels: Vec<String> = empty.iter().map(|g| g.label()).collect();
+    let mut evidence: Vec<String> = empty
+        .iter()
+        .map(|g| format!("{}: MIG mode on, no MIG device", g.label()))
+        .collect();
+    for g in driver
+        .gpus
+        .iter()
+        .filter(|g| g.mig_enabled.value() == Some(&true))
+    {
+        if let Some(devices) = g.mig_devices.value().filter(|d| !d.is_empty()) {
+            evidence.push(format!("{}: MIG devices {}", g.label(), devices.join(", ")));
+        }
+    }
+    let indexes: Vec<String> = empty.iter().map(|g| g.index.to_string()).collect();
+    finding(
+        Severity::Error,
+        format!(
+            "{} {} in MIG mode with no MIG device, so CUDA (and TensorFlow) can use nothing on {}",
+            labels.join(", "),
+            if labels.len() == 1 { "is" } else { "are" },
+            if labels.len() == 1 { "it" } else { "them" }
+        ),
+        format!(
+            "create GPU and compute instances (`sudo nvidia-smi mig -i {} -cgi 1g.10gb -C`; `nvidia-smi mig -lgip` lists the profiles), or turn MIG off (`sudo nvidia-smi -i {} -mig 0`, then reset the GPU); on Kubernetes let the GPU operator's MIG manager apply a MIG profile",
+            indexes.join(","),
+            indexes.join(",")
+        ),
+        evidence,
     )
 }

@@ -155,6 +155,11 @@ pub static RULES: &[Rule] = &[
         judge: gpu_unhealthy,
     },
     Rule {
+        id: "mig-without-devices",
+        family: Family::Mig,
+        judge: mig_without_devices,
+    },
+    Rule {
         id: "gpu-busy",
         family: Family::GpuBusy,
         judge: gpu_busy,
