@@ -13,6 +13,10 @@ pub const VISIBILITY_VARS: &[&str] = &[
     "LD_LIBRARY_PATH",
 ];
 
+/// Where WSL 2 mounts the Windows driver's Linux libraries (libcuda,
+/// libnvidia-ml), relative to the root.
+pub const WSL_LIB_DIR: &str = "usr/lib/wsl/lib";
+
 /// Facts about the machine that every report carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostFacts {
@@ -36,6 +40,10 @@ pub struct HostFacts {
     pub nvidia: Result<NvidiaPresence, String>,
     /// `/dev/nvidia*` nodes (nvidiactl, nvidia0, nvidia-uvm...).
     pub dev_nodes: Vec<String>,
+    /// WSL 2's GPU: `/dev/dxg` exists, the driver lives on the Windows side
+    /// and its Linux libraries in [`WSL_LIB_DIR`].
+    #[serde(default)]
+    pub wsl: bool,
     /// [`VISIBILITY_VARS`] as set (None: unset).
     #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
@@ -58,9 +66,7 @@ impl HostFacts {
     /// as root create /dev/nvidiactl, and gpugate leaves the machine as it
     /// found it.
     pub fn driver_init(&self) -> Result<(), String> {
-        if self.root.join("proc/driver/nvidia/version").exists()
-            || self.root.join("dev/dxg").exists()
-        {
+        if self.root.join("proc/driver/nvidia/version").exists() || self.wsl {
             return Ok(());
         }
         Err(format!(
@@ -98,6 +104,7 @@ impl HostFacts {
             container: container_hint(),
             nvidia: nvidia_presence(root),
             dev_nodes: dev_nodes(root),
+            wsl: root.join("dev/dxg").exists(),
             env: VISIBILITY_VARS
                 .iter()
                 .map(|v| (v.to_string(), std::env::var(v).ok()))

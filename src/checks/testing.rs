@@ -52,6 +52,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         glibc: None,
         cpu_model: None,
         cpu_avx: Some(true),
+        wsl: false,
         runner: None,
         root: "/".into(),
         container: None,

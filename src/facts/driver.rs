@@ -212,6 +212,11 @@ pub fn nvml_candidates(explicit: Option<&Path>, host_root: &Path) -> Vec<PathBuf
         return vec![path.to_path_buf()];
     }
     let mut candidates = vec![PathBuf::from(NVML_SONAME)];
+    // WSL 2 keeps the driver's libraries off the usual directories.
+    let wsl = host_root.join(crate::host::WSL_LIB_DIR).join(NVML_SONAME);
+    if host_root.join("dev/dxg").exists() && wsl.exists() {
+        candidates.push(wsl);
+    }
     if host_root != Path::new("/") {
         for dir in ["usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib"] {
             candidates.push(host_root.join(dir).join(NVML_SONAME));

@@ -304,6 +304,10 @@ pub(super) fn missing_nodes(f: &Facts) -> Option<Vec<&'static str>> {
 
 pub(super) fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
+    // WSL 2 reaches the GPU through /dev/dxg; it has no /dev/nvidia* nodes.
+    if f.host.wsl {
+        return vec![];
+    }
     // Only meaningful where the driver is running (kernel module or NVML).
     if f.host.nvidia.is_err() && f.driver.found().is_none() {
         return vec![];
@@ -455,5 +459,89 @@ pub(super) fn container_capabilities_missing(e: &Evidence) -> Vec<Finding> {
             wanted.join(",")
         ),
         evidence,
+    )
+}
+
+/// WSL 2's own directory of the driver's Linux libraries, under the root.
+fn wsl_lib_dir(f: &Facts) -> std::path::PathBuf {
+    f.host.root.join(crate::host::WSL_LIB_DIR)
+}
+
+/// Whether this is WSL 2 with the Windows driver's libcuda where the loader
+/// does not look: `wsl-libraries-not-found` then tells why libcuda is missing.
+pub(super) fn wsl_libcuda_off_path(f: &Facts) -> bool {
+    f.host.wsl
+        && f.library(Role::Driver)
+            .is_some_and(|l| l.resolved.is_none())
+        && wsl_lib_dir(f).join("libcuda.so.1").exists()
+}
+
+pub(super) fn wsl_libraries_not_found(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(cuda) = f.library(Role::Driver).filter(|_| wsl_libcuda_off_path(f)) else {
+        return vec![];
+    };
+    let dir = wsl_lib_dir(f);
+    let there = dir.join("libcuda.so.1");
+    let mut evidence = vec![
+        format!("{}/dev/dxg exists: WSL 2", root_prefix(f)),
+        format!("{} exists", there.display()),
+    ];
+    if let Some(error) = &cuda.error {
+        evidence.push(format!("dlopen(libcuda.so.1): {error}"));
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "this is WSL 2 and the Windows driver's libcuda.so.1 is in {}, but the loader does not search there",
+            dir.display()
+        ),
+        format!(
+            "put {0} on the loader's path: `echo {0} | sudo tee /etc/ld.so.conf.d/ld.wsl.conf && sudo ldconfig` (or add it to LD_LIBRARY_PATH); do not install a Linux NVIDIA driver inside WSL",
+            dir.display()
+        ),
+        evidence,
+    )
+}
+
+/// Whether this is WSL 2 and the libcuda the loader finds is not the
+/// Windows driver's: a Linux driver installed inside WSL shadows it.
+pub(super) fn wsl_libcuda_shadowed(f: &Facts) -> bool {
+    let dir = wsl_lib_dir(f);
+    f.host.wsl
+        && dir.join("libcuda.so.1").exists()
+        && f.library(Role::Driver)
+            .and_then(|l| l.resolved.as_ref())
+            .is_some_and(|copy| !copy.path.starts_with(&dir))
+}
+
+pub(super) fn wsl_linux_driver_installed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    if !wsl_libcuda_shadowed(f) {
+        return vec![];
+    }
+    let Some(copy) = f.library(Role::Driver).and_then(|l| l.resolved.as_ref()) else {
+        return vec![];
+    };
+    let dir = wsl_lib_dir(f);
+    finding(
+        Severity::Error,
+        format!(
+            "this is WSL 2, but the libcuda.so.1 the loader finds is {} ({}), not the Windows driver's in {}: a Linux NVIDIA driver installed inside WSL shadows it",
+            copy.path.display(),
+            copy.version
+                .as_ref()
+                .map_or("version unknown".to_string(), |v| v.to_string()),
+            dir.display()
+        ),
+        format!(
+            "remove the Linux driver packages inside WSL (e.g. `sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'`, then `sudo ldconfig`) so {} is found; the GPU driver is the Windows one",
+            dir.display()
+        ),
+        vec![
+            format!("{}/dev/dxg exists: WSL 2", root_prefix(f)),
+            format!("libcuda.so.1 resolves to {}", describe_copy(copy)),
+            format!("{} exists", dir.join("libcuda.so.1").display()),
+        ],
     )
 }

@@ -15,6 +15,8 @@ pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
         .libraries
         .iter()
         .filter(|l| l.resolved.is_none() && l.role != Role::Cudnn)
+        // On WSL the Windows driver's libcuda is there, off the loader's path.
+        .filter(|l| !(l.role == Role::Driver && wsl_libcuda_off_path(f)))
         .collect();
     if missing.is_empty() {
         return vec![];
@@ -297,7 +299,8 @@ pub(super) fn library_shadowed(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
     let mut out = Vec::new();
     for lib in &f.libraries {
-        if lib.copies.len() < 2 {
+        // A Linux driver's libcuda inside WSL: wsl-linux-driver-installed.
+        if lib.copies.len() < 2 || (lib.role == Role::Driver && wsl_libcuda_shadowed(f)) {
             continue;
         }
         let versions: Vec<Option<&Version>> =

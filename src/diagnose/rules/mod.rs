@@ -85,6 +85,16 @@ pub static RULES: &[Rule] = &[
         judge: container_capabilities_missing,
     },
     Rule {
+        id: "wsl-libraries-not-found",
+        family: Family::Driver,
+        judge: wsl_libraries_not_found,
+    },
+    Rule {
+        id: "wsl-linux-driver-installed",
+        family: Family::Driver,
+        judge: wsl_linux_driver_installed,
+    },
+    Rule {
         id: "cuda-visible-devices-hides-all",
         family: Family::DeviceVisibility,
         judge: visible_devices_hide_all,
