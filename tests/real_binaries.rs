@@ -113,6 +113,16 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
         facts["tensorflow"]["build"]
     );
     let entry = cache.join("tensorflow/2.21.0-gpu").canonicalize().unwrap();
+    // The real wheel's ELF version needs: manylinux_2_27's glibc floor.
+    let requires = &facts["tensorflow"]["build"]["requires"];
+    assert!(
+        requires
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "GLIBC_2.27"),
+        "{requires}"
+    );
     let libs = libraries(facts);
     assert_eq!(libs.len(), 9, "{libs:?}");
     for lib in libs {

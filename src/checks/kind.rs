@@ -79,6 +79,7 @@ pub const TENSORFLOW_COMPUTE: &[Family] = &[
     Family::GpuHealth,
     Family::Mig,
     Family::HostCpu,
+    Family::HostRuntime,
 ];
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ impl Kind for Spec {
     }
 
     fn explained_by(&self) -> &'static [Family] {
-        &[Family::HostCpu]
+        &[Family::HostCpu, Family::HostRuntime]
     }
 
     fn resolve_paths(&mut self, _base_dir: &std::path::Path) {

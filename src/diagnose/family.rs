@@ -39,6 +39,8 @@ pub enum Family {
     Mig,
     /// The host CPU lacks what the build requires.
     HostCpu,
+    /// The host's C library or C++ runtime is older than the build needs.
+    HostRuntime,
 }
 
 impl Family {
@@ -61,6 +63,7 @@ impl Family {
         Family::GpuBusy,
         Family::Mig,
         Family::HostCpu,
+        Family::HostRuntime,
     ];
 }
 
@@ -89,8 +92,9 @@ mod tests {
             Family::GpuBusy => 14,
             Family::Mig => 15,
             Family::HostCpu => 16,
+            Family::HostRuntime => 17,
         };
         let indices: Vec<usize> = Family::ALL.iter().map(index).collect();
-        assert_eq!(indices, (0..17).collect::<Vec<_>>());
+        assert_eq!(indices, (0..18).collect::<Vec<_>>());
     }
 }

@@ -24,6 +24,11 @@ pub struct TfBuild {
     pub archs: Vec<String>,
     /// Where TensorFlow's RUNPATH finds pip's NVIDIA libraries.
     pub library_dirs: Vec<PathBuf>,
+    /// The newest C and C++ runtime versions its libraries require
+    /// (`GLIBC_2.27`, `GLIBCXX_3.4.22`, `CXXABI_1.3.11`), from their ELF
+    /// version needs; empty when no library file was read.
+    #[serde(default)]
+    pub requires: Vec<String>,
 }
 
 /// The values of a wheel's `tensorflow/python/platform/build_info.py`.
@@ -75,6 +80,40 @@ fn find_build_info(library: &Path) -> Option<PathBuf> {
 }
 
 /// pip's `nvidia/*/lib` directories next to a pip-installed TensorFlow.
+/// The newest glibc, libstdc++ and C++ ABI versions TensorFlow's library
+/// and its framework library beside it require.
+fn runtime_requirements(library: &Path) -> Vec<String> {
+    let framework = library.with_file_name("libtensorflow_framework.so.2");
+    let mut versions: Vec<String> = [library, framework.as_path()]
+        .iter()
+        .filter_map(|path| elf::dynamic(path).ok())
+        .flat_map(|d| d.versions)
+        .filter(|v| {
+            ["GLIBC_2.", "GLIBCXX_", "CXXABI_"]
+                .iter()
+                .any(|p| v.starts_with(p))
+        })
+        .collect();
+    versions.sort_by_key(|v| runtime_version_key(v));
+    // The newest of each family is the one that decides.
+    let mut newest: Vec<String> = Vec::new();
+    for version in versions {
+        let family = runtime_version_key(&version).0;
+        match newest.last_mut() {
+            Some(last) if runtime_version_key(last).0 == family => *last = version,
+            _ => newest.push(version),
+        }
+    }
+    newest
+}
+
+/// Sorts `GLIBC_2.27` before `GLIBC_2.34` (numerically, by family).
+pub fn runtime_version_key(version: &str) -> (String, Vec<u64>) {
+    let (family, number) = version.split_once('_').unwrap_or((version, ""));
+    let parts = number.split('.').filter_map(|p| p.parse().ok()).collect();
+    (family.to_string(), parts)
+}
+
 fn pip_nvidia_dirs(library: &Path) -> Vec<PathBuf> {
     let Some(site) = library.parent().and_then(Path::parent) else {
         return Vec::new();
@@ -108,6 +147,7 @@ fn from_runpath(library: &Path, version: Option<&Version>) -> TfBuild {
         cudnn: None,
         archs: Vec::new(),
         library_dirs: Vec::new(),
+        requires: Vec::new(),
     };
     let dynamic = match elf::dynamic(&framework) {
         Ok(d) => d,
@@ -162,6 +202,7 @@ impl TfBuild {
             cudnn: None,
             archs: Vec::new(),
             library_dirs: Vec::new(),
+            requires: Vec::new(),
         };
         if let (true, Some(row)) = (cuda_build, row) {
             build.cuda = Version::parse(row.cuda);
@@ -220,6 +261,7 @@ impl TfBuild {
                     cudnn: info.cudnn_version.as_deref().and_then(Version::parse),
                     archs: info.archs,
                     library_dirs: Vec::new(),
+                    requires: Vec::new(),
                 };
                 // build_info says "9"; the table knows it was 9.3.
                 if let (Some(cudnn), Some(row)) =
@@ -235,6 +277,7 @@ impl TfBuild {
             (None, version) => from_runpath(library, version.as_ref()),
         };
         build.library_dirs = pip_nvidia_dirs(library);
+        build.requires = runtime_requirements(library);
         build
     }
 

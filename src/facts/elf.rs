@@ -13,6 +13,9 @@ pub struct Dynamic {
     pub needed: Vec<String>,
     /// RUNPATH (or the older RPATH) entries, in order.
     pub runpath: Vec<String>,
+    /// The symbol versions it requires of other libraries (`GLIBC_2.27`,
+    /// `GLIBCXX_3.4.29`, ...), from its version-needs section.
+    pub versions: Vec<String>,
 }
 
 /// Reads only the headers and the dynamic section, not the whole file.
@@ -24,6 +27,17 @@ pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
     let endian = header.endian().map_err(bad)?;
     let sections = header.sections(endian, &cache).map_err(bad)?;
     let mut out = Dynamic::default();
+    if let Some((mut needs, link)) = sections.gnu_verneed(endian, &cache).map_err(bad)? {
+        let strings = sections.strings(endian, &cache, link).map_err(bad)?;
+        while let Some((_, mut auxes)) = needs.next().map_err(bad)? {
+            while let Some(aux) = auxes.next().map_err(bad)? {
+                let name = String::from_utf8_lossy(aux.name(endian, strings).map_err(bad)?);
+                if !out.versions.iter().any(|v| *v == name) {
+                    out.versions.push(name.into_owned());
+                }
+            }
+        }
+    }
     let Some((entries, link)) = sections.dynamic(endian, &cache).map_err(bad)? else {
         return Ok(out);
     };
@@ -72,6 +86,11 @@ mod tests {
             "{dynamic:?}"
         );
         assert!(!dynamic.points_at_cuda());
+        // Every Rust binary needs some glibc symbol version.
+        assert!(
+            dynamic.versions.iter().any(|v| v.starts_with("GLIBC_2.")),
+            "{dynamic:?}"
+        );
     }
 
     #[test]
@@ -87,11 +106,13 @@ mod tests {
         let cuda = Dynamic {
             needed: vec![],
             runpath: vec!["$ORIGIN/../nvidia/cuda_runtime/lib".into()],
+            versions: vec![],
         };
         assert!(cuda.points_at_cuda());
         let cpu = Dynamic {
             needed: vec![],
             runpath: vec!["$ORIGIN/".into()],
+            versions: vec![],
         };
         assert!(!cpu.points_at_cuda());
     }

@@ -180,6 +180,11 @@ pub static RULES: &[Rule] = &[
         judge: cpu_without_avx,
     },
     Rule {
+        id: "host-runtime-too-old",
+        family: Family::HostRuntime,
+        judge: host_runtime_too_old,
+    },
+    Rule {
         id: "persistence-mode-off",
         family: Family::GpuHealth,
         judge: persistence_mode_off,
@@ -414,5 +419,54 @@ mod tests {
         assert!(!hides_all("0,5", 2, &uuids));
         assert!(!hides_all("GPU-12", 2, &uuids));
         assert!(!hides_all("MIG-abcd", 2, &uuids));
+    }
+
+    #[test]
+    fn a_cpp_runtime_or_glibc_older_than_the_build_needs_is_named() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        facts.host.glibc = Some("2.36".into());
+        facts.tensorflow.build.requires = vec!["GLIBC_2.27".into(), "GLIBCXX_3.4.22".into()];
+        let quiet = |facts: &Facts| {
+            rule("host-runtime-too-old")
+                .findings(&Evidence { facts, log: "" })
+                .is_empty()
+        };
+        assert!(quiet(&facts), "glibc 2.36 covers GLIBC_2.27");
+
+        // The loader's refusal names the version and the library.
+        facts.tensorflow.load = Some(crate::tf::LoadReport {
+            attempts: vec![crate::tf::Attempt {
+                source: "gpugate cache".into(),
+                target: "/c/libtensorflow_cc.so.2".into(),
+                error: Some("/opt/conda/lib/libstdc++.so.6: version `GLIBCXX_3.4.30' not found (required by /c/libtensorflow_cc.so.2)".into()),
+            }],
+            loaded: None,
+        });
+        let found = rule("host-runtime-too-old").findings(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert_eq!(found[0].id, "host-runtime-too-old");
+        assert!(
+            found[0].cause.contains("lacks GLIBCXX_3.4.30"),
+            "{}",
+            found[0].cause
+        );
+        assert!(found[0].fix.contains("libstdcxx-ng"), "{}", found[0].fix);
+
+        // Without a load: a glibc older than the build's libraries require.
+        facts.tensorflow.load = None;
+        facts.tensorflow.build.requires = vec!["GLIBC_2.38".into()];
+        let found = rule("host-runtime-too-old").findings(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0].cause.contains("requires GLIBC_2.38"),
+            "{}",
+            found[0].cause
+        );
+        facts.host.glibc = Some("2.39".into());
+        assert!(quiet(&facts), "glibc 2.39 covers GLIBC_2.38");
     }
 }
