@@ -29,6 +29,10 @@ pub struct Row {
     pub cells: Vec<Option<Status>>,
     /// The failure or error message of each cell that has one.
     pub messages: Vec<Option<String>>,
+    /// Each failing cell's root-cause ids.
+    pub causes: Vec<Vec<String>>,
+    /// Each cell's attachments, as paths beside its report file.
+    pub attachments: Vec<Vec<String>>,
 }
 
 impl Row {
@@ -114,17 +118,48 @@ impl Matrix {
                             name: case.name.clone(),
                             cells: vec![None; runs.len()],
                             messages: vec![None; runs.len()],
+                            causes: vec![Vec::new(); runs.len()],
+                            attachments: vec![Vec::new(); runs.len()],
                         });
                         rows.last_mut().expect("just pushed")
                     }
                 };
                 row.cells[i] = Some(case.status);
-                if matches!(case.status, Status::Fail | Status::Error) && !case.message.is_empty() {
-                    row.messages[i] = Some(case.message.clone());
+                if matches!(case.status, Status::Fail | Status::Error) {
+                    if !case.message.is_empty() {
+                        row.messages[i] = Some(case.message.clone());
+                    }
+                    row.causes[i] = case.causes.clone();
                 }
+                row.attachments[i] = case
+                    .attachments
+                    .iter()
+                    .map(|a| Self::beside_report(&run.file, a))
+                    .collect();
             }
         }
         Matrix { runs, rows }
+    }
+
+    /// Where an attachment is now: gpugate writes them to `REPORT-attachments/`
+    /// beside the report, named in the report as its run's path; the report may
+    /// have moved since (a CI artifact), so the directory is taken beside the
+    /// report file as merge was given it.
+    fn beside_report(report: &str, attachment: &str) -> String {
+        let path = Path::new(attachment);
+        let dir = path.parent().and_then(Path::file_name);
+        match (dir, path.file_name()) {
+            (Some(dir), Some(name)) if dir.to_string_lossy().ends_with("-attachments") => {
+                Path::new(report)
+                    .parent()
+                    .unwrap_or(Path::new(""))
+                    .join(dir)
+                    .join(name)
+                    .display()
+                    .to_string()
+            }
+            _ => attachment.to_string(),
+        }
     }
 
     /// Whether any test appears in two runs: otherwise the reports are
@@ -213,7 +248,8 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(name, status)| match *status {
                     "pass" => format!(r#"<testcase classname="gpu-basic" name="{name}"/>"#),
-                    "fail" => format!(r#"<testcase classname="gpu-basic" name="{name}"><failure message="broke &lt;here&gt;"/></testcase>"#),
+                    "fail" => format!(r#"<testcase classname="gpu-basic" name="{name}"><failure message="broke &lt;here&gt;">caused by [nvml-missing], see the root causes below
+broke &lt;here&gt;</failure><system-out>[[ATTACHMENT|out/{runner}-attachments/gpu-basic--{name}--loss.svg]]</system-out></testcase>"#),
                     "skip" => format!(r#"<testcase classname="gpu-basic" name="{name}"><skipped/></testcase>"#),
                     _ => format!(r#"<testcase classname="gpu-basic" name="{name}"><error message="crash"/></testcase>"#),
                 })

@@ -15,6 +15,11 @@ pub struct Case {
     pub name: String,
     pub status: Status,
     pub message: String,
+    /// Root-cause ids from the failure's `caused by [id]` lines (gpugate's).
+    pub causes: Vec<String>,
+    /// Files the case attached (`[[ATTACHMENT|path]]` in its output), as
+    /// written in the report.
+    pub attachments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,6 +48,7 @@ impl JunitFile {
             scrub_in_place(&mut case.group);
             scrub_in_place(&mut case.name);
             scrub_in_place(&mut case.message);
+            case.attachments.iter_mut().for_each(scrub_in_place);
         }
     }
 }
@@ -72,6 +78,26 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
         .map(|v| v.into_owned())
 }
 
+/// What a case's failure text and output say beyond its status: the root
+/// causes gpugate names and the files it attached.
+fn read_case_text(case: &mut Case, text: &str) {
+    for line in text.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("caused by [")
+            && let Some((id, _)) = rest.split_once(']')
+            && !case.causes.iter().any(|c| c == id)
+        {
+            case.causes.push(id.to_string());
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("[[ATTACHMENT|") {
+            let tail = &rest[at + "[[ATTACHMENT|".len()..];
+            let Some(end) = tail.find("]]") else { break };
+            case.attachments.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+}
+
 /// Parses `xml`; a document that is not well-formed is an error naming the
 /// byte position.
 pub fn read(xml: &str) -> Result<JunitFile, String> {
@@ -81,6 +107,10 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
     let mut in_case = false;
     let mut depth_in_case = 0usize;
     let mut saw_junit = false;
+    // Inside a case's failure, error or system-out: their text is read too,
+    // whole (entities arrive as events of their own).
+    let mut in_text = false;
+    let mut text = String::new();
     loop {
         let event = reader.read_event().map_err(|e| {
             format!(
@@ -97,6 +127,34 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
                 } else if in_case {
                     depth_in_case = depth_in_case.saturating_sub(1);
                 }
+                if in_text && let Some(case) = file.cases.last_mut() {
+                    read_case_text(case, &text);
+                }
+                in_text = false;
+                text.clear();
+                continue;
+            }
+            Event::Text(t) if in_text => {
+                text.push_str(&t.decode().unwrap_or_default());
+                continue;
+            }
+            Event::CData(t) if in_text => {
+                text.push_str(&String::from_utf8_lossy(t));
+                continue;
+            }
+            Event::GeneralRef(r) if in_text => {
+                let entity = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c),
+                    _ => match &**r {
+                        b"amp" => Some('&'),
+                        b"lt" => Some('<'),
+                        b"gt" => Some('>'),
+                        b"quot" => Some('"'),
+                        b"apos" => Some('\''),
+                        _ => None,
+                    },
+                };
+                text.extend(entity);
                 continue;
             }
             Event::Eof => break,
@@ -125,6 +183,8 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
                     name: attr(&e, "name").unwrap_or_default(),
                     status: Status::Pass,
                     message: String::new(),
+                    causes: Vec::new(),
+                    attachments: Vec::new(),
                 });
                 in_case = !empty;
                 depth_in_case = 0;
@@ -138,7 +198,9 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
                     };
                     case.message = attr(&e, "message").unwrap_or_default();
                 }
+                in_text = !empty && name != "skipped";
             }
+            "system-out" if in_case && depth_in_case <= 1 => in_text = !empty,
             other if !KNOWN.contains(&other) => {
                 *file.ignored.entry(format!("<{other}>")).or_default() += 1;
             }
@@ -191,6 +253,25 @@ mod tests {
             read("<html><body/></html>")
                 .unwrap_err()
                 .contains("not a JUnit report")
+        );
+    }
+
+    #[test]
+    fn root_causes_and_attachments_are_read_from_the_case_text() {
+        let xml = r#"<testsuite name="s"><testcase classname="s" name="t"><failure message="m">caused by [nvml-missing], see the root causes below
+caused by [cudnn-missing]: no cuDNN
+the rest</failure><system-out>tflops: 1
+[[ATTACHMENT|r/a&amp;b-attachments/s--t--loss.svg]]</system-out></testcase><testcase name="u"><system-out>caused by [not-a-failure]</system-out></testcase></testsuite>"#;
+        let file = read(xml).unwrap();
+        assert_eq!(file.cases[0].causes, ["nvml-missing", "cudnn-missing"]);
+        assert_eq!(
+            file.cases[0].attachments,
+            ["r/a&b-attachments/s--t--loss.svg"]
+        );
+        assert_eq!(
+            file.cases[1].causes,
+            ["not-a-failure"],
+            "read, but shown only for failures"
         );
     }
 }

@@ -11,6 +11,29 @@ fn word(cell: Option<Status>) -> &'static str {
     cell.map_or("—", Status::word)
 }
 
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// A relative link to a file: its path with the characters a URL cannot
+/// carry as they are percent-encoded.
+fn link(path: &str) -> String {
+    let mut out = String::new();
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            other => {
+                let _ = write!(out, "%{other:02X}");
+            }
+        }
+    }
+    out
+}
+
 fn test_name(row: &Row) -> String {
     format!("{}::{}", row.group, row.name)
 }
@@ -51,8 +74,8 @@ pub fn markdown(m: &Matrix) -> String {
     for row in &m.rows {
         let mark = if row.changed() { " ⚠️" } else { "" };
         let _ = write!(md, "| {}{mark} |", markdown_cell(&test_name(row)));
-        for (cell, message) in row.cells.iter().zip(&row.messages) {
-            let text = match (cell, message) {
+        for (i, (cell, message)) in row.cells.iter().zip(&row.messages).enumerate() {
+            let mut text = match (cell, message) {
                 (Some(Status::Fail) | Some(Status::Error), Some(message)) => format!(
                     "**{}**: {}",
                     word(*cell),
@@ -61,6 +84,21 @@ pub fn markdown(m: &Matrix) -> String {
                 (Some(Status::Fail) | Some(Status::Error), None) => format!("**{}**", word(*cell)),
                 _ => word(*cell).to_string(),
             };
+            if !row.causes[i].is_empty() {
+                let ids: Vec<String> = row.causes[i]
+                    .iter()
+                    .map(|c| format!("`{}`", markdown_cell(c)))
+                    .collect();
+                let _ = write!(text, " (caused by {})", ids.join(", "));
+            }
+            for path in &row.attachments[i] {
+                let _ = write!(
+                    text,
+                    " [{}]({})",
+                    markdown_cell(&file_name(path)),
+                    link(path)
+                );
+            }
             let _ = write!(md, " {text} |");
         }
         md.push('\n');
@@ -135,14 +173,31 @@ td.skip{background:#f1f3f4;color:#666}td.none{color:#aaa}tr.changed td:first-chi
             ""
         };
         let _ = write!(h, "<tr{class}><td>{}</td>", html_escape(&test_name(row)));
-        for (cell, message) in row.cells.iter().zip(&row.messages) {
-            // A failing cell's message shows on hover.
+        for (i, (cell, message)) in row.cells.iter().zip(&row.messages).enumerate() {
+            // A failing cell's message shows on hover; its root causes and
+            // attachments in the cell.
             let title = message
                 .as_deref()
                 .map_or(String::new(), |m| format!(" title=\"{}\"", html_escape(m)));
+            let mut extra = String::new();
+            if !row.causes[i].is_empty() {
+                let _ = write!(
+                    extra,
+                    "<br><span class=\"note\">caused by {}</span>",
+                    html_escape(&row.causes[i].join(", "))
+                );
+            }
+            for path in &row.attachments[i] {
+                let _ = write!(
+                    extra,
+                    "<br><a href=\"{}\">{}</a>",
+                    html_escape(&link(path)),
+                    html_escape(&file_name(path))
+                );
+            }
             let _ = write!(
                 h,
-                "<td class=\"{}\"{title}>{}</td>",
+                "<td class=\"{}\"{title}>{}{extra}</td>",
                 cell.map_or("none", Status::word),
                 word(*cell)
             );
@@ -172,6 +227,8 @@ pub fn json(m: &Matrix) -> String {
             "changed": row.changed(),
             "statuses": row.cells.iter().map(|c| c.map(Status::word)).collect::<Vec<_>>(),
             "messages": row.messages,
+            "causes": row.causes,
+            "attachments": row.attachments,
         })).collect::<Vec<_>>(),
         "changes": m.changes().iter().map(|c| json!({
             "test": c.test,
