@@ -11,7 +11,7 @@ declare -A extra=(
   [suite_parse]="fixtures/suites fixtures/suites/bad"
   [vars_expand]=""
   [worker_protocol]=""
-  [junit_read]="fixtures/junit fixtures/golden"
+  [junit_read]="fixtures/junit fixtures/snapshots"
 )
 for target in suite_parse vars_expand worker_protocol junit_read; do
   echo "== $target (${SECONDS_EACH}s)"

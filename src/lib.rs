@@ -26,6 +26,8 @@ pub mod redact;
 pub mod report;
 pub mod rng;
 pub mod runner;
+#[cfg(test)]
+mod snapshot;
 pub mod suite;
 pub mod text;
 pub mod tf;

@@ -54,7 +54,7 @@ const TARGETS: &[Target] = &[
         &[
             "fuzz/corpus/junit_read",
             "fixtures/junit",
-            "fixtures/golden",
+            "fixtures/snapshots",
         ],
     ),
 ];

@@ -159,7 +159,8 @@ pub fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{assert_golden, sample, sample_causes};
+    use crate::report::results::{sample, sample_causes};
+    use crate::snapshot::assert_snapshot;
 
     #[test]
     fn workflow_command_escaping() {
@@ -169,7 +170,7 @@ mod tests {
 
     #[test]
     fn annotations_golden() {
-        assert_golden(
+        assert_snapshot(
             "github-annotations.txt",
             &(annotations(&sample(), &sample_causes()).join("\n") + "\n"),
         );
@@ -201,7 +202,7 @@ mod tests {
     #[test]
     fn summary_golden() {
         let facts = vec![("nvidia.driver".to_string(), "580.65.06 | test".to_string())];
-        assert_golden(
+        assert_snapshot(
             "github-summary.md",
             &summary(&sample(), &sample_causes(), &facts, 101),
         );

@@ -79,7 +79,8 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{assert_golden, sample};
+    use crate::report::results::sample;
+    use crate::snapshot::assert_snapshot;
 
     #[test]
     fn sections_golden() {
@@ -87,6 +88,6 @@ mod tests {
         let mut other = results[0].clone();
         other.suite = "cpu basic/extra".into();
         results.push(other);
-        assert_golden("gitlab-sections.txt", &sections(&results, 1_795_500_000));
+        assert_snapshot("gitlab-sections.txt", &sections(&results, 1_795_500_000));
     }
 }

@@ -225,27 +225,3 @@ pub(crate) fn sample_causes() -> Vec<RootCause> {
         explains: vec!["gpu-basic::matmul on /device:GPU:0".into()],
     }]
 }
-
-/// Compares `actual` with `fixtures/golden/NAME`; with GPUGATE_UPDATE_GOLDENS
-/// set, rewrites the golden file instead.
-#[cfg(test)]
-pub(crate) fn assert_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/golden")
-        .join(name);
-    if std::env::var_os("GPUGATE_UPDATE_GOLDENS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (GPUGATE_UPDATE_GOLDENS=1 writes it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual,
-        expected,
-        "{} differs (GPUGATE_UPDATE_GOLDENS=1 rewrites it)",
-        path.display()
-    );
-}

@@ -65,6 +65,16 @@ fn run_suite(suite: &str, extra: &[&str]) -> (Output, PathBuf, tempfile::TempDir
     (out, junit, dir)
 }
 
+/// Compares `actual` with the snapshot `fixtures/snapshots/DIR/NAME.snap`
+/// (insta; `INSTA_UPDATE=always cargo test` rewrites it after an intended
+/// change, as for the library's snapshots in src/snapshot.rs).
+fn assert_snapshot(dir: &str, name: &str, actual: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("fixtures/snapshots").join(dir));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, actual));
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

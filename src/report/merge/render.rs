@@ -242,13 +242,13 @@ pub fn json(m: &Matrix) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::assert_golden;
+    use crate::snapshot::assert_snapshot;
 
     #[test]
     fn renderings_golden() {
         let m = super::super::tests::sample();
-        assert_golden("merge.md", &markdown(&m));
-        assert_golden("merge.html", &html(&m));
-        assert_golden("merge.json", &json(&m));
+        assert_snapshot("merge.md", &markdown(&m));
+        assert_snapshot("merge.html", &html(&m));
+        assert_snapshot("merge.json", &json(&m));
     }
 }
