@@ -117,9 +117,6 @@ pub struct Outcome {
     pub output: Option<String>,
     /// For failures and errors, the JUnit `type`: assertion, crash, timeout...
     pub failure_type: &'static str,
-    /// Where the verdict's attachments were written, as the JUnit report
-    /// refers to them.
-    pub attachments: Vec<std::path::PathBuf>,
     /// For failures: the diagnoses (root causes) that explain this one.
     pub causes: Vec<crate::finding::Finding>,
 }

@@ -3,15 +3,22 @@
 
 use super::failure::Failure;
 use crate::baseline::{Baselines, Entry};
-use crate::checks::CheckKind;
 use crate::checks::tensorflow_throughput::H2D_MEASURE;
+use crate::checks::{CheckKind, RunContext};
 use crate::exit::Exit;
+use crate::facts::Facts;
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use std::path::Path;
 
-/// Upserts every measurement of the run's throughput checks into `path`.
-pub fn record(plan: &Plan, outcomes: &[Option<Outcome>], path: &Path) -> Result<Exit, Failure> {
+/// Upserts every measurement of the run's throughput checks into `path`,
+/// keyed by the model of the device each ran on, from the facts.
+pub fn record(
+    plan: &Plan,
+    outcomes: &[Option<Outcome>],
+    facts: &Facts,
+    path: &Path,
+) -> Result<Exit, Failure> {
     let mut baselines = Baselines::load_or_empty(path).map_err(Failure::usage)?;
     let recorded = format!(
         "{} by gpugate {}",
@@ -26,11 +33,7 @@ pub fn record(plan: &Plan, outcomes: &[Option<Outcome>], path: &Path) -> Result<
             continue;
         };
         let verdict = &outcome.verdict;
-        let model = verdict
-            .properties
-            .iter()
-            .find(|(k, _)| k == "device_model")
-            .map(|(_, v)| v.clone());
+        let model = RunContext::for_check(&check.kind, facts).device_model;
         let (Some(model), false) = (model, verdict.measurements.is_empty()) else {
             eprintln!(
                 "gpugate: nothing recorded for {}: {}",

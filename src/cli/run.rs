@@ -137,10 +137,16 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
         return Ok(Exit::Success);
     }
 
-    let mut outcomes = result.outcomes;
-    crate::report::attachments::write(&plan, &mut outcomes, &args.junit);
+    let outcomes = result.outcomes;
+    let attachments = crate::report::attachments::write(&plan, &outcomes, &args.junit);
     let properties = crate::report::run_properties(&result.facts);
-    let report = junit::build(&plan, &outcomes, &properties, started.elapsed());
+    let report = junit::build(
+        &plan,
+        &outcomes,
+        &attachments,
+        &properties,
+        started.elapsed(),
+    );
     let written = junit::write_atomic(&report, &args.junit);
     match &written {
         Ok(()) => eprintln!("gpugate: JUnit report written to {}", args.junit.display()),
@@ -179,9 +185,9 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
         say(&report::gitlab::run_end(report::gitlab::now()));
     }
     if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {
-        return super::baseline::record(&plan, &outcomes, path);
+        return super::baseline::record(&plan, &outcomes, &result.facts, path);
     }
-    let results = report::results::collect(&plan, &outcomes);
+    let results = report::results::collect(&plan, &outcomes, &attachments);
     if json {
         let findings = diagnose::diagnose(&diagnose::Evidence {
             facts: &result.facts,

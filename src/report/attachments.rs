@@ -24,15 +24,19 @@ pub fn dir_for(junit: &Path) -> PathBuf {
     junit.with_file_name(format!("{stem}-attachments"))
 }
 
-/// Writes every outcome's attachments and records their paths on the
-/// outcome. A file that cannot be written is a warning on stderr, never a
-/// reason to lose the report.
-pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
+/// Per check of the plan, the files its attachments were written to.
+pub type Written = Vec<Vec<PathBuf>>;
+
+/// Writes every outcome's attachments and returns where, per check; the
+/// outcomes are left as they are. A file that cannot be written is a
+/// warning on stderr, never a reason to lose the report.
+pub fn write(plan: &Plan, outcomes: &[Option<Outcome>], junit: &Path) -> Written {
     let dir = dir_for(junit);
     // Names that differ only in what file names cannot hold ("fit parity",
     // "fit-parity") must not overwrite each other's files.
     let mut taken = std::collections::HashSet::new();
-    for (check, outcome) in plan.checks.iter().zip(outcomes.iter_mut()) {
+    let mut written = vec![Vec::new(); plan.checks.len()];
+    for (index, (check, outcome)) in plan.checks.iter().zip(outcomes).enumerate() {
         let Some(outcome) = outcome else { continue };
         for attachment in &outcome.verdict.attachments {
             let suite = plan.suites.get(check.suite).map_or("", |s| s.name.as_str());
@@ -43,10 +47,10 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
                 file_part(&attachment.name)
             );
             let path = unique(&dir, &name, &mut taken);
-            let written = std::fs::create_dir_all(&dir)
+            let saved = std::fs::create_dir_all(&dir)
                 .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
-            match written {
-                Ok(()) => outcome.attachments.push(path),
+            match saved {
+                Ok(()) => written[index].push(path),
                 Err(e) => eprintln!(
                     "warning: failed to write the attachment {}: {e}",
                     path.display()
@@ -54,6 +58,7 @@ pub fn write(plan: &Plan, outcomes: &mut [Option<Outcome>], junit: &Path) {
             }
         }
     }
+    written
 }
 
 /// `dir/name`, or `dir/NAME-2.EXT`, `-3`... when an earlier attachment of

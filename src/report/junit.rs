@@ -27,9 +27,11 @@ pub enum ReportError {
     Serialize(String),
 }
 
+/// `attachments`: per check, where its attachments were written.
 pub fn build(
     plan: &Plan,
     outcomes: &[Option<Outcome>],
+    attachments: &[Vec<PathBuf>],
     properties: &[(String, String)],
     total: Duration,
 ) -> Report {
@@ -44,13 +46,14 @@ pub fn build(
             suite.add_property((xml_safe(name), xml_safe(value)));
         }
         let mut time = Duration::ZERO;
-        for (check, outcome) in plan.checks.iter().zip(outcomes) {
+        for (i, (check, outcome)) in plan.checks.iter().zip(outcomes).enumerate() {
             if check.suite != index {
                 continue;
             }
             let Some(outcome) = outcome else { continue };
             time += outcome.duration;
-            suite.add_test_case(test_case(&info.name, &check.name, outcome));
+            let files = attachments.get(i).map_or(&[][..], Vec::as_slice);
+            suite.add_test_case(test_case(&info.name, &check.name, outcome, files));
         }
         suite.set_time(time);
         report.add_test_suite(suite);
@@ -58,7 +61,7 @@ pub fn build(
     report
 }
 
-fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
+fn test_case(classname: &str, name: &str, outcome: &Outcome, attachments: &[PathBuf]) -> TestCase {
     let verdict = &outcome.verdict;
     let status = match verdict.status {
         Status::Pass => TestCaseStatus::success(),
@@ -123,8 +126,7 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome) -> TestCase {
             .map(|(k, v)| format!("{k}: {v:.3}")),
     );
     out.extend(
-        outcome
-            .attachments
+        attachments
             .iter()
             .map(|p| format!("[[ATTACHMENT|{}]]", p.display())),
     );

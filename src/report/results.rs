@@ -123,12 +123,18 @@ impl Counts {
     }
 }
 
-/// The checks that ran (or were gated), in plan order.
-pub fn collect(plan: &Plan, outcomes: &[Option<Outcome>]) -> Vec<TestResult> {
+/// The checks that ran (or were gated), in plan order; `attachments`: per
+/// check, where its attachments were written.
+pub fn collect(
+    plan: &Plan,
+    outcomes: &[Option<Outcome>],
+    attachments: &[Vec<std::path::PathBuf>],
+) -> Vec<TestResult> {
     plan.checks
         .iter()
         .zip(outcomes)
-        .filter_map(|(check, outcome)| {
+        .enumerate()
+        .filter_map(|(index, (check, outcome))| {
             let outcome = outcome.as_ref()?;
             let v = &outcome.verdict;
             let failed = matches!(v.status, Status::Fail | Status::Error);
@@ -147,9 +153,10 @@ pub fn collect(plan: &Plan, outcomes: &[Option<Outcome>]) -> Vec<TestResult> {
                 properties: v.properties.clone(),
                 measurements: v.measurements.clone(),
                 diagnoses: outcome.causes.iter().map(|c| c.id.to_string()).collect(),
-                attachments: outcome
-                    .attachments
-                    .iter()
+                attachments: attachments
+                    .get(index)
+                    .into_iter()
+                    .flatten()
                     .map(|p| p.display().to_string())
                     .collect(),
             })

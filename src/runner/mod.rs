@@ -374,7 +374,6 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         duration: started.elapsed(),
         output,
         failure_type,
-        attachments: Vec::new(),
         causes,
     };
     outcome.scrub();
