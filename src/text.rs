@@ -115,35 +115,29 @@ mod tests {
 pub fn today_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    date_of_unix_day((secs / 86_400) as i64)
+        .map_or(0, |d| d.as_secs() as i64);
+    date_of(secs)
 }
 
-/// The proleptic Gregorian date of a day counted from 1970-01-01
-/// (H. Hinnant's civil_from_days).
-fn date_of_unix_day(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+/// The UTC date of a Unix time, by chrono (already in the tree through
+/// quick-junit, with the same features).
+fn date_of(unix_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_seconds, 0).map_or_else(
+        || "unknown date".into(),
+        |d| d.format("%Y-%m-%d").to_string(),
+    )
 }
 
 #[cfg(test)]
 mod date_tests {
-    use super::date_of_unix_day;
+    use super::date_of;
 
     #[test]
-    fn unix_days_become_calendar_dates() {
-        assert_eq!(date_of_unix_day(0), "1970-01-01");
-        assert_eq!(date_of_unix_day(11_016), "2000-02-29");
-        assert_eq!(date_of_unix_day(20_416), "2025-11-24");
-        assert_eq!(date_of_unix_day(-1), "1969-12-31");
+    fn unix_times_become_calendar_dates() {
+        assert_eq!(date_of(0), "1970-01-01");
+        assert_eq!(date_of(11_016 * 86_400), "2000-02-29");
+        assert_eq!(date_of(20_416 * 86_400 + 86_399), "2025-11-24");
+        assert_eq!(date_of(-1), "1969-12-31");
     }
 }
 
