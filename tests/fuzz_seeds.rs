@@ -75,7 +75,8 @@ fn protocol_seeds_are_real_messages() {
     use gpugate::worker::protocol::{Request, Response};
     let dir = root().join("fuzz/corpus/worker_protocol");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    serde_json::from_str::<Response>(&read("verdict.json")).unwrap();
+    serde_json::from_str::<Response>(&read("measured.json")).unwrap();
+    serde_json::from_str::<Response>(&read("measured-failed.json")).unwrap();
     serde_json::from_str::<Response>(&read("driver.json")).unwrap();
     serde_json::from_str::<Request>(&read("request.json")).unwrap();
 }

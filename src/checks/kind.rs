@@ -57,8 +57,47 @@ pub trait OverFacts {
     fn reads_loaded_tensorflow(&self) -> bool;
 }
 
+/// A check that runs in a worker: the worker measures, the parent judges
+/// (reading baselines, drawing plots), so what crosses the process boundary
+/// is data, never a decision. Implemented through [`WorkerCheck`].
 pub trait InWorker {
-    fn run(&self, tf: &mut Runtime, context: &RunContext) -> Verdict;
+    /// In the worker: what the check measured, as JSON for the parent.
+    fn measure_json(&self, tf: &mut Runtime, context: &RunContext) -> serde_json::Value;
+
+    /// In the parent: the verdict on what the worker sent.
+    fn judge_json(&self, measured: serde_json::Value, context: &RunContext) -> Verdict;
+}
+
+/// [`InWorker`] with the measurement's own type.
+pub trait WorkerCheck {
+    /// What crosses from the worker to the parent. Checks with nothing to
+    /// judge beyond what they saw send their [`Verdict`].
+    type Measured: serde::Serialize + serde::de::DeserializeOwned;
+
+    fn measure(&self, tf: &mut Runtime, context: &RunContext) -> Self::Measured;
+
+    fn judge(&self, measured: Self::Measured, context: &RunContext) -> Verdict;
+}
+
+impl<T: WorkerCheck> InWorker for T {
+    fn measure_json(&self, tf: &mut Runtime, context: &RunContext) -> serde_json::Value {
+        serde_json::to_value(self.measure(tf, context)).unwrap_or_else(|e| {
+            serde_json::to_value(Verdict::error(format!(
+                "the measurement did not serialize: {e}"
+            )))
+            .expect("a verdict serializes")
+        })
+    }
+
+    fn judge_json(&self, measured: serde_json::Value, context: &RunContext) -> Verdict {
+        match serde_json::from_value(measured.clone()) {
+            Ok(measured) => self.judge(measured, context),
+            // A measurement that failed to serialize arrives as a verdict.
+            Err(e) => serde_json::from_value(measured).unwrap_or_else(|_| {
+                Verdict::error(format!("the worker's measurement could not be read: {e}"))
+            }),
+        }
+    }
 }
 
 /// The families of causes that can explain a failure of a check that

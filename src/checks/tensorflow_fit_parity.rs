@@ -7,8 +7,16 @@
 //! a single thread, so the whole path runs on machines without a GPU.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
+
+/// What the worker sends back: the device it trained on and both runs.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FitPair {
+    pub device: String,
+    pub subject: Result<FitRun, String>,
+    pub reference: Result<FitRun, String>,
+}
 
 use super::Lane;
 use super::target::{Numerics, Target};
@@ -184,9 +192,9 @@ impl Spec {
         self.target().is_ok_and(|t| t.is_gpu())
     }
 
-    pub fn run(&self, tf: &mut Runtime) -> Verdict {
-        let problem = Problem::generate(self.seed, self.batch, self.steps, self.learning_rate);
-        let device = tf.device().to_string();
+    /// The device the worker trained on decides how the pair differs: a
+    /// CPU subject against one CPU thread, a GPU against the CPU.
+    fn shapes(&self, device: &str) -> ((SessionShape, String), (SessionShape, &'static str)) {
         let on_cpu = device.to_ascii_uppercase().contains("CPU");
         // The reference never sees a GPU; on a CPU it differs by its thread pool.
         let (reference_label, reference_shape) = if on_cpu {
@@ -217,18 +225,39 @@ impl Spec {
             threads: None,
             hide_gpus: on_cpu,
         };
+        (
+            (subject_shape, subject_label),
+            (reference_shape, reference_label),
+        )
+    }
+
+    /// In the worker: both trainings.
+    pub fn measure(&self, tf: &mut Runtime) -> FitPair {
+        let problem = Problem::generate(self.seed, self.batch, self.steps, self.learning_rate);
+        let device = tf.device().to_string();
+        let ((subject_shape, _), (reference_shape, _)) = self.shapes(&device);
         let (subject, reference) = tf.fit_pair(
             (&device, subject_shape),
             ("/device:CPU:0", reference_shape),
             &problem,
         );
-        let subject = match subject {
+        FitPair {
+            device,
+            subject,
+            reference,
+        }
+    }
+
+    /// In the parent: the comparison, and the plot.
+    pub fn judge_pair(&self, pair: FitPair) -> Verdict {
+        let ((_, subject_label), (_, reference_label)) = self.shapes(&pair.device);
+        let subject = match pair.subject {
             Ok(run) => run,
             Err(e) => {
                 return Verdict::fail(format!("training on {} did not run: {e}", self.device));
             }
         };
-        let reference = match reference {
+        let reference = match pair.reference {
             Ok(run) => run,
             Err(e) => {
                 return Verdict::error(format!("the CPU reference training did not run: {e}"));
@@ -402,13 +431,19 @@ impl Kind for Spec {
     }
 }
 
-impl InWorker for Spec {
-    fn run(
+impl WorkerCheck for Spec {
+    type Measured = FitPair;
+
+    fn measure(
         &self,
         tf: &mut crate::tf::runtime::Runtime,
         _context: &crate::checks::RunContext,
-    ) -> Verdict {
-        Spec::run(self, tf)
+    ) -> FitPair {
+        Spec::measure(self, tf)
+    }
+
+    fn judge(&self, pair: FitPair, _context: &crate::checks::RunContext) -> Verdict {
+        self.judge_pair(pair)
     }
 }
 

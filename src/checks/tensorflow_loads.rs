@@ -1,7 +1,7 @@
 //! `tensorflow.loads`: libtensorflow loads and reports its version; on
 //! failure, every place searched and the loader's error for each.
 
-use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
 
@@ -107,13 +107,20 @@ impl Kind for Spec {
     }
 }
 
-impl InWorker for Spec {
-    fn run(
+impl WorkerCheck for Spec {
+    /// Judged where it ran: there is nothing more to judge.
+    type Measured = Verdict;
+
+    fn measure(
         &self,
         tf: &mut crate::tf::runtime::Runtime,
         _context: &crate::checks::RunContext,
     ) -> Verdict {
         Spec::run(self, tf)
+    }
+
+    fn judge(&self, measured: Verdict, _context: &crate::checks::RunContext) -> Verdict {
+        measured
     }
 }
 

@@ -5,11 +5,11 @@
 //! record`), so a nightly run catches a slow GPU or a throttled link.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, InWorker, Kind};
+use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
 
+use super::Lane;
 use super::target::{Numerics, Target};
-use super::{Lane, RunContext};
 use crate::baseline::Baselines;
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
@@ -91,7 +91,7 @@ pub struct Spec {
 }
 
 /// What one run measured, by measure name (see [`Precision::measure`]).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     pub size: usize,
     pub values: Vec<(String, f64)>,
@@ -194,7 +194,9 @@ impl Spec {
         self.target().is_ok_and(|t| t.is_gpu())
     }
 
-    pub fn run(&self, tf: &mut Runtime, context: &RunContext) -> Verdict {
+    /// In the worker: the throughput of each precision (and the
+    /// host-to-device copy on a GPU), or why it could not be measured.
+    pub fn measure(&self, tf: &mut Runtime) -> Result<Measured, String> {
         let device = tf.device().to_string();
         let n = self.size();
         let mut measured = Measured {
@@ -202,35 +204,33 @@ impl Spec {
             values: Vec::new(),
         };
         for precision in &self.dtypes {
-            match tf.matmul_seconds(&device, precision.dtype(), n, self.warmup, self.iterations) {
-                Ok(seconds) => {
-                    let tflops = 2.0 * (n as f64).powi(3) / median(seconds) / 1e12;
-                    measured.values.push((precision.measure(), tflops));
-                }
-                Err(e) => {
-                    return Verdict::fail(format!(
+            let seconds = tf
+                .matmul_seconds(&device, precision.dtype(), n, self.warmup, self.iterations)
+                .map_err(|e| {
+                    format!(
                         "{} matmul on {} did not run: {e}",
                         precision.word(),
                         self.device
-                    ));
-                }
-            }
+                    )
+                })?;
+            let tflops = 2.0 * (n as f64).powi(3) / median(seconds) / 1e12;
+            measured.values.push((precision.measure(), tflops));
         }
         if self.concerns_gpu() {
             let bytes = self.h2d_mib << 20;
-            match tf.host_to_device_seconds(&device, bytes, self.warmup, self.iterations) {
-                Ok(seconds) => measured
-                    .values
-                    .push((H2D_MEASURE.into(), bytes as f64 / median(seconds) / 1e9)),
-                Err(e) => {
-                    return Verdict::fail(format!(
-                        "host-to-device copy to {} did not run: {e}",
-                        self.device
-                    ));
-                }
-            }
+            let seconds = tf
+                .host_to_device_seconds(&device, bytes, self.warmup, self.iterations)
+                .map_err(|e| format!("host-to-device copy to {} did not run: {e}", self.device))?;
+            measured
+                .values
+                .push((H2D_MEASURE.into(), bytes as f64 / median(seconds) / 1e9));
         }
-        let baselines = self.baseline.as_deref().map(|path| {
+        Ok(measured)
+    }
+
+    /// In the parent: the baseline file, when the suite names one.
+    fn baselines(&self) -> Option<Result<Baselines, String>> {
+        self.baseline.as_deref().map(|path| {
             if path.exists() {
                 Baselines::load(path)
             } else {
@@ -240,8 +240,7 @@ impl Spec {
                     path.display()
                 ))
             }
-        });
-        self.judge(&measured, context.device_model.as_deref(), baselines)
+        })
     }
 
     pub fn judge(
@@ -405,13 +404,31 @@ impl Kind for Spec {
     }
 }
 
-impl InWorker for Spec {
-    fn run(
+impl WorkerCheck for Spec {
+    type Measured = Result<Measured, String>;
+
+    fn measure(
         &self,
         tf: &mut crate::tf::runtime::Runtime,
+        _context: &crate::checks::RunContext,
+    ) -> Result<Measured, String> {
+        Spec::measure(self, tf)
+    }
+
+    fn judge(
+        &self,
+        measured: Result<Measured, String>,
         context: &crate::checks::RunContext,
     ) -> Verdict {
-        Spec::run(self, tf, context)
+        match measured {
+            Ok(measured) => Spec::judge(
+                self,
+                &measured,
+                context.device_model.as_deref(),
+                self.baselines(),
+            ),
+            Err(why) => Verdict::fail(why),
+        }
     }
 }
 

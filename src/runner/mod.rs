@@ -19,7 +19,7 @@ use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
-use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::protocol::{Measured, RequestBody, ResponseBody};
 use crate::worker::{CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::HashMap;
@@ -321,14 +321,21 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                     (verdict, output, "assertion")
                 }
                 Execution::Facts(judge) => (judge.judge(facts), None, "assertion"),
-                Execution::Worker(lane, _) => {
+                Execution::Worker(lane, worker) => {
+                    let context = RunContext::for_check(&check.kind, facts);
                     let request = RequestBody::Run {
                         check: check.kind.clone(),
-                        context: RunContext::for_check(&check.kind, facts),
+                        context: context.clone(),
                     };
                     match pool.call(&lane, request, check.timeout) {
                         Ok(reply) => match reply.body {
-                            ResponseBody::Verdict(verdict) => {
+                            // The worker measured; the judgement is made here.
+                            ResponseBody::Measured(Measured::Value(measured)) => (
+                                worker.judge_json(measured, &context),
+                                Some(reply.output),
+                                "assertion",
+                            ),
+                            ResponseBody::Measured(Measured::Failed(verdict)) => {
                                 (verdict, Some(reply.output), "assertion")
                             }
                             ResponseBody::Loaded(_)

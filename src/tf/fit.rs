@@ -33,6 +33,7 @@ const MODEL_OPS: &[&str] = &[
     "ApplyAdam",
 ];
 
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FitRun {
     /// The loss before each step's update.
     pub losses: Vec<f32>,

@@ -2,7 +2,7 @@
 //! a private descriptor first, so that whatever native code prints cannot
 //! corrupt the protocol; it goes to stderr, where the parent captures it.
 
-use super::protocol::{DONE_MARKER, Init, Request, RequestBody, Response, ResponseBody};
+use super::protocol::{DONE_MARKER, Init, Measured, Request, RequestBody, Response, ResponseBody};
 use crate::checks::{Execution, Lane};
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
@@ -74,17 +74,21 @@ pub fn main() -> ExitCode {
             RequestBody::LibraryVersion { path, role } => {
                 ResponseBody::LibraryVersion(crate::facts::libraries::version_of_file(&path, role))
             }
-            RequestBody::Run { check, context } => ResponseBody::Verdict(
+            RequestBody::Run { check, context } => ResponseBody::Measured(
                 catch_unwind(AssertUnwindSafe(|| match check.kind().execution() {
-                    Execution::Worker(_, run) => run.run(&mut tf, &context),
+                    Execution::Worker(_, worker) => {
+                        Measured::Value(worker.measure_json(&mut tf, &context))
+                    }
                     // The parent sends only worker checks; say so if not.
-                    Execution::Parent(_) | Execution::Facts(_) => Verdict::error(format!(
-                        "internal error: `{}` was sent to a worker",
-                        check.name()
+                    Execution::Parent(_) | Execution::Facts(_) => Measured::Failed(Verdict::error(
+                        format!("internal error: `{}` was sent to a worker", check.name()),
                     )),
                 }))
                 .unwrap_or_else(|panic| {
-                    Verdict::error(format!("the worker panicked: {}", panic_text(&panic)))
+                    Measured::Failed(Verdict::error(format!(
+                        "the worker panicked: {}",
+                        panic_text(&panic)
+                    )))
                 }),
             ),
         };
@@ -97,7 +101,9 @@ pub fn main() -> ExitCode {
             unsafe { libc::_exit(0) };
         }
         let body = match body {
-            ResponseBody::Verdict(verdict) => ResponseBody::Verdict(blame_forks(verdict, &before)),
+            ResponseBody::Measured(measured) => {
+                ResponseBody::Measured(blame_forks(measured, &before))
+            }
             other => other,
         };
         eprintln!("{DONE_MARKER}{}", request.seq);
@@ -139,19 +145,18 @@ fn child_pids() -> std::collections::BTreeSet<u32> {
 
 /// A check during which native code forked this worker fails, naming the
 /// processes: the fork is the check's doing, never the next check's.
-fn blame_forks(verdict: Verdict, before: &std::collections::BTreeSet<u32>) -> Verdict {
+fn blame_forks(measured: Measured, before: &std::collections::BTreeSet<u32>) -> Measured {
     let forked: Vec<String> = child_pids()
         .difference(before)
         .map(|p| p.to_string())
         .collect();
     if forked.is_empty() {
-        return verdict;
+        return measured;
     }
-    Verdict::fail(format!(
+    Measured::Failed(Verdict::fail(format!(
         "native code this check loaded forked the worker (new process {}): a library that forks while it loads would do the same inside TensorFlow",
         forked.join(", ")
-    ))
-    .with_detail(format!("what the check said before: {}", verdict.message))
+    )))
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -71,7 +71,17 @@ pub enum ResponseBody {
     Driver(DriverProbe),
     Libraries(Vec<LibraryFact>),
     LibraryVersion(Option<crate::version::Version>),
-    Verdict(Verdict),
+    Measured(Measured),
+}
+
+/// A worker-side check's answer: its measurement for the parent to judge,
+/// or the verdict that it could not measure.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Measured {
+    /// The kind's own measurement (`WorkerCheck::Measured`), as JSON.
+    Value(serde_json::Value),
+    /// It panicked, forked the worker, or was not a worker check at all.
+    Failed(Verdict),
 }
 
 #[cfg(test)]
