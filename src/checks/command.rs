@@ -223,6 +223,9 @@ impl PipeReader {
     }
 }
 
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "argv = ['true']";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)

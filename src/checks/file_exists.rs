@@ -85,6 +85,9 @@ impl Spec {
     }
 }
 
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "path = '/etc/hostname'";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)

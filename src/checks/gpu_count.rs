@@ -45,6 +45,9 @@ impl Spec {
     }
 }
 
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "min = 1";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)

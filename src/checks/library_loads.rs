@@ -65,6 +65,9 @@ impl Spec {
         verdict.with_property("resolved_path", path)
     }
 }
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "library = 'libc.so.6'";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)

@@ -53,6 +53,11 @@ macro_rules! check_kinds {
         /// Every kind name, as written in suites.
         pub const KIND_NAMES: &[&str] = &[$($name),+];
 
+        /// Every kind with its module's minimal example keys (tests check
+        /// that each parses, validates and is documented).
+        #[cfg(test)]
+        pub const EXAMPLES: &[(&str, &str)] = &[$(($name, $module::EXAMPLE)),+];
+
         impl CheckKind {
             /// Reads the kind-specific keys of a check; `None` for an unknown kind.
             pub fn from_toml(kind: &str, de: toml::de::ValueDeserializer<'_>) -> Option<Result<Self, toml::de::Error>> {

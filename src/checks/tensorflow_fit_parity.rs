@@ -401,6 +401,9 @@ fn parameter_name(i: usize) -> String {
     format!("parameter {i}")
 }
 
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "device = '/device:CPU:0'";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)

@@ -374,6 +374,9 @@ fn describe(measure: &str, value: f64) -> String {
     }
 }
 
+/// A minimal valid check of this kind's keys, for the registry's tests.
+pub const EXAMPLE: &str = "device = '/device:CPU:0'\nmin_tflops = { float32 = 0.01 }";
+
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
         Spec::validate(self)
