@@ -40,6 +40,10 @@ pub struct HostFacts {
     pub nvidia: Result<NvidiaPresence, String>,
     /// `/dev/nvidia*` nodes (nvidiactl, nvidia0, nvidia-uvm...).
     pub dev_nodes: Vec<String>,
+    /// Those this process may not open read-write (access(2): permissions
+    /// and group membership; root passes, cgroups are seen only by NVML).
+    #[serde(default)]
+    pub dev_nodes_denied: Vec<String>,
     /// WSL 2's GPU: `/dev/dxg` exists, the driver lives on the Windows side
     /// and its Linux libraries in [`WSL_LIB_DIR`].
     #[serde(default)]
@@ -104,6 +108,7 @@ impl HostFacts {
             container: container_hint(),
             nvidia: nvidia_presence(root),
             dev_nodes: dev_nodes(root),
+            dev_nodes_denied: dev_nodes_denied(root),
             wsl: root.join("dev/dxg").exists(),
             env: VISIBILITY_VARS
                 .iter()
@@ -193,6 +198,32 @@ pub fn dev_nodes(root: &Path) -> Vec<String> {
     nodes
 }
 
+/// The `/dev/nvidia*` nodes access(2) says this process cannot open for
+/// reading and writing, as CUDA does. Asking opens nothing.
+/// Each is told with its mode, owner and group: `nvidia0 (mode 0660, uid 0,
+/// gid 44)`.
+pub fn dev_nodes_denied(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    dev_nodes(root)
+        .into_iter()
+        .filter_map(|name| {
+            let path = root.join("dev").join(&name);
+            let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+            // SAFETY: a valid C string; access only reads the inode.
+            let denied = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) != 0 };
+            let meta = fs::metadata(&path).ok()?;
+            denied.then(|| {
+                format!(
+                    "{name} (mode {:04o}, uid {}, gid {})",
+                    meta.mode() & 0o7777,
+                    meta.uid(),
+                    meta.gid()
+                )
+            })
+        })
+        .collect()
+}
+
 /// Whether the NVIDIA kernel driver is loaded and lists GPUs, judged from
 /// `/proc/driver/nvidia` under `root`. The error says what is missing.
 /// AVX from the `flags` of /proc/cpuinfo under `root` (the host's, when it
@@ -275,5 +306,26 @@ mod tests {
             fs::write(root.path().join("dev").join(n), "").unwrap();
         }
         assert_eq!(dev_nodes(root.path()), ["nvidia0", "nvidiactl"]);
+    }
+
+    #[test]
+    fn device_files_are_denied_by_their_mode_except_to_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("dev")).unwrap();
+        let node = root.path().join("dev/nvidia0");
+        std::fs::write(&node, "").unwrap();
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let denied = dev_nodes_denied(root.path());
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            // Root opens any file: access(2) grants it, as the kernel would.
+            assert!(denied.is_empty(), "{denied:?}");
+        } else {
+            assert_eq!(denied.len(), 1, "{denied:?}");
+            assert!(denied[0].starts_with("nvidia0 (mode 0000"), "{denied:?}");
+        }
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(dev_nodes_denied(root.path()).is_empty());
     }
 }

@@ -53,6 +53,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         cpu_model: None,
         cpu_avx: Some(true),
         wsl: false,
+        dev_nodes_denied: Vec::new(),
         runner: None,
         root: "/".into(),
         container: None,

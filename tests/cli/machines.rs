@@ -250,6 +250,7 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         "tensorflow-fell-back-to-cpu",
         "tensorflow-session-failed",
         "host-runtime-too-old",
+        "device-nodes-not-accessible",
     ]
     .into_iter()
     .map(String::from)

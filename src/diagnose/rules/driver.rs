@@ -216,6 +216,10 @@ pub(super) fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
 /// NVML_ERROR_NO_PERMISSION: rootless containers, device nodes not ours.
 pub(super) fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
+    // Device files this process may not open: device-nodes-not-accessible.
+    if !f.host.dev_nodes_denied.is_empty() {
+        return vec![];
+    }
     let Some((library, error)) = nvml_init_failure(f, "NO_PERMISSION") else {
         return vec![];
     };
@@ -543,5 +547,34 @@ pub(super) fn wsl_linux_driver_installed(e: &Evidence) -> Vec<Finding> {
             format!("libcuda.so.1 resolves to {}", describe_copy(copy)),
             format!("{} exists", dir.join("libcuda.so.1").display()),
         ],
+    )
+}
+
+pub(super) fn device_nodes_not_accessible(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    if f.host.dev_nodes_denied.is_empty() {
+        return vec![];
+    }
+    let dev = format!("{}/dev", root_prefix(f));
+    // SAFETY: geteuid and getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut evidence: Vec<String> = f
+        .host
+        .dev_nodes_denied
+        .iter()
+        .map(|n| format!("{dev}/{n}: not readable and writable by this process"))
+        .collect();
+    evidence.push(format!("this process: uid {uid}, gid {gid}"));
+    if let DriverProbe::InitFailed { error, .. } = &f.driver {
+        evidence.push(format!("NVML: {error}"));
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "the GPU device files in {dev} exist but this process may not open them ({}): CUDA and NVML cannot reach the GPUs",
+            f.host.dev_nodes_denied.join(", ")
+        ),
+        "add the runner's user to the group that owns the device files (e.g. `sudo usermod -aG video USER`, then log in again), or have the driver create them accessible (module options NVreg_DeviceFileUID/GID/Mode, e.g. `NVreg_DeviceFileMode=0666`, the default); in a container, run with the device files' group (`--group-add`)".into(),
+        evidence,
     )
 }

@@ -75,6 +75,11 @@ pub static RULES: &[Rule] = &[
         judge: no_device_nodes,
     },
     Rule {
+        id: "device-nodes-not-accessible",
+        family: Family::Driver,
+        judge: device_nodes_not_accessible,
+    },
+    Rule {
         id: "container-gpus-not-exposed",
         family: Family::Driver,
         judge: container_gpus_not_exposed,
@@ -468,5 +473,29 @@ mod tests {
         );
         facts.host.glibc = Some("2.39".into());
         assert!(quiet(&facts), "glibc 2.39 covers GLIBC_2.38");
+    }
+
+    #[test]
+    fn device_files_this_process_cannot_open_are_named_with_their_fix() {
+        let mut facts = facts_with_driver("550.54.14", &[gpu(0, "L4", (8, 9))]);
+        let quiet = |facts: &Facts| {
+            rule("device-nodes-not-accessible")
+                .findings(&Evidence { facts, log: "" })
+                .is_empty()
+        };
+        assert!(quiet(&facts), "every node opens");
+        facts.host.dev_nodes_denied = vec!["nvidia0 (mode 0660, uid 0, gid 44)".into()];
+        let found = rule("device-nodes-not-accessible").findings(&Evidence {
+            facts: &facts,
+            log: "",
+        });
+        assert!(
+            found[0]
+                .cause
+                .contains("nvidia0 (mode 0660, uid 0, gid 44)"),
+            "{}",
+            found[0].cause
+        );
+        assert!(found[0].fix.contains("usermod -aG"), "{}", found[0].fix);
     }
 }
