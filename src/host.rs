@@ -44,6 +44,9 @@ pub struct HostFacts {
     /// and group membership; root passes, cgroups are seen only by NVML).
     #[serde(default)]
     pub dev_nodes_denied: Vec<String>,
+    /// This process's effective user and group, whom `dev_nodes_denied` is about.
+    #[serde(default)]
+    pub process: ProcessIds,
     /// WSL 2's GPU: `/dev/dxg` exists, the driver lives on the Windows side
     /// and its Linux libraries in [`WSL_LIB_DIR`].
     #[serde(default)]
@@ -51,6 +54,12 @@ pub struct HostFacts {
     /// [`VISIBILITY_VARS`] as set (None: unset).
     #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct ProcessIds {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -109,6 +118,13 @@ impl HostFacts {
             nvidia: nvidia_presence(root),
             dev_nodes: dev_nodes(root),
             dev_nodes_denied: dev_nodes_denied(root),
+            // SAFETY: geteuid and getegid have no preconditions.
+            process: unsafe {
+                ProcessIds {
+                    uid: libc::geteuid(),
+                    gid: libc::getegid(),
+                }
+            },
             wsl: root.join("dev/dxg").exists(),
             env: VISIBILITY_VARS
                 .iter()

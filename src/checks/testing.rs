@@ -54,6 +54,10 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         cpu_avx: Some(true),
         wsl: false,
         dev_nodes_denied: Vec::new(),
+        process: crate::host::ProcessIds {
+            uid: 1000,
+            gid: 1000,
+        },
         runner: None,
         root: "/".into(),
         container: None,

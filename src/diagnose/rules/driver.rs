@@ -556,8 +556,7 @@ pub(super) fn device_nodes_not_accessible(e: &Evidence) -> Vec<Finding> {
         return vec![];
     }
     let dev = format!("{}/dev", root_prefix(f));
-    // SAFETY: geteuid and getegid have no preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let crate::host::ProcessIds { uid, gid } = f.host.process;
     let mut evidence: Vec<String> = f
         .host
         .dev_nodes_denied
