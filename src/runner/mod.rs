@@ -19,8 +19,8 @@ use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
-use crate::worker::protocol::{Measured, RequestBody, ResponseBody};
-use crate::worker::{CallFailure, Pool};
+use crate::worker::protocol::{Measured, RunCheck};
+use crate::worker::{Answer, CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -323,31 +323,24 @@ pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                 Execution::Facts(judge) => (judge.judge(facts), None, "assertion"),
                 Execution::Worker(lane, worker) => {
                     let context = RunContext::for_check(&check.kind, facts);
-                    let request = RequestBody::Run {
+                    let request = RunCheck {
                         check: check.kind.clone(),
                         context: context.clone(),
                     };
-                    match pool.call(&lane, request, check.timeout) {
-                        Ok(reply) => match reply.body {
-                            // The worker measured; the judgement is made here.
-                            ResponseBody::Measured(Measured::Value(measured)) => (
-                                worker.judge_json(measured, &context),
-                                Some(reply.output),
-                                "assertion",
-                            ),
-                            ResponseBody::Measured(Measured::Failed(verdict)) => {
-                                (verdict, Some(reply.output), "assertion")
-                            }
-                            ResponseBody::Loaded(_)
-                            | ResponseBody::Devices(_)
-                            | ResponseBody::Driver(_)
-                            | ResponseBody::Libraries(_)
-                            | ResponseBody::LibraryVersion(_) => (
-                                Verdict::error("the worker answered a check with something else"),
-                                None,
-                                "error",
-                            ),
-                        },
+                    match pool.ask(&lane, request, check.timeout) {
+                        // The worker measured; the judgement is made here.
+                        Ok(Answer {
+                            reply: Measured::Value(measured),
+                            output,
+                        }) => (
+                            worker.judge_json(measured, &context),
+                            Some(output),
+                            "assertion",
+                        ),
+                        Ok(Answer {
+                            reply: Measured::Failed(verdict),
+                            output,
+                        }) => (verdict, Some(output), "assertion"),
                         Err(failure) => worker_failure(&lane.label(), &failure),
                     }
                 }

@@ -9,7 +9,7 @@ use crate::tf::discover::{self, Options};
 use crate::tf::runtime::DeviceInfo;
 use crate::tf::{Attempt, DEFAULT_VERSION, LoadReport, provision};
 use crate::worker::Pool;
-use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::protocol::{ListDevices, LoadTensorflow};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,35 +48,21 @@ fn options(opts: &TfOptions, host: &HostFacts) -> Options {
 /// Loads TensorFlow in the default lane; the worker's stderr meanwhile is
 /// TensorFlow's own log, kept as evidence.
 fn load(pool: &Pool, log: &mut String) -> Option<LoadReport> {
-    let reply = pool
-        .call(
-            &Lane::tensorflow_default(),
-            RequestBody::LoadTensorflow,
-            LOAD_TIMEOUT,
-        )
+    let answer = pool
+        .ask(&Lane::tensorflow_default(), LoadTensorflow, LOAD_TIMEOUT)
         .map_err(|failure| log.push_str(&failure.stderr_tail))
         .ok()?;
-    log.push_str(&reply.output);
-    match reply.body {
-        ResponseBody::Loaded(report) => Some(report),
-        _ => None,
-    }
+    log.push_str(&answer.output);
+    Some(answer.reply)
 }
 
 /// Lists TensorFlow's devices once: where a CUDA build registers (or fails
 /// to register) its GPUs, and logs why.
 fn list_devices(pool: &Pool, log: &mut String) -> Option<Result<Vec<DeviceInfo>, String>> {
-    match pool.call(
-        &Lane::tensorflow_default(),
-        RequestBody::ListDevices,
-        LOAD_TIMEOUT,
-    ) {
-        Ok(reply) => {
-            log.push_str(&reply.output);
-            match reply.body {
-                ResponseBody::Devices(devices) => Some(devices),
-                _ => None,
-            }
+    match pool.ask(&Lane::tensorflow_default(), ListDevices, LOAD_TIMEOUT) {
+        Ok(answer) => {
+            log.push_str(&answer.output);
+            Some(answer.reply)
         }
         Err(failure) => {
             log.push_str(&failure.stderr_tail);
@@ -111,7 +97,7 @@ pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts, warm: &[Lane]) -
     pool.set_tensorflow(setup);
     std::thread::scope(|s| {
         for lane in warm.iter().filter(|_| found) {
-            s.spawn(move || pool.call(lane, RequestBody::LoadTensorflow, LOAD_TIMEOUT));
+            s.spawn(move || pool.ask(lane, LoadTensorflow, LOAD_TIMEOUT));
         }
         let mut runtime = TfRuntime::default();
         runtime.load = load_or_provision(pool, opts, &options, &mut runtime.log);

@@ -10,7 +10,7 @@ use crate::facts::libraries::{self, LibraryFact};
 use crate::facts::{Facts, ProbeOptions, TfFacts, TfRuntime, choose_build};
 use crate::host::HostFacts;
 use crate::version::Version;
-use crate::worker::protocol::{RequestBody, ResponseBody};
+use crate::worker::protocol::{LibraryVersion, ProbeDriver, ProbeLibraries};
 use crate::worker::{CallError, Pool};
 
 /// A probe that never answered, in words, with the worker's last output.
@@ -29,19 +29,13 @@ fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) 
 
 /// Reads the driver and GPUs through NVML in the probe worker.
 pub fn driver(pool: &Pool, opts: &ProbeOptions, host: &HostFacts) -> DriverProbe {
-    let request = RequestBody::ProbeDriver {
+    let request = ProbeDriver {
         nvml_library: opts.nvml_library.clone(),
         host_root: opts.host_root.clone(),
         init: host.driver_init(),
     };
-    match pool.call(&Lane::Probe, request, opts.timeout) {
-        Ok(reply) => match reply.body {
-            ResponseBody::Driver(probe) => probe,
-            other => DriverProbe::Crashed {
-                how: format!("the probe answered {other:?}"),
-                stderr_tail: reply.output,
-            },
-        },
+    match pool.ask(&Lane::Probe, request, opts.timeout) {
+        Ok(answer) => answer.reply,
         Err(failure) => match failure.error {
             CallError::TimedOut(limit) => DriverProbe::TimedOut {
                 seconds: limit.as_secs_f64(),
@@ -68,18 +62,15 @@ pub fn libraries(
 ) -> (Vec<LibraryFact>, Option<String>) {
     let mut facts = Vec::new();
     for need in build.needs() {
-        let request = RequestBody::ProbeLibraries {
+        let request = ProbeLibraries {
             needs: vec![need],
             extra_dirs: build.library_dirs.clone(),
             init: host.driver_init(),
         };
-        let reply = pool.call(&Lane::Probe, request, opts.timeout);
+        let answer = pool.ask(&Lane::Probe, request, opts.timeout);
         pool.retire(&Lane::Probe);
-        match reply {
-            Ok(reply) => match reply.body {
-                ResponseBody::Libraries(found) => facts.extend(found),
-                other => return (facts, Some(format!("the probe answered {other:?}"))),
-            },
+        match answer {
+            Ok(answer) => facts.extend(answer.reply),
             Err(failure) => {
                 let (how, tail) = probe_failure(
                     "the CUDA library probe",
@@ -113,16 +104,13 @@ fn isolated_version(
     copy: &libraries::Copy,
     role: crate::compat::Role,
 ) -> Option<Version> {
-    let request = RequestBody::LibraryVersion {
+    let request = LibraryVersion {
         path: copy.path.clone(),
         role,
     };
-    let reply = pool.call(&Lane::Probe, request, opts.timeout);
+    let answer = pool.ask(&Lane::Probe, request, opts.timeout);
     pool.retire(&Lane::Probe);
-    match reply.ok()?.body {
-        ResponseBody::LibraryVersion(version) => version,
-        _ => None,
-    }
+    answer.ok()?.reply
 }
 
 /// Puts the snapshot together once the driver probe and TensorFlow are done.

@@ -6,4 +6,4 @@ mod log;
 pub mod pool;
 pub mod protocol;
 
-pub use pool::{CallError, CallFailure, Pool, Reply};
+pub use pool::{Answer, CallError, CallFailure, Pool};

@@ -2,7 +2,7 @@
 //! after a crash or timeout, killed on cancel.
 
 use super::log::StderrLog;
-use super::protocol::{Init, Request, RequestBody, Response, ResponseBody, WORKER_SUBCOMMAND};
+use super::protocol::{Ask, Init, Request, RequestBody, Response, ResponseBody, WORKER_SUBCOMMAND};
 use crate::checks::Lane;
 use crate::procs;
 use crate::tf::Setup;
@@ -56,7 +56,13 @@ pub struct CallFailure {
     pub stderr_tail: String,
 }
 
-pub struct Reply {
+/// A typed reply, with the worker's stderr while it handled the request.
+pub struct Answer<T> {
+    pub reply: T,
+    pub output: String,
+}
+
+struct Reply {
     pub body: ResponseBody,
     /// The worker's stderr while it handled this request.
     pub output: String,
@@ -221,8 +227,31 @@ impl Pool {
         })
     }
 
+    /// Sends `request` to the lane's worker and returns its reply, typed.
+    /// An answer of the wrong kind is a protocol failure.
+    pub fn ask<R: Ask>(
+        &self,
+        lane: &Lane,
+        request: R,
+        timeout: Duration,
+    ) -> Result<Answer<R::Reply>, CallFailure> {
+        let reply = self.call(lane, request.into_body(), timeout)?;
+        match R::reply(reply.body) {
+            Ok(answer) => Ok(Answer {
+                reply: answer,
+                output: reply.output,
+            }),
+            Err(other) => Err(CallFailure {
+                error: CallError::Protocol(format!(
+                    "the worker answered with another request's reply: {other}"
+                )),
+                stderr_tail: reply.output,
+            }),
+        }
+    }
+
     /// Sends one request to the lane's worker and waits for its answer.
-    pub fn call(
+    fn call(
         &self,
         lane: &Lane,
         body: RequestBody,

@@ -84,6 +84,88 @@ pub enum Measured {
     Failed(Verdict),
 }
 
+/// A request with the one reply it gets. [`crate::worker::Pool::ask`]
+/// returns that reply typed; a worker that answers anything else has broken
+/// the protocol, which the pool reports as such.
+pub trait Ask {
+    type Reply;
+    fn into_body(self) -> RequestBody;
+    /// The reply, or what the answer was when it is another request's.
+    fn reply(body: ResponseBody) -> Result<Self::Reply, String>;
+}
+
+macro_rules! ask {
+    ($request:ident => $variant:ident($reply:ty), |$me:ident| $body:expr) => {
+        impl Ask for $request {
+            type Reply = $reply;
+            fn into_body(self) -> RequestBody {
+                let $me = self;
+                $body
+            }
+            fn reply(body: ResponseBody) -> Result<$reply, String> {
+                match body {
+                    ResponseBody::$variant(reply) => Ok(reply),
+                    other => Err(crate::text::cap(&format!("{other:?}"), 200, 0)),
+                }
+            }
+        }
+    };
+}
+
+/// Load libtensorflow in this worker.
+pub struct LoadTensorflow;
+ask!(LoadTensorflow => Loaded(LoadReport), |_r| RequestBody::LoadTensorflow);
+
+/// List TensorFlow's devices.
+pub struct ListDevices;
+ask!(ListDevices => Devices(Result<Vec<DeviceInfo>, String>), |_r| RequestBody::ListDevices);
+
+/// Read the driver and GPUs through NVML.
+pub struct ProbeDriver {
+    pub nvml_library: Option<PathBuf>,
+    pub host_root: PathBuf,
+    pub init: Result<(), String>,
+}
+ask!(ProbeDriver => Driver(DriverProbe), |r| RequestBody::ProbeDriver {
+    nvml_library: r.nvml_library,
+    host_root: r.host_root,
+    init: r.init,
+});
+
+/// Find the libraries the build needs, as this fresh process would.
+pub struct ProbeLibraries {
+    pub needs: Vec<Need>,
+    pub extra_dirs: Vec<PathBuf>,
+    pub init: Result<(), String>,
+}
+ask!(ProbeLibraries => Libraries(Vec<LibraryFact>), |r| RequestBody::ProbeLibraries {
+    needs: r.needs,
+    extra_dirs: r.extra_dirs,
+    init: r.init,
+});
+
+/// The version of one library file.
+pub struct LibraryVersion {
+    pub path: PathBuf,
+    pub role: crate::compat::Role,
+}
+ask!(LibraryVersion => LibraryVersion(Option<crate::version::Version>), |r| {
+    RequestBody::LibraryVersion {
+        path: r.path,
+        role: r.role,
+    }
+});
+
+/// Measure one worker-side check.
+pub struct RunCheck {
+    pub check: CheckKind,
+    pub context: RunContext,
+}
+ask!(RunCheck => Measured(Measured), |r| RequestBody::Run {
+    check: r.check,
+    context: r.context,
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +193,21 @@ mod tests {
             panic!("wrong body")
         };
         assert_eq!(spec.matches.unwrap().as_str(), "^a\\nb");
+    }
+
+    #[test]
+    fn each_request_takes_only_its_own_reply() {
+        let devices = ResponseBody::Devices(Ok(vec![]));
+        assert!(ListDevices::reply(devices.clone()).is_ok());
+        let wrong = LoadTensorflow::reply(devices).unwrap_err();
+        assert!(wrong.starts_with("Devices("), "{wrong}");
+        let RequestBody::LibraryVersion { role, .. } = LibraryVersion {
+            path: "/x/libcudnn.so.9".into(),
+            role: crate::compat::Role::Cudnn,
+        }
+        .into_body() else {
+            panic!("wrong request")
+        };
+        assert_eq!(role, crate::compat::Role::Cudnn);
     }
 }
