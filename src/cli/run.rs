@@ -130,16 +130,16 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
         say(&report::gitlab::run_start(report::gitlab::now()));
     }
     let console = json.then(crate::procs::StdoutToStderr::start);
-    let result = runner::run(plan, &harness, &tf, &args.probe.options(), &host);
+    let prepared = runner::prepare_run(&plan, &harness, &tf, &args.probe.options(), &host);
+    let plan = runner::plan_for(plan, &prepared.facts);
+    let (outcomes, facts) = runner::run_checks(&plan, &harness, prepared);
     drop(console);
-    let plan = result.plan;
     if args.harness.list {
         return Ok(Exit::Success);
     }
 
-    let outcomes = result.outcomes;
     let attachments = crate::report::attachments::write(&plan, &outcomes, &args.junit);
-    let properties = crate::report::run_properties(&result.facts);
+    let properties = crate::report::run_properties(&facts);
     let report = junit::build(
         &plan,
         &outcomes,
@@ -185,20 +185,20 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
         say(&report::gitlab::run_end(report::gitlab::now()));
     }
     if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {
-        return super::baseline::record(&plan, &outcomes, &result.facts, path);
+        return super::baseline::record(&plan, &outcomes, &facts, path);
     }
     let results = report::results::collect(&plan, &outcomes, &attachments);
     if json {
         let findings = diagnose::diagnose(&diagnose::Evidence {
-            facts: &result.facts,
-            log: &result.facts.tensorflow.log,
+            facts: &facts,
+            log: &facts.tensorflow.log,
         });
         let document = report::json::RunJson::new(
             exit.code(),
             started.elapsed().as_secs_f64(),
             &results,
             &properties,
-            &result.facts,
+            &facts,
             &findings,
         );
         let text = serde_json::to_string_pretty(&document).expect("the run serializes");

@@ -31,14 +31,6 @@ use std::time::Instant;
 const OUTPUT_HEAD: usize = 16 << 10;
 const OUTPUT_TAIL: usize = 48 << 10;
 
-pub struct RunResult {
-    /// The plan as run: `each-gpu` checks expanded, one per GPU.
-    pub plan: Plan,
-    /// One per planned check; None for checks the filter left out.
-    pub outcomes: Vec<Option<Outcome>>,
-    pub facts: Facts,
-}
-
 struct Shared {
     pool: Pool,
     outcomes: Mutex<Vec<Option<Outcome>>>,
@@ -167,14 +159,22 @@ fn probe_trial(name: &str, kind: &str) -> Trial {
     Trial::test(name.to_string(), || Ok(())).with_kind(kind)
 }
 
-/// Runs the plan's checks that `args` selects. Console output is libtest-mimic's.
-pub fn run(
-    plan: Plan,
+/// What the checks run with: the facts, and the worker pool that gathered
+/// them (TensorFlow already loaded in the lanes the checks will use).
+pub struct Prepared {
+    pool: Pool,
+    pub facts: Facts,
+}
+
+/// Before the checks: the facts, gathered by the workers the selected
+/// checks of `plan` will use.
+pub fn prepare_run(
+    plan: &Plan,
     args: &Arguments,
     tf: &TfOptions,
     probe: &ProbeOptions,
     host: &HostFacts,
-) -> RunResult {
+) -> Prepared {
     let parallel = args
         .test_threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -197,8 +197,26 @@ pub fn run(
     } else {
         gather_facts(&pool, tf, needs_tf, &warm, probe, host)
     };
-    let (slots, why) = gpu_slots(&facts);
-    let plan = plan::expand_each_gpu(plan, &slots, &why);
+    Prepared { pool, facts }
+}
+
+/// The plan for this machine: each `each-gpu` check once per GPU the facts
+/// list (or gated with why there is none).
+pub fn plan_for(plan: Plan, facts: &Facts) -> Plan {
+    let (slots, why) = gpu_slots(facts);
+    plan::expand_each_gpu(plan, &slots, &why)
+}
+
+/// Runs the checks of `plan` (already [`plan_for`] this machine) that
+/// `args` selects, and returns their outcomes, one per planned check (None
+/// for those the filter left out), with the facts back. Console output is
+/// libtest-mimic's.
+pub fn run_checks(
+    plan: &Plan,
+    args: &Arguments,
+    prepared: Prepared,
+) -> (Vec<Option<Outcome>>, Facts) {
+    let Prepared { pool, facts } = prepared;
     let shared = Arc::new(Shared {
         pool,
         outcomes: Mutex::new(vec![None; plan.checks.len()]),
@@ -239,11 +257,7 @@ pub fn run(
     let _ = libtest_mimic::run(args, trials);
     shared.pool.shutdown();
     let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
-    RunResult {
-        plan,
-        outcomes,
-        facts: shared.facts.clone(),
-    }
+    (outcomes, shared.facts.clone())
 }
 
 /// A pool of workers running this same binary.
