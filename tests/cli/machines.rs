@@ -644,3 +644,55 @@ fn upgrades_are_planned_before_they_are_rolled_out() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
+
+/// Device files this process cannot open are a fact, read with access(2)
+/// as the user gpugate runs as. Root opens anything, so as root the run is
+/// repeated as nobody (setpriv), from a copy of the binary nobody can reach.
+#[test]
+fn device_files_the_user_cannot_open_are_a_fact() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(dir.path().join("dev")).unwrap();
+    for (node, mode) in [("nvidia0", 0o000), ("nvidiactl", 0o666)] {
+        let path = dir.path().join("dev").join(node);
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let bin = dir.path().join("gpugate");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    let mut command = if root_user {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = command
+        .args(["facts", "--format", "json", "--for-tensorflow", "2.21"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("GPUGATE_HOST_ROOT", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denied = &facts["host"]["dev_nodes_denied"];
+    assert_eq!(denied.as_array().map(Vec::len), Some(1), "{denied}");
+    assert!(
+        denied[0]
+            .as_str()
+            .unwrap()
+            .starts_with("nvidia0 (mode 0000"),
+        "{denied}"
+    );
+    if root_user {
+        assert_eq!(facts["host"]["process"]["uid"], 65534);
+    }
+}
