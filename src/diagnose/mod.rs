@@ -11,7 +11,7 @@ use crate::facts::Facts;
 
 pub use crate::finding::{Finding, Severity};
 pub use family::Family;
-pub use rules::{RULES, health_problems};
+pub use rules::{RULES, SUPERSEDES, health_problems};
 
 /// What the rules read: the snapshot, plus TensorFlow's log (its load and,
 /// for a failing check, that check's output).
@@ -43,6 +43,12 @@ impl Rule {
 /// Every finding for this machine, errors first, in rule order.
 pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
     let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| r.findings(evidence)).collect();
+    let superseded: Vec<&str> = SUPERSEDES
+        .iter()
+        .filter(|(by, _)| findings.iter().any(|f| f.id == *by))
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    findings.retain(|f| !superseded.contains(&f.id));
     findings.sort_by_key(|f| f.severity != Severity::Error);
     findings
 }
@@ -176,6 +182,11 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "duplicate rule ids");
+        for (by, superseded) in SUPERSEDES {
+            for id in std::iter::once(by).chain(superseded.iter()) {
+                assert!(ids.contains(id), "SUPERSEDES names {id}, which no rule has");
+            }
+        }
     }
 
     /// Each rule cites its source and names a scenario that triggers it and

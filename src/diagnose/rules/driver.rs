@@ -7,9 +7,6 @@ pub(super) fn nvml_missing(e: &Evidence) -> Vec<Finding> {
     let DriverProbe::LibraryMissing { tried } = &f.driver else {
         return vec![];
     };
-    if container_settings_explain(f) {
-        return vec![];
-    }
     let mut evidence: Vec<String> = tried
         .iter()
         .map(|(name, err)| format!("dlopen({name}): {err}"))
@@ -114,10 +111,6 @@ pub(super) fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
     let Some(driver) = f.driver.found() else {
         return vec![];
     };
-    // A container told to expose no GPU: cuInit has none to find.
-    if container_settings_explain(f) {
-        return vec![];
-    }
     let Some(lib) = f.library(Role::Driver) else {
         return vec![];
     };
@@ -216,10 +209,6 @@ pub(super) fn driver_library_mismatch(e: &Evidence) -> Vec<Finding> {
 /// NVML_ERROR_NO_PERMISSION: rootless containers, device nodes not ours.
 pub(super) fn nvml_no_permission(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    // Device files this process may not open: device-nodes-not-accessible.
-    if !f.host.dev_nodes_denied.is_empty() {
-        return vec![];
-    }
     let Some((library, error)) = nvml_init_failure(f, "NO_PERMISSION") else {
         return vec![];
     };
@@ -319,9 +308,6 @@ pub(super) fn no_device_nodes(e: &Evidence) -> Vec<Finding> {
     let Some(missing) = missing_nodes(f) else {
         return vec![];
     };
-    if container_settings_explain(f) {
-        return vec![];
-    }
     let dev = format!("{}/dev", root_prefix(f));
     let mut evidence = vec![
         format!(
@@ -389,12 +375,6 @@ pub(super) fn capabilities_missing(f: &Facts) -> Option<(&str, Vec<&'static str>
         lacking.push("compute");
     }
     (!lacking.is_empty()).then_some((value, lacking))
-}
-
-/// Whether the container runtime's settings, told by their own rules,
-/// already explain a missing driver or missing device nodes.
-pub(super) fn container_settings_explain(f: &Facts) -> bool {
-    gpus_not_exposed(f).is_some() || capabilities_missing(f).is_some()
 }
 
 pub(super) fn container_gpus_not_exposed(e: &Evidence) -> Vec<Finding> {

@@ -196,6 +196,21 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
+/// Rules whose finding makes others' redundant, so the cause is told once:
+/// the more specific cause (the container's setting, the device files'
+/// permissions) is told, not the symptom it explains.
+pub static SUPERSEDES: &[(&str, &[&str])] = &[
+    (
+        "container-gpus-not-exposed",
+        &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
+    ),
+    (
+        "container-capabilities-missing",
+        &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
+    ),
+    ("device-nodes-not-accessible", &["nvml-no-permission"]),
+];
+
 /// One finding; `diagnose` stamps it with its rule's id.
 fn finding(severity: Severity, cause: String, fix: String, evidence: Vec<String>) -> Vec<Finding> {
     vec![Finding {
