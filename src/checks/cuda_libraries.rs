@@ -1,7 +1,7 @@
 //! `cuda.libraries`: every library the TensorFlow build dlopens at start-up
 //! loads under the exact soname it asks for, at a compatible version.
 
-use crate::checks::kind::{Execution, Kind, OverFacts};
+use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
 
 use crate::compat::{self, CudnnMatch, Role};
@@ -102,51 +102,16 @@ impl Spec {
 /// A minimal valid check of this kind's keys, for the registry's tests.
 pub const EXAMPLE: &str = "";
 
-impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
-    }
-
-    fn execution(&self) -> Execution<'_> {
-        Execution::Facts(self)
-    }
-
-    fn concerns_gpu(&self) -> bool {
-        true
-    }
-
-    fn explained_by(&self) -> &'static [Family] {
-        &[
-            Family::Driver,
-            Family::DriverTooOld,
-            Family::CudaLibrary,
-            Family::Cudnn,
-            Family::CudnnMinor,
-            Family::LibraryShadowed,
-        ]
-    }
-
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
-}
-
-impl OverFacts for Spec {
-    fn judge(&self, facts: &Facts) -> Verdict {
-        Spec::judge(self, facts)
-    }
-
-    fn reads_loaded_tensorflow(&self) -> bool {
-        false
-    }
+facts_kind! {
+    explained_by: &[
+        Family::Driver,
+        Family::DriverTooOld,
+        Family::CudaLibrary,
+        Family::Cudnn,
+        Family::CudnnMinor,
+        Family::LibraryShadowed,
+    ],
+    reads_loaded_tensorflow: false,
 }
 
 #[cfg(test)]

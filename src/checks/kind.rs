@@ -100,6 +100,53 @@ impl<T: WorkerCheck> InWorker for T {
     }
 }
 
+/// [`Kind`] and [`OverFacts`] for a kind judged over the facts: such a kind
+/// concerns the GPU stack, reads no path and has no `device` key, so what
+/// sets one facts kind apart from another is all it says. A facts kind that
+/// differs in anything else implements the traits itself.
+macro_rules! facts_kind {
+    (explained_by: $families:expr, reads_loaded_tensorflow: $reads_tf:expr $(,)?) => {
+        impl $crate::checks::kind::Kind for Spec {
+            fn validate(&self) -> Result<(), String> {
+                Spec::validate(self)
+            }
+
+            fn execution(&self) -> $crate::checks::kind::Execution<'_> {
+                $crate::checks::kind::Execution::Facts(self)
+            }
+
+            fn concerns_gpu(&self) -> bool {
+                true
+            }
+
+            fn explained_by(&self) -> &'static [$crate::diagnose::Family] {
+                $families
+            }
+
+            fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
+
+            fn per_device(&self) -> Option<&str> {
+                None
+            }
+
+            fn per_device_mut(&mut self) -> Option<&mut String> {
+                None
+            }
+        }
+
+        impl $crate::checks::kind::OverFacts for Spec {
+            fn judge(&self, facts: &$crate::facts::Facts) -> $crate::outcome::Verdict {
+                Spec::judge(self, facts)
+            }
+
+            fn reads_loaded_tensorflow(&self) -> bool {
+                $reads_tf
+            }
+        }
+    };
+}
+pub(crate) use facts_kind;
+
 /// The families of causes that can explain a failure of a check that
 /// computes with TensorFlow on a device: all but the purely informational.
 pub const TENSORFLOW_COMPUTE: &[Family] = &[

@@ -6,8 +6,7 @@
 //! failure carries the diagnoses, which quote TensorFlow's own log lines.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, Kind, OverFacts};
-use crate::diagnose::Family;
+use crate::checks::kind::facts_kind;
 
 use super::with_driver;
 use crate::diagnose::tf_log::{LogEvent, scan};
@@ -238,44 +237,9 @@ fn lines(items: impl Iterator<Item = String>) -> String {
 /// A minimal valid check of this kind's keys, for the registry's tests.
 pub const EXAMPLE: &str = "";
 
-impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
-    }
-
-    fn execution(&self) -> Execution<'_> {
-        Execution::Facts(self)
-    }
-
-    fn concerns_gpu(&self) -> bool {
-        true
-    }
-
-    fn explained_by(&self) -> &'static [Family] {
-        TENSORFLOW_COMPUTE
-    }
-
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
-}
-
-impl OverFacts for Spec {
-    fn judge(&self, facts: &Facts) -> Verdict {
-        Spec::judge(self, facts)
-    }
-
-    fn reads_loaded_tensorflow(&self) -> bool {
-        true
-    }
+facts_kind! {
+    explained_by: TENSORFLOW_COMPUTE,
+    reads_loaded_tensorflow: true,
 }
 
 #[cfg(test)]
