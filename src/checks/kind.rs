@@ -147,6 +147,36 @@ macro_rules! facts_kind {
 }
 pub(crate) use facts_kind;
 
+/// [`WorkerCheck`] for a worker kind judged where it runs (a load, a
+/// placement): its measurement is its verdict, and the parent has nothing
+/// more to judge. The closure says how the worker runs it.
+macro_rules! verdict_in_worker {
+    (|$spec:ident, $tf:pat_param| $run:expr) => {
+        impl $crate::checks::kind::WorkerCheck for Spec {
+            type Measured = $crate::outcome::Verdict;
+
+            fn measure(
+                &self,
+                tf: &mut $crate::tf::runtime::Runtime,
+                _context: &$crate::checks::RunContext,
+            ) -> $crate::outcome::Verdict {
+                let $spec = self;
+                let $tf = tf;
+                $run
+            }
+
+            fn judge(
+                &self,
+                measured: $crate::outcome::Verdict,
+                _context: &$crate::checks::RunContext,
+            ) -> $crate::outcome::Verdict {
+                measured
+            }
+        }
+    };
+}
+pub(crate) use verdict_in_worker;
+
 /// The families of causes that can explain a failure of a check that
 /// computes with TensorFlow on a device: all but the purely informational.
 pub const TENSORFLOW_COMPUTE: &[Family] = &[

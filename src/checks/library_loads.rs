@@ -3,7 +3,7 @@
 //! worker: a library whose load crashes or hangs becomes an error outcome.
 
 use crate::checks::Lane;
-use crate::checks::kind::{Execution, Kind, WorkerCheck};
+use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
 use crate::dl::Library;
@@ -98,19 +98,4 @@ impl Kind for Spec {
     }
 }
 
-impl WorkerCheck for Spec {
-    /// Judged where it ran: there is nothing more to judge.
-    type Measured = Verdict;
-
-    fn measure(
-        &self,
-        _tf: &mut crate::tf::runtime::Runtime,
-        _context: &crate::checks::RunContext,
-    ) -> Verdict {
-        Spec::run(self)
-    }
-
-    fn judge(&self, measured: Verdict, _context: &crate::checks::RunContext) -> Verdict {
-        measured
-    }
-}
+verdict_in_worker!(|spec, _tf| spec.run());

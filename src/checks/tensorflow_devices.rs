@@ -2,7 +2,7 @@
 //! counts per device type (`min = { GPU = 1 }`).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, Kind, WorkerCheck};
+use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
 
@@ -117,22 +117,7 @@ impl Kind for Spec {
     }
 }
 
-impl WorkerCheck for Spec {
-    /// Judged where it ran: there is nothing more to judge.
-    type Measured = Verdict;
-
-    fn measure(
-        &self,
-        tf: &mut crate::tf::runtime::Runtime,
-        _context: &crate::checks::RunContext,
-    ) -> Verdict {
-        Spec::run(self, tf)
-    }
-
-    fn judge(&self, measured: Verdict, _context: &crate::checks::RunContext) -> Verdict {
-        measured
-    }
-}
+verdict_in_worker!(|spec, tf| spec.run(tf));
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! that actually ran it read from TensorFlow's run metadata.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, Kind, WorkerCheck};
+use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::tensorflow_lane;
 use crate::diagnose::Family;
 
@@ -151,22 +151,7 @@ impl Kind for Spec {
     }
 }
 
-impl WorkerCheck for Spec {
-    /// Judged where it ran: there is nothing more to judge.
-    type Measured = Verdict;
-
-    fn measure(
-        &self,
-        tf: &mut crate::tf::runtime::Runtime,
-        _context: &crate::checks::RunContext,
-    ) -> Verdict {
-        Spec::run(self, tf)
-    }
-
-    fn judge(&self, measured: Verdict, _context: &crate::checks::RunContext) -> Verdict {
-        measured
-    }
-}
+verdict_in_worker!(|spec, tf| spec.run(tf));
 
 #[cfg(test)]
 mod tests {

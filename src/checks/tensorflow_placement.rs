@@ -6,7 +6,7 @@
 //! expects the refusal (proof that nothing falls back to the CPU silently).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::{Execution, Kind, WorkerCheck};
+use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
 use super::{GpuOptionsKey, Lane, Numerics};
@@ -272,22 +272,7 @@ impl Kind for Spec {
     }
 }
 
-impl WorkerCheck for Spec {
-    /// Judged where it ran: there is nothing more to judge.
-    type Measured = Verdict;
-
-    fn measure(
-        &self,
-        tf: &mut crate::tf::runtime::Runtime,
-        _context: &crate::checks::RunContext,
-    ) -> Verdict {
-        Spec::run(self, tf)
-    }
-
-    fn judge(&self, measured: Verdict, _context: &crate::checks::RunContext) -> Verdict {
-        measured
-    }
-}
+verdict_in_worker!(|spec, tf| spec.run(tf));
 
 #[cfg(test)]
 mod tests {

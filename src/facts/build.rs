@@ -291,6 +291,14 @@ impl TfBuild {
     }
 
     /// "TensorFlow 2.18.1 (CUDA 12.5.1, cuDNN 9.3)"
+    /// `==2.21.0` for a pip requirement of this release, or nothing when
+    /// the release is unknown.
+    pub fn pip_pin(&self) -> String {
+        self.version
+            .as_ref()
+            .map_or(String::new(), |v| format!("=={v}"))
+    }
+
     pub fn describe(&self) -> String {
         let version = self
             .version

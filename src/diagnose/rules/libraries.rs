@@ -71,12 +71,7 @@ pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
     ));
     let names: Vec<&str> = missing.iter().map(|l| l.soname.as_str()).collect();
     let wrong_major = missing.iter().any(|l| !l.other_versions.is_empty());
-    let version = f
-        .tensorflow
-        .build
-        .version
-        .as_ref()
-        .map_or(String::new(), |v| format!("=={v}"));
+    let version = f.tensorflow.build.pip_pin();
     finding(
         Severity::Error,
         format!(

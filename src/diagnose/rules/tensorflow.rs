@@ -8,12 +8,7 @@ pub(super) fn tensorflow_cpu_only(e: &Evidence) -> Vec<Finding> {
     if f.tensorflow.build.cuda_build != Some(false) || count == 0 {
         return vec![];
     }
-    let version = f
-        .tensorflow
-        .build
-        .version
-        .as_ref()
-        .map_or(String::new(), |v| format!("=={v}"));
+    let version = f.tensorflow.build.pip_pin();
     finding(
         Severity::Error,
         format!(
