@@ -17,6 +17,11 @@ pub const VISIBILITY_VARS: &[&str] = &[
 /// libnvidia-ml), relative to the root.
 pub const WSL_LIB_DIR: &str = "usr/lib/wsl/lib";
 
+/// Whether `root` is WSL 2's: its GPU is reached through `/dev/dxg`.
+pub fn is_wsl(root: &Path) -> bool {
+    root.join("dev/dxg").exists()
+}
+
 /// Facts about the machine that every report carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostFacts {
@@ -125,7 +130,7 @@ impl HostFacts {
                     gid: libc::getegid(),
                 }
             },
-            wsl: root.join("dev/dxg").exists(),
+            wsl: is_wsl(root),
             env: VISIBILITY_VARS
                 .iter()
                 .map(|v| (v.to_string(), std::env::var(v).ok()))

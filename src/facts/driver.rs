@@ -214,7 +214,7 @@ pub fn nvml_candidates(explicit: Option<&Path>, host_root: &Path) -> Vec<PathBuf
     let mut candidates = vec![PathBuf::from(NVML_SONAME)];
     // WSL 2 keeps the driver's libraries off the usual directories.
     let wsl = host_root.join(crate::host::WSL_LIB_DIR).join(NVML_SONAME);
-    if host_root.join("dev/dxg").exists() && wsl.exists() {
+    if crate::host::is_wsl(host_root) && wsl.exists() {
         candidates.push(wsl);
     }
     if host_root != Path::new("/") {
