@@ -5,6 +5,7 @@
 //! then these tests with `--ignored`. Without the binaries every test fails
 //! with the command to run: none passes by skipping.
 
+use gpugate::version::Version;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -113,6 +114,35 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
         facts["tensorflow"]["build"]
     );
     let entry = cache.join("tensorflow/2.21.0-gpu").canonicalize().unwrap();
+    // The PTX ISA gpugate derives from the build's CUDA (Blackwell's rule
+    // turns on it) is the highest the real library embeds, and none of its
+    // PTX can target Blackwell (sm_100 needs ISA 8.6). The real 2.21 wheel
+    // carries PTX text in its fat binaries (ISA 8.3) and its generated
+    // kernels in .rodata (ISA 8.5), all `.target sm_90`.
+    let cuda = facts["tensorflow"]["build"]["cuda"].as_str().unwrap();
+    let derived = gpugate::compat::ptx_isa_of_cuda(&Version::parse(cuda).unwrap()).unwrap();
+    let tf_library = std::fs::read(entry.join("tensorflow/libtensorflow_cc.so.2")).unwrap();
+    let ptx_version = regex::bytes::Regex::new(r"\n\.version (\d+\.\d+)\n").unwrap();
+    let mut embedded: Vec<Version> = Vec::new();
+    {
+        use object::{Object, ObjectSection};
+        let file = object::File::parse(&*tf_library).unwrap();
+        for name in [".nv_fatbin", ".rodata"] {
+            let section = file.section_by_name(name).unwrap();
+            embedded.extend(
+                ptx_version
+                    .captures_iter(section.data().unwrap())
+                    .filter_map(|c| Version::parse(std::str::from_utf8(&c[1]).ok()?)),
+            );
+        }
+    }
+    assert_eq!(embedded.iter().max(), Some(&derived), "CUDA {cuda}");
+    let blackwell = gpugate::compat::min_ptx_isa(gpugate::compat::Capability {
+        major: 10,
+        minor: 0,
+    })
+    .unwrap();
+    assert!(embedded.iter().all(|isa| *isa < blackwell));
     // The real wheel's ELF version needs: manylinux_2_27's glibc floor.
     let requires = &facts["tensorflow"]["build"]["requires"];
     assert!(
@@ -488,9 +518,14 @@ fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
         "the probe changed /dev"
     );
     assert!(
-        real_answers
-            .starts_with("nvmlInit_v2 9 Driver Not Loaded\ncuInit 100 CUDA_ERROR_NO_DEVICE\n"),
+        real_answers.starts_with("nvmlInit_v2 9 Driver Not Loaded\n")
+            && real_answers.contains("\ncuInit 100 CUDA_ERROR_NO_DEVICE\n"),
         "the real libraries' answers: {real_answers}"
+    );
+    // NVML_ERROR_NOT_FOUND is 6: the MIG device lookup's "no device here".
+    assert!(
+        real_answers.contains("\nnvmlErrorString 6 Not Found\n"),
+        "{real_answers}"
     );
     // The CUresults the rules name, as the real libcuda names them.
     assert!(
@@ -517,4 +552,40 @@ fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
         &[("GPUGATE_MACHINE_PROFILE", &profile)],
     );
     assert_eq!(standin_answers, real_answers);
+
+    // Every function a stand-in answers is one the real library has (the
+    // MIG device calls included): the stand-ins never invent an API.
+    assert!(
+        exported(&w.join("nvml.so")).contains(&"nvmlDeviceGetMigDeviceHandleByIndex".to_string())
+    );
+    for (standin, real_lib, prefix) in [
+        ("nvml.so", "libnvidia-ml.so.1", "nvml"),
+        ("cuda.so", "libcuda.so.1", "cu"),
+    ] {
+        let real_symbols = exported(&w.join(real_lib));
+        let answered = exported(&w.join(standin));
+        assert!(
+            answered.iter().filter(|s| s.starts_with(prefix)).count() >= 4,
+            "{standin} exports {answered:?}"
+        );
+        let invented: Vec<String> = answered
+            .into_iter()
+            .filter(|s| s.starts_with(prefix) && !real_symbols.contains(s))
+            .collect();
+        assert!(
+            invented.is_empty(),
+            "{standin} answers {invented:?}, which the real {real_lib} does not export"
+        );
+    }
+}
+
+/// The functions a shared library exports.
+fn exported(path: &Path) -> Vec<String> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.dynamic_symbols()
+        .filter(|s| s.is_definition())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
 }
