@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: [`suite`] (TOML → typed checks) → [`plan`] (checks ×
 //! where they run) → [`runner`] (parent-side checks, and [`worker`] children
-//! for anything that loads native code) → [`outcome`] → [`report`].
+//! for anything that loads native code) → [`outcome`] → [`event`]s →
+//! [`report`]ers.
 
 pub mod baseline;
 pub mod checks;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod compat;
 pub mod diagnose;
 pub mod dl;
+pub mod event;
 pub mod exit;
 pub mod facts;
 pub mod finding;

@@ -107,3 +107,69 @@ fn a_cycle_is_found_when_there_is_one() {
     );
     assert_eq!(cycle_from(&graph, "d", &mut Vec::new()), None);
 }
+
+/// The variants of `event::Event`, read from its source.
+fn event_variants() -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/event.rs");
+    let text = std::fs::read_to_string(src).unwrap();
+    let body = &text[text.find("pub enum Event<'a> {").unwrap()..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    let variant = regex::Regex::new(r"(?m)^    ([A-Z][A-Za-z]+)\b").unwrap();
+    variant
+        .captures_iter(body)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+/// Each reporter's `on`: from `impl Reporter for` to the end of its block.
+fn reporter_impls() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = production(&text);
+        for (at, _) in text.match_indices("impl Reporter for ") {
+            let block = &text[at..];
+            let end = block.find("\n}\n").unwrap_or(block.len());
+            found.push((path.display().to_string(), block[..end].to_string()));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_reporter_names_every_event() {
+    let variants = event_variants();
+    assert!(
+        variants.len() >= 6 && variants.contains(&"CheckFinished".to_string()),
+        "{variants:?}"
+    );
+    let reporters = reporter_impls();
+    // attachments, JUnit, baseline, console, JSON, GitHub, GitLab.
+    assert!(reporters.len() >= 7, "{reporters:?}");
+    for (file, block) in reporters {
+        for variant in &variants {
+            assert!(
+                block.contains(&format!("Event::{variant}")),
+                "a reporter in {file} does not name Event::{variant}"
+            );
+        }
+        // A catch-all arm would let a new event through unhandled.
+        assert!(
+            !block.contains("_ =>") && !block.contains("..} =>") && !block.contains("if let"),
+            "a reporter in {file} handles events by a catch-all:\n{block}"
+        );
+    }
+}

@@ -3,7 +3,6 @@
 //! command returns its [`Exit`] or a [`Failure`], told and mapped in one
 //! place ([`Failure::exit`]).
 
-mod baseline;
 mod explain;
 mod failure;
 mod fetch;

@@ -1,22 +1,18 @@
-//! A run: every suite validated, then the checks, then the reports (JUnit,
-//! the root causes on the console, JSON, job summaries and annotations,
-//! GitLab sections) and the exit code the gate reads.
+//! A run: every suite validated, then the reporters chosen, then the
+//! runner, whose events they consume, and the exit code the gate reads.
 
 use super::RunArgs;
 use super::failure::Failure;
 use crate::checks::CheckKind;
-use crate::diagnose;
+use crate::event::{Bus, Reporter};
 use crate::exit::Exit;
 use crate::host::HostFacts;
-use crate::outcome::Status;
 use crate::redact::scrub;
-use crate::report;
-use crate::report::junit;
+use crate::report::{self, Console};
 use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 /// The report replaces whatever regular file is at its path, so a path that
 /// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
@@ -93,7 +89,6 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     }
     super::install_signal_handlers();
 
-    let started = Instant::now();
     let host = HostFacts::gather(&args.probe.host_root);
     let mut plan = crate::plan::plan(suites, args.timeout, &host);
     if record.is_some() {
@@ -117,135 +112,49 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     if json {
         harness.format = None;
     }
-    let gitlab = std::env::var("GITLAB_CI").as_deref() == Ok("true");
-    let say = |text: &str| {
-        if json {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
+    let console = if json {
+        Console::Stderr
+    } else {
+        Console::Stdout
     };
-    // On GitLab the real work is one timed section: facts, checks, causes.
-    if gitlab && !args.harness.list {
-        say(&report::gitlab::run_start(report::gitlab::now()));
+    let bus = if harness.list {
+        Bus::new(Vec::new())
+    } else {
+        reporters(&args, record, console)?
     }
-    let console = json.then(crate::procs::StdoutToStderr::start);
-    let prepared = runner::prepare_run(&plan, &harness, &tf, &args.probe.options(), &host);
-    let plan = runner::plan_for(plan, &prepared.facts);
-    let (outcomes, facts) = runner::run_checks(&plan, &harness, prepared);
-    drop(console);
-    if args.harness.list {
+    .shared();
+    let to_stderr = json.then(crate::procs::StdoutToStderr::start);
+    let ran = runner::run(plan, &host, &harness, &tf, &args.probe.options(), &bus);
+    drop(to_stderr);
+    if harness.list {
         return Ok(Exit::Success);
     }
-
-    let attachments = crate::report::attachments::write(&plan, &outcomes, &args.junit);
-    let properties = crate::report::run_properties(&facts);
-    let report = junit::build(
-        &plan,
-        &outcomes,
-        &attachments,
-        &properties,
-        started.elapsed(),
-    );
-    let written = junit::write_atomic(&report, &args.junit);
-    match &written {
-        Ok(()) => eprintln!("gpugate: JUnit report written to {}", args.junit.display()),
-        Err(e) => eprintln!("error: {e}"),
-    }
-
-    let failed = outcomes
-        .iter()
-        .flatten()
-        .any(|o| matches!(o.verdict.status, Status::Fail | Status::Error));
-    let ran = outcomes
-        .iter()
-        .flatten()
-        .any(|o| o.verdict.status != Status::Skip);
-    let exit = match crate::procs::cancelled_by() {
-        Some(signal) => Exit::cancelled_by(signal),
-        None if written.is_err() => Exit::ReportUnwritable,
-        None if failed => Exit::ChecksFailed,
-        None if !ran && !args.allow_empty => {
-            eprintln!(
-                "error: no check ran (every check was filtered out or skipped); pass --allow-empty if that is intended"
-            );
-            Exit::NothingRan
-        }
-        None => Exit::Success,
-    };
-    // Each root cause once, after libtest's failures (which point at it).
-    let causes = report::results::root_causes(&plan, &outcomes);
-    if !causes.is_empty() {
-        say(&format!(
-            "\n{}",
-            scrub(&report::results::root_causes_text(&causes))
-        ));
-    }
-    if gitlab {
-        say(&report::gitlab::run_end(report::gitlab::now()));
-    }
-    if let (Some(path), Exit::Success | Exit::ChecksFailed) = (record, exit) {
-        return super::baseline::record(&plan, &outcomes, &facts, path);
-    }
-    let results = report::results::collect(&plan, &outcomes, &attachments);
-    if json {
-        let findings = diagnose::diagnose(&diagnose::Evidence {
-            facts: &facts,
-            log: &facts.tensorflow.log,
-        });
-        let document = report::json::RunJson::new(
-            exit.code(),
-            started.elapsed().as_secs_f64(),
-            &results,
-            &properties,
-            &facts,
-            &findings,
-        );
-        let text = serde_json::to_string_pretty(&document).expect("the run serializes");
-        println!("{}", crate::redact::scrub(&text));
-    }
-    ci_reports(&results, &causes, &properties, exit, json);
-    Ok(exit)
+    Ok(runner::finish(&ran, &bus, args.allow_empty))
 }
 
-/// What a CI system shows besides the JUnit report: on GitHub Actions the
-/// job summary and error annotations, on GitLab a log section per suite.
-/// With `--format json` they go to stderr, keeping stdout one document.
-fn ci_reports(
-    results: &[report::results::TestResult],
-    causes: &[report::results::RootCause],
-    properties: &[(String, String)],
-    exit: Exit,
-    json: bool,
-) {
-    let say = |text: &str| {
-        if json {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
-    };
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        for line in report::github::annotations(results, causes) {
-            say(&format!("{line}\n"));
-        }
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-            let summary = report::github::summary(results, causes, properties, exit.code());
-            let summary = crate::redact::scrub(&summary);
-            let appended = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, summary.as_bytes()));
-            if let Err(e) = appended {
-                eprintln!(
-                    "warning: failed to append the job summary to {}: {e}",
-                    Path::new(&path).display()
-                );
-            }
-        }
+/// The reporters of a run, in the order they hear each event: the files
+/// first (attachments before the JUnit report that links them), then what
+/// prints the verdict.
+fn reporters(args: &RunArgs, record: Option<&Path>, console: Console) -> Result<Bus, Failure> {
+    let ci = |name: &str| std::env::var(name).as_deref() == Ok("true");
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(report::attachments::Writer::new(&args.junit)),
+        Box::new(report::junit::Writer::new(&args.junit)),
+    ];
+    if let Some(path) = record {
+        let recorder = report::baseline::Recorder::new(path).map_err(Failure::usage)?;
+        reporters.push(Box::new(recorder));
     }
-    if std::env::var("GITLAB_CI").as_deref() == Ok("true") {
-        say(&report::gitlab::sections(results, report::gitlab::now()));
+    reporters.push(Box::new(report::console::RootCauses::new(console)));
+    if ci("GITLAB_CI") {
+        reporters.push(Box::new(report::gitlab::Sections::new(console)));
     }
+    if console == Console::Stderr {
+        reporters.push(Box::<report::json::Document>::default());
+    }
+    if ci("GITHUB_ACTIONS") {
+        let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+        reporters.push(Box::new(report::github::Actions::new(console, summary)));
+    }
+    Ok(Bus::new(reporters))
 }

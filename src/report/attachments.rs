@@ -3,8 +3,10 @@
 //! directory carries them. The report names each with GitLab's
 //! `[[ATTACHMENT|path]]`, using the path as given on the command line.
 
+use super::results::TestResult;
+use crate::event::{Event, Finished, Reaction, Reporter};
 use crate::outcome::Outcome;
-use crate::plan::Plan;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Keeps letters, digits, `-`, `_` and `.`; everything else becomes `-`.
@@ -24,57 +26,134 @@ pub fn dir_for(junit: &Path) -> PathBuf {
     junit.with_file_name(format!("{stem}-attachments"))
 }
 
-/// Per check of the plan, the files its attachments were written to.
-pub type Written = Vec<Vec<PathBuf>>;
+/// Writes each check's attachments as soon as it finishes, so a plot
+/// survives a run that is killed later. File names come from the plan, in
+/// its order, so which check gets `-2` never depends on which finished first.
+pub struct Writer {
+    dir: PathBuf,
+    /// Per check of this machine's plan, the unique stem of its files.
+    stems: Vec<String>,
+}
 
-/// Writes every outcome's attachments and returns where, per check; the
-/// outcomes are left as they are. A file that cannot be written is a
-/// warning on stderr, never a reason to lose the report.
-pub fn write(plan: &Plan, outcomes: &[Option<Outcome>], junit: &Path) -> Written {
-    let dir = dir_for(junit);
-    // Names that differ only in what file names cannot hold ("fit parity",
-    // "fit-parity") must not overwrite each other's files.
-    let mut taken = std::collections::HashSet::new();
-    let mut written = vec![Vec::new(); plan.checks.len()];
-    for (index, (check, outcome)) in plan.checks.iter().zip(outcomes).enumerate() {
-        let Some(outcome) = outcome else { continue };
+impl Writer {
+    /// Attachments of the report at `junit`.
+    pub fn new(junit: &Path) -> Writer {
+        Writer {
+            dir: dir_for(junit),
+            stems: Vec::new(),
+        }
+    }
+
+    /// Writes `outcome`'s attachments; a file that cannot be written is a
+    /// warning on stderr, never a reason to lose the report.
+    fn write(&self, index: usize, outcome: &Outcome) -> Vec<PathBuf> {
+        let Some(stem) = self.stems.get(index) else {
+            return Vec::new();
+        };
+        let mut taken = HashSet::new();
+        let mut written = Vec::new();
         for attachment in &outcome.verdict.attachments {
-            let suite = plan.suites.get(check.suite).map_or("", |s| s.name.as_str());
-            let name = format!(
-                "{}--{}--{}",
-                file_part(suite),
-                file_part(&check.name),
-                file_part(&attachment.name)
-            );
-            let path = unique(&dir, &name, &mut taken);
-            let saved = std::fs::create_dir_all(&dir)
+            let name = file_part(&attachment.name);
+            let (name, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+            let name = unique(&format!("{stem}--{name}"), ext, &mut taken);
+            let path = self.dir.join(name);
+            let saved = std::fs::create_dir_all(&self.dir)
                 .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
             match saved {
-                Ok(()) => written[index].push(path),
+                Ok(()) => written.push(path),
                 Err(e) => eprintln!(
                     "warning: failed to write the attachment {}: {e}",
                     path.display()
                 ),
             }
         }
+        written
     }
-    written
 }
 
-/// `dir/name`, or `dir/NAME-2.EXT`, `-3`... when an earlier attachment of
-/// this run took that name.
-fn unique(dir: &Path, name: &str, taken: &mut std::collections::HashSet<String>) -> PathBuf {
-    let (stem, ext) = match name.rsplit_once('.') {
-        Some((stem, ext)) => (stem.to_string(), format!(".{ext}")),
-        None => (name.to_string(), String::new()),
-    };
-    let mut candidate = name.to_string();
+impl Reporter for Writer {
+    fn on(&mut self, event: &Event<'_>) -> Reaction {
+        match event {
+            Event::FactsGathered { plan, .. } => {
+                // Names that differ only in what file names cannot hold
+                // ("fit parity", "fit-parity") must not share files.
+                let mut taken = HashSet::new();
+                self.stems = plan
+                    .checks
+                    .iter()
+                    .map(|check| {
+                        let suite = plan.suites.get(check.suite).map_or("", |s| s.name.as_str());
+                        let stem = format!("{}--{}", file_part(suite), file_part(&check.name));
+                        unique(&stem, "", &mut taken)
+                    })
+                    .collect();
+                Reaction::Nothing
+            }
+            Event::CheckFinished { index, outcome, .. } => {
+                let files = self.write(*index, outcome);
+                if files.is_empty() {
+                    Reaction::Nothing
+                } else {
+                    Reaction::Attached {
+                        index: *index,
+                        files,
+                    }
+                }
+            }
+            Event::RunStarted { .. }
+            | Event::CheckStarted { .. }
+            | Event::Attached { .. }
+            | Event::ChecksDone { .. }
+            | Event::RunFinished { .. } => Reaction::Nothing,
+        }
+    }
+}
+
+/// What a reporter heard of the files written for each check, by index
+/// into this machine's plan.
+#[derive(Debug, Default)]
+pub struct Seen(Vec<Vec<PathBuf>>);
+
+impl Seen {
+    /// Takes note of `event` where it is about attachments.
+    pub fn note(&mut self, event: &Event<'_>) {
+        match event {
+            Event::FactsGathered { plan, .. } => self.0 = vec![Vec::new(); plan.checks.len()],
+            Event::Attached { index, files } => {
+                if let Some(slot) = self.0.get_mut(*index) {
+                    slot.extend_from_slice(files);
+                }
+            }
+            Event::RunStarted { .. }
+            | Event::CheckStarted { .. }
+            | Event::CheckFinished { .. }
+            | Event::ChecksDone { .. }
+            | Event::RunFinished { .. } => {}
+        }
+    }
+
+    /// Per check, the files written for it.
+    pub fn per_check(&self) -> &[Vec<PathBuf>] {
+        &self.0
+    }
+
+    /// The rows of `run`, each with the files written for it.
+    pub fn results(&self, run: &Finished<'_>) -> Vec<TestResult> {
+        super::results::collect(run.plan, run.outcomes, &self.0)
+    }
+}
+
+/// `STEM.EXT`, or `STEM-2.EXT`, `-3`... when `taken` already holds it
+/// (`ext` empty: no dot).
+fn unique(stem: &str, ext: &str, taken: &mut HashSet<String>) -> String {
+    let dot = if ext.is_empty() { "" } else { "." };
+    let mut candidate = format!("{stem}{dot}{ext}");
     let mut n = 1;
     while !taken.insert(candidate.clone()) {
         n += 1;
-        candidate = format!("{stem}-{n}{ext}");
+        candidate = format!("{stem}-{n}{dot}{ext}");
     }
-    dir.join(candidate)
+    candidate
 }
 
 #[cfg(test)]
@@ -83,12 +162,75 @@ mod tests {
 
     #[test]
     fn colliding_names_get_distinct_files() {
-        let mut taken = std::collections::HashSet::new();
-        let dir = Path::new("d");
-        let a = unique(dir, "s--fit-parity--loss.svg", &mut taken);
-        let b = unique(dir, "s--fit-parity--loss.svg", &mut taken);
-        assert_eq!(a, Path::new("d/s--fit-parity--loss.svg"));
-        assert_eq!(b, Path::new("d/s--fit-parity--loss-2.svg"));
+        let mut taken = HashSet::new();
+        let loss = |taken: &mut HashSet<String>| unique("s--fit-parity--loss", "svg", taken);
+        assert_eq!(loss(&mut taken), "s--fit-parity--loss.svg");
+        assert_eq!(loss(&mut taken), "s--fit-parity--loss-2.svg");
+        // A check's stem has no extension, whatever dots its name holds.
+        assert_eq!(
+            unique("s--libcuda.so-loads", "", &mut taken),
+            "s--libcuda.so-loads"
+        );
+        assert_eq!(
+            unique("s--libcuda.so-loads", "", &mut taken),
+            "s--libcuda.so-loads-2"
+        );
+    }
+
+    #[test]
+    fn names_follow_the_plan_not_the_order_checks_finish_in() {
+        let suite = crate::suite::load("cpu-basic", &Default::default()).unwrap();
+        let host = crate::host::HostFacts::gather(Path::new("/"));
+        let mut plan = crate::plan::plan(vec![suite], None, &host);
+        plan.checks[0].name = "fit parity".into();
+        plan.checks[1].name = "fit-parity".into();
+        let facts = crate::facts::skipped(host);
+        let dir = std::env::temp_dir().join(format!("gpugate-attach-{}", std::process::id()));
+        let mut writer = Writer::new(&dir.join("report.xml"));
+        let _ = writer.on(&Event::FactsGathered {
+            plan: &plan,
+            facts: &facts,
+        });
+        let outcome = |plot: &str| Outcome {
+            verdict: crate::outcome::Verdict::pass("ok")
+                .with_attachment("loss.svg", plot.to_string()),
+            duration: std::time::Duration::ZERO,
+            output: None,
+            failure_type: "assertion",
+            causes: Vec::new(),
+        };
+        // The second check finishes first.
+        let mut finish = |index: usize, plot: &str| {
+            writer.on(&Event::CheckFinished {
+                index,
+                check: &plan.checks[index],
+                outcome: &outcome(plot),
+            })
+        };
+        let second = finish(1, "<svg>second</svg>");
+        let first = finish(0, "<svg>first</svg>");
+        let files = dir.join("report-attachments");
+        assert_eq!(
+            first,
+            Reaction::Attached {
+                index: 0,
+                files: vec![files.join("cpu-basic--fit-parity--loss.svg")]
+            }
+        );
+        assert_eq!(
+            second,
+            Reaction::Attached {
+                index: 1,
+                files: vec![files.join("cpu-basic--fit-parity-2--loss.svg")]
+            }
+        );
+        let read = |name: &str| std::fs::read_to_string(files.join(name)).unwrap();
+        assert_eq!(read("cpu-basic--fit-parity--loss.svg"), "<svg>first</svg>");
+        assert_eq!(
+            read("cpu-basic--fit-parity-2--loss.svg"),
+            "<svg>second</svg>"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! `$GITHUB_STEP_SUMMARY`) and `::error` workflow commands, which GitHub
 //! shows as annotations on the run and the pull request.
 
+use super::Console;
+use super::attachments::Seen;
 use super::results::{Counts, RootCause, TestResult};
+use crate::event::{Event, Reaction, Reporter};
 use crate::outcome::Status;
 use crate::text::{html_escape, markdown_cell};
 use std::fmt::Write;
@@ -11,6 +14,65 @@ use std::fmt::Write;
 pub const SUMMARY_LIMIT: usize = 1000 * 1024;
 /// GitHub shows at most 10 error annotations per step; more are dropped.
 pub const MAX_ANNOTATIONS: usize = 10;
+
+/// On GitHub Actions: the annotations on the console, and the job summary
+/// appended to `summary` (`$GITHUB_STEP_SUMMARY`), once the verdict is final.
+pub struct Actions {
+    console: Console,
+    summary: Option<std::path::PathBuf>,
+    attachments: Seen,
+}
+
+impl Actions {
+    pub fn new(console: Console, summary: Option<std::path::PathBuf>) -> Actions {
+        Actions {
+            console,
+            summary,
+            attachments: Seen::default(),
+        }
+    }
+
+    fn append_summary(&self, text: &str) {
+        let Some(path) = &self.summary else { return };
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "warning: failed to append the job summary to {}: {e}",
+                path.display()
+            );
+        }
+    }
+}
+
+impl Reporter for Actions {
+    fn on(&mut self, event: &Event<'_>) -> Reaction {
+        self.attachments.note(event);
+        match event {
+            Event::RunFinished { run, exit } => {
+                let results = self.attachments.results(run);
+                let causes = super::results::root_causes(run.plan, run.outcomes);
+                for line in annotations(&results, &causes) {
+                    self.console.say(&format!("{line}\n"));
+                }
+                let properties = super::run_properties(run.facts);
+                let text = summary(&results, &causes, &properties, exit.code());
+                self.append_summary(&crate::redact::scrub(&text));
+            }
+            // Attachments are noted above; GitHub shows the run once, whole.
+            Event::RunStarted { .. }
+            | Event::FactsGathered { .. }
+            | Event::CheckStarted { .. }
+            | Event::CheckFinished { .. }
+            | Event::Attached { .. }
+            | Event::ChecksDone { .. } => {}
+        }
+        Reaction::Nothing
+    }
+}
 
 /// Escapes a workflow command's message.
 pub fn escape_data(text: &str) -> String {

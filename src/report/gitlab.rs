@@ -3,9 +3,51 @@
 //! per suite with a line per check, which points at the root causes rather
 //! than repeating the console.
 
+use super::Console;
+use super::attachments::Seen;
 use super::results::{Counts, TestResult};
+use crate::event::{Event, Reaction, Reporter};
 use crate::outcome::Status;
 use std::fmt::Write;
+use std::time::SystemTime;
+
+/// On GitLab CI: the run's section, opened when it starts and closed with
+/// the verdict, then a section per suite.
+pub struct Sections {
+    console: Console,
+    attachments: Seen,
+}
+
+impl Sections {
+    pub fn new(console: Console) -> Sections {
+        Sections {
+            console,
+            attachments: Seen::default(),
+        }
+    }
+}
+
+impl Reporter for Sections {
+    fn on(&mut self, event: &Event<'_>) -> Reaction {
+        self.attachments.note(event);
+        match event {
+            Event::RunStarted { at, .. } => self.console.say(&run_start(unix_seconds(*at))),
+            Event::RunFinished { run, .. } => {
+                let now = unix_seconds(SystemTime::now());
+                self.console.say(&run_end(now));
+                let results = self.attachments.results(run);
+                self.console.say(&sections(&results, now));
+            }
+            // libtest-mimic's lines fill the run's section as checks end.
+            Event::FactsGathered { .. }
+            | Event::CheckStarted { .. }
+            | Event::CheckFinished { .. }
+            | Event::Attached { .. }
+            | Event::ChecksDone { .. } => {}
+        }
+        Reaction::Nothing
+    }
+}
 
 /// Section names allow letters, digits, `_`, `.` and `-`.
 fn section_name(suite: &str) -> String {
@@ -14,9 +56,8 @@ fn section_name(suite: &str) -> String {
 }
 
 /// Seconds since the epoch, as GitLab's section markers take them.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 

@@ -2,8 +2,10 @@
 //! with timings, measurements and diagnoses, the facts, and every diagnosis
 //! for the machine), for programs rather than people.
 
+use super::attachments::Seen;
 use super::results::{Counts, TestResult};
 use crate::diagnose::Finding;
+use crate::event::{Event, Reaction, Reporter};
 use crate::facts::Facts;
 use serde::Serialize;
 
@@ -54,5 +56,45 @@ impl<'a> RunJson<'a> {
             facts,
             diagnoses,
         }
+    }
+}
+
+/// Prints the run as one document on stdout once its verdict is final.
+#[derive(Default)]
+pub struct Document {
+    attachments: Seen,
+}
+
+impl Reporter for Document {
+    fn on(&mut self, event: &Event<'_>) -> Reaction {
+        self.attachments.note(event);
+        match event {
+            Event::RunFinished { run, exit } => {
+                let results = self.attachments.results(run);
+                let findings = crate::diagnose::diagnose(&crate::diagnose::Evidence {
+                    facts: run.facts,
+                    log: &run.facts.tensorflow.log,
+                });
+                let properties = super::run_properties(run.facts);
+                let document = RunJson::new(
+                    exit.code(),
+                    run.elapsed.as_secs_f64(),
+                    &results,
+                    &properties,
+                    run.facts,
+                    &findings,
+                );
+                let text = serde_json::to_string_pretty(&document).expect("the run serializes");
+                println!("{}", crate::redact::scrub(&text));
+            }
+            // Attachments are noted above; the document is printed once.
+            Event::RunStarted { .. }
+            | Event::FactsGathered { .. }
+            | Event::CheckStarted { .. }
+            | Event::CheckFinished { .. }
+            | Event::Attached { .. }
+            | Event::ChecksDone { .. } => {}
+        }
+        Reaction::Nothing
     }
 }

@@ -4,6 +4,9 @@
 //! properties. Written to a temporary file and renamed, so a reader never
 //! sees half a report.
 
+use super::attachments::Seen;
+use crate::event::{Event, Reaction, Reporter};
+use crate::exit::Exit;
 use crate::outcome::{Outcome, Status};
 use crate::plan::Plan;
 use crate::text::xml_safe;
@@ -25,6 +28,55 @@ pub enum ReportError {
     },
     #[error("failed to serialize the JUnit report: {0}")]
     Serialize(String),
+}
+
+/// Writes the report once every check has ended.
+pub struct Writer {
+    path: PathBuf,
+    attachments: Seen,
+}
+
+impl Writer {
+    pub fn new(path: &Path) -> Writer {
+        Writer {
+            path: path.to_path_buf(),
+            attachments: Seen::default(),
+        }
+    }
+}
+
+impl Reporter for Writer {
+    fn on(&mut self, event: &Event<'_>) -> Reaction {
+        self.attachments.note(event);
+        match event {
+            Event::ChecksDone { run } => {
+                let report = build(
+                    run.plan,
+                    run.outcomes,
+                    self.attachments.per_check(),
+                    &super::run_properties(run.facts),
+                    run.elapsed,
+                );
+                match write_atomic(&report, &self.path) {
+                    Ok(()) => {
+                        eprintln!("gpugate: JUnit report written to {}", self.path.display());
+                        Reaction::Nothing
+                    }
+                    Err(e) => Reaction::Failed {
+                        exit: Exit::ReportUnwritable,
+                        message: e.to_string(),
+                    },
+                }
+            }
+            // Attachments are noted above; the report is one file, written once.
+            Event::RunStarted { .. }
+            | Event::FactsGathered { .. }
+            | Event::CheckStarted { .. }
+            | Event::CheckFinished { .. }
+            | Event::Attached { .. }
+            | Event::RunFinished { .. } => Reaction::Nothing,
+        }
+    }
 }
 
 /// `attachments`: per check, where its attachments were written.

@@ -1,7 +1,12 @@
-//! Reporters. The console is libtest-mimic's; the rest are built here from
-//! the plan, the outcomes and the facts.
+//! Reporters: each consumes a run's events (`crate::event`) and turns them
+//! into one product. The console's pass/fail lines are libtest-mimic's;
+//! the root causes after them, JUnit, JSON, the GitHub and GitLab output,
+//! attachments and baselines are reporters here. `doctor` and `merge` are
+//! the reports of other commands.
 
 pub mod attachments;
+pub mod baseline;
+pub mod console;
 pub mod doctor;
 pub mod github;
 pub mod gitlab;
@@ -11,6 +16,23 @@ pub mod merge;
 pub mod results;
 
 use crate::facts::Facts;
+
+/// Where text for people goes: stdout, or stderr while stdout carries
+/// `--format json`'s one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    Stdout,
+    Stderr,
+}
+
+impl Console {
+    pub fn say(self, text: &str) {
+        match self {
+            Console::Stdout => print!("{text}"),
+            Console::Stderr => eprint!("{text}"),
+        }
+    }
+}
 
 /// Facts every suite in a report carries as properties.
 pub fn run_properties(facts: &Facts) -> Vec<(String, String)> {

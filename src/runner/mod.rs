@@ -11,6 +11,8 @@ pub use prepare::{TfOptions, flavor_for};
 
 use crate::checks::{Execution, Lane, Placement, RunContext, Target};
 use crate::diagnose::{self, Evidence};
+use crate::event::{Bus, Event, Finished, SharedBus};
+use crate::exit::Exit;
 use crate::facts::driver::DriverProbe;
 use crate::facts::visible::{Visible, visible};
 use crate::facts::{self, Facts, ProbeOptions};
@@ -19,13 +21,14 @@ use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
+use crate::report::console;
 use crate::worker::protocol::{Measured, RunCheck};
 use crate::worker::{Answer, CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Captured output kept per failing check: the head and the tail.
 const OUTPUT_HEAD: usize = 16 << 10;
@@ -161,14 +164,14 @@ fn probe_trial(name: &str, kind: &str) -> Trial {
 
 /// What the checks run with: the facts, and the worker pool that gathered
 /// them (TensorFlow already loaded in the lanes the checks will use).
-pub struct Prepared {
+struct Prepared {
     pool: Pool,
-    pub facts: Facts,
+    facts: Facts,
 }
 
 /// Before the checks: the facts, gathered by the workers the selected
 /// checks of `plan` will use.
-pub fn prepare_run(
+fn prepare_run(
     plan: &Plan,
     args: &Arguments,
     tf: &TfOptions,
@@ -202,19 +205,97 @@ pub fn prepare_run(
 
 /// The plan for this machine: each `each-gpu` check once per GPU the facts
 /// list (or gated with why there is none).
-pub fn plan_for(plan: Plan, facts: &Facts) -> Plan {
+fn plan_for(plan: Plan, facts: &Facts) -> Plan {
     let (slots, why) = gpu_slots(facts);
     plan::expand_each_gpu(plan, &slots, &why)
 }
 
+/// What the checks of a run produced.
+pub struct Ran {
+    /// The plan for this machine ([`plan_for`]).
+    pub plan: Plan,
+    /// One per planned check: None for those the filter left out.
+    pub outcomes: Vec<Option<Outcome>>,
+    pub facts: Facts,
+    pub started: Instant,
+}
+
+/// Gathers the facts and runs the checks of `plan` that `args` selects,
+/// telling `bus` as it goes. Console output is libtest-mimic's.
+pub fn run(
+    plan: Plan,
+    host: &HostFacts,
+    args: &Arguments,
+    tf: &TfOptions,
+    probe: &ProbeOptions,
+    bus: &SharedBus,
+) -> Ran {
+    let started = Instant::now();
+    Bus::lock(bus).emit(&Event::RunStarted {
+        plan: &plan,
+        host,
+        at: SystemTime::now(),
+    });
+    let prepared = prepare_run(&plan, args, tf, probe, host);
+    let plan = plan_for(plan, &prepared.facts);
+    Bus::lock(bus).emit(&Event::FactsGathered {
+        plan: &plan,
+        facts: &prepared.facts,
+    });
+    let (outcomes, facts) = run_checks(&plan, args, prepared, bus);
+    Ran {
+        plan,
+        outcomes,
+        facts,
+        started,
+    }
+}
+
+/// Ends a run: tells `bus` the checks are done, decides the exit from the
+/// outcomes and what the reporters said, and tells `bus` the verdict.
+/// `allow_empty`: a run where no check ran may pass.
+pub fn finish(ran: &Ran, bus: &SharedBus, allow_empty: bool) -> Exit {
+    let run = Finished {
+        plan: &ran.plan,
+        outcomes: &ran.outcomes,
+        facts: &ran.facts,
+        elapsed: ran.started.elapsed(),
+        checks: checks_exit(&ran.outcomes, allow_empty),
+    };
+    let mut bus = Bus::lock(bus);
+    bus.emit(&Event::ChecksDone { run: &run });
+    let exit = bus.verdict(run.checks);
+    if exit == Exit::NothingRan {
+        eprintln!(
+            "error: no check ran (every check was filtered out or skipped); pass --allow-empty if that is intended"
+        );
+    }
+    bus.emit(&Event::RunFinished { run: &run, exit });
+    exit
+}
+
+/// The exit the outcomes alone give.
+fn checks_exit(outcomes: &[Option<Outcome>], allow_empty: bool) -> Exit {
+    let statuses = || outcomes.iter().flatten().map(|o| o.verdict.status);
+    let failed = statuses().any(|s| matches!(s, Status::Fail | Status::Error));
+    let ran = statuses().any(|s| s != Status::Skip);
+    match procs::cancelled_by() {
+        Some(signal) => Exit::cancelled_by(signal),
+        None if failed => Exit::ChecksFailed,
+        None if !ran && !allow_empty => Exit::NothingRan,
+        None => Exit::Success,
+    }
+}
+
 /// Runs the checks of `plan` (already [`plan_for`] this machine) that
-/// `args` selects, and returns their outcomes, one per planned check (None
-/// for those the filter left out), with the facts back. Console output is
-/// libtest-mimic's.
-pub fn run_checks(
+/// `args` selects, telling `bus` as each starts and ends, and returns their
+/// outcomes, one per planned check (None for those the filter left out),
+/// with the facts back.
+fn run_checks(
     plan: &Plan,
     args: &Arguments,
     prepared: Prepared,
+    bus: &SharedBus,
 ) -> (Vec<Option<Outcome>>, Facts) {
     let Prepared { pool, facts } = prepared;
     let shared = Arc::new(Shared {
@@ -230,6 +311,7 @@ pub fn run_checks(
         .enumerate()
         .map(|(index, check)| {
             let shared = shared.clone();
+            let bus = bus.clone();
             let kind = check.kind.name();
             let check = check.clone();
             Trial::ignorable_test(check.test_name.clone(), move || {
@@ -241,14 +323,26 @@ pub fn run_checks(
                 let _exclusive = lock
                     .as_ref()
                     .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
+                Bus::lock(&bus).emit(&Event::CheckStarted {
+                    index,
+                    check: &check,
+                });
                 let outcome = execute(&shared.pool, &check, &shared.facts);
-                let result = match outcome.verdict.status {
+                // Kept before any reporter hears of it: a reporter that
+                // panics must not lose the outcome.
+                shared.outcomes.lock().unwrap()[index] = Some(outcome.clone());
+                Bus::lock(&bus).emit(&Event::CheckFinished {
+                    index,
+                    check: &check,
+                    outcome: &outcome,
+                });
+                match outcome.verdict.status {
                     Status::Pass => Ok(Completion::Completed),
-                    Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message.clone())),
-                    Status::Fail | Status::Error => Err(Failed::from(console_text(&outcome))),
-                };
-                shared.outcomes.lock().unwrap()[index] = Some(outcome);
-                result
+                    Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message)),
+                    Status::Fail | Status::Error => {
+                        Err(Failed::from(console::failure_text(&outcome)))
+                    }
+                }
             })
             .with_kind(kind)
         })
@@ -265,51 +359,6 @@ pub fn run_checks(
 pub fn new_pool(parallel: usize) -> Pool {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gpugate"));
     Pool::new(exe, Default::default(), parallel)
-}
-
-/// A failure on the console: its own text, with one line per root cause;
-/// the causes themselves are told once, after the run.
-fn console_text(outcome: &Outcome) -> String {
-    let prefix = if outcome.verdict.status == Status::Error {
-        "error: could not run: "
-    } else {
-        ""
-    };
-    let mut text = format!("{prefix}{}", outcome.verdict.message);
-    for cause in &outcome.causes {
-        text.push_str(&format!(
-            "\ncaused by [{}], see the root causes below",
-            cause.id
-        ));
-    }
-    if let Some(detail) = &outcome.verdict.detail {
-        text.push('\n');
-        text.push_str(detail);
-    }
-    if let Some(output) = &outcome.output {
-        text.push_str("\n--- captured output ---\n");
-        text.push_str(output);
-    }
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        neutralize_workflow_commands(&text)
-    } else {
-        text
-    }
-}
-
-/// On GitHub Actions a line of the log that starts with `::` is a workflow
-/// command: a check's output could forge annotations, or `::stop-commands::`
-/// would silence gpugate's own. Such lines are printed behind `| `.
-pub fn neutralize_workflow_commands(text: &str) -> String {
-    text.split_inclusive('\n')
-        .map(|line| {
-            if line.trim_start().starts_with("::") {
-                format!("| {line}")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect()
 }
 
 /// Runs one check wherever it belongs and times it; a failure about the GPU

@@ -32,6 +32,18 @@ min_fraction = 0.05
         let out = gpugate(args, dir.path());
         (out.status.code(), text(&out.stderr))
     };
+    let record = |out: &str, junit: &str| {
+        run(&[
+            "baseline",
+            "record",
+            "--suite",
+            "throughput.toml",
+            "--out",
+            out,
+            "--junit",
+            junit,
+        ])
+    };
 
     // Before recording, the missing file is an error that says how to make one.
     let (code, _) = run(&["--suite", "throughput.toml", "--junit", junit]);
@@ -45,16 +57,15 @@ min_fraction = 0.05
         before.message
     );
 
-    let (code, stderr) = run(&[
-        "baseline",
-        "record",
-        "--suite",
-        "throughput.toml",
-        "--out",
-        baseline.to_str().unwrap(),
-        "--junit",
-        junit,
-    ]);
+    // A baseline file that does not parse is refused before anything runs.
+    std::fs::write(dir.path().join("bad.toml"), "[[entry]\nmodel = 1\n").unwrap();
+    let untouched = dir.path().join("untouched.xml");
+    let (code, stderr) = record("bad.toml", untouched.to_str().unwrap());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(!untouched.exists(), "the checks ran and reported");
+
+    let (code, stderr) = record(baseline.to_str().unwrap(), junit);
     assert_eq!(code, Some(0), "{stderr}");
     let recorded = gpugate::baseline::Baselines::load(&baseline).unwrap();
     assert_eq!(recorded.entries.len(), 1);
