@@ -8,7 +8,7 @@ fn crashing_and_hanging_libraries_become_errors_and_the_run_goes_on() {
     let started = std::time::Instant::now();
     let libs_var = format!("LIBS={}", libs.display());
     let (out, junit, _dir) = run_suite("fixtures/suites/crash.toml", &["--var", &libs_var]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     assert!(started.elapsed().as_secs() < 30, "the hang was not cut off");
     let report = read_junit(&junit);
     let cases = cases(&report);
@@ -133,7 +133,7 @@ fn a_full_disk_is_a_clear_error_and_leaves_no_half_report() {
         });
     }
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_exit(&out, 3);
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("failed to write the JUnit report"),
@@ -165,7 +165,7 @@ fn an_unwritable_report_is_its_own_exit_code() {
         ],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(3));
+    assert_exit(&out, 3);
     assert!(
         text(&out.stderr).contains("failed to create the report directory"),
         "{}",
@@ -218,7 +218,7 @@ matches = "^nope$"
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let mut facts = Command::new(BIN);
     facts
         .args(["facts", "--format", "json"])

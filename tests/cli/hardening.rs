@@ -1,7 +1,7 @@
 //! Hostile input and unlucky operators (issue: hardening): each test drives
 //! the real binary the way the attack or accident would.
 
-use super::{fixtures, gpugate, root, text};
+use super::{assert_exit, fixtures, gpugate, root, text};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -51,7 +51,7 @@ fn a_report_path_that_is_not_a_regular_file_is_refused_and_left_alone() {
             &["--suite", ALL_PASS, "--junit", target.to_str().unwrap()],
             &root(),
         );
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert_exit(&out, 2);
         let err = text(&out.stderr);
         assert!(err.contains("never replaces anything else"), "{err}");
         let meta = std::fs::metadata(target).unwrap();
@@ -69,7 +69,7 @@ fn a_report_path_that_is_not_a_regular_file_is_refused_and_left_alone() {
         ],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("is the suite `mine` of this run"));
     assert_eq!(std::fs::read(&suite).unwrap(), before);
 }
@@ -84,7 +84,7 @@ fn reports_are_readable_as_the_umask_allows() {
         &["--suite", ALL_PASS, "--junit", junit.to_str().unwrap()],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let mode = std::fs::metadata(&junit).unwrap().permissions().mode() & 0o777;
     // The test harness runs with the usual umask 022.
     assert_eq!(mode & 0o044, 0o044, "report mode {mode:o}");
@@ -114,7 +114,7 @@ fn degenerate_options_are_usage_errors() {
     )
     .unwrap();
     let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains("at least 1ms"),
         "{}",
@@ -144,7 +144,7 @@ fn suites_must_be_small_regular_files() {
         ),
     ] {
         let out = gpugate(&["--suite", suite], &root());
-        assert_eq!(out.status.code(), Some(2), "{suite}: {}", text(&out.stderr));
+        assert_exit(&out, 2);
         assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
     }
 }
@@ -162,7 +162,7 @@ fn exponential_variables_are_bounded() {
     source.push_str("v40 = \"x\"\n\n[[check]]\nname = \"x\"\nkind = \"env.var\"\nvar = \"HOME\"\nequals = \"${v0}\"\n");
     std::fs::write(&suite, source).unwrap();
     let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains("expands to more than 65536 bytes"),
         "{}",
@@ -191,7 +191,7 @@ fn an_explicit_tensorflow_that_fails_is_not_replaced() {
         ],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stdout));
+    assert_exit(&out, 101);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("broken.so"), "{stdout}");
     assert!(!stdout.contains("gpugate cache"), "{stdout}");
@@ -295,7 +295,7 @@ fn secrets_never_reach_any_output() {
             ("GPUGATE_TEST_API_KEY", "value-of-the-api-key"),
         ],
     );
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let listed = super::gpugate_env(
         &["--suite", suite.to_str().unwrap(), "--list"],
         &root(),
@@ -354,7 +354,7 @@ fn validation_errors_do_not_print_secrets() {
         &root(),
         &[("API_TOKEN", TOKEN)],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     assert!(!text(&out.stderr).contains(TOKEN), "{}", text(&out.stderr));
 }
 
@@ -379,7 +379,7 @@ fn merged_reports_are_scrubbed() {
             ],
             &root(),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_exit(&out, 0);
         assert!(
             !text(&out.stdout).contains("ghp_0123"),
             "{format}: {}",
@@ -437,7 +437,7 @@ fn an_error_at_a_far_column_is_rendered() {
     )
     .unwrap();
     let out = gpugate(&["--suite", suite.to_str().unwrap()], &root());
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     let err = text(&out.stderr);
     assert!(err.contains("long.toml:5:70013"), "{err}");
     assert!(err.lines().all(|l| l.chars().count() < 300), "{err}");
@@ -453,7 +453,7 @@ fn tests_that_would_share_a_name_are_refused() {
     std::fs::write(dir.path().join("a.toml"), check("b::c")).unwrap();
     std::fs::write(dir.path().join("a::b.toml"), check("c")).unwrap();
     let out = gpugate(&["--suite", "a.toml", "--suite", "a::b.toml"], dir.path());
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains("two tests would be named `a::b::c`"),
         "{}",
@@ -480,7 +480,7 @@ fn a_command_that_leaves_a_process_behind_cannot_hang_the_run() {
     let _ = std::process::Command::new("pkill")
         .args(["-f", "sleep 1031"])
         .status();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_exit(&out, 0);
     // Bounded by the 1 s grace after each command, far below the sleeps.
     assert!(took.as_secs() < 20, "the run took {took:?}");
     let survivors = std::process::Command::new("pgrep")
@@ -577,7 +577,7 @@ fn provisioning_is_bounded_and_cancellable() {
             ("GPUGATE_PROVISION_TIMEOUT", "2"),
         ],
     );
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     assert!(
         text(&out.stderr).contains("did not finish within 2s"),
         "{}",
@@ -601,7 +601,7 @@ fn provisioning_is_bounded_and_cancellable() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_exit(&out, 130);
     assert!(!pip_hangs(1049), "the hanging pip outlived SIGINT");
     let partial: Vec<String> = std::fs::read_dir(cache.join("tensorflow"))
         .map(|d| {
@@ -635,7 +635,7 @@ fn staging_left_by_a_killed_provisioning_is_removed() {
             ("GPUGATE_PROVISION_TIMEOUT", "1"),
         ],
     );
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     assert!(!stale.exists(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("left by an interrupted provisioning"));
 }
@@ -738,7 +738,7 @@ fn a_library_that_forks_is_blamed_not_the_next_check() {
     )
     .unwrap();
     let (out, junit) = run_suite_file(&suite, &["--test-threads", "1"]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stdout));
+    assert_exit(&out, 101);
     let report = super::read_junit(&junit);
     let cases = super::cases(&report);
     let forks = super::case(&cases, "forks");
@@ -798,7 +798,7 @@ fn a_run_that_checks_nothing_does_not_pass() {
         &["--suite", ALL_PASS, "--junit", junit, "nosuchcheck"],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_exit(&out, 4);
     assert!(
         text(&out.stderr).contains("no check ran"),
         "{}",
@@ -816,7 +816,7 @@ fn a_run_that_checks_nothing_does_not_pass() {
         ],
         &root(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
 
     super::tensorflow_ready();
     let out = gpugate(
@@ -829,13 +829,7 @@ fn a_run_that_checks_nothing_does_not_pass() {
         ],
         &root(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("1 passed"),
         "{}",
@@ -848,7 +842,7 @@ fn a_run_that_checks_nothing_does_not_pass() {
 #[test]
 fn the_command_line_is_gpugates_own() {
     let help = gpugate(&["--help"], &root());
-    assert_eq!(help.status.code(), Some(0));
+    assert_exit(&help, 0);
     let help = text(&help.stdout);
     assert!(help.starts_with("Tells a CI pipeline"), "{help}");
     assert!(help.contains("Usage: gpugate"), "{help}");
@@ -861,15 +855,10 @@ fn the_command_line_is_gpugates_own() {
     ] {
         assert!(!help.contains(leftover), "{leftover} in --help");
         let out = gpugate(&["--suite", ALL_PASS, leftover], &root());
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{leftover}: {}",
-            text(&out.stderr)
-        );
+        assert_exit(&out, 2);
     }
     let version = gpugate(&["--version"], &root());
-    assert_eq!(version.status.code(), Some(0));
+    assert_exit(&version, 0);
     assert!(text(&version.stdout).starts_with("gpugate "));
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     for exit in gpugate::exit::Exit::ALL {
@@ -913,7 +902,7 @@ fn one_root_cause_is_told_once() {
             ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
         ],
     );
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let stdout = text(&out.stdout);
     let fix = "fix: install the NVIDIA driver";
     let console: String = stdout
@@ -996,7 +985,7 @@ fn a_token_at_the_output_cap_leaves_no_prefix() {
     )
     .unwrap();
     let (out, junit) = run_suite_file(&suite, &[]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("bytes left out"), "the output was not cut");
     assert!(
@@ -1036,7 +1025,7 @@ fn a_pip_without_a_wheel_is_told_as_such() {
             ),
         ],
     );
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let stdout = text(&out.stdout);
     assert!(
         text(&out.stderr).contains("pip reported success but named no wheel"),
@@ -1063,7 +1052,7 @@ fn gitlab_sections_wrap_the_work_without_repeating_it() {
         &root(),
         &[("GITLAB_CI", "true")],
     );
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let stdout = text(&out.stdout);
     let start = stdout.find("section_start:").expect("a section starts");
     assert!(

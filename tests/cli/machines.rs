@@ -3,7 +3,7 @@
 //! machine profiles in fixtures/machines. Each profile is laid out as a
 //! machine in a temporary directory and gpugate runs against it.
 
-use super::{BIN, c_compiler, fixtures, read_junit, root, tensorflow_ready, text};
+use super::{BIN, assert_exit, c_compiler, fixtures, read_junit, root, tensorflow_ready, text};
 use quick_junit::TestCaseStatus;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -291,7 +291,7 @@ fn a_tensorflow_that_cannot_create_a_session_is_unhealthy() {
         "--tensorflow-lib",
         lib.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         ids(&json, "error").contains("tensorflow-session-failed"),
@@ -317,7 +317,7 @@ fn a_tensorflow_that_cannot_create_a_session_is_unhealthy() {
 fn facts_read_every_nvml_field_from_the_stand_in() {
     let machine = Machine::new("a100-driver-535-mig");
     let out = machine.gpugate(&["facts", "--format", "json", "--for-tensorflow", "2.18"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let driver = &facts["driver"];
     assert_eq!(driver["status"], "found");
@@ -425,13 +425,7 @@ fn gpu_basic_environment_checks_over_profiles() {
         (out, report)
     };
     let (out, report) = run("h100-driver-580");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let props: Vec<(String, String)> = report.test_suites[0]
         .properties
         .iter()
@@ -447,7 +441,7 @@ fn gpu_basic_environment_checks_over_profiles() {
     );
 
     let (out, report) = run("k80-driver-470");
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let cases = &report.test_suites[0].test_cases;
     let cc = cases
         .iter()
@@ -465,7 +459,7 @@ fn gpu_basic_environment_checks_over_profiles() {
 
     let started = std::time::Instant::now();
     let (out, report) = run("nvml-hangs");
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     assert!(started.elapsed().as_secs() < 60);
     let driver = report.test_suites[0]
         .test_cases
@@ -492,7 +486,7 @@ fn cpu_only_tensorflow_on_a_gpu_machine_is_diagnosed() {
     let machine = Machine::new("h100-driver-580");
     let out = machine.gpugate(&["doctor", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let errors = ids(&json, "error");
     assert_eq!(
         errors,
@@ -543,7 +537,7 @@ on_missing = "skip"
     };
     let k80 = Machine::new("k80-driver-470");
     let (out, report) = run(&k80);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let cases = &report.test_suites[0].test_cases;
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
@@ -567,7 +561,7 @@ on_missing = "skip"
 
     let hidden = Machine::new("h100-cuda-visible-devices-hidden");
     let (out, report) = run(&hidden);
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let cases = &report.test_suites[0].test_cases;
     assert_eq!(cases.len(), 2);
     let TestCaseStatus::NonSuccess { message, .. } = &cases[0].status else {
@@ -589,7 +583,7 @@ on_missing = "skip"
 fn upgrades_are_planned_before_they_are_rolled_out() {
     let h100 = Machine::new("h100-driver-580");
     let out = h100.gpugate(&["doctor", "--releases", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let releases: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let verdict = |r: &str| {
         releases
@@ -629,7 +623,7 @@ fn upgrades_are_planned_before_they_are_rolled_out() {
         "--for-driver",
         "535.104.05",
     ]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let errors = ids(&doctor, "error");
     assert!(!errors.is_empty(), "{doctor}");
@@ -642,7 +636,7 @@ fn upgrades_are_planned_before_they_are_rolled_out() {
         "--for-driver",
         "580.65.06",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_exit(&out, 0);
 }
 
 /// Device files this process cannot open are a fact, read with access(2)
@@ -681,7 +675,7 @@ fn device_files_the_user_cannot_open_are_a_fact() {
         .env("GPUGATE_HOST_ROOT", dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let denied = &facts["host"]["dev_nodes_denied"];
     assert_eq!(denied.as_array().map(Vec::len), Some(1), "{denied}");

@@ -34,13 +34,7 @@ fn gpu_less_root() -> &'static Path {
 }
 
 fn gpugate(args: &[&str], dir: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("GPUGATE_HOST_ROOT", gpu_less_root())
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .output()
-        .unwrap()
+    gpugate_env(args, dir, &[])
 }
 
 /// [`gpugate`] with extra environment variables.
@@ -73,6 +67,18 @@ fn assert_snapshot(dir: &str, name: &str, actual: &str) {
     settings.set_snapshot_path(root().join("fixtures/snapshots").join(dir));
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, actual));
+}
+
+/// The run ended with `code`; otherwise the failure shows all it printed.
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 //! gpugate's command line (so a renamed flag or subcommand breaks this test,
 //! not a user's nightly), and the action's scripts run as written.
 
-use super::{BIN, gpu_less_root, root, text};
+use super::{BIN, assert_exit, gpu_less_root, root, text};
 use clap::Parser;
 use gpugate::cli::Cli;
 use gpugate::exit::Exit;
@@ -323,7 +323,7 @@ fn the_action_runs_gpugate_and_sets_its_outputs() {
                 ("REPORT_DIR", report_dir.to_str().unwrap()),
             ],
         );
-        assert_eq!(out.status.code(), Some(0), "{leg}: {}", text(&out.stderr));
+        assert_exit(&out, 0);
         let report = report_dir.join("gpugate.xml");
         assert_eq!(
             outputs,
@@ -345,7 +345,7 @@ fn the_action_runs_gpugate_and_sets_its_outputs() {
             ("REPORT_DIR", matrix_dir.to_str().unwrap()),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     assert!(
         outputs.starts_with("verdict=passed\nexit-code=0\n"),
         "{outputs}"
@@ -426,7 +426,7 @@ fn the_action_installs_a_release_binary_only_if_its_checksum_holds() {
     };
     let good = dir.path().join("good");
     let (out, github_path) = install(&good);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("(release v9.8.7)"),
         "{}",
@@ -474,7 +474,7 @@ fn the_fleet_is_one_job_per_node_holding_its_gpus() {
         "--run",
         "n1",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let docs = YamlLoader::load_from_str(&text(&out.stdout)).unwrap();
     let jobs: Vec<&Yaml> = docs
         .iter()

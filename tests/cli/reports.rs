@@ -120,7 +120,7 @@ fn ci_reporters_and_the_json_document_agree_with_junit() {
         .env("GITLAB_CI", "true")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not one JSON document ({e}): {}",
@@ -200,7 +200,7 @@ fn report_merge_reads_gpugate_and_foreign_junit() {
     let mut args = vec!["report", "merge"];
     args.extend(files);
     let out = gpugate(&args, dir.path());
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let md = text(&out.stdout);
     assert!(md.contains("- **s::flag**: pass on "), "{md}");
     assert!(
@@ -221,7 +221,7 @@ fn report_merge_reads_gpugate_and_foreign_junit() {
     let html = dir.path().join("merged.html");
     args.extend(["--format", "html", "--out", html.to_str().unwrap()]);
     let out = gpugate(&args, dir.path());
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<tr class=\"changed\">"));
     assert!(
@@ -230,7 +230,7 @@ fn report_merge_reads_gpugate_and_foreign_junit() {
     );
 
     let out = gpugate(&["report", "merge", suite.to_str().unwrap()], dir.path());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains(
             "s.toml: no <testsuites>, <testsuite> or <testcase> element: not a JUnit report"

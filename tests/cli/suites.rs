@@ -5,13 +5,7 @@ use super::*;
 #[test]
 fn all_pass_suite_exits_zero_with_a_complete_report() {
     let (out, junit, _dir) = run_suite("fixtures/suites/all-pass.toml", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(text(&out.stdout).contains("test result: ok. 6 passed; 0 failed"));
     let report = read_junit(&junit);
     assert_eq!(report.tests, 6);
@@ -37,7 +31,7 @@ fn all_pass_suite_exits_zero_with_a_complete_report() {
 #[test]
 fn failing_suite_exits_101_and_says_why() {
     let (out, junit, _dir) = run_suite("fixtures/suites/failing.toml", &[]);
-    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    assert_exit(&out, 101);
     let report = read_junit(&junit);
     let cases = cases(&report);
     assert_eq!(case(&cases, "this one passes").status, "pass");
@@ -60,7 +54,7 @@ fn failing_suite_exits_101_and_says_why() {
 #[test]
 fn skips_are_reported_with_their_reason_and_do_not_fail_the_run() {
     let (out, junit, _dir) = run_suite("fixtures/suites/skipped.toml", &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("ignored (requirement `gpu` not met: no NVIDIA kernel driver"),
@@ -134,7 +128,7 @@ fn a_huge_suite_is_read_whole_and_its_error_located() {
     toml.push_str("[[check]]\nname = \"last\"\nkind = \"env.var\"\nvar = \"HOME\"\nmatches = \"([unclosed\"\n");
     std::fs::write(dir.path().join("huge.toml"), &toml).unwrap();
     let out = gpugate(&["--suite", "huge.toml", "--junit", "j.xml"], dir.path());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with("error: check `last`: invalid regular expression")
@@ -147,23 +141,23 @@ fn a_huge_suite_is_read_whole_and_its_error_located() {
 #[test]
 fn usage_errors_exit_2() {
     let out = gpugate(&[], &root());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("error: no suite given"));
     let out = gpugate(&["--suite", "gpu-basc"], &root());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains("did you mean `gpu-basic`?"),
         "{}",
         text(&out.stderr)
     );
     let out = gpugate(&["--suite", "cpu-basic", "--var", "novalue"], &root());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
 fn suites_command_lists_the_builtin_suites() {
     let out = gpugate(&["suites"], &root());
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("cpu-basic") && stdout.contains("gpu-basic"),
@@ -174,7 +168,7 @@ fn suites_command_lists_the_builtin_suites() {
 #[test]
 fn list_shows_checks_without_running_them() {
     let out = gpugate(&["--suite", "gpu-basic", "--list"], &root());
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("gpu-basic::TensorFlow lists a GPU: test"),

@@ -6,13 +6,7 @@ use super::*;
 fn cpu_basic_passes_with_real_tensorflow() {
     tensorflow_ready();
     let (out, junit, _dir) = run_suite("cpu-basic", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let report = read_junit(&junit);
     let props = &report.test_suites[0].properties;
     let version = props
@@ -79,7 +73,7 @@ fn cpu_basic_passes_with_real_tensorflow() {
 fn gpu_basic_fails_with_reasons_without_a_gpu() {
     tensorflow_ready();
     let (out, junit, _dir) = run_suite("gpu-basic", &[]);
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let report = read_junit(&junit);
     let cases = cases(&report);
     assert_eq!(case(&cases, "libtensorflow loads").status, "pass");
@@ -194,7 +188,7 @@ fn tensorflow_not_found_offline_lists_every_place_searched() {
         .env("PYTHONNOUSERSITE", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(101));
+    assert_exit(&out, 101);
     let report = read_junit(&junit);
     let cases = cases(&report);
     let loads = case(&cases, "libtensorflow loads");
@@ -238,8 +232,8 @@ fn two_runs_provisioning_one_cache_at_once_do_not_corrupt_it() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
-    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    assert_exit(&a, 0);
+    assert_exit(&b, 0);
     assert_eq!(
         text(&a.stdout),
         text(&b.stdout),
@@ -261,7 +255,7 @@ fn two_runs_provisioning_one_cache_at_once_do_not_corrupt_it() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exit(&out, 0);
     // Nothing half-done is left beside the published entry.
     let entries: Vec<String> = std::fs::read_dir(cache.path().join("tensorflow"))
         .unwrap()
