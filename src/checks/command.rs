@@ -1,6 +1,7 @@
 //! `command`: runs a program (argv, never a shell) and judges its exit code
 //! and output, e.g. `nvcc --version` or `nvidia-smi -L`.
 
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
 use crate::diagnose::Family;
 
@@ -243,17 +244,7 @@ impl Kind for Spec {
         &[]
     }
 
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        Spec::resolve(self, base_dir)
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: resolve, device: none);
 }
 
 impl InParent for Spec {

@@ -1,6 +1,7 @@
 //! `env.var`: an environment variable is present, absent, equal to a value or
 //! matching a pattern (for example that CUDA_VISIBLE_DEVICES hides no GPU).
 
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
 use crate::diagnose::Family;
 
@@ -99,17 +100,7 @@ impl Kind for Spec {
         &[Family::DeviceVisibility]
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: none, device: none);
 }
 
 impl InParent for Spec {

@@ -1,6 +1,7 @@
 //! `file.exists`: a path exists and has the expected type (device nodes such
 //! as /dev/nvidiactl are how a container shows it was given GPUs).
 
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
 use crate::diagnose::Family;
 
@@ -105,17 +106,7 @@ impl Kind for Spec {
         &[]
     }
 
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        Spec::resolve(self, base_dir)
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: resolve, device: none);
 }
 
 impl InParent for Spec {

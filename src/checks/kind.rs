@@ -100,6 +100,45 @@ impl<T: WorkerCheck> InWorker for T {
     }
 }
 
+/// The [`Kind`] methods about the keys the plan rewrites, inside an
+/// `impl Kind`: `paths: none` or `paths: resolve` (the spec's own
+/// `resolve`, making its paths relative to the suite), and `device: none`
+/// or `device: each_gpu` (its `device` key accepts `each-gpu`). Both are
+/// always stated, so a kind says what it does with each.
+macro_rules! plan_keys {
+    (paths: $paths:ident, device: $device:ident $(,)?) => {
+        $crate::checks::kind::plan_keys!(@paths $paths);
+        $crate::checks::kind::plan_keys!(@device $device);
+    };
+    (@paths none) => {
+        fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
+    };
+    (@paths resolve) => {
+        fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+            Spec::resolve(self, base_dir)
+        }
+    };
+    (@device none) => {
+        fn per_device(&self) -> Option<&str> {
+            None
+        }
+
+        fn per_device_mut(&mut self) -> Option<&mut String> {
+            None
+        }
+    };
+    (@device each_gpu) => {
+        fn per_device(&self) -> Option<&str> {
+            Some(&self.device)
+        }
+
+        fn per_device_mut(&mut self) -> Option<&mut String> {
+            Some(&mut self.device)
+        }
+    };
+}
+pub(crate) use plan_keys;
+
 /// [`Kind`] and [`OverFacts`] for a kind judged over the facts: such a kind
 /// concerns the GPU stack, reads no path and has no `device` key, so what
 /// sets one facts kind apart from another is all it says. A facts kind that
@@ -123,15 +162,7 @@ macro_rules! facts_kind {
                 $families
             }
 
-            fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
-
-            fn per_device(&self) -> Option<&str> {
-                None
-            }
-
-            fn per_device_mut(&mut self) -> Option<&mut String> {
-                None
-            }
+            $crate::checks::kind::plan_keys!(paths: none, device: none);
         }
 
         impl $crate::checks::kind::OverFacts for Spec {

@@ -3,6 +3,7 @@
 //! worker: a library whose load crashes or hangs becomes an error outcome.
 
 use crate::checks::Lane;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
@@ -85,17 +86,7 @@ impl Kind for Spec {
         &[Family::CudaLibrary, Family::Cudnn, Family::LibraryShadowed]
     }
 
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        Spec::resolve(self, base_dir)
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: resolve, device: none);
 }
 
 verdict_in_worker!(|spec, _tf| spec.run());

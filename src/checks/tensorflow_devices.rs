@@ -2,6 +2,7 @@
 //! counts per device type (`min = { GPU = 1 }`).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
@@ -104,17 +105,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -7,6 +7,7 @@
 //! a single thread, so the whole path runs on machines without a GPU.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
 
@@ -421,17 +422,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        Some(&self.device)
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        Some(&mut self.device)
-    }
+    plan_keys!(paths: none, device: each_gpu);
 }
 
 impl WorkerCheck for Spec {

@@ -1,6 +1,7 @@
 //! `tensorflow.loads`: libtensorflow loads and reports its version; on
 //! failure, every place searched and the loader's error for each.
 
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
@@ -97,17 +98,7 @@ impl Kind for Spec {
         &[Family::HostCpu, Family::HostRuntime]
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -3,6 +3,7 @@
 //! that actually ran it read from TensorFlow's run metadata.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::tensorflow_lane;
 use crate::diagnose::Family;
@@ -138,17 +139,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -6,6 +6,7 @@
 //! expects the refusal (proof that nothing falls back to the CPU silently).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
@@ -259,17 +260,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    fn resolve_paths(&mut self, _base_dir: &std::path::Path) {
-        // No key of this kind is a path.
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        None
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        None
-    }
+    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -5,6 +5,7 @@
 //! record`), so a nightly run catches a slow GPU or a throttled link.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
+use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
 
@@ -394,17 +395,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        Spec::resolve(self, base_dir)
-    }
-
-    fn per_device(&self) -> Option<&str> {
-        Some(&self.device)
-    }
-
-    fn per_device_mut(&mut self) -> Option<&mut String> {
-        Some(&mut self.device)
-    }
+    plan_keys!(paths: resolve, device: each_gpu);
 }
 
 impl WorkerCheck for Spec {
