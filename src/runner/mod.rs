@@ -363,7 +363,7 @@ pub fn new_pool(parallel: usize) -> Pool {
 
 /// Runs one check wherever it belongs and times it; a failure about the GPU
 /// stack carries the diagnoses that explain it.
-pub fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
+fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     let started = Instant::now();
     let (verdict, output, failure_type) = if let Some(signal) = procs::cancelled_by() {
         (
