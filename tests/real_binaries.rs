@@ -277,7 +277,8 @@ fn a_cpu_library_without_build_info_demands_no_cuda() {
 }
 
 /// Item 4: every pip command a fix prints installs the major the build
-/// dlopens (checked with pip's own resolver, `--dry-run`).
+/// dlopens: the version pip would choose for each requirement, from pip's
+/// own index lookup (tests/real/pip_choice.py says why not `--dry-run`).
 #[test]
 #[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
 fn pip_fixes_install_the_major_the_build_needs() {
@@ -288,47 +289,41 @@ fn pip_fixes_install_the_major_the_build_needs() {
         &[("GPUGATE_CACHE_DIR", &real.join("cache"))],
     );
     let text = json(&out)["diagnoses"].to_string();
-    let commands: Vec<String> = text
+    let requirements: Vec<String> = text
         .split('`')
         .filter(|s| s.starts_with("python3 -m pip install") && s.contains("nvidia-"))
-        .map(|s| s.replace("\\\"", "\""))
+        .flat_map(|command| {
+            command
+                .replace("\\\"", "\"")
+                .split_whitespace()
+                .skip(4)
+                .map(|w| w.trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+        })
         .collect();
-    assert!(!commands.is_empty(), "{text}");
+    assert!(!requirements.is_empty(), "{text}");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real/pip_choice.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(&requirements)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip could not choose versions for {requirements:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chosen: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut checked_cudnn = false;
-    for command in commands {
-        let words: Vec<String> = command
-            .split_whitespace()
-            .skip(4)
-            .map(|w| w.trim_matches('"').to_string())
-            .collect();
-        let report = tempfile::NamedTempFile::new().unwrap();
-        let status = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--dry-run",
-                "--no-deps",
-                "--ignore-installed",
-                "-q",
-            ])
-            .args(["--disable-pip-version-check", "--report"])
-            .arg(report.path())
-            .args(&words)
-            .status()
-            .unwrap();
-        assert!(status.success(), "pip --dry-run of `{command}` failed");
-        let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
-        for item in report["install"].as_array().unwrap() {
-            let name = item["metadata"]["name"].as_str().unwrap();
-            let version = item["metadata"]["version"].as_str().unwrap();
-            if name == "nvidia-cudnn-cu12" {
-                assert!(
-                    version.starts_with("8."),
-                    "`{command}` installs cuDNN {version}"
-                );
-                checked_cudnn = true;
-            }
+    for requirement in &requirements {
+        let version = chosen[requirement.as_str()].as_str();
+        let version = version.unwrap_or_else(|| panic!("no version fits `{requirement}`"));
+        if requirement.starts_with("nvidia-cudnn-cu12") {
+            assert!(
+                version.starts_with("8."),
+                "`{requirement}` installs cuDNN {version}"
+            );
+            checked_cudnn = true;
         }
     }
     assert!(checked_cudnn, "{text}");
