@@ -32,6 +32,8 @@ cpu="$real/cpu-cache/tensorflow/2.21.0-cpu"
 if [ ! -f "$real/cudnn-9.1/nvidia/cudnn/lib/libcudnn.so.9" ]; then
   # Downloaded beside the cache, not into a temporary directory that may be
   # a small tmpfs: the wheel is 700 MB.
+  # An interrupted run's download is removed, not left to pile up.
+  rm -rf "$real"/.cudnn-download.*
   tmp=$(mktemp -d "$real/.cudnn-download.XXXXXX")
   python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
     --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" nvidia-cudnn-cu12==9.1.0.70 \
