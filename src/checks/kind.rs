@@ -209,25 +209,33 @@ macro_rules! verdict_in_worker {
 pub(crate) use verdict_in_worker;
 
 /// The families of causes that can explain a failure of a check that
-/// computes with TensorFlow on a device: all but the purely informational.
-pub const TENSORFLOW_COMPUTE: &[Family] = &[
-    Family::Driver,
-    Family::DeviceVisibility,
-    Family::DriverTooOld,
-    Family::DriverCompatibility,
-    Family::CudaLibrary,
-    Family::Cudnn,
-    Family::CudnnMinor,
-    Family::LibraryShadowed,
-    Family::ComputeCapability,
-    Family::CpuOnlyBuild,
-    Family::CpuFallback,
-    Family::TensorflowSession,
-    Family::GpuHealth,
-    Family::Mig,
-    Family::HostCpu,
-    Family::HostRuntime,
-];
+/// computes with TensorFlow on a device: every family but the
+/// informational ones, in `Family::ALL`'s order.
+pub const TENSORFLOW_COMPUTE: &[Family] = {
+    const fn count() -> usize {
+        let (mut n, mut i) = (0, 0);
+        while i < Family::ALL.len() {
+            if !Family::ALL[i].informational() {
+                n += 1;
+            }
+            i += 1;
+        }
+        n
+    }
+    const LIST: [Family; count()] = {
+        let mut list = [Family::Driver; count()];
+        let (mut n, mut i) = (0, 0);
+        while i < Family::ALL.len() {
+            if !Family::ALL[i].informational() {
+                list[n] = Family::ALL[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        list
+    };
+    &LIST
+};
 
 #[cfg(test)]
 mod tests {
@@ -268,6 +276,21 @@ mod tests {
                 "no check kind is explained by {family:?}"
             );
         }
+    }
+
+    #[test]
+    fn compute_checks_are_explained_by_every_family_that_stops_compute() {
+        for family in Family::ALL {
+            assert_eq!(
+                TENSORFLOW_COMPUTE.contains(family),
+                !family.informational(),
+                "{family:?}"
+            );
+        }
+        assert!(TENSORFLOW_COMPUTE.contains(&Family::CpuFallback));
+        assert!(!TENSORFLOW_COMPUTE.contains(&Family::PtxJit));
+        assert!(!TENSORFLOW_COMPUTE.contains(&Family::GpuBusy));
+        assert_eq!(TENSORFLOW_COMPUTE.len(), Family::ALL.len() - 2);
     }
 
     #[test]

@@ -65,6 +65,14 @@ impl Family {
         Family::HostCpu,
         Family::HostRuntime,
     ];
+
+    /// Whether the family only informs: its cause slows the GPU (PTX JIT)
+    /// or shares it (other processes), but never stops TensorFlow from
+    /// computing on it. Every other family can explain a failed compute
+    /// check, so a new family explains them until it is said to inform.
+    pub const fn informational(self) -> bool {
+        matches!(self, Family::PtxJit | Family::GpuBusy)
+    }
 }
 
 #[cfg(test)]
