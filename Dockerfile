@@ -5,12 +5,12 @@
 # container toolkit mounts it (NVIDIA_DRIVER_CAPABILITIES below asks for the
 # CUDA driver and NVML).
 #
-#   docker build -t gpugate:2.21.0 --build-arg TENSORFLOW_VERSION=2.21.0 .
-#   docker run --rm --gpus all gpugate:2.21.0 --suite gpu-basic
+#   docker build -t gpugate:2.20.0 --build-arg TENSORFLOW_VERSION=2.20.0 .
+#   docker run --rm --gpus all gpugate:2.20.0 --suite gpu-basic
 #
 # Used by the GitLab component (templates/) and the Kubernetes Jobs (ci/k8s/).
 
-ARG TENSORFLOW_VERSION=2.21.0
+ARG TENSORFLOW_VERSION=2.20.0
 
 # 1. gpugate itself.
 FROM rust:1-bookworm AS build

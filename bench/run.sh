@@ -27,3 +27,5 @@ RUNS=${COMPUTE_RUNS:-5} bash bench/compute.sh
 RUNS=$RUNS bash bench/scale.sh
 # Provisioning the full CUDA stack from an empty cache (network-bound).
 bash bench/provision.sh
+# TensorFlow's own library loader, asked on the default release's CUDA stack.
+RUNS=$RUNS bash bench/loader.sh

@@ -291,9 +291,15 @@ pub fn coverage(cc: Capability, archs: &[String], ptx_isa: Option<&Version>) -> 
     }
 }
 
-/// The newest TensorFlow release whose build satisfies `fits`.
+/// The newest TensorFlow release whose build satisfies `fits`, passing over
+/// releases whose pip layout registers no GPU on its own (`RUNPATH_GAPS`):
+/// a fix must not send users to another failure.
 pub fn newest_tf_where(fits: impl Fn(&TfBuildRow) -> bool) -> Option<&'static str> {
-    TF_BUILDS.iter().find(|r| fits(r)).map(|r| r.releases[0])
+    TF_BUILDS
+        .iter()
+        .filter(|r| fits(r))
+        .find_map(|r| r.releases.iter().find(|tf| runpath_gap(&v(tf)).is_none()))
+        .copied()
 }
 
 /// How a loaded cuDNN relates to the one a build was compiled with: TF needs
@@ -359,6 +365,41 @@ impl Role {
             Role::NvJitLink => Some("nvjitlink"),
         }
     }
+}
+
+/// A release whose pip wheel's `libtensorflow_framework.so.2` (which holds
+/// TensorFlow's library loader, and whose RUNPATH is the one that loader
+/// searches) lists no `nvidia/<x>/lib` directory for some libraries that
+/// `tensorflow[and-cuda]` installs: with pip's layout alone the loader does
+/// not find them and TensorFlow registers no GPU. Read from the wheels with
+/// `readelf -d` (2.15.1, 2.17.1-2.20.0 and the 2.23 nightly list them all).
+pub struct RunpathGap {
+    pub release: &'static str,
+    pub missing: &'static [Role],
+}
+
+pub const RUNPATH_GAPS: &[RunpathGap] = &[
+    RunpathGap {
+        release: "2.21.0",
+        missing: &[Role::Cusolver],
+    },
+    RunpathGap {
+        release: "2.16.1",
+        missing: &[
+            Role::Cublas,
+            Role::CublasLt,
+            Role::Cufft,
+            Role::Cusolver,
+            Role::Cusparse,
+            Role::Cudnn,
+        ],
+    },
+];
+
+/// The gap of a release (`2.21` from `--for-tensorflow` is 2.21.0, the
+/// only 2.21 release).
+pub fn runpath_gap(version: &Version) -> Option<&'static RunpathGap> {
+    RUNPATH_GAPS.iter().find(|gap| *version == v(gap.release))
 }
 
 /// A library a build needs, by the exact name it dlopens.
@@ -559,5 +600,16 @@ mod tests {
             coverage(cc(12, 0), &archs, None),
             Coverage::PtxJit { .. }
         ));
+    }
+
+    #[test]
+    fn the_default_release_has_no_runpath_gap() {
+        assert!(runpath_gap(&v(crate::tf::DEFAULT_VERSION)).is_none());
+        assert_eq!(
+            runpath_gap(&v("2.21")).map(|g| g.missing),
+            Some(&[Role::Cusolver][..])
+        );
+        assert!(runpath_gap(&v("2.20.0")).is_none());
+        assert!(runpath_gap(&v("2.16.1")).is_some());
     }
 }

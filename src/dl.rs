@@ -51,27 +51,8 @@ impl Library {
 
     /// The path the loader actually opened.
     pub fn path(&self) -> Option<PathBuf> {
-        let mut map: *const LinkMap = std::ptr::null();
-        // SAFETY: RTLD_DI_LINKMAP writes a pointer to the handle's link_map.
-        let rc = unsafe {
-            libc::dlinfo(
-                self.handle,
-                libc::RTLD_DI_LINKMAP,
-                &mut map as *mut _ as *mut c_void,
-            )
-        };
-        if rc != 0 || map.is_null() {
-            return None;
-        }
-        // SAFETY: glibc keeps the link_map alive while the handle is open.
-        let name = unsafe { (*map).l_name };
-        if name.is_null() {
-            return None;
-        }
-        let path = unsafe { CStr::from_ptr(name) }
-            .to_string_lossy()
-            .into_owned();
-        (!path.is_empty()).then(|| PathBuf::from(path))
+        // SAFETY: the handle stays open while `inner` is alive.
+        unsafe { handle_path(self.handle) }
     }
 
     pub fn has_symbol(&self, symbol: &str) -> bool {
@@ -91,6 +72,36 @@ impl Library {
     pub fn keep(self) {
         std::mem::forget(self);
     }
+}
+
+/// The path behind a handle `dlopen` returned, here or in a library that
+/// called it (TensorFlow's loader hands its handles out).
+///
+/// # Safety
+/// `handle` must be a handle `dlopen` returned and that was not closed.
+pub unsafe fn handle_path(handle: *mut c_void) -> Option<PathBuf> {
+    let mut map: *const LinkMap = std::ptr::null();
+    // SAFETY: RTLD_DI_LINKMAP writes a pointer to the handle's link_map; the
+    // handle is one dlopen returned and that was not closed.
+    let rc = unsafe {
+        libc::dlinfo(
+            handle,
+            libc::RTLD_DI_LINKMAP,
+            &mut map as *mut _ as *mut c_void,
+        )
+    };
+    if rc != 0 || map.is_null() {
+        return None;
+    }
+    // SAFETY: glibc keeps the link_map alive while the handle is open.
+    let name = unsafe { (*map).l_name };
+    if name.is_null() {
+        return None;
+    }
+    let path = unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    (!path.is_empty()).then(|| PathBuf::from(path))
 }
 
 #[cfg(test)]

@@ -113,7 +113,23 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
         "{}",
         facts["tensorflow"]["build"]
     );
-    let entry = cache.join("tensorflow/2.21.0-gpu").canonicalize().unwrap();
+    let entry = cache
+        .join(format!("tensorflow/{}-gpu", gpugate::tf::DEFAULT_VERSION))
+        .canonicalize()
+        .unwrap();
+    // TensorFlow's own loader, asked in the stack as it lies on disk (no
+    // LD_LIBRARY_PATH), loads every library from the entry: the GPU of a
+    // healthy machine gets registered.
+    let loader = &facts["tensorflow"]["loader"];
+    assert_eq!(loader["outcome"]["state"], "answered", "{loader}");
+    assert_eq!(loader["outcome"]["ok"], true, "{loader}");
+    let loaded = loader["outcome"]["libraries"].as_array().unwrap();
+    assert_eq!(loaded.len(), 7, "{loader}");
+    for lib in loaded {
+        let path = lib["path"].as_str().unwrap_or_else(|| panic!("{lib}"));
+        assert!(path.starts_with(entry.to_str().unwrap()), "{lib}");
+        assert!(!lib["version"].is_null(), "{lib}");
+    }
     // The PTX ISA gpugate derives from the build's CUDA (Blackwell's rule
     // turns on it) is the highest the real library embeds, and none of its
     // PTX can target Blackwell (sm_100 needs ISA 8.6). The real 2.21 wheel
@@ -143,15 +159,20 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
     })
     .unwrap();
     assert!(embedded.iter().all(|isa| *isa < blackwell));
-    // The real wheel's ELF version needs: manylinux_2_27's glibc floor.
+    // The real wheel's ELF version needs reach the glibc floor its manylinux
+    // tag promises (2.20.0: manylinux_2_17; 2.21.0: manylinux_2_27).
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(entry.join("gpugate-entry.json")).unwrap()).unwrap();
+    let wheel = record["wheels"][0]["file"].as_str().unwrap();
+    let floor = regex::Regex::new(r"manylinux_2_(\d+)_x86_64")
+        .unwrap()
+        .captures(wheel)
+        .map(|c| format!("GLIBC_2.{}", &c[1]))
+        .unwrap_or_else(|| panic!("no manylinux tag in {wheel}"));
     let requires = &facts["tensorflow"]["build"]["requires"];
     assert!(
-        requires
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v == "GLIBC_2.27"),
-        "{requires}"
+        requires.as_array().unwrap().iter().any(|v| *v == floor),
+        "{requires}: {wheel}"
     );
     let libs = libraries(facts);
     assert_eq!(libs.len(), 9, "{libs:?}");
@@ -177,6 +198,148 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
         v.split('.').nth(1).unwrap().parse::<u32>().unwrap() >= 3,
         "cuDNN {v} is older than the 9.3 the build needs"
     );
+}
+
+/// The loader's answer for a TensorFlow library directory, in a run that
+/// loads it.
+fn loader_of(tensorflow_dir: &Path, env: &[(&str, &Path)]) -> Value {
+    let out = gpugate(
+        &[
+            "doctor",
+            "--format",
+            "json",
+            "--tensorflow-lib",
+            tensorflow_dir.to_str().unwrap(),
+        ],
+        env,
+    );
+    json(&out)
+}
+
+fn loader_failures(doctor: &Value) -> Vec<String> {
+    let loader = &doctor["facts"]["tensorflow"]["loader"];
+    assert_eq!(loader["outcome"]["state"], "answered", "{loader}");
+    loader["outcome"]["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["path"].is_null())
+        .map(|l| l["soname"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// pip's `tensorflow[and-cuda]==2.21.0` (the venv): TensorFlow's own loader
+/// cannot load cuSOLVER, which gpugate's search finds; the diagnosis names
+/// the RUNPATH and a directory, and with that directory on LD_LIBRARY_PATH
+/// the loader succeeds and the diagnosis is gone.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn pip_s_tensorflow_2_21_needs_the_cusolver_directory() {
+    let real = real_dir();
+    let path = venv_path(&real);
+    let out = gpugate(
+        &["doctor", "--format", "json"],
+        &[("PATH", Path::new(&path))],
+    );
+    let doctor = json(&out);
+    assert_eq!(doctor["facts"]["tensorflow"]["build"]["version"], "2.21.0");
+    assert_eq!(loader_failures(&doctor), ["libcusolver.so.11"], "{doctor}");
+    assert_eq!(
+        doctor["facts"]["tensorflow"]["loader"]["outcome"]["ok"],
+        false
+    );
+    let finding = doctor["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "tensorflow-loader-cannot-load")
+        .unwrap_or_else(|| panic!("{doctor}"))
+        .clone();
+    assert_eq!(finding["severity"], "error");
+    assert!(
+        finding["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("reaches only nvidia/{"),
+        "{finding}"
+    );
+    assert!(
+        !finding["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("cusolver")
+    );
+    let fix = finding["fix"].as_str().unwrap();
+    let dir = fix
+        .split("export LD_LIBRARY_PATH=")
+        .nth(1)
+        .and_then(|rest| rest.split("${").next())
+        .unwrap_or_else(|| panic!("no export in {fix}"));
+    assert!(dir.ends_with("nvidia/cusolver/lib"), "{dir}");
+    // The fix, applied as the user would paste it.
+    let out = gpugate(
+        &["doctor", "--format", "json"],
+        &[
+            ("PATH", Path::new(&path)),
+            ("LD_LIBRARY_PATH", Path::new(dir)),
+        ],
+    );
+    let fixed = json(&out);
+    assert!(loader_failures(&fixed).is_empty(), "{fixed}");
+    assert_eq!(
+        fixed["facts"]["tensorflow"]["loader"]["outcome"]["ok"],
+        true
+    );
+    assert!(
+        !fixed["diagnoses"].to_string().contains("tensorflow-loader"),
+        "{fixed}"
+    );
+    // The table agrees: judged without its files, 2.21 is warned about.
+    let out = gpugate(
+        &["doctor", "--format", "json", "--for-tensorflow", "2.21"],
+        &[],
+    );
+    let table = json(&out);
+    assert!(
+        diagnoses(&table, "warning").contains(&"tensorflow-runpath-gap".to_string()),
+        "{table}"
+    );
+}
+
+/// 2.18.1 and the default 2.20.0, each with pip's layout of the NVIDIA
+/// libraries: TensorFlow's loader loads all seven; no loader diagnosis.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn tensorflow_2_18_and_2_20_pass_tensorflow_s_loader() {
+    let real = real_dir();
+    let stacks = [
+        real.join("tf-2.18.1/tensorflow"),
+        real.join(format!(
+            "cache/tensorflow/{}-gpu/tensorflow",
+            gpugate::tf::DEFAULT_VERSION
+        )),
+    ];
+    for (dir, version) in stacks.iter().zip(["2.18.1", gpugate::tf::DEFAULT_VERSION]) {
+        let doctor = loader_of(dir, &[]);
+        assert_eq!(
+            doctor["facts"]["tensorflow"]["build"]["version"], version,
+            "{doctor}"
+        );
+        assert!(loader_failures(&doctor).is_empty(), "{version}: {doctor}");
+        assert_eq!(
+            doctor["facts"]["tensorflow"]["loader"]["outcome"]["ok"], true,
+            "{version}"
+        );
+        assert!(
+            !doctor["diagnoses"]
+                .to_string()
+                .contains("tensorflow-loader"),
+            "{version}: {doctor}"
+        );
+    }
+    // And 2.21.0 as gpugate provisions it fails the same way pip's does.
+    let doctor = loader_of(&real.join("cache/tensorflow/2.21.0-gpu/tensorflow"), &[]);
+    assert_eq!(loader_failures(&doctor), ["libcusolver.so.11"]);
 }
 
 /// Item 1: a filtered run that loads no TensorFlow still judges the pip

@@ -6,6 +6,7 @@ use crate::diagnose::Family;
 
 use crate::compat::{self, CudnnMatch, Role};
 use crate::facts::Facts;
+use crate::facts::loader::LoaderOutcome;
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -80,21 +81,66 @@ impl Spec {
                 }
             }
         }
-        let detail = format!(
+        let mut detail = format!(
             "{} needs (from {}):\n{}",
             build.describe(),
             build.source,
             lines.join("\n")
         );
-        if problems.is_empty() {
-            Verdict::pass(format!(
+        // TensorFlow's own loader has the last word: it decides whether a
+        // GPU is registered, whatever gpugate's search found.
+        let unasked = match facts.tensorflow.loader.as_ref().map(|c| (c, &c.outcome)) {
+            None => None,
+            Some((check, LoaderOutcome::Answered { entry, ok, .. })) => {
+                detail.push_str(&format!(
+                    "\nTensorFlow's own loader, {entry} in {}: {}",
+                    check.framework.display(),
+                    if *ok { "loads them" } else { "fails" }
+                ));
+                for lib in check.libraries() {
+                    detail.push_str(&format!(
+                        "\n  {}: {}",
+                        lib.soname,
+                        match (&lib.path, &lib.error) {
+                            (Some(path), _) => path.display().to_string(),
+                            (None, error) => error.clone().unwrap_or_default(),
+                        }
+                    ));
+                }
+                let failed: Vec<&str> = check.failed().map(|l| l.soname.as_str()).collect();
+                if !failed.is_empty() {
+                    problems.push(format!(
+                        "TensorFlow's own loader cannot load {}",
+                        failed.join(", ")
+                    ));
+                } else if !ok {
+                    problems.push(format!("TensorFlow's own loader ({entry}) fails"));
+                }
+                None
+            }
+            Some((check, LoaderOutcome::Failed { why })) => {
+                return Verdict::error(format!(
+                    "TensorFlow's own library loader in {} did not answer: {why}",
+                    check.framework.display()
+                ))
+                .with_detail(detail);
+            }
+            Some((_, LoaderOutcome::Unsupported { why })) => Some(why.clone()),
+        };
+        match (problems.is_empty(), unasked) {
+            (false, _) => Verdict::fail(problems.join("; ")).with_detail(detail),
+            // gpugate's search alone is not TensorFlow's verdict.
+            (true, Some(why)) => Verdict::skip(format!(
+                "gpugate finds all {} libraries, but TensorFlow's own loader, which decides, could not be asked: {why}",
+                facts.libraries.len()
+            ))
+            .with_detail(detail),
+            (true, None) => Verdict::pass(format!(
                 "all {} libraries {} needs load",
                 facts.libraries.len(),
                 build.describe()
             ))
-            .with_detail(detail)
-        } else {
-            Verdict::fail(problems.join("; ")).with_detail(detail)
+            .with_detail(detail),
         }
     }
 }
@@ -161,5 +207,81 @@ mod tests {
                 .message
                 .starts_with("libcudart.so.12 not found")
         );
+    }
+
+    fn loader(outcome: LoaderOutcome) -> Option<crate::facts::loader::LoaderCheck> {
+        Some(crate::facts::loader::LoaderCheck {
+            framework: "/site/tensorflow/libtensorflow_framework.so.2".into(),
+            runpath: vec!["$ORIGIN/../nvidia/cuda_runtime/lib".into()],
+            outcome,
+            seconds: 0.1,
+        })
+    }
+
+    fn loaded(
+        soname: &str,
+        role: Role,
+        error: Option<&str>,
+    ) -> crate::facts::loader::LoaderLibrary {
+        crate::facts::loader::LoaderLibrary {
+            role,
+            soname: soname.into(),
+            path: error
+                .is_none()
+                .then(|| format!("/site/nvidia/x/lib/{soname}").into()),
+            version: None,
+            error: error.map(str::to_string),
+        }
+    }
+
+    /// gpugate's own search finding every library is not enough: the check
+    /// follows TensorFlow's loader, fails when it fails, and does not pass
+    /// when it could not be asked.
+    #[test]
+    fn tensorflow_s_loader_has_the_last_word() {
+        let mut facts = facts_with_driver("580.65.06", &[]);
+        facts.libraries = vec![
+            lib("libcudart.so.12", Role::Cudart, Some("12.5")),
+            lib("libcusolver.so.11", Role::Cusolver, Some("11.7.5")),
+        ];
+        facts.tensorflow.loader = loader(LoaderOutcome::Answered {
+            entry: "TryDlopenCUDALibraries()".into(),
+            ok: false,
+            libraries: vec![
+                loaded("libcudart.so.12", Role::Cudart, None),
+                loaded(
+                    "libcusolver.so.11",
+                    Role::Cusolver,
+                    Some("Could not load dynamic library 'libcusolver.so.11'"),
+                ),
+            ],
+        });
+        let verdict = spec::<Spec>("").judge(&facts);
+        assert_eq!(verdict.status, Status::Fail);
+        assert_eq!(
+            verdict.message,
+            "TensorFlow's own loader cannot load libcusolver.so.11"
+        );
+
+        facts.tensorflow.loader = loader(LoaderOutcome::Answered {
+            entry: "TryDlopenCUDALibraries()".into(),
+            ok: true,
+            libraries: vec![loaded("libcudart.so.12", Role::Cudart, None)],
+        });
+        assert_eq!(spec::<Spec>("").judge(&facts).status, Status::Pass);
+
+        facts.tensorflow.loader = loader(LoaderOutcome::Unsupported {
+            why: "no loader function".into(),
+        });
+        let verdict = spec::<Spec>("").judge(&facts);
+        assert_eq!(verdict.status, Status::Skip, "{}", verdict.message);
+        assert!(verdict.message.contains("no loader function"));
+
+        facts.tensorflow.loader = loader(LoaderOutcome::Failed {
+            why: "crashed: SIGSEGV while loading libcudnn.so.9".into(),
+        });
+        let verdict = spec::<Spec>("").judge(&facts);
+        assert_eq!(verdict.status, Status::Error);
+        assert!(verdict.message.contains("libcudnn.so.9"));
     }
 }

@@ -82,6 +82,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
             load: None,
             devices: None,
             log: String::new(),
+            loader: None,
         },
         libraries: vec![],
         libraries_error: None,

@@ -51,7 +51,7 @@ struct RunArgs {
     tensorflow_lib: Option<PathBuf>,
     /// Test this TensorFlow release from gpugate's cache (provisioned when
     /// missing) instead of the first TensorFlow found; default: the first found,
-    /// else 2.21.0 provisioned.
+    /// else 2.20.0 provisioned.
     #[arg(long, value_name = "VERSION", value_parser = parse_tf_version, conflicts_with = "tensorflow_lib")]
     tensorflow_version: Option<String>,
     /// Never download libtensorflow.

@@ -194,10 +194,14 @@ mod tests {
     #[test]
     fn every_rule_cites_its_source_and_its_scenarios() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let tests: String = ["tests/cli/machines.rs", "src/diagnose/rules/mod.rs"]
-            .iter()
-            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
-            .collect();
+        let tests: String = [
+            "tests/cli/machines.rs",
+            "tests/real_binaries.rs",
+            "src/diagnose/rules/mod.rs",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+        .collect();
         for rule in RULES {
             let section = explain(rule.id).unwrap();
             assert!(section.contains("**Source**: "), "{}: no source", rule.id);

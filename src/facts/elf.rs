@@ -42,6 +42,7 @@ pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
         return Ok(out);
     };
     let strings = sections.strings(endian, &cache, link).map_err(bad)?;
+    let table_offset: u64 = sections.section(link).map_err(bad)?.sh_offset.get(endian);
     for entry in entries {
         let tag = entry.tag32(endian);
         let Some(tag) = tag else { continue };
@@ -49,10 +50,12 @@ pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
             continue;
         }
         let offset = entry.d_val(endian) as u32;
-        let value = strings
-            .get(offset)
-            .map_err(|()| format!("{}: a dynamic entry names no string", path.display()))?;
-        let value = String::from_utf8_lossy(value).into_owned();
+        // The cache reads short strings; TensorFlow 2.21's RUNPATH is 15 KB.
+        let value = match strings.get(offset) {
+            Ok(value) => String::from_utf8_lossy(value).into_owned(),
+            Err(()) => long_string(&cache, table_offset + u64::from(offset))
+                .ok_or_else(|| format!("{}: a dynamic entry names no string", path.display()))?,
+        };
         if tag == DT_NEEDED {
             out.needed.push(value);
         } else {
@@ -60,6 +63,29 @@ pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
         }
     }
     Ok(out)
+}
+
+/// A NUL-terminated string at `offset` of the file, up to 1 MiB.
+fn long_string(cache: &ReadCache<std::fs::File>, offset: u64) -> Option<String> {
+    use object::ReadRef;
+    let mut bytes = Vec::new();
+    while bytes.len() < 1 << 20 {
+        let at = offset + bytes.len() as u64;
+        // The last chunk of the file is shorter.
+        let len = cache.len().ok()?.checked_sub(at)?.min(4096);
+        let chunk = cache.read_bytes_at(at, len).ok()?;
+        if chunk.is_empty() {
+            return None;
+        }
+        match chunk.iter().position(|&b| b == 0) {
+            Some(end) => {
+                bytes.extend_from_slice(&chunk[..end]);
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            None => bytes.extend_from_slice(chunk),
+        }
+    }
+    None
 }
 
 impl Dynamic {

@@ -233,7 +233,7 @@ fn major_soname(name: &str, prefix: &str) -> String {
 
 /// One spelling per file: the directory canonicalized (`/lib` and
 /// `/usr/lib`, `a/../b`), the file name kept (the soname, not its target).
-fn tidy(path: &Path) -> PathBuf {
+pub fn tidy(path: &Path) -> PathBuf {
     match (
         path.parent().and_then(|d| d.canonicalize().ok()),
         path.file_name(),

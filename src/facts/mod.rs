@@ -10,6 +10,7 @@ pub mod build;
 pub mod driver;
 pub mod elf;
 pub mod libraries;
+pub mod loader;
 pub mod visible;
 
 use crate::host::HostFacts;
@@ -44,6 +45,10 @@ pub struct TfFacts {
     pub devices: Option<Result<Vec<DeviceInfo>, String>>,
     /// TensorFlow's own stderr while loading and listing devices: evidence.
     pub log: String,
+    /// TensorFlow's own library loader, asked whether it can load the CUDA
+    /// libraries; None where there was no CUDA build's library to ask.
+    #[serde(default)]
+    pub loader: Option<loader::LoaderCheck>,
 }
 
 /// What a run knows about TensorFlow once it has tried to load it.
@@ -119,6 +124,7 @@ pub fn skipped(host: HostFacts) -> Facts {
             load: None,
             devices: None,
             log: String::new(),
+            loader: None,
         },
         libraries: Vec::new(),
         libraries_error: None,

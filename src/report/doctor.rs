@@ -4,6 +4,7 @@
 use crate::diagnose::{self, Finding, Severity};
 use crate::facts::Facts;
 use crate::facts::driver::{DriverProbe, Field};
+use crate::facts::loader::{LoaderCheck, LoaderOutcome};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -170,6 +171,9 @@ pub fn facts_text(facts: &Facts) -> String {
         let names: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
         let _ = writeln!(out, "  devices: {}", names.join(", "));
     }
+    if let Some(check) = &facts.tensorflow.loader {
+        let _ = writeln!(out, "  {}", loader_line(check).replace('\n', "\n  "));
+    }
     if !facts.libraries.is_empty() || facts.libraries_error.is_some() {
         let _ = writeln!(out, "libraries the build needs");
     }
@@ -229,6 +233,40 @@ pub fn facts_text(facts: &Facts) -> String {
         }
     }
     out
+}
+
+/// What TensorFlow's own loader said, a line per library.
+fn loader_line(check: &LoaderCheck) -> String {
+    let head = format!("TensorFlow's loader in {}", check.framework.display());
+    match &check.outcome {
+        LoaderOutcome::Answered {
+            entry,
+            ok,
+            libraries,
+        } => {
+            let mut text = format!("{head}: {entry} {}", if *ok { "succeeds" } else { "FAILS" });
+            for lib in libraries {
+                let _ = write!(
+                    text,
+                    "\n  {} {}",
+                    lib.soname,
+                    match (&lib.path, &lib.error) {
+                        (Some(path), _) => format!(
+                            "{} ({})",
+                            lib.version
+                                .as_ref()
+                                .map_or("version unknown".into(), |v| v.to_string()),
+                            path.display()
+                        ),
+                        (None, error) => format!("NOT LOADED: {}", error.as_deref().unwrap_or("")),
+                    }
+                );
+            }
+            text
+        }
+        LoaderOutcome::Unsupported { why } => format!("{head}: could not be asked: {why}"),
+        LoaderOutcome::Failed { why } => format!("{head}: did not answer: {why}"),
+    }
 }
 
 pub fn healthy(findings: &[Finding]) -> bool {

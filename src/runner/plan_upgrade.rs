@@ -85,6 +85,7 @@ pub fn judge_releases(
                     load: None,
                     devices: None,
                     log: String::new(),
+                    loader: None,
                 },
                 libraries,
                 libraries_error,

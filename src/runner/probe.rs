@@ -7,11 +7,13 @@ use crate::checks::Lane;
 use crate::facts::build::TfBuild;
 use crate::facts::driver::DriverProbe;
 use crate::facts::libraries::{self, LibraryFact};
+use crate::facts::loader::{self, LoaderCheck, LoaderOutcome};
 use crate::facts::{Facts, ProbeOptions, TfFacts, TfRuntime, choose_build};
 use crate::host::HostFacts;
 use crate::version::Version;
-use crate::worker::protocol::{LibraryVersion, ProbeDriver, ProbeLibraries};
+use crate::worker::protocol::{AskLoader, LibraryVersion, ProbeDriver, ProbeLibraries};
 use crate::worker::{CallError, Pool};
+use std::path::Path;
 
 /// A probe that never answered, in words, with the worker's last output.
 fn probe_failure(what: &str, error: &CallError, tail: &str) -> (String, String) {
@@ -113,6 +115,92 @@ fn isolated_version(
     answer.ok()?.reply
 }
 
+/// The TensorFlow library whose build is judged, when there is one on disk:
+/// the loaded one, else the one discovery found.
+fn judged_library<'a>(opts: &ProbeOptions, tf: &'a TfRuntime) -> Option<&'a Path> {
+    if opts.for_tensorflow.is_some() {
+        return None;
+    }
+    match tf.load.as_ref().and_then(|r| r.loaded.as_ref()) {
+        Some(loaded) => Some(&loaded.path),
+        None => tf.found.as_ref().map(|(path, _)| path.as_path()),
+    }
+}
+
+/// Asks TensorFlow's own library loader, in a fresh probe worker (a loader
+/// that crashes ends only that worker), whether it can load the CUDA
+/// libraries `build` needs. None where there is nothing to ask: a CPU
+/// build, a build judged from the table alone, no framework library.
+pub fn loader(
+    pool: &Pool,
+    opts: &ProbeOptions,
+    tf: &TfRuntime,
+    build: &TfBuild,
+) -> Option<LoaderCheck> {
+    // A build of unknown kind may be a CPU build: nothing to ask. A CUDA
+    // build whose versions nothing states (a nightly's build_info.py) is
+    // asked for CUDA 12's libraries; the loader's own answers name the files.
+    let needs = match (build.cuda_build, build.needs()) {
+        (Some(true), needs) if needs.is_empty() => crate::compat::needed_libraries(12, 9),
+        (_, needs) if needs.is_empty() => return None,
+        (_, needs) => needs,
+    };
+    let framework = loader::framework_beside(judged_library(opts, tf)?)?;
+    // 2.21.0's RUNPATH names each directory dozens of times; once is enough.
+    let mut runpath: Vec<String> = Vec::new();
+    for entry in crate::facts::elf::dynamic(&framework)
+        .map(|d| d.runpath)
+        .unwrap_or_default()
+    {
+        if !runpath.contains(&entry) {
+            runpath.push(entry);
+        }
+    }
+    let request = AskLoader {
+        framework: framework.clone(),
+        needs,
+    };
+    let started = std::time::Instant::now();
+    let answer = pool.ask(&Lane::Probe, request, opts.timeout);
+    pool.retire(&Lane::Probe);
+    let seconds = started.elapsed().as_secs_f64();
+    let outcome = match answer {
+        Ok(answer) => answer.reply,
+        Err(failure) => {
+            let (how, tail) = probe_failure(
+                "asking TensorFlow's library loader",
+                &failure.error,
+                &failure.stderr_tail,
+            );
+            // The worker names each library before it asks for it.
+            let last = tail
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("gpugate: asking TensorFlow's loader for "))
+                .or_else(|| {
+                    tail.lines()
+                        .rev()
+                        .find_map(|l| l.strip_prefix("gpugate: calling "))
+                });
+            let tail = crate::text::last_lines(&tail, 10);
+            LoaderOutcome::Failed {
+                why: match last {
+                    Some(what) => format!("{how} while loading {what}\n{tail}"),
+                    None => format!("{how}\n{tail}"),
+                }
+                .trim_end()
+                .to_string(),
+            }
+        }
+    };
+    Some(LoaderCheck {
+        framework,
+        runpath,
+        outcome,
+        seconds,
+    })
+}
+
 /// Puts the snapshot together once the driver probe and TensorFlow are done.
 pub fn assemble(
     pool: &Pool,
@@ -123,6 +211,7 @@ pub fn assemble(
 ) -> Facts {
     let build = choose_build(opts, &tf);
     let (libraries, libraries_error) = libraries(pool, opts, &host, &build);
+    let loader = loader(pool, opts, &tf, &build);
     Facts {
         host,
         driver,
@@ -131,6 +220,7 @@ pub fn assemble(
             load: tf.load,
             devices: tf.devices,
             log: tf.log,
+            loader,
         },
         libraries,
         libraries_error,

@@ -74,6 +74,9 @@ pub fn main() -> ExitCode {
             RequestBody::LibraryVersion { path, role } => {
                 ResponseBody::LibraryVersion(crate::facts::libraries::version_of_file(&path, role))
             }
+            RequestBody::AskLoader { framework, needs } => {
+                ResponseBody::Loader(crate::facts::loader::ask(&framework, &needs))
+            }
             RequestBody::Run { check, context } => ResponseBody::Measured(
                 catch_unwind(AssertUnwindSafe(|| match check.kind().execution() {
                     Execution::Worker(_, worker) => {

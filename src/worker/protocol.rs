@@ -6,6 +6,7 @@ use crate::checks::{CheckKind, Lane, RunContext};
 use crate::compat::Need;
 use crate::facts::driver::DriverProbe;
 use crate::facts::libraries::LibraryFact;
+use crate::facts::loader::LoaderOutcome;
 use crate::outcome::Verdict;
 use crate::tf::runtime::DeviceInfo;
 use crate::tf::{LoadReport, Setup};
@@ -52,6 +53,11 @@ pub enum RequestBody {
         path: PathBuf,
         role: crate::compat::Role,
     },
+    /// Ask TensorFlow's own library loader in `framework`.
+    AskLoader {
+        framework: PathBuf,
+        needs: Vec<Need>,
+    },
     Run {
         check: CheckKind,
         context: RunContext,
@@ -71,6 +77,7 @@ pub enum ResponseBody {
     Driver(DriverProbe),
     Libraries(Vec<LibraryFact>),
     LibraryVersion(Option<crate::version::Version>),
+    Loader(LoaderOutcome),
     Measured(Measured),
 }
 
@@ -154,6 +161,16 @@ ask!(LibraryVersion => LibraryVersion(Option<crate::version::Version>), |r| {
         path: r.path,
         role: r.role,
     }
+});
+
+/// Ask TensorFlow's library loader which CUDA libraries it loads.
+pub struct AskLoader {
+    pub framework: PathBuf,
+    pub needs: Vec<Need>,
+}
+ask!(AskLoader => Loader(LoaderOutcome), |r| RequestBody::AskLoader {
+    framework: r.framework,
+    needs: r.needs,
 });
 
 /// Measure one worker-side check.

@@ -623,7 +623,10 @@ fn staging_left_by_a_killed_provisioning_is_removed() {
     let dir = tempfile::tempdir().unwrap();
     let path = hanging_python(dir.path(), 1051);
     let cache = dir.path().join("cache");
-    let stale = cache.join("tensorflow/.partial-2.21.0-cpu-abc123");
+    let stale = cache.join(format!(
+        "tensorflow/.partial-{}-cpu-abc123",
+        gpugate::tf::DEFAULT_VERSION
+    ));
     std::fs::create_dir_all(stale.join("entry")).unwrap();
     std::fs::write(stale.join("entry/big"), vec![0u8; 1024]).unwrap();
     let out = super::gpugate_env(
@@ -642,12 +645,15 @@ fn staging_left_by_a_killed_provisioning_is_removed() {
 
 /// A cache entry whose library no longer has its verified size.
 fn damaged_entry(cache: &Path) -> std::path::PathBuf {
-    let entry = cache.join("tensorflow/2.21.0-cpu");
+    let version = gpugate::tf::DEFAULT_VERSION;
+    let entry = cache.join(format!("tensorflow/{version}-cpu"));
     std::fs::create_dir_all(entry.join("tensorflow")).unwrap();
     std::fs::write(entry.join("tensorflow/libtensorflow_cc.so.2"), b"truncated").unwrap();
     std::fs::write(
         entry.join("gpugate-entry.json"),
-        r#"{"package": "tensorflow-cpu", "version": "2.21.0", "wheels": [{"name": "tensorflow-cpu", "version": "2.21.0", "requirement": "tensorflow-cpu==2.21.0", "file": "x.whl", "files": {"tensorflow/libtensorflow_cc.so.2": {"sha256": "x", "size": 1096372272}}}]}"#,
+        format!(
+            r#"{{"package": "tensorflow-cpu", "version": "{version}", "wheels": [{{"name": "tensorflow-cpu", "version": "{version}", "requirement": "tensorflow-cpu=={version}", "file": "x.whl", "files": {{"tensorflow/libtensorflow_cc.so.2": {{"sha256": "x", "size": 1096372272}}}}}}]}}"#
+        ),
     )
     .unwrap();
     entry
@@ -717,7 +723,11 @@ fn the_cache_must_be_trusted_and_intact() {
         "{}",
         text(&out.stderr)
     );
-    assert!(!cache.join("tensorflow/2.21.0-cpu").exists());
+    assert!(
+        !cache
+            .join(format!("tensorflow/{}-cpu", gpugate::tf::DEFAULT_VERSION))
+            .exists()
+    );
 }
 
 /// A library whose constructor forks fails its own check; the next check,

@@ -2,7 +2,10 @@
 # Brings the real NVIDIA binaries that tests/real_binaries.rs runs against
 # into $GPUGATE_REAL_DIR (default ~/.cache/gpugate-real), once: later runs
 # reuse what is there. Nothing is installed on the machine:
-#   cache/        gpugate's own provisioned TensorFlow 2.21.0 CUDA stack, alone
+#   cache/        gpugate's own provisioned CUDA stacks: the default release
+#                 (2.20.0) and 2.21.0, whose RUNPATH misses cuSOLVER
+#   tf-2.18.1/    TensorFlow 2.18.1's libraries and build_info.py from its
+#                 wheel, beside a hard-linked copy of the 2.20.0 stack's nvidia/
 #   cpu-cache/    the 2.21.0 CPU build
 #   cudnn-9.1/    a real, older cuDNN (nvidia-cudnn-cu12==9.1.0.70), unpacked
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
@@ -20,7 +23,11 @@ fail() { echo "tests/real/prepare.sh: $*" >&2; exit 1; }
 [ -x "$gpugate" ] || fail "no gpugate binary at $gpugate (cargo build first)"
 mkdir -p "$real"
 
-# 1. The provisioned GPU stack (a no-op when the entry is complete).
+# 1. The provisioned GPU stacks (a no-op when an entry is complete): the
+#    default release, and 2.21.0 as pip lays it out.
+# fetch-tensorflow prints the entry's libtensorflow; its stack is two up.
+default_library=$(GPUGATE_CACHE_DIR="$real/cache" "$gpugate" fetch-tensorflow --gpu) \
+  || fail "provisioning the default TensorFlow with its CUDA libraries failed (is the package registry reachable?)"
 GPUGATE_CACHE_DIR="$real/cache" "$gpugate" fetch-tensorflow --gpu --tensorflow-version 2.21.0 >/dev/null \
   || fail "provisioning TensorFlow 2.21.0 with its CUDA libraries failed (is the package registry reachable?)"
 GPUGATE_CACHE_DIR="$real/cpu-cache" "$gpugate" fetch-tensorflow --cpu --tensorflow-version 2.21.0 >/dev/null \
@@ -49,6 +56,29 @@ with zipfile.ZipFile(wheel) as z:
 PY
   rm -rf "$tmp" "$real/cudnn-9.1"
   mv "$real/cudnn-9.1.partial" "$real/cudnn-9.1"
+fi
+
+# 2b. TensorFlow 2.18.1's own files (its framework library holds the loader
+#     whose RUNPATH is judged), beside the default stack's NVIDIA libraries.
+if [ ! -f "$real/tf-2.18.1/.complete" ]; then
+  rm -rf "$real"/.tf-download.* "$real/tf-2.18.1"
+  tmp=$(mktemp -d "$real/.tf-download.XXXXXX")
+  python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
+    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" tensorflow==2.18.1 \
+    || fail "pip could not download tensorflow==2.18.1"
+  python3 - "$tmp" "$real/tf-2.18.1" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+keep = {"tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2",
+        "tensorflow/python/platform/build_info.py"}
+with zipfile.ZipFile(wheel) as z:
+    for name in keep:
+        z.extract(name, sys.argv[2])
+PY
+  rm -rf "$tmp"
+  default_stack=$(dirname "$(dirname "$default_library")")
+  cp -al "$default_stack/nvidia" "$real/tf-2.18.1/nvidia" 2>/dev/null || cp -a "$default_stack/nvidia" "$real/tf-2.18.1/nvidia"
+  touch "$real/tf-2.18.1/.complete"
 fi
 
 # 3. Debian 12's driver user space, from a copy of this machine's apt sources

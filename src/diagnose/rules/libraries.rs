@@ -354,3 +354,204 @@ pub(super) fn library_shadowed(e: &Evidence) -> Vec<Finding> {
     }
     out
 }
+
+/// The shell line that puts `dirs` in front of the loader's search path.
+fn ld_library_path_export(dirs: &[&std::path::Path]) -> String {
+    let joined = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    format!("`export LD_LIBRARY_PATH={joined}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}`")
+}
+
+/// The RUNPATH of TensorFlow's framework library, for a message: the pip
+/// library directories it reaches, each once (2.21.0 repeats them dozens of
+/// times, under two prefixes).
+fn runpath_text(check: &LoaderCheck) -> String {
+    if check.runpath.is_empty() {
+        return "it has no RUNPATH".into();
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for entry in &check.runpath {
+        if let Some(name) = entry
+            .split_once("nvidia/")
+            .and_then(|(_, rest)| rest.strip_suffix("/lib"))
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        format!(
+            "its RUNPATH ({}) names no nvidia/*/lib directory",
+            crate::text::cap(&check.runpath.join(":"), 300, 0)
+        )
+    } else {
+        format!(
+            "its RUNPATH reaches only nvidia/{{{}}}/lib",
+            names.join(", ")
+        )
+    }
+}
+
+/// TensorFlow's own loader cannot load a library that gpugate's search
+/// finds: the loader searches the framework library's RUNPATH, not the
+/// directories beside TensorFlow, so TensorFlow registers no GPU.
+pub(super) fn tensorflow_loader_cannot_load(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(check) = &f.tensorflow.loader else {
+        return vec![];
+    };
+    let failed: Vec<(&LoaderLibrary, &crate::facts::libraries::Copy)> = check
+        .failed()
+        .filter_map(|l| Some((l, f.library(l.role)?.resolved.as_ref()?)))
+        .collect();
+    if failed.is_empty() {
+        return vec![];
+    }
+    let names: Vec<&str> = failed.iter().map(|(l, _)| l.soname.as_str()).collect();
+    let mut evidence = vec![format!(
+        "{} ({}): {}",
+        check.framework.display(),
+        match &check.outcome {
+            LoaderOutcome::Answered { entry, .. } => entry.as_str(),
+            _ => "",
+        },
+        runpath_text(check)
+    )];
+    let mut dirs: Vec<&std::path::Path> = Vec::new();
+    let mut unopenable = false;
+    for (lib, found) in &failed {
+        let error = lib.error.as_deref().unwrap_or("not loaded");
+        unopenable |= error.contains("cannot open shared object file");
+        evidence.push(format!("TensorFlow's loader: {error}"));
+        evidence.push(format!(
+            "gpugate finds {} at {}",
+            lib.soname,
+            describe_copy(found)
+        ));
+        if let Some(dir) = found.path.parent()
+            && !dirs.contains(&dir)
+        {
+            dirs.push(dir);
+        }
+    }
+    let build = &f.tensorflow.build;
+    let release = build
+        .version
+        .as_ref()
+        .map_or("this TensorFlow".to_string(), |v| format!("TensorFlow {v}"));
+    let fix = if unopenable {
+        let mut fix = format!(
+            "put the directory on the loader's search path in the job's environment: {}",
+            ld_library_path_export(&dirs)
+        );
+        if build
+            .version
+            .as_ref()
+            .is_some_and(|v| compat::runpath_gap(v).is_some())
+        {
+            fix.push_str(&format!(
+                ", or use TensorFlow {} (`python3 -m pip install \"tensorflow[and-cuda]=={}\"`), whose framework library's RUNPATH lists every library",
+                crate::tf::DEFAULT_VERSION,
+                crate::tf::DEFAULT_VERSION
+            ));
+        }
+        fix
+    } else {
+        format!(
+            "the file the loader finds does not load (its error above names what it lacks): reinstall the CUDA libraries as one set, `python3 -m pip install --force-reinstall \"tensorflow[and-cuda]{}\"`",
+            build.pip_pin()
+        )
+    };
+    finding(
+        Severity::Error,
+        format!(
+            "{release}'s own library loader cannot load {}, so TensorFlow registers no GPU: it dlopens from {}, and {} the directory that holds {}",
+            names.join(", "),
+            check
+                .framework
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            if unopenable {
+                "that library's RUNPATH does not reach"
+            } else {
+                "the loader rejects what it finds in"
+            },
+            if names.len() == 1 { "it" } else { "them" }
+        ),
+        fix,
+        evidence,
+    )
+}
+
+/// Asking TensorFlow's loader crashed or hung: the libraries it was loading
+/// would do the same inside TensorFlow.
+pub(super) fn tensorflow_loader_crashed(e: &Evidence) -> Vec<Finding> {
+    let Some(check) = &e.facts.tensorflow.loader else {
+        return vec![];
+    };
+    let LoaderOutcome::Failed { why } = &check.outcome else {
+        return vec![];
+    };
+    let first = why.lines().next().unwrap_or(why);
+    finding(
+        Severity::Error,
+        format!(
+            "TensorFlow's own library loader ({}) did not answer: {first}",
+            check.framework.display()
+        ),
+        "run the same loading in isolation to see which library is at fault: `TF_CPP_MAX_VLOG_LEVEL=1 python3 -c \"import tensorflow as tf; print(tf.config.list_physical_devices())\"`, then reinstall that library's package (`python3 -m pip install --force-reinstall` it)".into(),
+        why.lines().skip(1).map(str::to_string).collect(),
+    )
+}
+
+/// Judged against a release without its files (`--for-tensorflow`,
+/// `doctor --releases`): pip's layout of this release leaves libraries off
+/// the loader's RUNPATH.
+pub(super) fn tensorflow_runpath_gap(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let build = &f.tensorflow.build;
+    if f.tensorflow.loader.is_some() || build.cuda_build != Some(true) {
+        return vec![];
+    }
+    let Some(gap) = build.version.as_ref().and_then(compat::runpath_gap) else {
+        return vec![];
+    };
+    let missing: Vec<String> = build
+        .needs()
+        .into_iter()
+        .filter(|n| gap.missing.contains(&n.role))
+        .map(|n| n.soname)
+        .collect();
+    let dirs: Vec<String> = gap
+        .missing
+        .iter()
+        .filter_map(|r| r.pip_name())
+        .map(|p| format!("<site-packages>/nvidia/{}/lib", p.replace('-', "_")))
+        .fold(Vec::new(), |mut all, d| {
+            if !all.contains(&d) {
+                all.push(d);
+            }
+            all
+        });
+    finding(
+        Severity::Warning,
+        format!(
+            "pip's TensorFlow {} cannot load {} through its own RUNPATH: with `tensorflow[and-cuda]` alone it registers no GPU",
+            gap.release,
+            missing.join(", ")
+        ),
+        format!(
+            "where it runs, put {} on LD_LIBRARY_PATH, or use TensorFlow {}",
+            dirs.join(":"),
+            crate::tf::DEFAULT_VERSION
+        ),
+        vec![format!(
+            "libtensorflow_framework.so.2 of the {} wheel has no RUNPATH entry for {}",
+            gap.release,
+            dirs.join(", ")
+        )],
+    )
+}

@@ -10,6 +10,7 @@ use crate::compat::{self, Coverage, CudnnMatch, DriverSupport, Role};
 use crate::facts::Facts;
 use crate::facts::driver::{DriverProbe, HARMFUL_THROTTLE};
 use crate::facts::libraries::LibraryFact;
+use crate::facts::loader::{LoaderCheck, LoaderLibrary, LoaderOutcome};
 use crate::version::Version;
 
 use super::family::Family;
@@ -118,6 +119,21 @@ pub static RULES: &[Rule] = &[
         id: "cuda-library-missing",
         family: Family::CudaLibrary,
         judge: cuda_library_missing,
+    },
+    Rule {
+        id: "tensorflow-loader-cannot-load",
+        family: Family::CudaLibrary,
+        judge: tensorflow_loader_cannot_load,
+    },
+    Rule {
+        id: "tensorflow-loader-crashed",
+        family: Family::CudaLibrary,
+        judge: tensorflow_loader_crashed,
+    },
+    Rule {
+        id: "tensorflow-runpath-gap",
+        family: Family::CudaLibrary,
+        judge: tensorflow_runpath_gap,
     },
     Rule {
         id: "cudnn-missing",
@@ -512,5 +528,142 @@ mod tests {
             found[0].cause
         );
         assert!(found[0].fix.contains("usermod -aG"), "{}", found[0].fix);
+    }
+
+    /// What one rule finds on these facts, with no TensorFlow log.
+    fn judged(id: &str, facts: &Facts) -> Vec<Finding> {
+        (rule(id).judge)(&Evidence { facts, log: "" })
+    }
+
+    fn loads_everything() -> LoaderOutcome {
+        LoaderOutcome::Answered {
+            entry: "tsl::internal::DsoLoader::TryDlopenCUDALibraries()".into(),
+            ok: true,
+            libraries: vec![],
+        }
+    }
+
+    fn found(soname: &str, role: Role, dir: &str) -> LibraryFact {
+        LibraryFact {
+            role,
+            soname: soname.into(),
+            resolved: Some(crate::facts::libraries::Copy {
+                path: format!("{dir}/{soname}").into(),
+                version: Some(crate::version::v("11.7.5")),
+            }),
+            via: Some("TensorFlow's library directory".into()),
+            error: None,
+            copies: vec![],
+            other_versions: vec![],
+            driver_api: None,
+        }
+    }
+
+    fn loader_check(outcome: LoaderOutcome) -> Option<LoaderCheck> {
+        Some(LoaderCheck {
+            framework: "/venv/site/tensorflow/libtensorflow_framework.so.2".into(),
+            runpath: vec![
+                "$ORIGIN/../../nvidia/cublas/lib".into(),
+                "$ORIGIN/../nvidia/cublas/lib".into(),
+                "$ORIGIN/../nvidia/cudnn/lib".into(),
+            ],
+            outcome,
+            seconds: 0.1,
+        })
+    }
+
+    fn cusolver_fails() -> LoaderOutcome {
+        LoaderOutcome::Answered {
+            entry: "tsl::internal::DsoLoader::TryDlopenCUDALibraries()".into(),
+            ok: false,
+            libraries: vec![LoaderLibrary {
+                role: Role::Cusolver,
+                soname: "libcusolver.so.11".into(),
+                path: None,
+                version: None,
+                error: Some("Could not load dynamic library 'libcusolver.so.11'; dlerror: libcusolver.so.11: cannot open shared object file: No such file or directory".into()),
+            }],
+        }
+    }
+
+    /// A library gpugate's search finds but TensorFlow's own loader does
+    /// not: the RUNPATH is named and the fix is the directory to add; a
+    /// library neither finds is left to `cuda-library-missing`.
+    #[test]
+    fn the_loader_s_verdict_overrules_gpugate_s_search() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.21.0").unwrap();
+        facts.libraries = vec![found(
+            "libcusolver.so.11",
+            Role::Cusolver,
+            "/venv/site/nvidia/cusolver/lib",
+        )];
+        facts.tensorflow.loader = loader_check(cusolver_fails());
+        let findings = judged("tensorflow-loader-cannot-load", &facts);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.cause.contains("libcusolver.so.11"), "{}", f.cause);
+        assert!(
+            f.fix.contains("export LD_LIBRARY_PATH=/venv/site/nvidia/cusolver/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"),
+            "{}",
+            f.fix
+        );
+        assert!(f.fix.contains(crate::tf::DEFAULT_VERSION), "{}", f.fix);
+        assert!(
+            f.evidence[0].contains("reaches only nvidia/{cublas, cudnn}/lib"),
+            "{:?}",
+            f.evidence
+        );
+        // Not found by gpugate either: the missing-library rule tells it.
+        facts.libraries[0].resolved = None;
+        assert!(judged("tensorflow-loader-cannot-load", &facts).is_empty());
+        // The loader loads it: nothing to say.
+        facts.libraries = vec![found("libcusolver.so.11", Role::Cusolver, "/x")];
+        facts.tensorflow.loader = loader_check(loads_everything());
+        assert!(judged("tensorflow-loader-cannot-load", &facts).is_empty());
+    }
+
+    #[test]
+    fn a_loader_that_crashes_is_an_error_naming_the_library() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        assert!(judged("tensorflow-loader-crashed", &facts).is_empty());
+        facts.tensorflow.loader = loader_check(LoaderOutcome::Failed {
+            why: "asking TensorFlow's library loader crashed: killed by SIGABRT while loading libcudnn.so.9\nUnable to load any of {libcudnn_graph.so.9}".into(),
+        });
+        let findings = judged("tensorflow-loader-crashed", &facts);
+        assert_eq!(findings[0].severity, Severity::Error);
+        assert!(findings[0].cause.contains("libcudnn.so.9"));
+        assert_eq!(
+            findings[0].evidence,
+            ["Unable to load any of {libcudnn_graph.so.9}"]
+        );
+    }
+
+    /// Judged from the table (`--for-tensorflow 2.21`, `doctor --releases`),
+    /// pip's 2.21.0 is a warning naming the directory; 2.20 is not, and a
+    /// release whose loader was asked is judged by its answer instead.
+    #[test]
+    fn releases_with_a_runpath_gap_are_warned_from_the_table() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.21").unwrap();
+        let findings = judged("tensorflow-runpath-gap", &facts);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].severity, Severity::Warning);
+        assert!(
+            findings[0].cause.contains("libcusolver.so.11"),
+            "{}",
+            findings[0].cause
+        );
+        assert!(
+            findings[0].fix.contains("nvidia/cusolver/lib"),
+            "{}",
+            findings[0].fix
+        );
+        facts.tensorflow.loader = loader_check(loads_everything());
+        assert!(judged("tensorflow-runpath-gap", &facts).is_empty());
+        facts.tensorflow.loader = None;
+        facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.20").unwrap();
+        assert!(judged("tensorflow-runpath-gap", &facts).is_empty());
     }
 }
