@@ -619,6 +619,22 @@ fn compile(out: &Path, sources: &[&str], shared: bool) {
     assert!(command.status().unwrap().success(), "compiling {sources:?}");
 }
 
+/// Another user can reach `dir` only if every directory above it lets
+/// everyone through; say so plainly rather than fail on a denied open.
+fn reachable_by_everyone(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = std::fs::metadata(ancestor).unwrap().permissions().mode();
+        assert!(
+            mode & 0o001 != 0,
+            "{} (mode {:o}) keeps other users out of {}: point TMPDIR at a directory everyone can enter",
+            ancestor.display(),
+            mode & 0o7777,
+            dir.display()
+        );
+    }
+}
+
 /// What `init_probe` prints for an NVML and a libcuda. As root, the real
 /// libraries would create /dev/nvidiactl, so it runs as nobody then.
 fn init_answers(probe: &Path, nvml: &Path, cuda: &Path, env: &[(&str, &Path)]) -> String {
@@ -658,6 +674,7 @@ fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let w = work.path();
+    reachable_by_everyone(w);
     compile(&w.join("init_probe"), &["init_probe.c"], false);
     let driver = driver_lib_dir(&real);
     for lib in ["libnvidia-ml.so.1", "libcuda.so.1"] {
@@ -701,8 +718,14 @@ fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
         &["standin/cuda.c", "standin/profile.c"],
         true,
     );
-    let profile =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/machines/driver-not-loaded.toml");
+    // nobody reads the profile from the work directory: the checkout may be
+    // in a directory only its owner can enter.
+    let profile = w.join("driver-not-loaded.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/machines/driver-not-loaded.toml"),
+        &profile,
+    )
+    .unwrap();
     let standin_answers = init_answers(
         &w.join("init_probe"),
         &w.join("nvml.so"),
