@@ -29,6 +29,8 @@ pub struct Baselines {
 
 impl Baselines {
     pub fn load(path: &Path) -> Result<Baselines, String> {
+        crate::text::readable_file(path)
+            .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
         toml::from_str(&text)

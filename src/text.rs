@@ -149,6 +149,32 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
         .collect()
 }
 
+/// Whether gpugate may write a file at `path`: only where nothing is yet,
+/// or a regular file is (symlinks followed). Everything it writes passes
+/// here before anything is opened, so a FIFO never blocks a run (opening
+/// one waits for a reader) and a device, a directory or a socket is never
+/// replaced.
+pub fn writable_target(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(format!(
+            "is {}; gpugate writes only to a new or regular file, and never replaces anything else",
+            file_kind(&meta)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether gpugate may read `path`: a regular file only (reading a FIFO
+/// waits for a writer; a device may never end).
+pub fn readable_file(path: &std::path::Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(format!("is {}, not a regular file", file_kind(&meta)))
+    }
+}
+
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: a reader sees the old file or the new one, never half of one,
 /// even after a crash (the data is synced before the rename).
@@ -156,6 +182,7 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
+    writable_target(path).map_err(std::io::Error::other)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),

@@ -11,10 +11,14 @@ pub fn merge_reports(
     format: MergeFormat,
     out: Option<&Path>,
 ) -> Result<Exit, Failure> {
+    if let Some(out) = out {
+        crate::text::writable_target(out)
+            .map_err(|why| Failure::usage(format!("--out {}: {why}", out.display())))?;
+    }
     let mut read = Vec::new();
     for path in files {
-        let mut junit = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
+        let mut junit = crate::text::readable_file(path)
+            .and_then(|()| std::fs::read_to_string(path).map_err(|e| e.to_string()))
             .and_then(|xml| merge::read(&xml))
             .map_err(|e| {
                 Failure::usage(format!(

@@ -18,12 +18,14 @@ use std::path::{Path, PathBuf};
 /// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
 /// suites is refused before anything runs.
 fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), String> {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return Ok(());
-    };
-    if !meta.is_file() {
+    crate::text::writable_target(path)?;
+    let attachments = report::attachments::dir_for(path);
+    if let Ok(meta) = std::fs::metadata(&attachments)
+        && !meta.is_dir()
+    {
         return Err(format!(
-            "is {}; gpugate writes its report to a new or regular file only, and never replaces anything else",
+            "its attachments directory {} is {}",
+            attachments.display(),
             crate::text::file_kind(&meta)
         ));
     }

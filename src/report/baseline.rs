@@ -19,6 +19,8 @@ impl Recorder {
     /// Reads the baseline file first, so a malformed one is refused before
     /// anything runs.
     pub fn new(path: &Path) -> Result<Recorder, String> {
+        crate::text::writable_target(path)
+            .map_err(|why| format!("the baseline file {}: {why}", path.display()))?;
         Ok(Recorder {
             path: path.to_path_buf(),
             baselines: Baselines::load_or_empty(path)?,

@@ -34,10 +34,14 @@ impl Actions {
 
     fn append_summary(&self, text: &str) {
         let Some(path) = &self.summary else { return };
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let appended = crate::text::writable_target(path)
+            .map_err(std::io::Error::other)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+            })
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
         if let Err(e) = appended {
             eprintln!(

@@ -74,6 +74,109 @@ fn a_report_path_that_is_not_a_regular_file_is_refused_and_left_alone() {
     assert_eq!(std::fs::read(&suite).unwrap(), before);
 }
 
+/// Runs gpugate and waits at most `limit` for it, killing it past that:
+/// a run blocked in an open must fail the test, not hang it.
+fn output_within(
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let mut command = std::process::Command::new(super::BIN);
+    command
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "gpugate {args:?} was still running after {limit:?}: {}",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Every path gpugate writes (the report, its attachments directory, a
+/// baseline, a merged report, the job summary) and every file it reads as
+/// input is checked before it is opened: a FIFO there would block the run
+/// in `open` until a peer came, out of reach of SIGTERM's promised exit.
+/// Each is refused (exit 2; the summary, a warning) and left a FIFO.
+#[test]
+fn no_path_gpugate_opens_can_block_it_on_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let report = dir.path().join("r.xml");
+    let attachments = dir.path().join("r-attachments");
+    for path in [&fifo, &attachments] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let f = fifo.to_str().unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    let junit = fixtures().join("junit/pytest.xml");
+    let j = junit.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["baseline", "record", "--out", f, "--suite", "cpu-basic"],
+            "the baseline file",
+        ),
+        (&["report", "merge", j, "--out", f], "--out"),
+        (&["report", "merge", f], "failed to read the JUnit report"),
+        (
+            &["--suite", ALL_PASS, "--junit", report.to_str().unwrap()],
+            "attachments directory",
+        ),
+        (&["--suite", ALL_PASS, "--junit", f], "--junit"),
+    ];
+    for (args, says) in cases {
+        let out = output_within(args, &[], limit);
+        assert_exit(&out, 2);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(says) && err.contains("FIFO"),
+            "{args:?}: {err}"
+        );
+    }
+    for path in [&fifo, &attachments] {
+        assert!(!std::fs::metadata(path).unwrap().is_file());
+    }
+    // The job summary is appended at the end of a run: a warning, the run's
+    // own exit, and the FIFO left alone.
+    let out = output_within(
+        &[
+            "--suite",
+            ALL_PASS,
+            "--junit",
+            dir.path().join("r2.xml").to_str().unwrap(),
+        ],
+        &[
+            ("GITHUB_ACTIONS", Path::new("true")),
+            ("GITHUB_STEP_SUMMARY", &fifo),
+        ],
+        limit,
+    );
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stderr).contains("failed to append the job summary"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+}
+
 /// Reports are created as any file this user makes (0666 less the umask),
 /// not 0600 like a temporary file.
 #[test]
