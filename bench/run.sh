@@ -25,6 +25,7 @@ JSON
 # The compute checks' own figures, then the harness's scaling and worker costs.
 RUNS=${COMPUTE_RUNS:-5} bash bench/compute.sh
 RUNS=$RUNS bash bench/scale.sh
+RUNS=$RUNS bash bench/merge.sh
 # Provisioning the full CUDA stack from an empty cache (network-bound).
 bash bench/provision.sh
 # TensorFlow's own library loader, asked on the default release's CUDA stack.

@@ -9,6 +9,7 @@ pub use read::{JunitFile, read};
 pub use render::{html, json, markdown};
 
 use crate::outcome::Status;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One report, one column.
@@ -105,25 +106,24 @@ impl Matrix {
             }
         }
         let mut rows: Vec<Row> = Vec::new();
+        // Rows in first-seen order, found by name in constant time: a
+        // nightly matrix merges hundreds of thousands of cases.
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
         for (i, run) in runs.iter().enumerate() {
             for case in &run.junit.cases {
-                let row = match rows
-                    .iter_mut()
-                    .find(|r| r.group == case.group && r.name == case.name)
-                {
-                    Some(row) => row,
-                    None => {
-                        rows.push(Row {
-                            group: case.group.clone(),
-                            name: case.name.clone(),
-                            cells: vec![None; runs.len()],
-                            messages: vec![None; runs.len()],
-                            causes: vec![Vec::new(); runs.len()],
-                            attachments: vec![Vec::new(); runs.len()],
-                        });
-                        rows.last_mut().expect("just pushed")
-                    }
-                };
+                let key = (case.group.clone(), case.name.clone());
+                let at = *index.entry(key).or_insert_with(|| {
+                    rows.push(Row {
+                        group: case.group.clone(),
+                        name: case.name.clone(),
+                        cells: vec![None; runs.len()],
+                        messages: vec![None; runs.len()],
+                        causes: vec![Vec::new(); runs.len()],
+                        attachments: vec![Vec::new(); runs.len()],
+                    });
+                    rows.len() - 1
+                });
+                let row = &mut rows[at];
                 row.cells[i] = Some(case.status);
                 if matches!(case.status, Status::Fail | Status::Error) {
                     if !case.message.is_empty() {
