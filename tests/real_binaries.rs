@@ -342,6 +342,101 @@ fn tensorflow_2_18_and_2_20_pass_tensorflow_s_loader() {
     assert_eq!(loader_failures(&doctor), ["libcusolver.so.11"]);
 }
 
+/// The default stack as pip lays it out, hard-linked into a directory of
+/// the test's own (beside the real binaries, on their file system), for a
+/// test to change one package in.
+fn stack_copy(real: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(real).unwrap();
+    let stack = real.join(format!(
+        "cache/tensorflow/{}-gpu",
+        gpugate::tf::DEFAULT_VERSION
+    ));
+    let copied = Command::new("cp")
+        .arg("-al")
+        .arg(stack.join("tensorflow"))
+        .arg(stack.join("nvidia"))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    dir
+}
+
+fn diagnosis<'a>(doctor: &'a Value, id: &str) -> &'a Value {
+    doctor["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {doctor}"))
+}
+
+/// pip resolved an older nvJitLink than cuSPARSE and cuSOLVER need: the
+/// loader's own "undefined symbol" error is kept and the fix is the
+/// nvJitLink release the symbol names, not "install cuSPARSE".
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn an_older_nvjitlink_is_named_not_reported_missing() {
+    let real = real_dir();
+    let env = stack_copy(&real);
+    let lib = env.path().join("nvidia/nvjitlink/lib/libnvJitLink.so.12");
+    std::fs::remove_file(&lib).unwrap();
+    std::fs::copy(
+        real.join("nvjitlink-12.5/nvidia/nvjitlink/lib/libnvJitLink.so.12"),
+        &lib,
+    )
+    .unwrap();
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    let cusparse = library(&doctor["facts"], "libcusparse.so.12");
+    assert!(
+        cusparse["error"]
+            .as_str()
+            .unwrap()
+            .contains("undefined symbol: __nvJitLink"),
+        "{cusparse}"
+    );
+    let finding = diagnosis(&doctor, "library-needs-newer-dependency");
+    assert_eq!(finding["severity"], "error");
+    let text = finding.to_string();
+    assert!(text.contains("nvidia-nvjitlink-cu12>=12.9,<13"), "{text}");
+    assert!(text.contains("(12.5)"), "{text}");
+    assert!(
+        !doctor["diagnoses"]
+            .to_string()
+            .contains("cuda-library-missing"),
+        "{doctor}"
+    );
+    // TensorFlow's loader meets the same error.
+    assert!(loader_failures(&doctor).contains(&"libcusparse.so.12".to_string()));
+}
+
+/// A partial cuDNN (two sub-libraries gone): the probe crashes, and that is
+/// an error naming what is missing, not an empty list and silence.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn cudnn_without_its_sub_libraries_is_an_error_not_silence() {
+    let real = real_dir();
+    let env = stack_copy(&real);
+    let dir = env.path().join("nvidia/cudnn/lib");
+    for part in ["libcudnn_graph.so.9", "libcudnn_engines_precompiled.so.9"] {
+        std::fs::remove_file(dir.join(part)).unwrap();
+    }
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    // Every other library is still probed.
+    assert_eq!(libraries(&doctor["facts"]).len(), 9, "{doctor}");
+    assert!(library(&doctor["facts"], "libcudnn.so.9")["probe_crashed"].is_string());
+    let finding = diagnosis(&doctor, "cudnn-incomplete");
+    assert_eq!(finding["severity"], "error");
+    let text = finding.to_string();
+    assert!(
+        text.contains("libcudnn_graph.so.9") && text.contains("libcudnn_engines_precompiled.so.9"),
+        "{text}"
+    );
+    assert!(text.contains("--force-reinstall"), "{text}");
+    let errors = diagnoses(&doctor, "error");
+    assert!(!errors.contains(&"cudnn-missing".to_string()), "{errors:?}");
+}
+
 /// Item 1: a filtered run that loads no TensorFlow still judges the pip
 /// TensorFlow it finds, with its nvidia/*/lib directories.
 #[test]

@@ -183,6 +183,8 @@ mod tests {
             copies: vec![],
             other_versions: vec![],
             driver_api: None,
+            probe_crashed: None,
+            missing_parts: vec![],
         }
     }
 

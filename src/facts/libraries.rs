@@ -26,6 +26,42 @@ pub struct LibraryFact {
     pub other_versions: Vec<Copy>,
     /// For libcuda: what `cuInit` said and how many devices CUDA sees.
     pub driver_api: Option<DriverApi>,
+    /// Why nothing is known: probing this library crashed or hung its
+    /// worker (the signal or timeout and the worker's last lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_crashed: Option<String>,
+    /// cuDNN only: the sub-libraries its `libcudnn.so.N` loads by soname
+    /// that are missing from its directory (read from files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_parts: Vec<String>,
+}
+
+impl LibraryFact {
+    /// Not missing: its file is there but fails to load (the loader's own
+    /// error names an undefined symbol), or probing it crashed.
+    pub fn unloadable_or_crashed(&self) -> bool {
+        self.probe_crashed.is_some()
+            || self
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("undefined symbol: "))
+    }
+
+    /// A library whose probe never answered.
+    pub fn crashed(need: &Need, why: String) -> LibraryFact {
+        LibraryFact {
+            role: need.role,
+            soname: need.soname.clone(),
+            resolved: None,
+            via: None,
+            error: Some(why.lines().next().unwrap_or_default().to_string()),
+            copies: Vec::new(),
+            other_versions: Vec::new(),
+            driver_api: None,
+            probe_crashed: Some(why),
+            missing_parts: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,21 +165,34 @@ fn probe_one(
         copies: Vec::new(),
         other_versions: Vec::new(),
         driver_api: None,
+        probe_crashed: None,
+        missing_parts: Vec::new(),
     };
     let opened = match Library::open(&need.soname) {
         Ok(lib) => Some((lib, "loader".to_string())),
         Err(error) => {
             fact.error = Some(error);
-            extra_dirs.iter().find_map(|dir| {
-                Library::open(&dir.join(&need.soname).to_string_lossy())
-                    .ok()
-                    .map(|lib| {
-                        (
-                            lib,
-                            format!("TensorFlow's library directory {}", dir.display()),
-                        )
-                    })
-            })
+            let mut kept_own_error = false;
+            let mut found = None;
+            for dir in extra_dirs {
+                let path = dir.join(&need.soname);
+                match Library::open(&path.to_string_lossy()) {
+                    Ok(lib) => {
+                        let via = format!("TensorFlow's library directory {}", dir.display());
+                        found = Some((lib, via));
+                        break;
+                    }
+                    // A file that is there but does not load says why (an
+                    // undefined symbol); that beats "cannot open" from a
+                    // search that never reached it.
+                    Err(e) if path.exists() && !kept_own_error => {
+                        fact.error = Some(e);
+                        kept_own_error = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+            found
         }
     };
     let mut resolved_real = None;
@@ -212,6 +261,50 @@ fn probe_one(
         }
     }
     fact
+}
+
+/// The sub-libraries cuDNN's `libcudnn.so.N` loads by soname at run time
+/// (cuDNN 9: a shim over seven; cuDNN 8: six), per NVIDIA's packaging.
+pub fn cudnn_parts(soname: &str) -> Vec<String> {
+    let major = soname.rsplit('.').next().unwrap_or_default();
+    let parts: &[&str] = match major {
+        "9" => &[
+            "graph",
+            "ops",
+            "cnn",
+            "adv",
+            "heuristic",
+            "engines_precompiled",
+            "engines_runtime_compiled",
+        ],
+        "8" => &[
+            "ops_infer",
+            "ops_train",
+            "cnn_infer",
+            "cnn_train",
+            "adv_infer",
+            "adv_train",
+        ],
+        _ => &[],
+    };
+    parts
+        .iter()
+        .map(|part| format!("libcudnn_{part}.so.{major}"))
+        .collect()
+}
+
+/// Which of cuDNN's sub-libraries are missing beside `soname` in `dir`.
+pub fn missing_cudnn_parts(dir: &Path, soname: &str) -> Vec<String> {
+    cudnn_parts(soname)
+        .into_iter()
+        .filter(|name| !dir.join(name).exists())
+        .collect()
+}
+
+/// The directory the loader would take `soname` from: the first of `dirs`
+/// that holds it (files only, for a library whose probe crashed).
+pub fn first_dir_holding(dirs: &[PathBuf], soname: &str) -> Option<PathBuf> {
+    dirs.iter().find(|d| d.join(soname).exists()).cloned()
 }
 
 fn is_soname_version(suffix: &str) -> bool {

@@ -216,7 +216,12 @@ pub fn ask(framework: &Path, needs: &[Need]) -> LoaderOutcome {
             let call: StatusCall = std::mem::transmute::<*mut c_void, StatusCall>(address);
             call(&mut word);
         }
-        (name, status_ok(word))
+        let ok = status_ok(word);
+        eprintln!(
+            "gpugate: {name} answered {}",
+            if ok { "OK" } else { "an error" }
+        );
+        (name, ok)
     });
     let libraries: Vec<LoaderLibrary> = covered
         .into_iter()
@@ -268,6 +273,7 @@ fn ask_one(lib: &Library, need: &Need) -> LoaderLibrary {
         if let Some(path) = &found.path
             && let Ok(same) = Library::open(&path.to_string_lossy())
         {
+            eprintln!("gpugate: reading the version of {}", need.soname);
             found.version = crate::facts::libraries::library_version(&same, need.role);
             same.keep();
         }

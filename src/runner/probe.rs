@@ -63,9 +63,10 @@ pub fn libraries(
     build: &TfBuild,
 ) -> (Vec<LibraryFact>, Option<String>) {
     let mut facts = Vec::new();
+    let mut crashed = Vec::new();
     for need in build.needs() {
         let request = ProbeLibraries {
-            needs: vec![need],
+            needs: vec![need.clone()],
             extra_dirs: build.library_dirs.clone(),
             init: host.driver_init(),
         };
@@ -73,9 +74,11 @@ pub fn libraries(
         pool.retire(&Lane::Probe);
         match answer {
             Ok(answer) => facts.extend(answer.reply),
+            // One library's crash is that library's fact; the others are
+            // probed all the same, each in its own worker.
             Err(failure) => {
                 let (how, tail) = probe_failure(
-                    "the CUDA library probe",
+                    &format!("the probe of {}", need.soname),
                     &failure.error,
                     &failure.stderr_tail,
                 );
@@ -85,7 +88,8 @@ pub fn libraries(
                 } else {
                     format!("{how}\n{tail}")
                 };
-                return (Vec::new(), Some(why));
+                crashed.push(why.lines().next().unwrap_or_default().to_string());
+                facts.push(LibraryFact::crashed(&need, why));
             }
         }
     }
@@ -97,7 +101,27 @@ pub fn libraries(
             }
         }
     }
-    (facts, None)
+    // cuDNN's shim loads its sub-libraries only when called: their absence
+    // is read from the files, beside the copy the loader resolves (or would,
+    // where probing it crashed).
+    let search = libraries::search_dirs(&build.library_dirs);
+    for fact in facts
+        .iter_mut()
+        .filter(|f| f.role == crate::compat::Role::Cudnn)
+    {
+        let dir = match &fact.resolved {
+            Some(copy) => copy.path.parent().map(Path::to_path_buf),
+            None => libraries::first_dir_holding(&search, &fact.soname),
+        };
+        if let Some(dir) = dir {
+            fact.missing_parts = libraries::missing_cudnn_parts(&dir, &fact.soname)
+                .into_iter()
+                .map(|name| dir.join(name).display().to_string())
+                .collect();
+        }
+    }
+    let error = (!crashed.is_empty()).then(|| crashed.join("; "));
+    (facts, error)
 }
 
 fn isolated_version(
@@ -172,21 +196,38 @@ pub fn loader(
                 &failure.error,
                 &failure.stderr_tail,
             );
-            // The worker names each library before it asks for it.
-            let last = tail
+            // The worker says what it does before each step: the last step
+            // named is where it died, and whether TensorFlow's own check had
+            // answered by then.
+            let step = tail.lines().rev().find_map(|l| {
+                l.strip_prefix("gpugate: asking TensorFlow's loader for ")
+                    .map(|lib| format!("while TensorFlow's loader loaded {lib}"))
+                    .or_else(|| {
+                        l.strip_prefix("gpugate: reading the version of ").map(|lib| {
+                            format!("at the first call into {lib}, which TensorFlow's loader had loaded")
+                        })
+                    })
+                    .or_else(|| l.strip_prefix("gpugate: calling ").map(|f| format!("in {f}")))
+            });
+            let answered = tail
                 .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("gpugate: asking TensorFlow's loader for "))
-                .or_else(|| {
-                    tail.lines()
-                        .rev()
-                        .find_map(|l| l.strip_prefix("gpugate: calling "))
-                });
-            let tail = crate::text::last_lines(&tail, 10);
+                .find_map(|l| {
+                    l.strip_prefix("gpugate: ")
+                        .filter(|r| r.contains(" answered "))
+                })
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            // Its own step lines are not evidence.
+            let evidence: String = tail
+                .lines()
+                .filter(|l| !l.starts_with("gpugate: "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let evidence = crate::text::last_lines(&evidence, 6);
             LoaderOutcome::Failed {
-                why: match last {
-                    Some(what) => format!("{how} while loading {what}\n{tail}"),
-                    None => format!("{how}\n{tail}"),
+                why: match step {
+                    Some(step) => format!("{how} {step}{answered}\n{evidence}"),
+                    None => format!("{how}\n{evidence}"),
                 }
                 .trim_end()
                 .to_string(),

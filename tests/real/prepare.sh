@@ -8,6 +8,7 @@
 #                 wheel, beside a hard-linked copy of the 2.20.0 stack's nvidia/
 #   cpu-cache/    the 2.21.0 CPU build
 #   cudnn-9.1/    a real, older cuDNN (nvidia-cudnn-cu12==9.1.0.70), unpacked
+#   nvjitlink-12.5/  a real, older nvJitLink (nvidia-nvjitlink-cu12==12.5.82)
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
 #                 unpacked with dpkg-deb -x, never installed
 #   cpu-no-build-info/  the CPU build's two libraries without build_info.py
@@ -35,50 +36,47 @@ GPUGATE_CACHE_DIR="$real/cpu-cache" "$gpugate" fetch-tensorflow --cpu --tensorfl
 stack="$real/cache/tensorflow/2.21.0-gpu"
 cpu="$real/cpu-cache/tensorflow/2.21.0-cpu"
 
-# 2. An older real cuDNN, only its library directory.
-if [ ! -f "$real/cudnn-9.1/nvidia/cudnn/lib/libcudnn.so.9" ]; then
-  # Downloaded beside the cache, not into a temporary directory that may be
-  # a small tmpfs: the wheel is 700 MB.
-  # An interrupted run's download is removed, not left to pile up.
-  rm -rf "$real"/.cudnn-download.*
-  tmp=$(mktemp -d "$real/.cudnn-download.XXXXXX")
+# unpack REQUIREMENT DEST PREFIX...: the members of REQUIREMENT's wheel whose
+# names start with a PREFIX, into DEST, once; DEST appears whole or not at
+# all. Downloaded beside the cache, not into a temporary directory that may
+# be a small tmpfs (cuDNN's wheel is 700 MB); what an interrupted run left
+# is removed, not left to pile up.
+unpack() {
+  local requirement=$1 dest=$2 tmp
+  shift 2
+  [ -d "$dest" ] && return 0
+  rm -rf "$real"/.download.* "$dest.partial"
+  tmp=$(mktemp -d "$real/.download.XXXXXX")
   python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
-    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" nvidia-cudnn-cu12==9.1.0.70 \
-    || fail "pip could not download nvidia-cudnn-cu12==9.1.0.70"
-  rm -rf "$real/cudnn-9.1.partial"
-  python3 - "$tmp" "$real/cudnn-9.1.partial" <<'PY'
+    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" "$requirement" \
+    || fail "pip could not download $requirement"
+  python3 - "$tmp" "$dest.partial" "$@" <<'PY'
 import glob, sys, zipfile
 wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
-        if name.startswith("nvidia/cudnn/lib/"):
+        if name.startswith(tuple(sys.argv[3:])):
             z.extract(name, sys.argv[2])
 PY
-  rm -rf "$tmp" "$real/cudnn-9.1"
-  mv "$real/cudnn-9.1.partial" "$real/cudnn-9.1"
-fi
+  rm -rf "$tmp"
+  mv "$dest.partial" "$dest"
+}
+
+# 2. Real NVIDIA libraries of other versions than the stack's, only their
+#    library directories: an older cuDNN, and an older nvJitLink than the
+#    default stack's cuSPARSE and cuSOLVER need.
+unpack nvidia-cudnn-cu12==9.1.0.70 "$real/cudnn-9.1" nvidia/cudnn/lib/
+unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/lib/
 
 # 2b. TensorFlow 2.18.1's own files (its framework library holds the loader
 #     whose RUNPATH is judged), beside the default stack's NVIDIA libraries.
-if [ ! -f "$real/tf-2.18.1/.complete" ]; then
-  rm -rf "$real"/.tf-download.* "$real/tf-2.18.1"
-  tmp=$(mktemp -d "$real/.tf-download.XXXXXX")
-  python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
-    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" tensorflow==2.18.1 \
-    || fail "pip could not download tensorflow==2.18.1"
-  python3 - "$tmp" "$real/tf-2.18.1" <<'PY'
-import glob, sys, zipfile
-wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
-keep = {"tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2",
-        "tensorflow/python/platform/build_info.py"}
-with zipfile.ZipFile(wheel) as z:
-    for name in keep:
-        z.extract(name, sys.argv[2])
-PY
-  rm -rf "$tmp"
+unpack tensorflow==2.18.1 "$real/tf-2.18.1" tensorflow/libtensorflow_cc.so.2 \
+  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py
+if [ ! -d "$real/tf-2.18.1/nvidia" ]; then
   default_stack=$(dirname "$(dirname "$default_library")")
-  cp -al "$default_stack/nvidia" "$real/tf-2.18.1/nvidia" 2>/dev/null || cp -a "$default_stack/nvidia" "$real/tf-2.18.1/nvidia"
-  touch "$real/tf-2.18.1/.complete"
+  cp -al "$default_stack/nvidia" "$real/tf-2.18.1/nvidia.partial" 2>/dev/null \
+    || cp -a "$default_stack/nvidia" "$real/tf-2.18.1/nvidia.partial"
+  mv "$real/tf-2.18.1/nvidia.partial" "$real/tf-2.18.1/nvidia"
 fi
 
 # 3. Debian 12's driver user space, from a copy of this machine's apt sources

@@ -15,6 +15,8 @@ pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
         .libraries
         .iter()
         .filter(|l| l.resolved.is_none() && l.role != Role::Cudnn)
+        // There but unloadable, or crashing: rules of their own say why.
+        .filter(|l| !l.unloadable_or_crashed())
         // On WSL the Windows driver's libcuda is there, off the loader's path.
         .filter(|l| !(l.role == Role::Driver && wsl_libcuda_off_path(f)))
         .collect();
@@ -147,7 +149,7 @@ pub(super) fn cudnn_missing(e: &Evidence) -> Vec<Finding> {
     let Some((lib, built)) = cudnn(f) else {
         return vec![];
     };
-    if lib.resolved.is_some() || !lib.other_versions.is_empty() {
+    if lib.resolved.is_some() || !lib.other_versions.is_empty() || lib.unloadable_or_crashed() {
         return vec![];
     }
     let mut evidence = vec![format!(
@@ -553,5 +555,169 @@ pub(super) fn tensorflow_runpath_gap(e: &Evidence) -> Vec<Finding> {
             gap.release,
             dirs.join(", ")
         )],
+    )
+}
+
+/// What a library lacks of another, from the loader's "undefined symbol"
+/// error: `(symbol, the library that should define it)`.
+pub(super) fn undefined_symbol(error: &str) -> Option<(&str, &str)> {
+    let rest = error.split_once("undefined symbol: ")?.1;
+    let (symbol, rest) = rest.split_once(", version ")?;
+    let library = rest.split_whitespace().next()?;
+    Some((symbol, library))
+}
+
+/// NVIDIA versions its symbols by the release that added them
+/// (`__nvJitLinkAddData_12_9`): the oldest release that has it.
+pub(super) fn release_of_symbol(symbol: &str) -> Option<Version> {
+    let mut parts = symbol.rsplit('_');
+    let minor: u64 = parts.next()?.parse().ok()?;
+    let major: u64 = parts.next()?.parse().ok()?;
+    Some(Version::from_parts(&[major, minor]))
+}
+
+/// A library is there but does not load: it needs a symbol from a newer
+/// release of another library than the one the loader found (pip resolved an
+/// older `nvidia-nvjitlink-cu12` under a newer cuSPARSE). Installing the
+/// library itself again would change nothing.
+pub(super) fn library_needs_newer_dependency(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let mut findings = Vec::new();
+    for lib in &f.libraries {
+        let Some((symbol, dependency)) = lib.error.as_deref().and_then(undefined_symbol) else {
+            continue;
+        };
+        let needed = release_of_symbol(symbol);
+        let role = f
+            .libraries
+            .iter()
+            .find(|l| l.soname == dependency)
+            .map(|l| l.role);
+        let found = role
+            .and_then(|r| f.library(r))
+            .and_then(|l| l.resolved.as_ref());
+        let mut evidence = vec![format!(
+            "{}: {}",
+            lib.soname,
+            lib.error.as_deref().unwrap_or_default()
+        )];
+        if let Some(copy) = found {
+            evidence.push(format!(
+                "the loader finds {dependency} at {}",
+                describe_copy(copy)
+            ));
+        }
+        let cuda_major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+        let package = role.and_then(Role::pip_name).map(|pip| match &needed {
+            Some(v) => format!(
+                "`python3 -m pip install \"nvidia-{pip}-cu{cuda_major}>={v},<{}\"`",
+                v.major() + 1
+            ),
+            None => format!("`python3 -m pip install --upgrade nvidia-{pip}-cu{cuda_major}`"),
+        });
+        findings.extend(finding(
+            Severity::Error,
+            format!(
+                "{} is installed but does not load: it needs {symbol} from {dependency}{}, and the {dependency} the loader finds{} lacks it",
+                lib.soname,
+                needed.as_ref().map_or(String::new(), |v| format!(" {v} or newer")),
+                found
+                    .and_then(|c| c.version.as_ref())
+                    .map_or(String::new(), |v| format!(" ({v})"))
+            ),
+            format!(
+                "install a {dependency} at least as new as the {} beside it: {}",
+                lib.soname,
+                package.unwrap_or_else(|| format!("upgrade the package that provides {dependency}"))
+            ),
+            evidence,
+        ));
+    }
+    findings
+}
+
+/// Probing a library crashed or hung its worker: what TensorFlow would meet
+/// when it loads it. Never silence, never "not found".
+pub(super) fn library_probe_crashed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let mut findings = Vec::new();
+    for lib in &f.libraries {
+        let Some(why) = &lib.probe_crashed else {
+            continue;
+        };
+        let cuda_major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+        let reinstall = lib.role.pip_name().map_or_else(
+            || format!("reinstall the package that provides {}", lib.soname),
+            |pip| {
+                format!(
+                    "reinstall it whole: `python3 -m pip install --force-reinstall {}`",
+                    pinned_package(pip, cuda_major, &lib.soname)
+                )
+            },
+        );
+        findings.extend(finding(
+            Severity::Error,
+            format!(
+                "loading {} crashes or hangs the process that loads it: {}",
+                lib.soname,
+                why.lines().next().unwrap_or_default()
+            ),
+            format!(
+                "{reinstall} (a library that aborts while loading usually misses files of its own, as cuDNN 9 does without its sub-libraries)"
+            ),
+            why.lines().skip(1).map(str::to_string).collect(),
+        ));
+    }
+    findings
+}
+
+/// cuDNN's `libcudnn.so.N` is a shim that loads its sub-libraries by
+/// soname when first called; a partial install (some of them gone) loads,
+/// then aborts TensorFlow at its first cuDNN call ("Unable to load any of
+/// {libcudnn_graph.so.9 ...}").
+pub(super) fn cudnn_incomplete(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(lib) = f.library(Role::Cudnn) else {
+        return vec![];
+    };
+    if lib.missing_parts.is_empty() {
+        return vec![];
+    }
+    let names: Vec<&str> = lib
+        .missing_parts
+        .iter()
+        .filter_map(|p| p.rsplit('/').next())
+        .collect();
+    let dir = lib.missing_parts[0]
+        .rsplit_once('/')
+        .map_or("", |(dir, _)| dir);
+    let version = lib
+        .resolved
+        .as_ref()
+        .and_then(|c| c.version.as_ref())
+        .map_or(String::new(), |v| format!(" {v}"));
+    let cuda_major = f.tensorflow.build.cuda.as_ref().map_or(12, |c| c.major());
+    let mut evidence = vec![format!("missing from {dir}: {}", names.join(", "))];
+    if let Some(why) = &lib.probe_crashed {
+        let mut lines = why.lines();
+        evidence.push(format!(
+            "loading {}: {}",
+            lib.soname,
+            lines.next().unwrap_or_default()
+        ));
+        evidence.extend(lines.map(str::to_string));
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "cuDNN{version} in {dir} is incomplete: {} of its sub-libraries ({}) are missing, so the first cuDNN call aborts the process",
+            names.len(),
+            names.join(", ")
+        ),
+        format!(
+            "reinstall cuDNN whole: `python3 -m pip install --force-reinstall {}` (or remove {dir} from LD_LIBRARY_PATH if another, complete cuDNN is meant to load)",
+            pinned_package("cudnn", cuda_major, &lib.soname)
+        ),
+        evidence,
     )
 }

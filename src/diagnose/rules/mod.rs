@@ -136,6 +136,21 @@ pub static RULES: &[Rule] = &[
         judge: tensorflow_runpath_gap,
     },
     Rule {
+        id: "library-needs-newer-dependency",
+        family: Family::CudaLibrary,
+        judge: library_needs_newer_dependency,
+    },
+    Rule {
+        id: "library-probe-crashed",
+        family: Family::CudaLibrary,
+        judge: library_probe_crashed,
+    },
+    Rule {
+        id: "cudnn-incomplete",
+        family: Family::Cudnn,
+        judge: cudnn_incomplete,
+    },
+    Rule {
         id: "cudnn-missing",
         family: Family::Cudnn,
         judge: cudnn_missing,
@@ -225,6 +240,10 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
         &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
     ),
     ("device-nodes-not-accessible", &["nvml-no-permission"]),
+    (
+        "cudnn-incomplete",
+        &["library-probe-crashed", "tensorflow-loader-crashed"],
+    ),
 ];
 
 /// One finding; `diagnose` stamps it with its rule's id.
@@ -556,6 +575,8 @@ mod tests {
             copies: vec![],
             other_versions: vec![],
             driver_api: None,
+            probe_crashed: None,
+            missing_parts: vec![],
         }
     }
 
@@ -665,5 +686,23 @@ mod tests {
         facts.tensorflow.loader = None;
         facts.tensorflow.build = crate::facts::build::TfBuild::from_target("2.20").unwrap();
         assert!(judged("tensorflow-runpath-gap", &facts).is_empty());
+    }
+
+    #[test]
+    fn an_undefined_versioned_symbol_names_the_release_it_needs() {
+        let error = "/x/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkAddData_12_9, version libnvJitLink.so.12";
+        assert_eq!(
+            super::libraries::undefined_symbol(error),
+            Some(("__nvJitLinkAddData_12_9", "libnvJitLink.so.12"))
+        );
+        assert_eq!(
+            super::libraries::release_of_symbol("__nvJitLinkAddData_12_9"),
+            Some(crate::version::v("12.9"))
+        );
+        assert_eq!(super::libraries::release_of_symbol("cudnnCreate"), None);
+        assert_eq!(
+            super::libraries::undefined_symbol("libx.so: cannot open shared object file"),
+            None
+        );
     }
 }
