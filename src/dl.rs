@@ -34,6 +34,12 @@ impl Library {
         Self::open_with(name, libc::RTLD_LAZY)
     }
 
+    /// The library of that soname if this process has already loaded it
+    /// (`RTLD_NOLOAD`): what a later `dlopen` of the name would return.
+    pub fn already_loaded(name: &str) -> Option<Library> {
+        Self::open_with(name, libc::RTLD_LAZY | libc::RTLD_NOLOAD).ok()
+    }
+
     fn open_with(name: &str, binding: libc::c_int) -> Result<Library, String> {
         if name.contains('\0') {
             return Err(format!("library name {name:?} contains a NUL byte"));

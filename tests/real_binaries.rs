@@ -437,6 +437,103 @@ fn cudnn_without_its_sub_libraries_is_an_error_not_silence() {
     assert!(!errors.contains(&"cudnn-missing".to_string()), "{errors:?}");
 }
 
+/// The default stack with its cuDNN swapped for another real one.
+fn stack_with_cudnn(real: &Path, cudnn: &str) -> tempfile::TempDir {
+    let env = stack_copy(real);
+    let lib = env.path().join("nvidia/cudnn/lib");
+    std::fs::remove_dir_all(&lib).unwrap();
+    let copied = Command::new("cp")
+        .arg("-al")
+        .arg(real.join(cudnn).join("nvidia/cudnn/lib"))
+        .arg(&lib)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    env
+}
+
+/// The version of the copy of libcudnn.so.9 in `dir`, as facts report it.
+fn cudnn_copy_version(doctor: &Value, dir: &Path) -> String {
+    let cudnn = library(&doctor["facts"], "libcudnn.so.9");
+    let dir = dir.canonicalize().unwrap();
+    let copy = cudnn["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| Path::new(c["path"].as_str().unwrap()).parent() == Some(dir.as_path()))
+        .unwrap_or_else(|| panic!("no copy in {}: {cudnn}", dir.display()));
+    version(copy)
+}
+
+/// cuDNN 9.3's shim loads its sub-libraries by soname, so a copy read with
+/// another cuDNN on LD_LIBRARY_PATH answered with that one's version. Each
+/// copy is read with its own sub-libraries, in both orders.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn each_cudnn_copy_is_read_with_its_own_sub_libraries() {
+    let real = real_dir();
+    for (own, first, own_version, first_version) in [
+        ("cudnn-9.3", "cudnn-9.1", "9.3.0", "9.1.0"),
+        ("cudnn-9.1", "cudnn-9.3", "9.1.0", "9.3.0"),
+    ] {
+        let env = stack_with_cudnn(&real, own);
+        let first_dir = real.join(first).join("nvidia/cudnn/lib");
+        let doctor = loader_of(
+            &env.path().join("tensorflow"),
+            &[("LD_LIBRARY_PATH", &first_dir)],
+        );
+        let resolved = &library(&doctor["facts"], "libcudnn.so.9")["resolved"];
+        assert_eq!(
+            version(resolved),
+            first_version,
+            "{own} under {first}: {resolved}"
+        );
+        assert_eq!(
+            cudnn_copy_version(&doctor, &env.path().join("nvidia/cudnn/lib")),
+            own_version,
+            "{own} under {first}"
+        );
+        assert!(
+            diagnoses(&doctor, "error").contains(&"library-shadowed".to_string()),
+            "{doctor}"
+        );
+    }
+}
+
+/// Only another cuDNN's sub-libraries on LD_LIBRARY_PATH: the 9.3 shim the
+/// loader resolves runs 9.1's engines. A mixed cuDNN is an error.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn a_cudnn_shim_with_another_cudnn_s_parts_is_mixed() {
+    let real = real_dir();
+    let env = stack_with_cudnn(&real, "cudnn-9.3");
+    let parts = tempfile::tempdir_in(&real).unwrap();
+    for entry in std::fs::read_dir(real.join("cudnn-9.1/nvidia/cudnn/lib")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.starts_with("libcudnn_") {
+            std::fs::hard_link(&path, parts.path().join(name)).unwrap();
+        }
+    }
+    let doctor = loader_of(
+        &env.path().join("tensorflow"),
+        &[("LD_LIBRARY_PATH", parts.path())],
+    );
+    let finding = diagnosis(&doctor, "cudnn-mixed");
+    assert_eq!(finding["severity"], "error");
+    let text = finding.to_string();
+    assert!(
+        text.contains(parts.path().canonicalize().unwrap().to_str().unwrap()),
+        "{text}"
+    );
+    // Without the other parts, the same stack is whole.
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    assert!(
+        !doctor["diagnoses"].to_string().contains("cudnn-mixed"),
+        "{doctor}"
+    );
+}
+
 /// Item 1: a filtered run that loads no TensorFlow still judges the pip
 /// TensorFlow it finds, with its nvidia/*/lib directories.
 #[test]

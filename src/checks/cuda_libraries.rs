@@ -185,6 +185,7 @@ mod tests {
             driver_api: None,
             probe_crashed: None,
             missing_parts: vec![],
+            foreign_parts: vec![],
         }
     }
 

@@ -34,6 +34,10 @@ pub struct LibraryFact {
     /// that are missing from its directory (read from files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_parts: Vec<String>,
+    /// cuDNN only: sub-libraries the resolved shim loaded from another
+    /// directory than its own (LD_LIBRARY_PATH's copy): a mixed cuDNN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_parts: Vec<PathBuf>,
 }
 
 impl LibraryFact {
@@ -60,6 +64,7 @@ impl LibraryFact {
             driver_api: None,
             probe_crashed: Some(why),
             missing_parts: Vec::new(),
+            foreign_parts: Vec::new(),
         }
     }
 }
@@ -167,6 +172,7 @@ fn probe_one(
         driver_api: None,
         probe_crashed: None,
         missing_parts: Vec::new(),
+        foreign_parts: Vec::new(),
     };
     let opened = match Library::open(&need.soname) {
         Ok(lib) => Some((lib, "loader".to_string())),
@@ -201,10 +207,11 @@ fn probe_one(
             .path()
             .map_or_else(|| PathBuf::from(&need.soname), |p| tidy(&p));
         resolved_real = path.canonicalize().ok();
-        fact.resolved = Some(Copy {
-            path,
-            version: library_version(&lib, need.role),
-        });
+        let version = library_version(&lib, need.role);
+        if need.role == Role::Cudnn {
+            fact.foreign_parts = foreign_cudnn_parts(&path, &need.soname);
+        }
+        fact.resolved = Some(Copy { path, version });
         if need.role == Role::Driver {
             fact.driver_api = Some(match init {
                 Ok(()) => driver_api(&lib),
@@ -293,6 +300,24 @@ pub fn cudnn_parts(soname: &str) -> Vec<String> {
         .collect()
 }
 
+/// cuDNN sub-libraries this process loaded from another directory than
+/// the shim at `shim` (after its version call): a mixed cuDNN.
+fn foreign_cudnn_parts(shim: &Path, soname: &str) -> Vec<PathBuf> {
+    let Some(dir) = shim.parent() else {
+        return Vec::new();
+    };
+    cudnn_parts(soname)
+        .iter()
+        .filter_map(|part| {
+            let lib = Library::already_loaded(part)?;
+            let path = lib.path().map(|p| tidy(&p));
+            lib.keep();
+            path
+        })
+        .filter(|p| p.parent() != Some(dir))
+        .collect()
+}
+
 /// Which of cuDNN's sub-libraries are missing beside `soname` in `dir`.
 pub fn missing_cudnn_parts(dir: &Path, soname: &str) -> Vec<String> {
     cudnn_parts(soname)
@@ -339,6 +364,18 @@ pub fn tidy(path: &Path) -> PathBuf {
 /// Opens a file by path for its version; the worker that does this must
 /// have no other copy of the library loaded.
 pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
+    // A cuDNN shim that loads its sub-libraries by soname would take them
+    // from LD_LIBRARY_PATH, another copy's: loaded first from its own
+    // directory, they are the ones its soname lookups find.
+    if role == Role::Cudnn
+        && let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+    {
+        for part in cudnn_parts(&name.to_string_lossy()) {
+            if let Ok(lib) = Library::open_lazily(&dir.join(part).to_string_lossy()) {
+                lib.keep();
+            }
+        }
+    }
     let lib = Library::open(&path.to_string_lossy()).ok()?;
     let version = library_version(&lib, role);
     lib.keep();

@@ -267,6 +267,7 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         "library-needs-newer-dependency",
         "library-probe-crashed",
         "cudnn-incomplete",
+        "cudnn-mixed",
     ]
     .into_iter()
     .map(String::from)

@@ -7,7 +7,8 @@
 #   tf-2.18.1/    TensorFlow 2.18.1's libraries and build_info.py from its
 #                 wheel, beside a hard-linked copy of the 2.20.0 stack's nvidia/
 #   cpu-cache/    the 2.21.0 CPU build
-#   cudnn-9.1/    a real, older cuDNN (nvidia-cudnn-cu12==9.1.0.70), unpacked
+#   cudnn-9.1/, cudnn-9.3/  real, older cuDNNs (nvidia-cudnn-cu12==9.1.0.70,
+#                 ==9.3.0.75), unpacked
 #   nvjitlink-12.5/  a real, older nvJitLink (nvidia-nvjitlink-cu12==12.5.82)
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
 #                 unpacked with dpkg-deb -x, never installed
@@ -63,9 +64,12 @@ PY
 }
 
 # 2. Real NVIDIA libraries of other versions than the stack's, only their
-#    library directories: an older cuDNN, and an older nvJitLink than the
-#    default stack's cuSPARSE and cuSOLVER need.
+#    library directories: older cuDNNs (9.3.0.75 is the one 2.18 and 2.19
+#    pin; its shim loads its sub-libraries by soname, the stack's 9.28 from
+#    its own directory), and an older nvJitLink than the default stack's
+#    cuSPARSE and cuSOLVER need.
 unpack nvidia-cudnn-cu12==9.1.0.70 "$real/cudnn-9.1" nvidia/cudnn/lib/
+unpack nvidia-cudnn-cu12==9.3.0.75 "$real/cudnn-9.3" nvidia/cudnn/lib/
 unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/lib/
 
 # 2b. TensorFlow 2.18.1's own files (its framework library holds the loader

@@ -721,3 +721,51 @@ pub(super) fn cudnn_incomplete(e: &Evidence) -> Vec<Finding> {
         evidence,
     )
 }
+
+/// The cuDNN the loader resolves takes some of its sub-libraries from
+/// another directory (an older cuDNN's on LD_LIBRARY_PATH): the shim of
+/// one release driving the engines of another.
+pub(super) fn cudnn_mixed(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(lib) = f.library(Role::Cudnn) else {
+        return vec![];
+    };
+    let (Some(shim), false) = (lib.resolved.as_ref(), lib.foreign_parts.is_empty()) else {
+        return vec![];
+    };
+    let shim_dir = shim
+        .path
+        .parent()
+        .map_or(String::new(), |d| d.display().to_string());
+    let foreign_dirs: Vec<String> = lib
+        .foreign_parts
+        .iter()
+        .filter_map(|p| p.parent().map(|d| d.display().to_string()))
+        .fold(Vec::new(), |mut all, d| {
+            if !all.contains(&d) {
+                all.push(d);
+            }
+            all
+        });
+    let mut evidence = vec![format!("{} is {}", lib.soname, describe_copy(shim))];
+    evidence.extend(lib.foreign_parts.iter().map(|p| {
+        format!(
+            "its sub-library {} was loaded instead of the one in {shim_dir}",
+            p.display()
+        )
+    }));
+    finding(
+        Severity::Error,
+        format!(
+            "a mixed cuDNN: {} in {shim_dir} loads its sub-libraries by name and gets {} of them from {}, another cuDNN's",
+            lib.soname,
+            lib.foreign_parts.len(),
+            foreign_dirs.join(", ")
+        ),
+        format!(
+            "let one cuDNN come first: drop {} from LD_LIBRARY_PATH (or put {shim_dir} before it)",
+            foreign_dirs.join(" and ")
+        ),
+        evidence,
+    )
+}

@@ -151,6 +151,11 @@ pub static RULES: &[Rule] = &[
         judge: cudnn_incomplete,
     },
     Rule {
+        id: "cudnn-mixed",
+        family: Family::LibraryShadowed,
+        judge: cudnn_mixed,
+    },
+    Rule {
         id: "cudnn-missing",
         family: Family::Cudnn,
         judge: cudnn_missing,
@@ -577,6 +582,7 @@ mod tests {
             driver_api: None,
             probe_crashed: None,
             missing_parts: vec![],
+            foreign_parts: vec![],
         }
     }
 
