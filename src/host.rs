@@ -1,6 +1,8 @@
 //! Host facts read from files alone: nothing here loads a native library, so
 //! the parent process may use it.
 
+pub mod below;
+
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ pub struct HostFacts {
     /// [`VISIBILITY_VARS`] as set (None: unset).
     #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
+    /// The PCI bus and the kernel modules, under the root.
+    pub below: below::Below,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -136,6 +140,7 @@ impl HostFacts {
                 .map(|v| (v.to_string(), std::env::var(v).ok()))
                 .collect(),
             glibc: glibc_version(),
+            below: below::Below::gather(root),
         }
     }
 

@@ -106,7 +106,13 @@ fn the_provisioned_stack_has_every_library_but_the_driver() {
         &[("GPUGATE_CACHE_DIR", &cache)],
     );
     let doctor = json(&out);
-    assert_eq!(diagnoses(&doctor, "error"), ["nvml-missing"], "{doctor}");
+    // The one error is the machine's: no GPU on its bus (a CI machine), or
+    // no driver where the bus has one.
+    let errors = diagnoses(&doctor, "error");
+    assert!(
+        errors == ["no-nvidia-gpu"] || errors == ["nvml-missing"],
+        "{doctor}"
+    );
     let facts = &doctor["facts"];
     assert_eq!(
         facts["tensorflow"]["build"]["cuda_build"], true,
@@ -723,6 +729,14 @@ fn driver_lib_dir(real: &Path) -> PathBuf {
         .unwrap_or_else(|| panic!("no libcuda.so.1 under {}", root.display()))
 }
 
+/// A host root with nothing under it: no kernel driver, and a PCI bus that
+/// cannot be read. On this GPU-less machine the real bus would make "no
+/// NVIDIA GPU" the root cause; the driver's own rules are what these tests
+/// hold to the real libraries, as on a GPU machine whose module is not loaded.
+fn bus_unread() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
 /// Item 6: libcuda without NVML is a partial driver, with libcuda's version
 /// and what cuInit answered, not "no NVIDIA driver".
 #[test]
@@ -735,9 +749,13 @@ fn libcuda_without_nvml_is_a_partial_driver() {
         .canonicalize()
         .unwrap();
     std::os::unix::fs::symlink(&cuda, only_cuda.path().join("libcuda.so.1")).unwrap();
+    let root = bus_unread();
     let out = gpugate(
         &["doctor", "--format", "json", "--for-tensorflow", "2.21"],
-        &[("LD_LIBRARY_PATH", only_cuda.path())],
+        &[
+            ("LD_LIBRARY_PATH", only_cuda.path()),
+            ("GPUGATE_HOST_ROOT", root.path()),
+        ],
     );
     let doctor = json(&out);
     let nvml = doctor["diagnoses"]
@@ -763,9 +781,13 @@ fn the_real_driver_libraries_leave_dev_untouched() {
     let real = real_dir();
     let dir = driver_lib_dir(&real);
     let before = Path::new("/dev/nvidiactl").exists();
+    let root = bus_unread();
     let out = gpugate(
         &["doctor", "--format", "json", "--for-tensorflow", "2.21"],
-        &[("LD_LIBRARY_PATH", &dir)],
+        &[
+            ("LD_LIBRARY_PATH", &dir),
+            ("GPUGATE_HOST_ROOT", root.path()),
+        ],
     );
     let doctor = json(&out);
     assert_eq!(

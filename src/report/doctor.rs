@@ -63,6 +63,7 @@ pub fn facts_text(facts: &Facts) -> String {
         h.dev_nodes.join(" ")
     };
     let _ = writeln!(out, "  /dev nodes: {nodes}");
+    let _ = writeln!(out, "  {}", below_text(&h.below));
     for (k, v) in &h.env {
         let _ = writeln!(
             out,
@@ -233,6 +234,48 @@ pub fn facts_text(facts: &Facts) -> String {
         }
     }
     out
+}
+
+/// The PCI bus and the kernel modules, in two lines.
+fn below_text(below: &crate::host::below::Below) -> String {
+    let pci = match &below.pci {
+        Ok(bus) if bus.nvidia.is_empty() => {
+            format!("PCI bus: {} functions, no NVIDIA GPU", bus.functions)
+        }
+        Ok(bus) => format!(
+            "PCI bus: {} functions; NVIDIA: {}",
+            bus.functions,
+            bus.nvidia
+                .iter()
+                .map(|g| format!(
+                    "{} {} (driver: {})",
+                    g.address,
+                    g.device,
+                    g.driver.as_deref().unwrap_or("none")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(why) => format!("PCI bus not read: {why}"),
+    };
+    let modules = match &below.modules {
+        Ok(m) => format!(
+            "kernel modules: {} loaded; nvidia.ko for kernel {} (running {})",
+            if m.loaded.is_empty() {
+                "no NVIDIA or nouveau module".to_string()
+            } else {
+                m.loaded.join(", ")
+            },
+            if m.nvidia_module_for.is_empty() {
+                "none found".to_string()
+            } else {
+                m.nvidia_module_for.join(", ")
+            },
+            m.running_kernel
+        ),
+        Err(why) => format!("kernel modules not read: {why}"),
+    };
+    format!("{pci}\n  {modules}")
 }
 
 /// What TensorFlow's own loader said, a line per library.

@@ -43,6 +43,46 @@ fn str_of<'a>(table: &'a toml::Table, key: &str) -> &'a str {
     table.get(key).and_then(|v| v.as_str()).unwrap_or("")
 }
 
+/// The profile's `[below]`: the PCI bus (`pci`: `ADDRESS=VENDOR:DEVICE:CLASS:DRIVER`
+/// entries, DRIVER empty for none), `proc/modules` (`modules`: names; the key
+/// absent, no such file), the running kernel (`kernel`) and the kernels with
+/// an NVIDIA module file (`module_files`).
+fn lay_out_below(d: &Path, below: &toml::Table) {
+    for function in str_of(below, "pci").split_whitespace() {
+        let (address, what) = function.split_once('=').unwrap();
+        let fields: Vec<&str> = what.split(':').collect();
+        let dir = d.join("sys/bus/pci/devices").join(address);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("vendor"), format!("0x{}\n", fields[0])).unwrap();
+        std::fs::write(dir.join("device"), format!("0x{}\n", fields[1])).unwrap();
+        std::fs::write(dir.join("class"), format!("{}\n", fields[2])).unwrap();
+        if !fields[3].is_empty() {
+            let driver = d.join("sys/bus/pci/drivers").join(fields[3]);
+            std::fs::create_dir_all(&driver).unwrap();
+            std::os::unix::fs::symlink(&driver, dir.join("driver")).unwrap();
+        }
+    }
+    if let Some(modules) = below.get("modules").and_then(|m| m.as_str()) {
+        std::fs::create_dir_all(d.join("proc")).unwrap();
+        let lines: String = modules
+            .split_whitespace()
+            .map(|m| format!("{m} 1048576 0 - Live 0x0000000000000000\n"))
+            .collect();
+        std::fs::write(d.join("proc/modules"), lines).unwrap();
+    }
+    let kernel = str_of(below, "kernel");
+    if !kernel.is_empty() {
+        std::fs::create_dir_all(d.join("proc/sys/kernel")).unwrap();
+        std::fs::write(d.join("proc/sys/kernel/osrelease"), format!("{kernel}\n")).unwrap();
+        std::fs::create_dir_all(d.join("lib/modules").join(kernel).join("kernel")).unwrap();
+    }
+    for other in str_of(below, "module_files").split_whitespace() {
+        let dkms = d.join("lib/modules").join(other).join("updates/dkms");
+        std::fs::create_dir_all(&dkms).unwrap();
+        std::fs::write(dkms.join("nvidia.ko.zst"), "").unwrap();
+    }
+}
+
 impl Machine {
     /// Lays out `fixtures/machines/NAME.toml` as a machine: /proc, /dev and
     /// the library directories.
@@ -81,6 +121,9 @@ impl Machine {
                 format!("NVRM version: NVIDIA UNIX x86_64 Kernel Module  {}  Tue Jan 1 00:00:00 UTC 2026\n", str_of(driver, "version")),
             )
             .unwrap();
+        }
+        if let Some(below) = profile.get("below").and_then(|b| b.as_table()) {
+            lay_out_below(d, below);
         }
         std::fs::create_dir_all(d.join("dev")).unwrap();
         for node in str_of(&profile, "dev_nodes").split_whitespace() {
@@ -706,4 +749,36 @@ fn device_files_the_user_cannot_open_are_a_fact() {
     if root_user {
         assert_eq!(facts["host"]["process"]["uid"], 65534);
     }
+}
+
+/// This machine's real `/sys`: it has a PCI bus and no NVIDIA GPU on it (CI
+/// never has one), so doctor's root cause is that, not a missing driver.
+#[test]
+fn doctor_on_this_machine_says_it_has_no_nvidia_gpu() {
+    let devices: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/bus/pci/devices")
+        .expect("this machine's /sys/bus/pci/devices is readable")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!devices.is_empty(), "this machine shows no PCI function");
+    for device in &devices {
+        let vendor = std::fs::read_to_string(device.join("vendor")).unwrap_or_default();
+        assert_ne!(
+            vendor.trim(),
+            "0x10de",
+            "{} is NVIDIA's: this test needs a machine without a GPU",
+            device.display()
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["doctor", "--format", "json", "--for-tensorflow", "2.20"])
+        .env_remove("GPUGATE_HOST_ROOT")
+        .output()
+        .unwrap();
+    assert_exit(&out, 101);
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = ids(&doctor, "error");
+    assert!(errors.contains("no-nvidia-gpu"), "{errors:?}");
+    assert!(!errors.contains("nvml-missing"), "{errors:?}");
+    let pci = &doctor["facts"]["host"]["below"]["pci"]["value"];
+    assert_eq!(pci["functions"], devices.len(), "{pci}");
 }

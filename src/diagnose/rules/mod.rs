@@ -15,6 +15,7 @@ use crate::version::Version;
 
 use super::family::Family;
 
+mod below;
 mod capability;
 mod driver;
 mod driver_version;
@@ -24,6 +25,7 @@ mod libraries;
 mod tensorflow;
 mod visibility;
 
+use below::*;
 use capability::*;
 use driver::*;
 use driver_version::*;
@@ -35,6 +37,21 @@ use tensorflow::*;
 use visibility::*;
 
 pub static RULES: &[Rule] = &[
+    Rule {
+        id: "no-nvidia-gpu",
+        family: Family::Driver,
+        judge: no_nvidia_gpu,
+    },
+    Rule {
+        id: "gpu-held-by-other-driver",
+        family: Family::Driver,
+        judge: gpu_held_by_other_driver,
+    },
+    Rule {
+        id: "nvidia-module-for-other-kernel",
+        family: Family::Driver,
+        judge: nvidia_module_for_other_kernel,
+    },
     Rule {
         id: "nvml-missing",
         family: Family::Driver,
@@ -245,10 +262,32 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
         &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
     ),
     ("device-nodes-not-accessible", &["nvml-no-permission"]),
+    // Below the driver: the root cause of a driver that does not answer.
+    ("no-nvidia-gpu", BELOW_THE_DRIVER),
+    ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
+    // No module for this kernel is why no driver holds the GPU.
+    (
+        "nvidia-module-for-other-kernel",
+        &[
+            "nvml-missing",
+            "driver-not-loaded",
+            "no-device-nodes",
+            "cuda-init-failed",
+            "gpu-held-by-other-driver",
+        ],
+    ),
     (
         "cudnn-incomplete",
         &["library-probe-crashed", "tensorflow-loader-crashed"],
     ),
+];
+
+/// What a machine whose NVIDIA kernel driver is absent shows above it.
+const BELOW_THE_DRIVER: &[&str] = &[
+    "nvml-missing",
+    "driver-not-loaded",
+    "no-device-nodes",
+    "cuda-init-failed",
 ];
 
 /// One finding; `diagnose` stamps it with its rule's id.

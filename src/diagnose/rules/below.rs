@@ -1,0 +1,149 @@
+//! Rules of the `Driver` family that read below the driver: the PCI bus and
+//! the kernel modules. Each names the root cause that the NVML and device
+//! node rules would only see the symptom of.
+
+use super::*;
+use crate::host::below::{Modules, PciBus, PciGpu};
+
+fn pci(f: &Facts) -> Option<&PciBus> {
+    f.host.below.pci.as_ref().ok()
+}
+
+fn modules(f: &Facts) -> Option<&Modules> {
+    f.host.below.modules.as_ref().ok()
+}
+
+/// No NVIDIA kernel driver answers (the symptom every rule below starts from).
+fn no_kernel_driver(f: &Facts) -> bool {
+    f.host.nvidia.is_err() && !f.host.wsl
+}
+
+fn label(gpu: &PciGpu) -> String {
+    format!("{} (device {})", gpu.address, gpu.device)
+}
+
+/// The machine has a PCI bus and no NVIDIA GPU on it: a CPU machine, a
+/// runner picked by the wrong label, an instance type without a GPU.
+/// Installing a driver would change nothing.
+pub(super) fn no_nvidia_gpu(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(bus) = pci(f) else {
+        return vec![];
+    };
+    if !no_kernel_driver(f) || !bus.nvidia.is_empty() || bus.functions == 0 {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "this machine has no NVIDIA GPU: none of the {} functions on its PCI bus is NVIDIA's",
+            bus.functions
+        ),
+        "run the job where there is a GPU: check the runner labels the job asks for (`runs-on:`, GitLab `tags:`), the Kubernetes node selector or `nvidia.com/gpu` request, or the cloud instance type; installing a driver here changes nothing".into(),
+        vec![
+            format!(
+                "{}/sys/bus/pci/devices: {} functions, none with vendor 0x10de",
+                root_prefix(f),
+                bus.functions
+            ),
+            kernel_driver_evidence(f),
+        ],
+    )
+}
+
+/// An NVIDIA GPU is on the bus, but another driver holds it (nouveau, a
+/// passthrough driver) or none does, and the NVIDIA module is not loaded.
+pub(super) fn gpu_held_by_other_driver(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(bus) = pci(f) else {
+        return vec![];
+    };
+    if !no_kernel_driver(f) || modules(f).is_some_and(Modules::nvidia_loaded) {
+        return vec![];
+    }
+    let held: Vec<&PciGpu> = bus
+        .nvidia
+        .iter()
+        .filter(|g| g.driver.as_deref() != Some("nvidia"))
+        .collect();
+    if held.is_empty() {
+        return vec![];
+    }
+    let holders: Vec<String> = held
+        .iter()
+        .map(|g| {
+            format!(
+                "{} held by {}",
+                label(g),
+                g.driver.as_deref().unwrap_or("no driver")
+            )
+        })
+        .collect();
+    let fix = match held[0].driver.as_deref() {
+        Some("nouveau") => "the open-source nouveau driver holds the GPU: blacklist it (`echo -e 'blacklist nouveau\\noptions nouveau modeset=0' > /etc/modprobe.d/blacklist-nouveau.conf`), rebuild the initramfs (`update-initramfs -u` or `dracut --force`), reboot, and install or load the NVIDIA driver".to_string(),
+        Some(passthrough @ ("vfio-pci" | "pci-stub")) => format!(
+            "{passthrough} holds the GPU for passthrough to a virtual machine: unbind it from {passthrough} (and remove it from the vfio-pci ids on the kernel command line) if this host should use it, or run the job inside the VM that owns it"
+        ),
+        _ => "no driver holds the GPU: load the NVIDIA module (`modprobe nvidia`; `dmesg | grep -i nvrm` says why it fails), or install the NVIDIA driver for this kernel".to_string(),
+    };
+    let mut evidence = holders.clone();
+    if let Some(m) = modules(f) {
+        evidence.push(format!(
+            "loaded modules: {}",
+            if m.loaded.is_empty() {
+                "no NVIDIA or nouveau module".to_string()
+            } else {
+                m.loaded.join(", ")
+            }
+        ));
+    }
+    evidence.push(kernel_driver_evidence(f));
+    finding(
+        Severity::Error,
+        format!(
+            "the NVIDIA driver does not hold this machine's GPU: {}",
+            holders.join("; ")
+        ),
+        fix,
+        evidence,
+    )
+}
+
+/// The NVIDIA module was built for another kernel than the running one
+/// (DKMS built it for the previous kernel; the new one booted without it).
+pub(super) fn nvidia_module_for_other_kernel(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(m) = modules(f) else {
+        return vec![];
+    };
+    if !no_kernel_driver(f)
+        || m.nvidia_loaded()
+        || m.nvidia_module_for.is_empty()
+        || m.nvidia_module_for.contains(&m.running_kernel)
+    {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "the NVIDIA kernel module exists only for kernel {}, and this machine runs {}",
+            m.nvidia_module_for.join(", "),
+            m.running_kernel
+        ),
+        format!(
+            "build it for the running kernel: install its headers (`apt-get install linux-headers-{}` or `dnf install kernel-devel-{}`) and run `dkms autoinstall`, then `modprobe nvidia`; or boot {}",
+            m.running_kernel,
+            m.running_kernel,
+            m.nvidia_module_for.last().map_or("", String::as_str)
+        ),
+        vec![
+            format!(
+                "{}/lib/modules/{}: no nvidia.ko",
+                root_prefix(f),
+                m.running_kernel
+            ),
+            format!("nvidia.ko found for: {}", m.nvidia_module_for.join(", ")),
+            kernel_driver_evidence(f),
+        ],
+    )
+}
