@@ -38,6 +38,8 @@ pub fn gpu(index: u32, name: &str, cc: (u32, u32)) -> Gpu {
         temperature_c: Field::Value(35),
         power_watts: Field::Value(70.0),
         throttle_reasons: Field::Value(vec!["gpu_idle".into()]),
+        compute_mode: Field::Value("default".into()),
+        unreachable: None,
         processes: Field::Value(vec![]),
     }
 }

@@ -31,7 +31,8 @@ pub enum Family {
     CpuFallback,
     /// TensorFlow loads but cannot create a session.
     TensorflowSession,
-    /// The GPU reports faults or a configuration that slows it.
+    /// The GPU reports faults, is out of reach, or is configured in a way
+    /// that slows it or refuses the job's CUDA context.
     GpuHealth,
     /// Other processes hold the GPU.
     GpuBusy,

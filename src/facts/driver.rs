@@ -5,7 +5,9 @@ use crate::compat::Capability;
 use crate::dl::Library;
 use crate::version::Version;
 use nvml_wrapper::Nvml;
-use nvml_wrapper::enum_wrappers::device::{EccCounter, MemoryError, TemperatureSensor};
+use nvml_wrapper::enum_wrappers::device::{
+    ComputeMode, EccCounter, MemoryError, TemperatureSensor,
+};
 use nvml_wrapper::error::NvmlError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -141,6 +143,25 @@ pub struct Gpu {
     /// Active clock throttle reasons, by NVML's names.
     pub throttle_reasons: Field<Vec<String>>,
     pub processes: Field<Vec<GpuProcess>>,
+    /// `default`, `exclusive_process`, `exclusive_thread` or `prohibited`:
+    /// whether a process may create a CUDA context where another has one.
+    #[serde(default = "compute_mode_unread")]
+    pub compute_mode: Field<String>,
+    /// Why NVML gave no handle for this GPU, told once (every field then
+    /// carries the same error): the GPU fell off the bus, or another error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<Unreachable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unreachable {
+    /// NVML_ERROR_GPU_IS_LOST: "GPU has fallen off the bus" (Xid 79).
+    pub lost: bool,
+    pub error: String,
+}
+
+fn compute_mode_unread() -> Field<String> {
+    Field::Error("not read by this gpugate".into())
 }
 
 impl Gpu {
@@ -342,8 +363,14 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
     let device = match nvml.device_by_index(index) {
         Ok(d) => d,
         Err(e) => {
+            let unreachable = Unreachable {
+                lost: matches!(e, NvmlError::GpuLost),
+                error: e.to_string(),
+            };
             let e = format!("no handle for this GPU: {e}");
             return Gpu {
+                compute_mode: Field::Error(e.clone()),
+                unreachable: Some(unreachable),
                 index,
                 name: Field::Error(e.clone()),
                 uuid: Field::Error(e.clone()),
@@ -397,6 +424,16 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
     };
     Gpu {
         index,
+        compute_mode: Field::from_nvml(device.compute_mode().map(|m| {
+            match m {
+                ComputeMode::Default => "default",
+                ComputeMode::ExclusiveThread => "exclusive_thread",
+                ComputeMode::Prohibited => "prohibited",
+                ComputeMode::ExclusiveProcess => "exclusive_process",
+            }
+            .to_string()
+        })),
+        unreachable: None,
         name: Field::from_nvml(device.name()),
         uuid: Field::from_nvml(device.uuid()),
         pci_bus_id: Field::from_nvml(device.pci_info().map(|p| p.bus_id)),

@@ -84,6 +84,17 @@ pub fn facts_text(facts: &Facts) -> String {
                 d.library
             );
             for g in &d.gpus {
+                // Nothing else can be read of it: one line, not a field each.
+                if let Some(u) = &g.unreachable {
+                    let _ = writeln!(
+                        out,
+                        "  GPU {}: {}: {}",
+                        g.index,
+                        if u.lost { "LOST" } else { "UNREACHABLE" },
+                        u.error
+                    );
+                    continue;
+                }
                 let mem = g.memory.value().map_or(state(&g.memory), |m| {
                     format!("{} MiB total, {} MiB free", m.total_mib, m.free_mib)
                 });
@@ -105,6 +116,7 @@ pub fn facts_text(facts: &Facts) -> String {
                     field(&g.mig_enabled),
                     field(&g.persistence_mode)
                 );
+                let _ = writeln!(out, "    compute mode {}", field(&g.compute_mode));
                 if g.mig_enabled.value() == Some(&true) {
                     let devices = match &g.mig_devices {
                         Field::Value(d) if d.is_empty() => {

@@ -1,6 +1,7 @@
 //! Rules of the `GpuHealth`, `GpuBusy` and `Mig` families: the GPUs' own state.
 
 use super::*;
+use crate::facts::driver::Gpu;
 
 pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
@@ -124,7 +125,7 @@ pub(super) fn gpu_busy(e: &Evidence) -> Vec<Finding> {
     finding(
         Severity::Warning,
         "other processes hold GPU contexts: tests share memory and compute with them, and timings are not representative".into(),
-        "wait for or stop those processes, or give the runner exclusive GPUs (one job per GPU, or `nvidia-smi -c EXCLUSIVE_PROCESS`)".into(),
+        "wait for or stop those processes, or give each job GPUs of its own (one job per GPU on the runner; on Kubernetes, `nvidia.com/gpu` requests); do not make the GPU EXCLUSIVE_PROCESS while others hold it, which stops the job's CUDA context instead".into(),
         busy,
     )
 }
@@ -175,5 +176,137 @@ pub(super) fn mig_without_devices(e: &Evidence) -> Vec<Finding> {
             indexes.join(",")
         ),
         evidence,
+    )
+}
+
+/// NVML hands out no handle for a GPU: it fell off the bus
+/// (NVML_ERROR_GPU_IS_LOST, Xid 79) or is otherwise out of reach. A GPU
+/// nothing could be read of is an error, never health.
+pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let gone: Vec<&Gpu> = driver
+        .gpus
+        .iter()
+        .filter(|g| g.unreachable.is_some())
+        .collect();
+    if gone.is_empty() {
+        return vec![];
+    }
+    // The bus addresses the nvidia driver holds that no reachable GPU has.
+    let reached: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter_map(|g| g.pci_bus_id.value().map(|b| b.to_ascii_lowercase()))
+        .collect();
+    let silent: Vec<String> = f
+        .host
+        .below
+        .pci
+        .as_ref()
+        .map(|bus| {
+            bus.nvidia
+                .iter()
+                .filter(|g| g.driver.as_deref() == Some("nvidia"))
+                .filter(|g| {
+                    !reached
+                        .iter()
+                        .any(|r| r.ends_with(&g.address.to_ascii_lowercase()))
+                })
+                .map(|g| g.address.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let lost = gone
+        .iter()
+        .any(|g| g.unreachable.as_ref().is_some_and(|u| u.lost));
+    let evidence: Vec<String> = gone
+        .iter()
+        .map(|g| {
+            format!(
+                "NVML, GPU {}: {}",
+                g.index,
+                g.unreachable.as_ref().map_or("", |u| u.error.as_str())
+            )
+        })
+        .chain((!silent.is_empty()).then(|| {
+            format!(
+                "bound to the nvidia driver on the PCI bus but not reachable: {}",
+                silent.join(", ")
+            )
+        }))
+        .collect();
+    let which = gone
+        .iter()
+        .map(|g| format!("GPU {}", g.index))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at = if silent.is_empty() {
+        String::new()
+    } else {
+        format!(" (bus {})", silent.join(", "))
+    };
+    finding(
+        Severity::Error,
+        if lost {
+            format!("{which}{at} has fallen off the bus: NVML reports it lost (Xid 79), and nothing can run on it")
+        } else {
+            format!("NVML cannot reach {which}{at}: nothing could be read of it, so nothing can be judged healthy")
+        },
+        "drain this machine and reset the GPU (`nvidia-smi -r -i INDEX` where supported, with no process on it) or reboot; `dmesg | grep -i xid` says what happened (Xid 79: fallen off the bus, often power, thermal or a PCIe link fault); if it recurs, have the GPU serviced".into(),
+        evidence,
+    )
+}
+
+/// A compute mode that refuses the job's CUDA context: PROHIBITED always,
+/// EXCLUSIVE_PROCESS (or _THREAD) while another process holds the GPU.
+/// TensorFlow then fails with CUDA_ERROR_DEVICE_UNAVAILABLE ("all
+/// CUDA-capable devices are busy or unavailable").
+pub(super) fn gpu_compute_mode_blocks(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let me = std::process::id();
+    let blocked: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter_map(|g| {
+            let mode = g.compute_mode.value()?;
+            let others: Vec<String> = g
+                .processes
+                .value()
+                .map(|p| {
+                    p.iter()
+                        .filter(|p| p.pid != me)
+                        .map(|p| format!("pid {}", p.pid))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match mode.as_str() {
+                "prohibited" => Some(format!("{}: compute mode PROHIBITED", g.label())),
+                "exclusive_process" | "exclusive_thread" if !others.is_empty() => Some(format!(
+                    "{}: compute mode {}, held by {}",
+                    g.label(),
+                    mode.to_ascii_uppercase(),
+                    others.join(", ")
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    if blocked.is_empty() {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "the compute mode lets no new CUDA context onto {}: TensorFlow fails with CUDA_ERROR_DEVICE_UNAVAILABLE (all CUDA-capable devices are busy or unavailable)",
+            if blocked.len() == 1 { "this GPU" } else { "these GPUs" }
+        ),
+        "wait for or stop the process that holds an exclusive GPU, or set the mode back to DEFAULT (`nvidia-smi -c DEFAULT -i INDEX`, as root); on Kubernetes, let the device plugin give each pod its own GPUs".into(),
+        blocked,
     )
 }

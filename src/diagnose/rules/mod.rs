@@ -228,6 +228,16 @@ pub static RULES: &[Rule] = &[
         judge: mig_without_devices,
     },
     Rule {
+        id: "gpu-unreachable",
+        family: Family::GpuHealth,
+        judge: gpu_unreachable,
+    },
+    Rule {
+        id: "gpu-compute-mode-blocks",
+        family: Family::GpuHealth,
+        judge: gpu_compute_mode_blocks,
+    },
+    Rule {
         id: "gpu-busy",
         family: Family::GpuBusy,
         judge: gpu_busy,
@@ -262,6 +272,7 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
         &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
     ),
     ("device-nodes-not-accessible", &["nvml-no-permission"]),
+    ("gpu-compute-mode-blocks", &["gpu-busy"]),
     // Below the driver: the root cause of a driver that does not answer.
     ("no-nvidia-gpu", BELOW_THE_DRIVER),
     ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
