@@ -244,8 +244,43 @@ pub fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `text` as one Markdown table cell: HTML escaped (GitHub renders tags in
-/// cells), pipes escaped, on one line.
+/// `text` as one Markdown table cell, on one line and inert: HTML escaped
+/// (GitHub renders tags in cells), control characters dropped (a lone CR
+/// ends a line for CommonMark; ESC sequences reach terminals), and the
+/// characters that would end the cell or start a link, an image or a code
+/// span escaped (a backslash too, or `\|` would escape it instead).
 pub fn markdown_cell(text: &str) -> String {
-    html_escape(text).replace('|', "\\|").replace('\n', " ")
+    let mut cell = String::with_capacity(text.len());
+    for c in html_escape(text).chars() {
+        match c {
+            '\n' | '\r' | '\t' => cell.push(' '),
+            c if c.is_control() => {}
+            '\\' | '|' | '[' | ']' | '`' => {
+                cell.push('\\');
+                cell.push(c);
+            }
+            c => cell.push(c),
+        }
+    }
+    cell
+}
+
+/// `text` without control characters but newlines and tabs: what another
+/// tool's report may carry into a terminal, a log or a page.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\r' => '\n',
+                c if c.is_control() && c != '\n' && c != '\t' => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
 }

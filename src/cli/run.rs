@@ -14,6 +14,9 @@ use crate::suite::{self, BUILTIN};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The most test threads a run may ask for.
+const MAX_TEST_THREADS: usize = 256;
+
 /// The report replaces whatever regular file is at its path, so a path that
 /// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
 /// suites is refused before anything runs.
@@ -29,13 +32,19 @@ fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), String
             crate::text::file_kind(&meta)
         ));
     }
-    let target = path.canonicalize().ok();
-    for s in suites {
-        if target.is_some() && Path::new(&s.file).canonicalize().ok() == target {
-            return Err(format!("is the suite `{}` of this run", s.name));
-        }
+    match suite_at(path, suites) {
+        Some(name) => Err(format!("is the suite `{name}` of this run")),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The name of the run's suite whose file is at `path`, if one is.
+fn suite_at<'a>(path: &Path, suites: &'a [suite::Suite]) -> Option<&'a str> {
+    let target = path.canonicalize().ok()?;
+    suites
+        .iter()
+        .find(|s| Path::new(&s.file).canonicalize().ok().as_ref() == Some(&target))
+        .map(|s| s.name.as_str())
 }
 
 /// Runs the suites; with `record`, only their throughput checks, whose
@@ -62,6 +71,15 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     }
     if args.harness.test_threads == Some(0) {
         return Err(Failure::usage("--test-threads must be at least 1"));
+    }
+    // Each test thread is started before any signal is looked at, and each
+    // may hold a TensorFlow worker: a million of them is not a run.
+    if let Some(n) = args.harness.test_threads
+        && n > MAX_TEST_THREADS
+    {
+        return Err(Failure::usage(format!(
+            "--test-threads {n} is more than {MAX_TEST_THREADS}"
+        )));
     }
     report_path_usable(&args.junit, &suites)
         .map_err(|why| Failure::usage(format!("--junit {}: {why}", args.junit.display())))?;
@@ -92,6 +110,9 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     super::install_signal_handlers();
 
     let host = HostFacts::gather(&args.probe.host_root);
+    // The job summary is appended to; never to one of the run's suites.
+    let summary_is_suite = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .and_then(|path| suite_at(Path::new(&path), &suites).map(str::to_string));
     let mut plan = crate::plan::plan(suites, args.timeout, &host);
     if record.is_some() {
         plan.checks
@@ -122,7 +143,7 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     let bus = if harness.list {
         Bus::new(Vec::new())
     } else {
-        reporters(&args, record, console)?
+        reporters(&args, record, console, summary_is_suite.as_deref())?
     }
     .shared();
     let to_stderr = json.then(crate::procs::StdoutToStderr::start);
@@ -137,7 +158,12 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
 /// The reporters of a run, in the order they hear each event: the files
 /// first (attachments before the JUnit report that links them), then what
 /// prints the verdict.
-fn reporters(args: &RunArgs, record: Option<&Path>, console: Console) -> Result<Bus, Failure> {
+fn reporters(
+    args: &RunArgs,
+    record: Option<&Path>,
+    console: Console,
+    summary_is_suite: Option<&str>,
+) -> Result<Bus, Failure> {
     let ci = |name: &str| std::env::var(name).as_deref() == Ok("true");
     let mut reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(report::attachments::Writer::new(&args.junit)),
@@ -155,7 +181,17 @@ fn reporters(args: &RunArgs, record: Option<&Path>, console: Console) -> Result<
         reporters.push(Box::<report::json::Document>::default());
     }
     if ci("GITHUB_ACTIONS") {
-        let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+        let summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+            .map(PathBuf::from)
+            .filter(|path| {
+                if let Some(name) = summary_is_suite {
+                    eprintln!(
+                        "warning: GITHUB_STEP_SUMMARY {} is the suite `{name}` of this run: no job summary is appended to it",
+                        path.display()
+                    );
+                }
+                summary_is_suite.is_none()
+            });
         reporters.push(Box::new(report::github::Actions::new(console, summary)));
     }
     Ok(Bus::new(reporters))

@@ -43,7 +43,8 @@ pub fn failure_text(outcome: &Outcome) -> String {
 /// command: a check's output could forge annotations, or `::stop-commands::`
 /// would silence gpugate's own. Such lines are printed behind `| `.
 fn neutralize_workflow_commands(text: &str) -> String {
-    text.split_inclusive('\n')
+    // The runner reads lines as .NET's ReadLine does: a lone CR ends one too.
+    text.split_inclusive(['\n', '\r'])
         .map(|line| {
             if line.trim_start().starts_with("::") {
                 format!("| {line}")

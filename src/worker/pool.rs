@@ -104,7 +104,7 @@ impl Pool {
             exe,
             tensorflow: RwLock::new(tensorflow),
             lanes: Mutex::new(HashMap::new()),
-            max_tensorflow_workers: parallel.max(1) + 2,
+            max_tensorflow_workers: parallel.max(1).saturating_add(2),
         }
     }
 

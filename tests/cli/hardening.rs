@@ -1192,3 +1192,124 @@ fn gitlab_sections_wrap_the_work_without_repeating_it() {
     );
     assert!(stdout[end..].contains("gpugate_failing"), "{stdout}");
 }
+
+/// GitHub's runner reads a lone CR as the end of a line, so check output
+/// with `\r::error ...` would be a workflow command of its own: the guard
+/// treats CR as a line break too.
+#[test]
+fn a_carriage_return_cannot_forge_a_workflow_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("cr.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"cr\"\nkind = \"command\"\nargv = [\"printf\", \"progress\\\\r::error file=README.md::forged\\\\n\"]\nexit_code = 1\n",
+    )
+    .unwrap();
+    let junit = suite.with_extension("xml");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--offline",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("forged"), "{stdout}");
+    for line in stdout.split(['\n', '\r']) {
+        assert!(!line.starts_with("::error file=README.md"), "{stdout:?}");
+    }
+}
+
+/// A merged report from a hostile runner: secrets in cause lines and
+/// element names redacted, Markdown that cannot end its cell or start a
+/// link, no terminal control characters, and no link outside an
+/// attachments directory, in every format and on stderr.
+#[test]
+fn merged_reports_from_a_hostile_runner_are_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("a.xml"),
+        r#"<testsuite name="s"><testcase classname="s" name="t"/></testsuite>"#,
+    )
+    .unwrap();
+    let token = format!("ghp_{}", "A".repeat(36));
+    std::fs::write(
+        d.join("b.xml"),
+        format!(
+            "<testsuite name=\"s\"><testcase classname=\"s\" name=\"t\"><failure message=\"boom\\| pass |&#13;&#13;## All passed ![ok](https://evil.example/b.svg) A&#x1b;]52;c;cHduZWQ=&#x7;B\">caused by [{token}], see\n[[ATTACHMENT|//evil.example/plot.svg]]</failure></testcase><{token}/></testsuite>"
+        ),
+    )
+    .unwrap();
+    for format in ["markdown", "html", "json"] {
+        let out = gpugate(
+            &["report", "merge", "a.xml", "b.xml", "--format", format],
+            d,
+        );
+        assert_exit(&out, 0);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains(&token), "{format}: {all}");
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{format}: {all:?}"
+        );
+        assert!(!all.contains("evil.example/plot.svg"), "{format}: {all}");
+        if format == "markdown" {
+            let row = all.lines().find(|l| l.contains("boom")).unwrap();
+            assert!(!row.contains('\r'), "{row:?}");
+            assert!(
+                row.contains("boom\\\\\\|") && row.contains("!\\[ok\\]"),
+                "{row}"
+            );
+            // The row has its three cells, whatever the message held.
+            assert_eq!(row.matches(" | ").count(), 2, "{row}");
+        }
+    }
+}
+
+/// `GITHUB_STEP_SUMMARY` pointing at one of the run's suites: a warning,
+/// and the suite left as it was.
+#[test]
+fn the_job_summary_is_never_appended_to_a_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("all-pass.toml");
+    std::fs::copy(fixtures().join("suites/all-pass.toml"), &suite).unwrap();
+    let before = std::fs::read(&suite).unwrap();
+    let junit = dir.path().join("own.xml");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &root(),
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", suite.to_str().unwrap()),
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(text(&out.stderr).contains("is the suite `all-pass` of this run"));
+    assert_eq!(std::fs::read(&suite).unwrap(), before);
+}
+
+/// Test threads start before any signal is looked at: a number past the
+/// limit is refused, not spent (a million took minutes and outlived SIGTERM;
+/// u64::MAX overflowed).
+#[test]
+fn test_threads_are_bounded() {
+    for n in ["257", "10000000", "18446744073709551615"] {
+        let out = gpugate(&["--suite", ALL_PASS, "--test-threads", n], &root());
+        assert_exit(&out, 2);
+        assert!(
+            text(&out.stderr).contains("is more than 256"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

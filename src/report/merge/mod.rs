@@ -134,7 +134,7 @@ impl Matrix {
                 row.attachments[i] = case
                     .attachments
                     .iter()
-                    .map(|a| Self::beside_report(&run.file, a))
+                    .filter_map(|a| Self::beside_report(&run.file, a))
                     .collect();
             }
         }
@@ -145,20 +145,23 @@ impl Matrix {
     /// beside the report, named in the report as its run's path; the report may
     /// have moved since (a CI artifact), so the directory is taken beside the
     /// report file as merge was given it.
-    fn beside_report(report: &str, attachment: &str) -> String {
+    /// None for anything but a file in a `*-attachments` directory: a report
+    /// from elsewhere must not make the matrix link to another site or to
+    /// an arbitrary path (`//host/x`, `/etc/...`).
+    fn beside_report(report: &str, attachment: &str) -> Option<String> {
         let path = Path::new(attachment);
         let dir = path.parent().and_then(Path::file_name);
         match (dir, path.file_name()) {
-            (Some(dir), Some(name)) if dir.to_string_lossy().ends_with("-attachments") => {
+            (Some(dir), Some(name)) if dir.to_string_lossy().ends_with("-attachments") => Some(
                 Path::new(report)
                     .parent()
                     .unwrap_or(Path::new(""))
                     .join(dir)
                     .join(name)
                     .display()
-                    .to_string()
-            }
-            _ => attachment.to_string(),
+                    .to_string(),
+            ),
+            _ => None,
         }
     }
 

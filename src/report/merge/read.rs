@@ -34,8 +34,15 @@ pub struct JunitFile {
 impl JunitFile {
     /// The reports may come from anywhere, gpugate or not: what they carry
     /// is scrubbed like everything gpugate prints, before any renderer sees it.
+    /// Secrets redacted and control characters replaced in everything read
+    /// from the report, for every format and stderr alike.
     pub fn scrub(&mut self) {
-        use crate::redact::scrub_in_place;
+        let scrub_in_place = |text: &mut String| {
+            crate::redact::scrub_in_place(text);
+            if let std::borrow::Cow::Owned(clean) = crate::text::printable(text) {
+                *text = clean;
+            }
+        };
         self.properties = std::mem::take(&mut self.properties)
             .into_iter()
             .map(|(mut k, mut v)| {
@@ -49,7 +56,15 @@ impl JunitFile {
             scrub_in_place(&mut case.name);
             scrub_in_place(&mut case.message);
             case.attachments.iter_mut().for_each(scrub_in_place);
+            case.causes.iter_mut().for_each(scrub_in_place);
         }
+        self.ignored = std::mem::take(&mut self.ignored)
+            .into_iter()
+            .map(|(mut name, n)| {
+                scrub_in_place(&mut name);
+                (name, n)
+            })
+            .collect();
     }
 }
 
@@ -80,10 +95,21 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
 
 /// What a case's failure text and output say beyond its status: the root
 /// causes gpugate names and the files it attached.
+/// A diagnosis id as gpugate writes them (`cudnn-wrong-major`): anything
+/// else in a `caused by [...]` line is another tool's text, not a cause.
+fn is_diagnosis_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn read_case_text(case: &mut Case, text: &str) {
     for line in text.lines() {
         if let Some(rest) = line.trim_start().strip_prefix("caused by [")
             && let Some((id, _)) = rest.split_once(']')
+            && is_diagnosis_id(id)
             && !case.causes.iter().any(|c| c == id)
         {
             case.causes.push(id.to_string());
