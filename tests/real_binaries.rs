@@ -348,6 +348,48 @@ fn tensorflow_2_18_and_2_20_pass_tensorflow_s_loader() {
     assert_eq!(loader_failures(&doctor), ["libcusolver.so.11"]);
 }
 
+/// TensorFlow 2.16.1 (tensorflow/tensorflow#63362): its framework library,
+/// which holds the loader, reaches only nvidia/cuda_runtime/lib; the other
+/// libraries sit beside it, where gpugate's search finds them and
+/// TensorFlow's loader does not. Judged from the loader, cuBLAS and the rest
+/// cannot be loaded, and the fix names their directories.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn tensorflow_2_16_loads_only_the_cuda_runtime_through_its_runpath() {
+    let real = real_dir();
+    let doctor = loader_of(&real.join("tf-2.16.1/tensorflow"), &[]);
+    assert_eq!(doctor["facts"]["tensorflow"]["build"]["version"], "2.16.1");
+    let failures = loader_failures(&doctor);
+    for soname in [
+        "libcublas.so.12",
+        "libcublasLt.so.12",
+        "libcufft.so.11",
+        "libcusolver.so.11",
+        "libcusparse.so.12",
+    ] {
+        assert!(
+            failures.contains(&soname.to_string()),
+            "{soname}: {failures:?}"
+        );
+        // gpugate's own search finds it beside TensorFlow all the same.
+        assert!(!library(&doctor["facts"], soname)["resolved"].is_null());
+    }
+    assert!(
+        !failures.contains(&"libcudart.so.12".to_string()),
+        "{failures:?}"
+    );
+    let finding = diagnosis(&doctor, "tensorflow-loader-cannot-load");
+    let text = finding.to_string();
+    assert!(
+        text.contains("reaches only nvidia/{cuda_runtime}/lib"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nvidia/cublas/lib") && text.contains("nvidia/cusolver/lib"),
+        "{text}"
+    );
+}
+
 /// The default stack as pip lays it out, hard-linked into a directory of
 /// the test's own (beside the real binaries, on their file system), for a
 /// test to change one package in.

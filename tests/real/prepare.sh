@@ -4,8 +4,8 @@
 # reuse what is there. Nothing is installed on the machine:
 #   cache/        gpugate's own provisioned CUDA stacks: the default release
 #                 (2.20.0) and 2.21.0, whose RUNPATH misses cuSOLVER
-#   tf-2.18.1/    TensorFlow 2.18.1's libraries and build_info.py from its
-#                 wheel, beside a hard-linked copy of the 2.20.0 stack's nvidia/
+#   tf-2.18.1/, tf-2.16.1/  those releases' libraries and build_info.py from
+#                 their wheels, beside a hard-linked copy of the 2.20.0 stack's nvidia/
 #   cpu-cache/    the 2.21.0 CPU build
 #   cudnn-9.1/, cudnn-9.3/  real, older cuDNNs (nvidia-cudnn-cu12==9.1.0.70,
 #                 ==9.3.0.75), unpacked
@@ -76,12 +76,18 @@ unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/li
 #     whose RUNPATH is judged), beside the default stack's NVIDIA libraries.
 unpack tensorflow==2.18.1 "$real/tf-2.18.1" tensorflow/libtensorflow_cc.so.2 \
   tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py
-if [ ! -d "$real/tf-2.18.1/nvidia" ]; then
-  default_stack=$(dirname "$(dirname "$default_library")")
-  cp -al "$default_stack/nvidia" "$real/tf-2.18.1/nvidia.partial" 2>/dev/null \
-    || cp -a "$default_stack/nvidia" "$real/tf-2.18.1/nvidia.partial"
-  mv "$real/tf-2.18.1/nvidia.partial" "$real/tf-2.18.1/nvidia"
-fi
+#     And 2.16.1's, whose framework library's RUNPATH reaches only
+#     nvidia/cuda_runtime/lib.
+unpack tensorflow==2.16.1 "$real/tf-2.16.1" tensorflow/libtensorflow_cc.so.2 \
+  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py
+default_stack=$(dirname "$(dirname "$default_library")")
+for env in tf-2.18.1 tf-2.16.1; do
+  if [ ! -d "$real/$env/nvidia" ]; then
+    cp -al "$default_stack/nvidia" "$real/$env/nvidia.partial" 2>/dev/null \
+      || cp -a "$default_stack/nvidia" "$real/$env/nvidia.partial"
+    mv "$real/$env/nvidia.partial" "$real/$env/nvidia"
+  fi
+done
 
 # 3. Debian 12's driver user space, from a copy of this machine's apt sources
 #    with non-free added (the machine's own sources are never changed).
