@@ -33,8 +33,26 @@ impl Baselines {
             .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| format!("failed to parse the baseline file {}: {e}", path.display()))
+        let baselines: Baselines = toml::from_str(&text)
+            .map_err(|e| format!("failed to parse the baseline file {}: {e}", path.display()))?;
+        // A floor of a fraction of NaN, zero or less can never be missed.
+        if let Some((i, e)) = baselines
+            .entries
+            .iter()
+            .enumerate()
+            .find(|(_, e)| !(e.value.is_finite() && e.value > 0.0))
+        {
+            return Err(format!(
+                "the baseline file {}: entry {} ({}, size {}, {}) has value {}; a baseline must be a positive number, or no measurement could ever fall short of it",
+                path.display(),
+                i + 1,
+                e.model,
+                e.size,
+                e.measure,
+                e.value
+            ));
+        }
+        Ok(baselines)
     }
 
     /// A missing file is an empty set, for recording into a new file.
@@ -116,5 +134,29 @@ mod tests {
         std::fs::write(&path, "[[baseline]]\nmodel = 1\n").unwrap();
         let e = Baselines::load(&path).unwrap_err();
         assert!(e.contains("baseline.toml") && e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn a_baseline_that_can_never_be_missed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.toml");
+        for value in ["nan", "0.0", "-1.5", "-inf", "inf"] {
+            std::fs::write(
+                &path,
+                format!("[[baseline]]\nmodel = \"H100\"\nsize = 4096\nmeasure = \"float32_tflops\"\nvalue = {value}\n"),
+            )
+            .unwrap();
+            let err = Baselines::load(&path).unwrap_err();
+            assert!(
+                err.contains("entry 1 (H100, size 4096, float32_tflops)"),
+                "{value}: {err}"
+            );
+        }
+        std::fs::write(
+            &path,
+            "[[baseline]]\nmodel = \"H100\"\nsize = 4096\nmeasure = \"float32_tflops\"\nvalue = 51.2\n",
+        )
+        .unwrap();
+        assert_eq!(Baselines::load(&path).unwrap().entries.len(), 1);
     }
 }

@@ -19,6 +19,29 @@ pub const VISIBILITY_VARS: &[&str] = &[
 /// libnvidia-ml), relative to the root.
 pub const WSL_LIB_DIR: &str = "usr/lib/wsl/lib";
 
+/// The elements of a library search path (`LD_LIBRARY_PATH`) that are not
+/// absolute: an empty one (`/opt/lib:`, what `$LD_LIBRARY_PATH:/x` gives
+/// when it was unset) or a relative one makes the loader search the working
+/// directory, which in CI is the checked-out, perhaps untrusted, repository.
+pub fn relative_search_elements(value: &str) -> Vec<String> {
+    value
+        .split(':')
+        .filter(|e| !e.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `LD_LIBRARY_PATH` with only its absolute elements, for the processes in
+/// which gpugate loads libraries; None where it needs no change.
+pub fn absolute_search_path(value: &std::ffi::OsStr) -> Option<std::ffi::OsString> {
+    let text = value.to_string_lossy();
+    if relative_search_elements(&text).is_empty() {
+        return None;
+    }
+    let kept: Vec<&str> = text.split(':').filter(|e| e.starts_with('/')).collect();
+    Some(kept.join(":").into())
+}
+
 /// Whether `root` is WSL 2's: its GPU is reached through `/dev/dxg`.
 pub fn is_wsl(root: &Path) -> bool {
     root.join("dev/dxg").exists()
@@ -332,5 +355,18 @@ mod tests {
             fs::write(root.path().join("dev").join(n), "").unwrap();
         }
         assert_eq!(dev_nodes(root.path()), ["nvidia0", "nvidiactl"]);
+    }
+
+    #[test]
+    fn relative_and_empty_search_elements_are_found_and_dropped() {
+        assert_eq!(relative_search_elements("/a:/b"), Vec::<String>::new());
+        assert_eq!(relative_search_elements("/nonexistent:"), [""]);
+        assert_eq!(relative_search_elements("lib:/a::."), ["lib", "", "."]);
+        assert_eq!(absolute_search_path("/a:/b".as_ref()), None);
+        assert_eq!(
+            absolute_search_path("/nonexistent::lib:/b".as_ref()),
+            Some("/nonexistent:/b".into())
+        );
+        assert_eq!(absolute_search_path(":".as_ref()), Some("".into()));
     }
 }

@@ -30,7 +30,7 @@ pub enum PipError {
 /// stack is about 2.3 GB).
 pub const TIMEOUT_VAR: &str = "GPUGATE_PROVISION_TIMEOUT";
 
-fn timeout() -> Duration {
+pub fn timeout() -> Duration {
     let seconds = std::env::var(TIMEOUT_VAR)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

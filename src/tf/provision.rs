@@ -50,6 +50,17 @@ pub enum ProvisionError {
         "{0} names no `{CUDA_EXTRA}` extra in its METADATA, so gpugate cannot tell which NVIDIA libraries it needs"
     )]
     NoCudaExtra(String),
+    #[error(
+        "another gpugate (pid {holder}) has held {lock} for {seconds}s, longer than {var} allows; if that run is stopped or frozen, end it (or remove the lock once no gpugate runs)",
+        var = super::pip::TIMEOUT_VAR
+    )]
+    LockWait {
+        lock: PathBuf,
+        holder: String,
+        seconds: u64,
+    },
+    #[error("interrupted while waiting for another gpugate's provisioning ({0})")]
+    LockInterrupted(PathBuf),
     #[error("failed to write the cache entry {path}: {source}")]
     Io {
         path: PathBuf,
@@ -93,18 +104,41 @@ impl EntryLock {
             .write(true)
             .open(path)
             .map_err(io_err(path))?;
-        // SAFETY: flock on a descriptor this function owns.
-        let busy = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
-        if busy {
+        // SAFETY: flock on a descriptor this function owns, never blocking:
+        // the wait is polled, so a signal or the provisioning timeout ends
+        // it (a holder that is stopped or frozen would hold it for ever).
+        let try_lock =
+            || unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !try_lock() {
+            let holder = fs::read_to_string(path)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "unknown".into());
             say(&format!(
-                "gpugate: waiting for another gpugate provisioning the same entry ({})",
+                "gpugate: waiting for another gpugate (pid {holder}) provisioning the same entry ({})",
                 path.display()
             ));
-            // SAFETY: as above; blocking until the other run is done.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(io_err(path)(std::io::Error::last_os_error()));
+            let started = std::time::Instant::now();
+            let limit = super::pip::timeout();
+            while !try_lock() {
+                if crate::procs::is_cancelled() {
+                    return Err(ProvisionError::LockInterrupted(path.to_path_buf()));
+                }
+                if started.elapsed() > limit {
+                    return Err(ProvisionError::LockWait {
+                        lock: path.to_path_buf(),
+                        holder,
+                        seconds: started.elapsed().as_secs(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }
+        // The holder's PID, for a run that waits on it to name.
+        let _ = file.set_len(0);
+        let _ =
+            std::io::Write::write_all(&mut &file, format!("{}\n", std::process::id()).as_bytes());
         Ok(EntryLock { _held: file })
     }
 }

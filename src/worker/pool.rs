@@ -194,6 +194,18 @@ impl Pool {
             // A panic's message is worth more in a crash report's tail than its backtrace.
             .env("RUST_BACKTRACE", "0")
             .envs(lane.env());
+        // Libraries load here: never from the working directory, which an
+        // empty or relative LD_LIBRARY_PATH element would search.
+        if let Some(path) = std::env::var_os("LD_LIBRARY_PATH")
+            .as_deref()
+            .and_then(crate::host::absolute_search_path)
+        {
+            if path.is_empty() {
+                command.env_remove("LD_LIBRARY_PATH");
+            } else {
+                command.env("LD_LIBRARY_PATH", path);
+            }
+        }
         let mut child = procs::spawn(command)
             .map_err(|e| format!("failed to start worker {}: {e}", self.exe.display()))?;
         let log = Arc::new(StderrLog::default());

@@ -1313,3 +1313,103 @@ fn test_threads_are_bounded() {
         );
     }
 }
+
+/// `LD_LIBRARY_PATH="/nonexistent:"` (appended to while unset) makes the
+/// loader search the working directory: a libnvidia-ml.so.1 planted in the
+/// checkout must not run in gpugate's workers, and the run says why.
+#[test]
+fn an_empty_library_path_element_loads_nothing_from_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = d.join("planted.c");
+    let marker = d.join("planted-ran");
+    std::fs::write(
+        &source,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void ran(void) {{ FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f); }}\nint nvmlInit_v2(void) {{ return 0; }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let status = super::c_compiler()
+        .to_command()
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(d.join("libnvidia-ml.so.1"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = super::gpugate_env(
+        &["doctor", "--format", "json", "--for-tensorflow", "2.20"],
+        d,
+        &[("LD_LIBRARY_PATH", "/nonexistent:")],
+    );
+    assert!(!marker.exists(), "a library in the working directory ran");
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doctor["diagnoses"]
+            .to_string()
+            .contains("ld-library-path-searches-cwd"),
+        "{doctor}"
+    );
+}
+
+/// Another run holding the provisioning lock (stopped, frozen, or a paused
+/// pod sharing the cache): the wait ends at GPUGATE_PROVISION_TIMEOUT
+/// naming the lock and its holder, and SIGTERM ends it at once.
+#[test]
+fn waiting_for_another_provisioning_is_bounded_and_interruptible() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let downloads = cache.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let lock = downloads.join(format!("{}-cpu.lock", gpugate::tf::DEFAULT_VERSION));
+    std::fs::write(&lock, "4242\n").unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "120"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cache_env = cache.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = super::gpugate_env(
+        &["fetch-tensorflow", "--cpu"],
+        &root(),
+        &[
+            ("GPUGATE_CACHE_DIR", cache_env),
+            ("GPUGATE_PROVISION_TIMEOUT", "2"),
+        ],
+    );
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert_exit(&out, 101);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("(pid 4242)") && err.contains("GPUGATE_PROVISION_TIMEOUT"),
+        "{err}"
+    );
+
+    let mut waiting = std::process::Command::new(super::BIN)
+        .args(["fetch-tensorflow", "--cpu"])
+        .env("GPUGATE_CACHE_DIR", cache_env)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(waiting.id() as i32, libc::SIGTERM) };
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed().as_secs() < 10,
+            "SIGTERM did not end the wait"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(143));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}

@@ -172,7 +172,15 @@ impl Machine {
     pub fn gpugate(&self, args: &[&str]) -> Output {
         let ld_path: Vec<String> = str_of(&self.profile, "ld_library_path")
             .split(':')
-            .map(|p| self.root().join(p).display().to_string())
+            // An empty element stays empty: the working directory, as the
+            // loader reads it.
+            .map(|p| {
+                if p.is_empty() {
+                    String::new()
+                } else {
+                    self.root().join(p).display().to_string()
+                }
+            })
             .collect();
         let mut cmd = Command::new(BIN);
         cmd.args(args)

@@ -769,3 +769,36 @@ pub(super) fn cudnn_mixed(e: &Evidence) -> Vec<Finding> {
         evidence,
     )
 }
+
+/// LD_LIBRARY_PATH with an empty or relative element: every program that
+/// loads libraries (TensorFlow included) searches its working directory,
+/// which in CI holds the checked-out, perhaps untrusted, repository.
+/// gpugate's own workers drop those elements.
+pub(super) fn ld_library_path_searches_cwd(e: &Evidence) -> Vec<Finding> {
+    let Some(value) = e.facts.host.var("LD_LIBRARY_PATH") else {
+        return vec![];
+    };
+    let relative = crate::host::relative_search_elements(value);
+    if relative.is_empty() {
+        return vec![];
+    }
+    let shown: Vec<String> = relative
+        .iter()
+        .map(|e| {
+            if e.is_empty() {
+                "an empty element".to_string()
+            } else {
+                format!("`{e}`")
+            }
+        })
+        .collect();
+    finding(
+        Severity::Warning,
+        format!(
+            "LD_LIBRARY_PATH has {}: TensorFlow and every other program load libraries from their working directory through it (a planted libcudnn.so.9 or libnvidia-ml.so.1 in a checked-out repository would run); gpugate's own workers leave it out",
+            shown.join(" and ")
+        ),
+        "append without leaving an empty element: `export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda/lib64`, and use absolute directories only".into(),
+        vec![format!("LD_LIBRARY_PATH={value}")],
+    )
+}

@@ -213,6 +213,11 @@ pub static RULES: &[Rule] = &[
         judge: session_failed,
     },
     Rule {
+        id: "ld-library-path-searches-cwd",
+        family: Family::LibraryShadowed,
+        judge: ld_library_path_searches_cwd,
+    },
+    Rule {
         id: "library-shadowed",
         family: Family::LibraryShadowed,
         judge: library_shadowed,

@@ -9,7 +9,7 @@ pub use read::{JunitFile, read};
 pub use render::{html, json, markdown};
 
 use crate::outcome::Status;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// One report, one column.
@@ -58,6 +58,26 @@ pub struct Change {
 pub struct Matrix {
     pub runs: Vec<Run>,
     pub rows: Vec<Row>,
+    /// Per run, the tests it reported more than once, and how many times.
+    pub duplicates: Vec<BTreeMap<String, usize>>,
+}
+
+/// How bad an outcome is, for keeping the worst of a test reported twice.
+fn severity(status: Status) -> u8 {
+    match status {
+        Status::Pass => 0,
+        Status::Skip => 1,
+        Status::Fail => 2,
+        Status::Error => 3,
+    }
+}
+
+fn case_name(group: &str, name: &str) -> String {
+    if group.is_empty() {
+        name.to_string()
+    } else {
+        format!("{group}::{name}")
+    }
 }
 
 /// Labels a report from its properties.
@@ -109,6 +129,7 @@ impl Matrix {
         // Rows in first-seen order, found by name in constant time: a
         // nightly matrix merges hundreds of thousands of cases.
         let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut duplicates: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); runs.len()];
         for (i, run) in runs.iter().enumerate() {
             for case in &run.junit.cases {
                 let key = (case.group.clone(), case.name.clone());
@@ -124,6 +145,16 @@ impl Matrix {
                     rows.len() - 1
                 });
                 let row = &mut rows[at];
+                // A test reported twice (retries, parametrised tests) keeps
+                // its worst outcome: a later pass must not hide a failure.
+                if let Some(earlier) = row.cells[i] {
+                    *duplicates[i]
+                        .entry(case_name(&case.group, &case.name))
+                        .or_insert(1) += 1;
+                    if severity(earlier) >= severity(case.status) {
+                        continue;
+                    }
+                }
                 row.cells[i] = Some(case.status);
                 if matches!(case.status, Status::Fail | Status::Error) {
                     if !case.message.is_empty() {
@@ -138,7 +169,11 @@ impl Matrix {
                     .collect();
             }
         }
-        Matrix { runs, rows }
+        Matrix {
+            runs,
+            rows,
+            duplicates,
+        }
     }
 
     /// Where an attachment is now: gpugate writes them to `REPORT-attachments/`
@@ -237,6 +272,21 @@ impl Matrix {
                     .collect();
                 format!("{}: ignored {}", r.file, parts.join(", "))
             })
+            .chain(
+                self.runs
+                    .iter()
+                    .zip(&self.duplicates)
+                    .filter(|(_, d)| !d.is_empty())
+                    .map(|(r, d)| {
+                        let parts: Vec<String> =
+                            d.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+                        format!(
+                            "{}: reported more than once, the worst outcome kept: {}",
+                            r.file,
+                            parts.join(", ")
+                        )
+                    }),
+            )
             .collect()
     }
 }
@@ -296,6 +346,25 @@ broke &lt;here&gt;</failure><system-out>[[ATTACHMENT|out/{runner}-attachments/gp
                 ),
             ),
         ])
+    }
+
+    /// Retries and parametrised tests report a test twice: the worst
+    /// outcome stays, in either order, and the reader is told.
+    #[test]
+    fn a_test_reported_twice_keeps_its_worst_outcome() {
+        for cases in [
+            r#"<testcase classname="s" name="t"><failure message="m"/></testcase><testcase classname="s" name="t"/>"#,
+            r#"<testcase classname="s" name="t"/><testcase classname="s" name="t"><failure message="m"/></testcase>"#,
+        ] {
+            let junit = read(&format!("<testsuite name=\"s\">{cases}</testsuite>")).unwrap();
+            let m = Matrix::new(vec![("r.xml".into(), junit)]);
+            assert_eq!(m.rows.len(), 1);
+            assert_eq!(m.rows[0].cells[0], Some(Status::Fail));
+            assert_eq!(
+                m.ignored(),
+                ["r.xml: reported more than once, the worst outcome kept: s::t ×2"]
+            );
+        }
     }
 
     #[test]
