@@ -248,6 +248,16 @@ fn expand_strings(
     Ok(())
 }
 
+/// Control characters and Unicode's format characters (zero-width, bidi
+/// controls, the soft hyphen, the byte-order mark).
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+}
+
 fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteError> {
     let span = item.span();
     let line = ctx.line_of(span.start);
@@ -287,6 +297,18 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     if common_spec.name.trim().is_empty() || common_spec.name.contains('\n') {
         let at = table.get("name").map(|v| v.span()).unwrap_or(span.clone());
         return Err(ctx.error(at, "check `name` must be one non-empty line"));
+    }
+    // Two names that differ only in a tab, a zero-width or a bidi control
+    // look the same everywhere they are shown, and are two test cases.
+    if let Some(c) = common_spec.name.chars().find(|c| invisible(*c)) {
+        let at = table.get("name").map(|v| v.span()).unwrap_or(span.clone());
+        return Err(ctx.error(
+            at,
+            format!(
+                "check `name` has an invisible character (U+{:04X}): names must read as they are",
+                c as u32
+            ),
+        ));
     }
 
     let specific_de = ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(specific)));

@@ -132,6 +132,10 @@ pub fn entry_version(entry: &Path) -> Option<String> {
 /// when the entry is provisioned; sizes on every use, so a truncated or
 /// replaced library is caught instead of crashing a worker with SIGBUS.
 pub fn verify(entry: &Path) -> Result<(), String> {
+    // Whoever can write the directory that holds the entry can swap it.
+    if let Some(holder) = entry.parent() {
+        trusted(holder)?;
+    }
     trusted(entry)?;
     let record = record(entry)?;
     for wheel in &record.wheels {
@@ -181,4 +185,27 @@ pub fn usable_entries(root: &Path, preferred: &Path) -> (Vec<PathBuf>, Vec<(Path
         }
     });
     (entries, rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_in_a_directory_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let entry = root.path().join("tensorflow/2.20.0-cpu");
+        std::fs::create_dir_all(&entry).unwrap();
+        std::fs::write(
+            entry.join("gpugate-entry.json"),
+            r#"{"package": "tensorflow-cpu", "version": "2.20.0", "wheels": []}"#,
+        )
+        .unwrap();
+        assert_eq!(verify(&entry), Ok(()));
+        let holder = root.path().join("tensorflow");
+        std::fs::set_permissions(&holder, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = verify(&entry).unwrap_err();
+        assert!(err.contains("tensorflow can be written by other users"), "{err}");
+    }
 }
