@@ -548,6 +548,41 @@ fn each_cudnn_copy_is_read_with_its_own_sub_libraries() {
     }
 }
 
+/// `nvidia-cudnn-cu11` over the cu12 one: the same soname and version 9.3.0,
+/// built for CUDA 11.8; only cudnnGetCudartVersion tells, and it is named.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn cudnn_built_for_cuda_11_is_named() {
+    let real = real_dir();
+    let env = stack_with_cudnn(&real, "cudnn-cu11-9.3");
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    let cudnn = library(&doctor["facts"], "libcudnn.so.9");
+    assert_eq!(version(&cudnn["resolved"]), "9.3.0", "{cudnn}");
+    assert_eq!(cudnn["built_for_cuda"], "11.8", "{cudnn}");
+    let finding = diagnosis(&doctor, "cudnn-built-for-other-cuda");
+    assert_eq!(finding["severity"], "error");
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("uninstall -y nvidia-cudnn-cu11"),
+        "{finding}"
+    );
+    // The cu12 build of the same release is not named.
+    let env = stack_with_cudnn(&real, "cudnn-9.3");
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    let built_for = library(&doctor["facts"], "libcudnn.so.9")["built_for_cuda"].clone();
+    assert!(
+        built_for.as_str().unwrap().starts_with("12."),
+        "{built_for}"
+    );
+    assert!(
+        !doctor["diagnoses"]
+            .to_string()
+            .contains("cudnn-built-for-other-cuda")
+    );
+}
+
 /// Only another cuDNN's sub-libraries on LD_LIBRARY_PATH: the 9.3 shim the
 /// loader resolves runs 9.1's engines. A mixed cuDNN is an error.
 #[test]

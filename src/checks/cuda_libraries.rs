@@ -186,6 +186,7 @@ mod tests {
             probe_crashed: None,
             missing_parts: vec![],
             foreign_parts: vec![],
+            built_for_cuda: None,
         }
     }
 

@@ -38,6 +38,11 @@ pub struct LibraryFact {
     /// directory than its own (LD_LIBRARY_PATH's copy): a mixed cuDNN.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_parts: Vec<PathBuf>,
+    /// cuDNN only: the CUDA release the resolved cuDNN was built for
+    /// (`cudnnGetCudartVersion`): `nvidia-cudnn-cu11` and `-cu12` ship the
+    /// same soname and version, for different CUDA majors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_for_cuda: Option<Version>,
 }
 
 impl LibraryFact {
@@ -65,6 +70,7 @@ impl LibraryFact {
             probe_crashed: Some(why),
             missing_parts: Vec::new(),
             foreign_parts: Vec::new(),
+            built_for_cuda: None,
         }
     }
 }
@@ -173,6 +179,7 @@ fn probe_one(
         probe_crashed: None,
         missing_parts: Vec::new(),
         foreign_parts: Vec::new(),
+        built_for_cuda: None,
     };
     let opened = match Library::open(&need.soname) {
         Ok(lib) => Some((lib, "loader".to_string())),
@@ -210,6 +217,7 @@ fn probe_one(
         let version = library_version(&lib, need.role);
         if need.role == Role::Cudnn {
             fact.foreign_parts = foreign_cudnn_parts(&path, &need.soname);
+            fact.built_for_cuda = cudnn_cuda(&lib);
         }
         fact.resolved = Some(Copy { path, version });
         if need.role == Role::Driver {
@@ -425,6 +433,18 @@ pub fn library_version(lib: &Library, role: Role) -> Option<Version> {
             }
         }
     }
+}
+
+/// The CUDA release a cuDNN was built for: `cudnnGetCudartVersion()`, in
+/// CUDA's encoding (11080 = 11.8).
+fn cudnn_cuda(lib: &Library) -> Option<Version> {
+    // SAFETY: `size_t cudnnGetCudartVersion(void)`, as cuDNN documents it.
+    let value = unsafe {
+        let f: unsafe extern "C" fn() -> usize =
+            std::mem::transmute(lib.symbol("cudnnGetCudartVersion")?);
+        f()
+    };
+    Version::from_cuda_int(value as i64)
 }
 
 /// cuDNN 8: major×1000 + minor×100 + patch; cuDNN 9: major×10000 + minor×100 + patch.

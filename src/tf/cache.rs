@@ -206,6 +206,9 @@ mod tests {
         let holder = root.path().join("tensorflow");
         std::fs::set_permissions(&holder, std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = verify(&entry).unwrap_err();
-        assert!(err.contains("tensorflow can be written by other users"), "{err}");
+        assert!(
+            err.contains("tensorflow can be written by other users"),
+            "{err}"
+        );
     }
 }

@@ -319,6 +319,7 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         "library-probe-crashed",
         "cudnn-incomplete",
         "cudnn-mixed",
+        "cudnn-built-for-other-cuda",
     ]
     .into_iter()
     .map(String::from)

@@ -70,6 +70,8 @@ PY
 #    cuSPARSE and cuSOLVER need.
 unpack nvidia-cudnn-cu12==9.1.0.70 "$real/cudnn-9.1" nvidia/cudnn/lib/
 unpack nvidia-cudnn-cu12==9.3.0.75 "$real/cudnn-9.3" nvidia/cudnn/lib/
+# The same cuDNN release built for CUDA 11 (same soname, same version).
+unpack nvidia-cudnn-cu11==9.3.0.75 "$real/cudnn-cu11-9.3" nvidia/cudnn/lib/
 unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/lib/
 
 # 2b. TensorFlow 2.18.1's own files (its framework library holds the loader

@@ -802,3 +802,39 @@ pub(super) fn ld_library_path_searches_cwd(e: &Evidence) -> Vec<Finding> {
         vec![format!("LD_LIBRARY_PATH={value}")],
     )
 }
+
+/// The cuDNN the loader resolves was built for another CUDA major than the
+/// build's (`nvidia-cudnn-cu11` installed over the cu12 one: the same
+/// soname and version, so nothing else tells them apart); its
+/// sub-libraries need that CUDA's cuBLAS.
+pub(super) fn cudnn_built_for_other_cuda(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let (Some(lib), Some(cuda)) = (f.library(Role::Cudnn), f.tensorflow.build.cuda.as_ref()) else {
+        return vec![];
+    };
+    let (Some(copy), Some(built_for)) = (lib.resolved.as_ref(), lib.built_for_cuda.as_ref()) else {
+        return vec![];
+    };
+    if built_for.major() == cuda.major() {
+        return vec![];
+    }
+    let wrong = format!("nvidia-cudnn-cu{}", built_for.major());
+    finding(
+        Severity::Error,
+        format!(
+            "the cuDNN the loader finds was built for CUDA {built_for}, and {} uses CUDA {}: its sub-libraries need CUDA {}'s libraries",
+            f.tensorflow.build.describe(),
+            cuda.major(),
+            built_for.major()
+        ),
+        format!(
+            "replace it with the CUDA {} build: `python3 -m pip uninstall -y {wrong} && python3 -m pip install --force-reinstall {}` (both packages install the same files)",
+            cuda.major(),
+            pinned_package("cudnn", cuda.major(), &lib.soname)
+        ),
+        vec![format!(
+            "{}: cudnnGetCudartVersion() says CUDA {built_for}",
+            describe_copy(copy)
+        )],
+    )
+}

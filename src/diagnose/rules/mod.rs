@@ -168,6 +168,11 @@ pub static RULES: &[Rule] = &[
         judge: cudnn_incomplete,
     },
     Rule {
+        id: "cudnn-built-for-other-cuda",
+        family: Family::Cudnn,
+        judge: cudnn_built_for_other_cuda,
+    },
+    Rule {
         id: "cudnn-mixed",
         family: Family::LibraryShadowed,
         judge: cudnn_mixed,
@@ -638,6 +643,7 @@ mod tests {
             probe_crashed: None,
             missing_parts: vec![],
             foreign_parts: vec![],
+            built_for_cuda: None,
         }
     }
 
