@@ -87,6 +87,59 @@ impl LoaderCheck {
     }
 }
 
+/// What the asking worker is about to do, written alone on a stderr line
+/// before each step: where it dies is the last step it wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Calling TensorFlow's whole check (its demangled name).
+    Calling(String),
+    /// The whole check returned; whether with OK.
+    Answered { check: String, ok: bool },
+    /// Asking the loader for one library.
+    Asking(String),
+    /// The first call into a library the loader loaded.
+    Reading(String),
+}
+
+const STEP_PREFIX: &str = "gpugate loader step: ";
+
+impl Step {
+    fn say(&self) {
+        eprintln!("{}", self.line());
+    }
+
+    fn line(&self) -> String {
+        let what = match self {
+            Step::Calling(check) => format!("calling {check}"),
+            Step::Answered { check, ok } => {
+                format!("answered {} {check}", if *ok { "OK" } else { "error" })
+            }
+            Step::Asking(soname) => format!("asking {soname}"),
+            Step::Reading(soname) => format!("reading {soname}"),
+        };
+        format!("{STEP_PREFIX}{what}")
+    }
+
+    /// The step a stderr line announces, if it is one.
+    pub fn parse(line: &str) -> Option<Step> {
+        let rest = line.strip_prefix(STEP_PREFIX)?;
+        let (verb, arg) = rest.split_once(' ')?;
+        Some(match verb {
+            "calling" => Step::Calling(arg.into()),
+            "answered" => {
+                let (ok, check) = arg.split_once(' ')?;
+                Step::Answered {
+                    check: check.into(),
+                    ok: ok == "OK",
+                }
+            }
+            "asking" => Step::Asking(arg.into()),
+            "reading" => Step::Reading(arg.into()),
+            _ => return None,
+        })
+    }
+}
+
 /// The framework library beside a TensorFlow library (`libtensorflow_cc.so.2`,
 /// `libtensorflow.so.2`, or a symlink to one): where the loader lives.
 pub fn framework_beside(library: &Path) -> Option<PathBuf> {
@@ -208,7 +261,7 @@ pub fn ask(framework: &Path, needs: &[Need]) -> LoaderOutcome {
         };
     }
     let verdict = whole.map(|(address, name)| {
-        eprintln!("gpugate: calling {name}");
+        Step::Calling(name.into()).say();
         let mut word: usize = 0;
         // SAFETY: the exported function takes no argument and returns an
         // absl::Status through the hidden pointer.
@@ -217,10 +270,11 @@ pub fn ask(framework: &Path, needs: &[Need]) -> LoaderOutcome {
             call(&mut word);
         }
         let ok = status_ok(word);
-        eprintln!(
-            "gpugate: {name} answered {}",
-            if ok { "OK" } else { "an error" }
-        );
+        Step::Answered {
+            check: name.into(),
+            ok,
+        }
+        .say();
         (name, ok)
     });
     let libraries: Vec<LoaderLibrary> = covered
@@ -241,7 +295,7 @@ pub fn ask(framework: &Path, needs: &[Need]) -> LoaderOutcome {
 
 fn ask_one(lib: &Library, need: &Need) -> LoaderLibrary {
     let symbol = per_library(need.role).expect("filtered on a per-library function");
-    eprintln!("gpugate: asking TensorFlow's loader for {}", need.soname);
+    Step::Asking(need.soname.clone()).say();
     let mut answer = StatusOrHandle {
         status: 0,
         handle: std::ptr::null_mut(),
@@ -273,7 +327,7 @@ fn ask_one(lib: &Library, need: &Need) -> LoaderLibrary {
         if let Some(path) = &found.path
             && let Ok(same) = Library::open(&path.to_string_lossy())
         {
-            eprintln!("gpugate: reading the version of {}", need.soname);
+            Step::Reading(need.soname.clone()).say();
             found.version = crate::facts::libraries::library_version(&same, need.role);
             same.keep();
         }
@@ -353,6 +407,29 @@ mod tests {
         assert!(
             matches!(&outcome, LoaderOutcome::Unsupported { why } if why.contains("TryDlopenCUDALibraries")),
             "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn step_lines_read_back_as_they_were_written() {
+        for step in [
+            Step::Calling("tsl::internal::DsoLoader::TryDlopenCUDALibraries()".into()),
+            Step::Answered {
+                check: "tsl::internal::DsoLoader::TryDlopenCUDALibraries()".into(),
+                ok: true,
+            },
+            Step::Answered {
+                check: "x()".into(),
+                ok: false,
+            },
+            Step::Asking("libcudnn.so.9".into()),
+            Step::Reading("libcudnn.so.9".into()),
+        ] {
+            assert_eq!(Step::parse(&step.line()), Some(step));
+        }
+        assert_eq!(
+            Step::parse("Invalid handle. Cannot load symbol cudnnGetVersion"),
+            None
         );
     }
 }

@@ -199,28 +199,31 @@ pub fn loader(
             // The worker says what it does before each step: the last step
             // named is where it died, and whether TensorFlow's own check had
             // answered by then.
-            let step = tail.lines().rev().find_map(|l| {
-                l.strip_prefix("gpugate: asking TensorFlow's loader for ")
-                    .map(|lib| format!("while TensorFlow's loader loaded {lib}"))
-                    .or_else(|| {
-                        l.strip_prefix("gpugate: reading the version of ").map(|lib| {
-                            format!("at the first call into {lib}, which TensorFlow's loader had loaded")
-                        })
-                    })
-                    .or_else(|| l.strip_prefix("gpugate: calling ").map(|f| format!("in {f}")))
+            let steps: Vec<loader::Step> = tail.lines().filter_map(loader::Step::parse).collect();
+            let step = steps.iter().rev().find_map(|step| match step {
+                loader::Step::Asking(lib) => {
+                    Some(format!("while TensorFlow's loader loaded {lib}"))
+                }
+                loader::Step::Reading(lib) => Some(format!(
+                    "at the first call into {lib}, which TensorFlow's loader had loaded"
+                )),
+                loader::Step::Calling(check) => Some(format!("in {check}")),
+                loader::Step::Answered { .. } => None,
             });
-            let answered = tail
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("gpugate: ")
-                        .filter(|r| r.contains(" answered "))
+            let answered = steps
+                .iter()
+                .find_map(|step| match step {
+                    loader::Step::Answered { check, ok } => Some(format!(
+                        " ({check} had answered {})",
+                        if *ok { "OK" } else { "with an error" }
+                    )),
+                    _ => None,
                 })
-                .map(|r| format!(" ({r})"))
                 .unwrap_or_default();
             // Its own step lines are not evidence.
             let evidence: String = tail
                 .lines()
-                .filter(|l| !l.starts_with("gpugate: "))
+                .filter(|l| loader::Step::parse(l).is_none())
                 .collect::<Vec<_>>()
                 .join("\n");
             let evidence = crate::text::last_lines(&evidence, 6);
