@@ -483,6 +483,10 @@ fn cudnn_without_its_sub_libraries_is_an_error_not_silence() {
     assert!(text.contains("--force-reinstall"), "{text}");
     let errors = diagnoses(&doctor, "error");
     assert!(!errors.contains(&"cudnn-missing".to_string()), "{errors:?}");
+    // Told once, by the rule that names the missing parts.
+    for symptom in ["library-probe-crashed", "tensorflow-loader-crashed"] {
+        assert!(!errors.contains(&symptom.to_string()), "{errors:?}");
+    }
 }
 
 /// The default stack with its cuDNN swapped for another real one.

@@ -118,7 +118,7 @@ impl Spec {
                 }
                 None
             }
-            Some((check, LoaderOutcome::Failed { why })) => {
+            Some((check, LoaderOutcome::Failed { why, .. })) => {
                 return Verdict::error(format!(
                     "TensorFlow's own library loader in {} did not answer: {why}",
                     check.framework.display()
@@ -164,30 +164,11 @@ facts_kind! {
 mod tests {
     use super::*;
     use crate::checks::testing::{facts_with_driver, spec};
-    use crate::facts::libraries::{Copy, LibraryFact};
+    use crate::facts::libraries::LibraryFact;
     use crate::outcome::Status;
-    use crate::version::v;
 
-    pub fn lib(soname: &str, role: Role, version: Option<&str>) -> LibraryFact {
-        LibraryFact {
-            role,
-            soname: soname.into(),
-            resolved: version.map(|ver| Copy {
-                path: format!("/opt/lib/{soname}").into(),
-                version: Some(v(ver)),
-            }),
-            via: version.map(|_| "loader".into()),
-            error: version.is_none().then(|| {
-                format!("{soname}: cannot open shared object file: No such file or directory")
-            }),
-            copies: vec![],
-            other_versions: vec![],
-            driver_api: None,
-            probe_crashed: None,
-            missing_parts: vec![],
-            foreign_parts: vec![],
-            built_for_cuda: None,
-        }
+    fn lib(soname: &str, role: Role, version: Option<&str>) -> LibraryFact {
+        crate::checks::testing::library_fact("/opt/lib", soname, role, version)
     }
 
     #[test]
@@ -282,6 +263,7 @@ mod tests {
         assert!(verdict.message.contains("no loader function"));
 
         facts.tensorflow.loader = loader(LoaderOutcome::Failed {
+            library: Some("libcudnn.so.9".into()),
             why: "crashed: SIGSEGV while loading libcudnn.so.9".into(),
         });
         let verdict = spec::<Spec>("").judge(&facts);

@@ -91,3 +91,32 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         libraries_error: None,
     }
 }
+
+/// A library as the probe reports it: found in `dir` at `version`, or (None)
+/// not found, with the loader's error.
+pub fn library_fact(
+    dir: &str,
+    soname: &str,
+    role: crate::compat::Role,
+    version: Option<&str>,
+) -> crate::facts::libraries::LibraryFact {
+    crate::facts::libraries::LibraryFact {
+        role,
+        soname: soname.into(),
+        resolved: version.map(|ver| crate::facts::libraries::Copy {
+            path: format!("{dir}/{soname}").into(),
+            version: Some(v(ver)),
+        }),
+        via: version.map(|_| "loader".into()),
+        error: version.is_none().then(|| {
+            format!("{soname}: cannot open shared object file: No such file or directory")
+        }),
+        copies: vec![],
+        other_versions: vec![],
+        driver_api: None,
+        probe_crashed: None,
+        missing_parts: vec![],
+        foreign_parts: vec![],
+        built_for_cuda: None,
+    }
+}

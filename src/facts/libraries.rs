@@ -30,10 +30,10 @@ pub struct LibraryFact {
     /// worker (the signal or timeout and the worker's last lines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_crashed: Option<String>,
-    /// cuDNN only: the sub-libraries its `libcudnn.so.N` loads by soname
-    /// that are missing from its directory (read from files).
+    /// cuDNN only: the sub-libraries its `libcudnn.so.N` loads at its first
+    /// call that are missing from its directory (read from files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub missing_parts: Vec<String>,
+    pub missing_parts: Vec<PathBuf>,
     /// cuDNN only: sub-libraries the resolved shim loaded from another
     /// directory than its own (LD_LIBRARY_PATH's copy): a mixed cuDNN.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -92,7 +92,9 @@ pub struct DriverApi {
 pub fn search_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
-        dirs.extend(std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()));
+        // An empty or relative element is the working directory, which
+        // gpugate's workers never search (host::absolute_search_path).
+        dirs.extend(std::env::split_paths(&paths).filter(|p| p.is_absolute()));
     }
     dirs.extend(extra.iter().cloned());
     dirs.extend(ld_so_conf_dirs(Path::new("/etc/ld.so.conf")));
@@ -327,10 +329,11 @@ fn foreign_cudnn_parts(shim: &Path, soname: &str) -> Vec<PathBuf> {
 }
 
 /// Which of cuDNN's sub-libraries are missing beside `soname` in `dir`.
-pub fn missing_cudnn_parts(dir: &Path, soname: &str) -> Vec<String> {
+pub fn missing_cudnn_parts(dir: &Path, soname: &str) -> Vec<PathBuf> {
     cudnn_parts(soname)
         .into_iter()
-        .filter(|name| !dir.join(name).exists())
+        .map(|name| dir.join(name))
+        .filter(|path| !path.exists())
         .collect()
 }
 

@@ -38,8 +38,12 @@ pub enum LoaderOutcome {
     },
     /// This TensorFlow exports no loader function gpugate knows how to call.
     Unsupported { why: String },
-    /// Asking crashed or hung the worker; `why` names the last library tried.
-    Failed { why: String },
+    /// Asking crashed or hung the worker; `library` is the one it was
+    /// loading or calling into then, where it had got that far.
+    Failed {
+        library: Option<String>,
+        why: String,
+    },
 }
 
 /// One library as TensorFlow's loader found it.
@@ -236,6 +240,7 @@ pub fn ask(framework: &Path, needs: &[Need]) -> LoaderOutcome {
         Ok(lib) => lib,
         Err(e) => {
             return LoaderOutcome::Failed {
+                library: None,
                 why: format!("{} does not load: {e}", framework.display()),
             };
         }

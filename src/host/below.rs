@@ -59,7 +59,7 @@ impl Modules {
 }
 
 impl Below {
-    /// Nothing read: for facts made up by tests and `--list`.
+    /// Nothing read: the host of facts made up by the checks' tests.
     pub fn unread() -> Below {
         Below {
             pci: Err("not read".into()),

@@ -320,7 +320,7 @@ fn loader_line(check: &LoaderCheck) -> String {
             text
         }
         LoaderOutcome::Unsupported { why } => format!("{head}: could not be asked: {why}"),
-        LoaderOutcome::Failed { why } => format!("{head}: did not answer: {why}"),
+        LoaderOutcome::Failed { why, .. } => format!("{head}: did not answer: {why}"),
     }
 }
 

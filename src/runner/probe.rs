@@ -114,10 +114,7 @@ pub fn libraries(
             None => libraries::first_dir_holding(&search, &fact.soname),
         };
         if let Some(dir) = dir {
-            fact.missing_parts = libraries::missing_cudnn_parts(&dir, &fact.soname)
-                .into_iter()
-                .map(|name| dir.join(name).display().to_string())
-                .collect();
+            fact.missing_parts = libraries::missing_cudnn_parts(&dir, &fact.soname);
         }
     }
     let error = (!crashed.is_empty()).then(|| crashed.join("; "));
@@ -228,6 +225,10 @@ pub fn loader(
                 .join("\n");
             let evidence = crate::text::last_lines(&evidence, 6);
             LoaderOutcome::Failed {
+                library: steps.iter().rev().find_map(|step| match step {
+                    loader::Step::Asking(lib) | loader::Step::Reading(lib) => Some(lib.clone()),
+                    _ => None,
+                }),
                 why: match step {
                     Some(step) => format!("{how} {step}{answered}\n{evidence}"),
                     None => format!("{how}\n{evidence}"),

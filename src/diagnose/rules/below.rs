@@ -61,10 +61,14 @@ pub(super) fn gpu_held_by_other_driver(e: &Evidence) -> Vec<Finding> {
     if !no_kernel_driver(f) || modules(f).is_some_and(Modules::nvidia_loaded) {
         return vec![];
     }
+    // No driver holding a GPU because the module exists only for another
+    // kernel is `nvidia-module-for-other-kernel`'s to tell.
+    let module_elsewhere = module_only_for_other_kernels(f).is_some();
     let held: Vec<&PciGpu> = bus
         .nvidia
         .iter()
         .filter(|g| g.driver.as_deref() != Some("nvidia"))
+        .filter(|g| !(g.driver.is_none() && module_elsewhere))
         .collect();
     if held.is_empty() {
         return vec![];
@@ -111,18 +115,22 @@ pub(super) fn gpu_held_by_other_driver(e: &Evidence) -> Vec<Finding> {
 
 /// The NVIDIA module was built for another kernel than the running one
 /// (DKMS built it for the previous kernel; the new one booted without it).
+/// The modules, where no NVIDIA module is loaded and `nvidia.ko` exists only
+/// for kernels other than the running one.
+fn module_only_for_other_kernels(f: &Facts) -> Option<&Modules> {
+    modules(f).filter(|m| {
+        no_kernel_driver(f)
+            && !m.nvidia_loaded()
+            && !m.nvidia_module_for.is_empty()
+            && !m.nvidia_module_for.contains(&m.running_kernel)
+    })
+}
+
 pub(super) fn nvidia_module_for_other_kernel(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let Some(m) = modules(f) else {
+    let Some(m) = module_only_for_other_kernels(f) else {
         return vec![];
     };
-    if !no_kernel_driver(f)
-        || m.nvidia_loaded()
-        || m.nvidia_module_for.is_empty()
-        || m.nvidia_module_for.contains(&m.running_kernel)
-    {
-        return vec![];
-    }
     finding(
         Severity::Error,
         format!(

@@ -102,6 +102,8 @@ pub(super) fn gpu_busy(e: &Evidence) -> Vec<Finding> {
     let busy: Vec<String> = driver
         .gpus
         .iter()
+        // A GPU whose mode refuses the job is `gpu-compute-mode-blocks`'.
+        .filter(|g| blocking_mode(g).is_none())
         .filter_map(|g| {
             let procs: Vec<String> = g
                 .processes
@@ -260,6 +262,32 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
     )
 }
 
+/// Why `gpu`'s compute mode refuses a new CUDA context, if it does.
+fn blocking_mode(gpu: &Gpu) -> Option<String> {
+    let me = std::process::id();
+    let mode = gpu.compute_mode.value()?;
+    let others: Vec<String> = gpu
+        .processes
+        .value()
+        .map(|p| {
+            p.iter()
+                .filter(|p| p.pid != me)
+                .map(|p| format!("pid {}", p.pid))
+                .collect()
+        })
+        .unwrap_or_default();
+    match mode.as_str() {
+        "prohibited" => Some(format!("{}: compute mode PROHIBITED", gpu.label())),
+        "exclusive_process" | "exclusive_thread" if !others.is_empty() => Some(format!(
+            "{}: compute mode {}, held by {}",
+            gpu.label(),
+            mode.to_ascii_uppercase(),
+            others.join(", ")
+        )),
+        _ => None,
+    }
+}
+
 /// A compute mode that refuses the job's CUDA context: PROHIBITED always,
 /// EXCLUSIVE_PROCESS (or _THREAD) while another process holds the GPU.
 /// TensorFlow then fails with CUDA_ERROR_DEVICE_UNAVAILABLE ("all
@@ -269,34 +297,7 @@ pub(super) fn gpu_compute_mode_blocks(e: &Evidence) -> Vec<Finding> {
     let Some(driver) = f.driver.found() else {
         return vec![];
     };
-    let me = std::process::id();
-    let blocked: Vec<String> = driver
-        .gpus
-        .iter()
-        .filter_map(|g| {
-            let mode = g.compute_mode.value()?;
-            let others: Vec<String> = g
-                .processes
-                .value()
-                .map(|p| {
-                    p.iter()
-                        .filter(|p| p.pid != me)
-                        .map(|p| format!("pid {}", p.pid))
-                        .collect()
-                })
-                .unwrap_or_default();
-            match mode.as_str() {
-                "prohibited" => Some(format!("{}: compute mode PROHIBITED", g.label())),
-                "exclusive_process" | "exclusive_thread" if !others.is_empty() => Some(format!(
-                    "{}: compute mode {}, held by {}",
-                    g.label(),
-                    mode.to_ascii_uppercase(),
-                    others.join(", ")
-                )),
-                _ => None,
-            }
-        })
-        .collect();
+    let blocked: Vec<String> = driver.gpus.iter().filter_map(blocking_mode).collect();
     if blocked.is_empty() {
         return vec![];
     }

@@ -494,9 +494,17 @@ pub(super) fn tensorflow_loader_crashed(e: &Evidence) -> Vec<Finding> {
     let Some(check) = &e.facts.tensorflow.loader else {
         return vec![];
     };
-    let LoaderOutcome::Failed { why } = &check.outcome else {
+    let LoaderOutcome::Failed { library, why } = &check.outcome else {
         return vec![];
     };
+    // Dying in a cuDNN that misses parts of itself: `cudnn-incomplete`
+    // names them.
+    if library
+        .as_ref()
+        .is_some_and(|name| incomplete_cudnn(e.facts).is_some_and(|cudnn| cudnn.soname == *name))
+    {
+        return vec![];
+    }
     let first = why.lines().next().unwrap_or(why);
     finding(
         Severity::Error,
@@ -641,7 +649,9 @@ pub(super) fn library_needs_newer_dependency(e: &Evidence) -> Vec<Finding> {
 pub(super) fn library_probe_crashed(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
     let mut findings = Vec::new();
-    for lib in &f.libraries {
+    // A cuDNN missing some of its parts is told by `cudnn-incomplete`,
+    // which names them; any other library's crash is told here.
+    for lib in f.libraries.iter().filter(|l| l.missing_parts.is_empty()) {
         let Some(why) = &lib.probe_crashed else {
             continue;
         };
@@ -675,22 +685,25 @@ pub(super) fn library_probe_crashed(e: &Evidence) -> Vec<Finding> {
 /// soname when first called; a partial install (some of them gone) loads,
 /// then aborts TensorFlow at its first cuDNN call ("Unable to load any of
 /// {libcudnn_graph.so.9 ...}").
+/// The cuDNN the build needs, where it misses some of its sub-libraries.
+fn incomplete_cudnn(f: &Facts) -> Option<&LibraryFact> {
+    f.library(Role::Cudnn)
+        .filter(|lib| !lib.missing_parts.is_empty())
+}
+
 pub(super) fn cudnn_incomplete(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let Some(lib) = f.library(Role::Cudnn) else {
+    let Some(lib) = incomplete_cudnn(f) else {
         return vec![];
     };
-    if lib.missing_parts.is_empty() {
-        return vec![];
-    }
-    let names: Vec<&str> = lib
+    let names: Vec<String> = lib
         .missing_parts
         .iter()
-        .filter_map(|p| p.rsplit('/').next())
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
         .collect();
     let dir = lib.missing_parts[0]
-        .rsplit_once('/')
-        .map_or("", |(dir, _)| dir);
+        .parent()
+        .map_or(String::new(), |d| d.display().to_string());
     let version = lib
         .resolved
         .as_ref()

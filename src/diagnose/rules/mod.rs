@@ -282,25 +282,10 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
         &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
     ),
     ("device-nodes-not-accessible", &["nvml-no-permission"]),
-    ("gpu-compute-mode-blocks", &["gpu-busy"]),
     // Below the driver: the root cause of a driver that does not answer.
     ("no-nvidia-gpu", BELOW_THE_DRIVER),
     ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
-    // No module for this kernel is why no driver holds the GPU.
-    (
-        "nvidia-module-for-other-kernel",
-        &[
-            "nvml-missing",
-            "driver-not-loaded",
-            "no-device-nodes",
-            "cuda-init-failed",
-            "gpu-held-by-other-driver",
-        ],
-    ),
-    (
-        "cudnn-incomplete",
-        &["library-probe-crashed", "tensorflow-loader-crashed"],
-    ),
+    ("nvidia-module-for-other-kernel", BELOW_THE_DRIVER),
 ];
 
 /// What a machine whose NVIDIA kernel driver is absent shows above it.
@@ -628,23 +613,7 @@ mod tests {
     }
 
     fn found(soname: &str, role: Role, dir: &str) -> LibraryFact {
-        LibraryFact {
-            role,
-            soname: soname.into(),
-            resolved: Some(crate::facts::libraries::Copy {
-                path: format!("{dir}/{soname}").into(),
-                version: Some(crate::version::v("11.7.5")),
-            }),
-            via: Some("TensorFlow's library directory".into()),
-            error: None,
-            copies: vec![],
-            other_versions: vec![],
-            driver_api: None,
-            probe_crashed: None,
-            missing_parts: vec![],
-            foreign_parts: vec![],
-            built_for_cuda: None,
-        }
+        crate::checks::testing::library_fact(dir, soname, role, Some("11.7.5"))
     }
 
     fn loader_check(outcome: LoaderOutcome) -> Option<LoaderCheck> {
@@ -717,6 +686,7 @@ mod tests {
         let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
         assert!(judged("tensorflow-loader-crashed", &facts).is_empty());
         facts.tensorflow.loader = loader_check(LoaderOutcome::Failed {
+            library: Some("libcudnn.so.9".into()),
             why: "asking TensorFlow's library loader crashed: killed by SIGABRT while loading libcudnn.so.9\nUnable to load any of {libcudnn_graph.so.9}".into(),
         });
         let findings = judged("tensorflow-loader-crashed", &facts);
@@ -771,5 +741,45 @@ mod tests {
             super::libraries::undefined_symbol("libx.so: cannot open shared object file"),
             None
         );
+    }
+
+    /// cuDNN missing parts of itself is told by `cudnn-incomplete` alone;
+    /// another library's crash beside it is still told.
+    #[test]
+    fn an_incomplete_cudnn_does_not_hide_another_library_s_crash() {
+        let mut facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let need = |role, soname: &str| crate::compat::Need {
+            role,
+            soname: soname.into(),
+        };
+        let mut cudnn = LibraryFact::crashed(
+            &need(Role::Cudnn, "libcudnn.so.9"),
+            "the probe of libcudnn.so.9 crashed: killed by signal 6 (SIGABRT)".into(),
+        );
+        cudnn.missing_parts = vec!["/site/nvidia/cudnn/lib/libcudnn_graph.so.9".into()];
+        let cublas = LibraryFact::crashed(
+            &need(Role::Cublas, "libcublas.so.12"),
+            "the probe of libcublas.so.12 crashed: killed by signal 11 (SIGSEGV)".into(),
+        );
+        facts.libraries = vec![cudnn, cublas];
+        facts.tensorflow.loader = loader_check(LoaderOutcome::Failed {
+            library: Some("libcudnn.so.9".into()),
+            why: "crashed".into(),
+        });
+        let incomplete = judged("cudnn-incomplete", &facts);
+        assert!(incomplete[0].cause.contains("libcudnn_graph.so.9"));
+        let crashed = judged("library-probe-crashed", &facts);
+        assert_eq!(crashed.len(), 1);
+        assert!(
+            crashed[0].cause.contains("libcublas.so.12"),
+            "{}",
+            crashed[0].cause
+        );
+        assert!(judged("tensorflow-loader-crashed", &facts).is_empty());
+        facts.tensorflow.loader = loader_check(LoaderOutcome::Failed {
+            library: Some("libcublas.so.12".into()),
+            why: "crashed".into(),
+        });
+        assert_eq!(judged("tensorflow-loader-crashed", &facts).len(), 1);
     }
 }
