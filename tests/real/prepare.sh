@@ -9,12 +9,14 @@
 #   cpu-cache/    the 2.21.0 CPU build
 #   cudnn-9.1/, cudnn-9.3/  real, older cuDNNs (nvidia-cudnn-cu12==9.1.0.70,
 #                 ==9.3.0.75), unpacked
+#   cudnn-cu11-9.3/  the same cuDNN built for CUDA 11 (nvidia-cudnn-cu11==9.3.0.75)
 #   nvjitlink-12.5/  a real, older nvJitLink (nvidia-nvjitlink-cu12==12.5.82)
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
 #                 unpacked with dpkg-deb -x, never installed
 #   cpu-no-build-info/  the CPU build's two libraries without build_info.py
-#   venv/         a venv whose site-packages holds the provisioned stack in
-#                 pip's layout (hard links), as `pip install tensorflow[and-cuda]`
+#   venv/         a venv whose site-packages holds the provisioned 2.21.0
+#                 stack in pip's layout (hard links), as
+#                 `pip install tensorflow[and-cuda]==2.21.0` lays it out
 # Any failure (no network, a package gone) stops with a message: the tier
 # never passes by skipping.
 set -euo pipefail
