@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The most a baseline file may hold: thousands of entries fit in 1 MiB.
+const MAX_BASELINE_BYTES: u64 = 1 << 20;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -29,9 +32,7 @@ pub struct Baselines {
 
 impl Baselines {
     pub fn load(path: &Path) -> Result<Baselines, String> {
-        crate::text::readable_file(path)
-            .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
-        let text = std::fs::read_to_string(path)
+        let text = crate::input::read_text(path, MAX_BASELINE_BYTES)
             .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
         let baselines: Baselines = toml::from_str(&text)
             .map_err(|e| format!("failed to parse the baseline file {}: {e}", path.display()))?;

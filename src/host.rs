@@ -102,7 +102,11 @@ pub struct NvidiaPresence {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    crate::input::host_value(Path::new(path))
+}
+
+fn read_host(path: &Path) -> Result<String, String> {
+    crate::input::read_text(path, crate::input::HOST_FILE_LIMIT)
 }
 
 impl HostFacts {
@@ -122,7 +126,7 @@ impl HostFacts {
 
     /// Reads the host, with `/proc` and `/dev` under `root`.
     pub fn gather(root: &Path) -> Self {
-        let os = fs::read_to_string("/etc/os-release")
+        let os = read_host(Path::new("/etc/os-release"))
             .ok()
             .and_then(|text| {
                 text.lines()
@@ -137,7 +141,7 @@ impl HostFacts {
             hostname: read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
             os,
-            cpu_model: fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
+            cpu_model: read_host(Path::new("/proc/cpuinfo")).ok().and_then(|text| {
                 text.lines()
                     .find_map(|l| l.strip_prefix("model name"))
                     .and_then(|rest| rest.split_once(':'))
@@ -226,7 +230,7 @@ fn container_hint() -> Option<String> {
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
         return Some("kubernetes pod (KUBERNETES_SERVICE_HOST)".into());
     }
-    let cgroup = fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+    let cgroup = read_host(Path::new("/proc/1/cgroup")).unwrap_or_default();
     ["docker", "kubepods", "containerd", "libpod"]
         .iter()
         .find(|m| cgroup.contains(*m))
@@ -278,8 +282,8 @@ pub fn dev_nodes_denied(root: &Path) -> Vec<String> {
 /// AVX from the `flags` of /proc/cpuinfo under `root` (the host's, when it
 /// is mounted: the same CPU), else this process's.
 fn cpu_avx(root: &Path) -> Option<bool> {
-    let text = fs::read_to_string(root.join("proc/cpuinfo"))
-        .or_else(|_| fs::read_to_string("/proc/cpuinfo"))
+    let text = read_host(&root.join("proc/cpuinfo"))
+        .or_else(|_| read_host(Path::new("/proc/cpuinfo")))
         .ok()?;
     let flags = text
         .lines()
@@ -291,11 +295,16 @@ fn cpu_avx(root: &Path) -> Option<bool> {
 
 pub fn nvidia_presence(root: &Path) -> Result<NvidiaPresence, String> {
     let proc_dir = root.join("proc/driver/nvidia");
-    let version = fs::read_to_string(proc_dir.join("version")).map_err(|_| {
-        format!(
-            "no NVIDIA kernel driver: {} does not exist (no driver loaded, or a container started without GPUs)",
-            proc_dir.join("version").display()
-        )
+    let path = proc_dir.join("version");
+    let version = read_host(&path).map_err(|why| {
+        if path.symlink_metadata().is_err() {
+            format!(
+                "no NVIDIA kernel driver: {} does not exist (no driver loaded, or a container started without GPUs)",
+                path.display()
+            )
+        } else {
+            format!("{}: {why}", path.display())
+        }
     })?;
     let driver = version
         .lines()

@@ -19,6 +19,7 @@ pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod input;
 pub mod json_shape;
 pub mod outcome;
 pub mod plan;

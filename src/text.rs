@@ -164,17 +164,6 @@ pub fn writable_target(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
-/// Whether gpugate may read `path`: a regular file only (reading a FIFO
-/// waits for a writer; a device may never end).
-pub fn readable_file(path: &std::path::Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.is_file() {
-        Ok(())
-    } else {
-        Err(format!("is {}, not a regular file", file_kind(&meta)))
-    }
-}
-
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: a reader sees the old file or the new one, never half of one,
 /// even after a crash (the data is synced before the rename).

@@ -250,7 +250,7 @@ impl TfBuild {
     pub fn from_library(library: &Path, version: Option<Version>) -> TfBuild {
         let mut build = match (find_build_info(library), &version) {
             (Some(path), _) => {
-                let info = std::fs::read_to_string(&path)
+                let info = crate::input::read_text(&path, crate::input::HOST_FILE_LIMIT)
                     .map(|t| parse_build_info(&t))
                     .unwrap_or_default();
                 let mut build = TfBuild {

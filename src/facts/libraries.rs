@@ -115,7 +115,7 @@ pub fn search_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Directories named in ld.so.conf and the files it includes.
 fn ld_so_conf_dirs(conf: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(conf) else {
+    let Ok(text) = crate::input::read_text(conf, crate::input::HOST_FILE_LIMIT) else {
         return Vec::new();
     };
     let mut dirs = Vec::new();

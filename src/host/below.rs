@@ -1,7 +1,8 @@
 //! What lies below the driver, read from files under the host root: the
 //! NVIDIA functions on the PCI bus and the driver bound to each, and the
-//! kernel modules, loaded and installed. What an engineer checks first when
-//! NVML does not answer; nothing here needs root or changes the machine.
+//! kernel modules, loaded and installed, and whether the firmware lets an
+//! unsigned module load. What an engineer checks first when NVML does not
+//! answer; nothing here needs root or changes the machine.
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -18,7 +19,37 @@ pub struct Below {
     /// The kernel modules; an error when `proc/modules` cannot be read.
     #[serde(with = "crate::json_shape::result")]
     pub modules: Result<Modules, String>,
+    /// Whether UEFI Secure Boot is on (its EFI variable); None where the
+    /// machine did not boot through UEFI or the variable cannot be read.
+    #[serde(default)]
+    pub secure_boot: Option<bool>,
+    /// The kernel's lockdown mode (`none`, `integrity`, `confidentiality`),
+    /// where the kernel says it.
+    #[serde(default)]
+    pub lockdown: Option<String>,
 }
+
+/// The EFI variable that says whether Secure Boot is on: four bytes of
+/// attributes, then one byte, 1 for on (UEFI specification, 3.3 "Globally
+/// Defined Variables").
+const SECURE_BOOT_VAR: &str =
+    "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
+
+/// Where distributions keep the PCI ID list (the `hwdata` and `pciutils`
+/// packages), which names a device that NVML cannot.
+const PCI_IDS: [&str; 3] = [
+    "usr/share/hwdata/pci.ids",
+    "usr/share/misc/pci.ids",
+    "usr/share/pci.ids",
+];
+
+/// The most gpugate reads of the PCI ID list (about 1.4 MiB today).
+const PCI_IDS_LIMIT: u64 = 16 << 20;
+
+/// The first device ID of NVIDIA's Turing generation (TU102, 0x1e02): NVIDIA's
+/// open kernel modules drive Turing and later only, and every earlier GPU
+/// (Volta's GV100 is 0x1dbx) has a lower ID.
+const FIRST_TURING_DEVICE: u16 = 0x1e00;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PciBus {
@@ -37,6 +68,28 @@ pub struct PciGpu {
     /// The kernel driver bound to it (`nvidia`, `nouveau`, `vfio-pci`);
     /// None when no driver holds it.
     pub driver: Option<String>,
+    /// Its name in the machine's PCI ID list, where there is one.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl PciGpu {
+    /// Whether this GPU is older than Turing, which NVIDIA's open kernel
+    /// modules do not drive; None when the device ID does not parse.
+    pub fn before_turing(&self) -> Option<bool> {
+        let id = self.device.strip_prefix("10de:")?;
+        u16::from_str_radix(id, 16)
+            .ok()
+            .map(|id| id < FIRST_TURING_DEVICE)
+    }
+
+    /// `0000:17:00.0 (NVIDIA L4, device 10de:27b8)`
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} ({name}, device {})", self.address, self.device),
+            None => format!("{} (device {})", self.address, self.device),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +103,10 @@ pub struct Modules {
     /// packages or the `.run` installer put it; empty when none has one or
     /// `lib/modules` is not there.
     pub nvidia_module_for: Vec<String>,
+    /// `open` or `proprietary`: the flavour of the loaded NVIDIA module, from
+    /// `proc/driver/nvidia/version`; None when none is loaded.
+    #[serde(default)]
+    pub nvidia_flavour: Option<String>,
 }
 
 impl Modules {
@@ -64,6 +121,8 @@ impl Below {
         Below {
             pci: Err("not read".into()),
             modules: Err("not read".into()),
+            secure_boot: None,
+            lockdown: None,
         }
     }
 
@@ -71,12 +130,14 @@ impl Below {
         Below {
             pci: pci_bus(root),
             modules: modules(root),
+            secure_boot: secure_boot(root),
+            lockdown: lockdown(root),
         }
     }
 }
 
 fn read(path: &Path) -> Option<String> {
-    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    crate::input::host_value(path)
 }
 
 fn pci_bus(root: &Path) -> Result<PciBus, String> {
@@ -100,15 +161,65 @@ fn pci_bus(root: &Path) -> Result<PciBus, String> {
             driver: fs::read_link(path.join("driver"))
                 .ok()
                 .and_then(|target| target.file_name().map(|n| n.to_string_lossy().into_owned())),
+            name: None,
         });
     }
     bus.nvidia.sort_by(|a, b| a.address.cmp(&b.address));
+    if !bus.nvidia.is_empty()
+        && let Some(ids) = PCI_IDS
+            .iter()
+            .find_map(|p| crate::input::read_text(&root.join(p), PCI_IDS_LIMIT).ok())
+    {
+        for gpu in &mut bus.nvidia {
+            gpu.name = nvidia_device_name(&ids, &gpu.device);
+        }
+    }
     Ok(bus)
+}
+
+/// The name `pci.ids` gives an NVIDIA device (`10de:27b8`): a device line
+/// (one tab, the ID, two spaces, the name) inside the vendor's block.
+fn nvidia_device_name(ids: &str, device: &str) -> Option<String> {
+    let id = device.strip_prefix("10de:")?;
+    ids.lines()
+        .skip_while(|l| !l.starts_with("10de "))
+        .skip(1)
+        .take_while(|l| l.starts_with('\t') || l.starts_with('#') || l.is_empty())
+        .find_map(|l| {
+            let rest = l.strip_prefix('\t')?;
+            let (dev, name) = rest.split_once(' ')?;
+            (dev.eq_ignore_ascii_case(id)).then(|| name.trim().to_string())
+        })
+}
+
+fn secure_boot(root: &Path) -> Option<bool> {
+    let bytes = crate::input::read(&root.join(SECURE_BOOT_VAR), 64).ok()?;
+    bytes.get(4).map(|b| *b == 1)
+}
+
+/// The bracketed mode of `sys/kernel/security/lockdown` (`none [integrity]
+/// confidentiality`).
+fn lockdown(root: &Path) -> Option<String> {
+    let text = read(&root.join("sys/kernel/security/lockdown"))?;
+    let (_, rest) = text.split_once('[')?;
+    rest.split_once(']').map(|(mode, _)| mode.to_string())
+}
+
+/// The loaded module's flavour: its version line says "Open Kernel Module"
+/// for the open one (NVIDIA's open-gpu-kernel-modules).
+fn nvidia_flavour(root: &Path) -> Option<String> {
+    let text = read(&root.join("proc/driver/nvidia/version"))?;
+    let first = text.lines().next()?;
+    Some(if first.contains("Open Kernel Module") {
+        "open".into()
+    } else {
+        "proprietary".into()
+    })
 }
 
 fn modules(root: &Path) -> Result<Modules, String> {
     let proc_modules = root.join("proc/modules");
-    let text = fs::read_to_string(&proc_modules)
+    let text = crate::input::read_text(&proc_modules, crate::input::HOST_FILE_LIMIT)
         .map_err(|e| format!("{}: {e}", proc_modules.display()))?;
     let loaded = text
         .lines()
@@ -131,6 +242,7 @@ fn modules(root: &Path) -> Result<Modules, String> {
         running_kernel,
         loaded,
         nvidia_module_for,
+        nvidia_flavour: nvidia_flavour(root),
     })
 }
 
@@ -194,12 +306,14 @@ mod tests {
                 PciGpu {
                     address: "0000:17:00.0".into(),
                     device: "10de:2330".into(),
-                    driver: Some("nouveau".into())
+                    driver: Some("nouveau".into()),
+                    name: None
                 },
                 PciGpu {
                     address: "0000:18:00.0".into(),
                     device: "10de:2330".into(),
-                    driver: None
+                    driver: None,
+                    name: None
                 }
             ]
         );
@@ -226,5 +340,69 @@ mod tests {
         assert_eq!(modules.loaded, ["nouveau"]);
         assert!(!modules.nvidia_loaded());
         assert_eq!(modules.nvidia_module_for, ["6.8.0-45-generic"]);
+    }
+
+    #[test]
+    fn devices_are_named_from_the_pci_id_list() {
+        let ids = "# comment\n10de  NVIDIA Corporation\n\t15f8  GP100GL [Tesla P100 PCIe 16GB]\n\t\t10de 118f  Tesla P100 PCIe 16GB\n\t2330  GH100 [H100 SXM5 80GB]\n10df  Emulex Corporation\n\t2330  Not NVIDIA's\n";
+        assert_eq!(
+            nvidia_device_name(ids, "10de:2330").as_deref(),
+            Some("GH100 [H100 SXM5 80GB]")
+        );
+        assert_eq!(
+            nvidia_device_name(ids, "10de:15F8").as_deref(),
+            Some("GP100GL [Tesla P100 PCIe 16GB]")
+        );
+        assert_eq!(nvidia_device_name(ids, "10de:118f"), None);
+        assert_eq!(nvidia_device_name(ids, "10de:9999"), None);
+        let p100 = PciGpu {
+            address: "0000:00:04.0".into(),
+            device: "10de:15f8".into(),
+            driver: None,
+            name: None,
+        };
+        assert_eq!(p100.before_turing(), Some(true));
+        assert_eq!(p100.label(), "0000:00:04.0 (device 10de:15f8)");
+        let t4 = PciGpu {
+            device: "10de:1eb8".into(),
+            ..p100
+        };
+        assert_eq!(t4.before_turing(), Some(false));
+    }
+
+    #[test]
+    fn secure_boot_lockdown_and_the_module_flavour_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        assert_eq!(secure_boot(r), None);
+        assert_eq!(lockdown(r), None);
+        assert_eq!(nvidia_flavour(r), None);
+        let vars = r.join("sys/firmware/efi/efivars");
+        fs::create_dir_all(&vars).unwrap();
+        let var = r.join(SECURE_BOOT_VAR);
+        fs::write(&var, [6, 0, 0, 0, 1]).unwrap();
+        assert_eq!(secure_boot(r), Some(true));
+        fs::write(&var, [6, 0, 0, 0, 0]).unwrap();
+        assert_eq!(secure_boot(r), Some(false));
+        fs::create_dir_all(r.join("sys/kernel/security")).unwrap();
+        fs::write(
+            r.join("sys/kernel/security/lockdown"),
+            "none [integrity] confidentiality\n",
+        )
+        .unwrap();
+        assert_eq!(lockdown(r).as_deref(), Some("integrity"));
+        fs::create_dir_all(r.join("proc/driver/nvidia")).unwrap();
+        fs::write(
+            r.join("proc/driver/nvidia/version"),
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build\n",
+        )
+        .unwrap();
+        assert_eq!(nvidia_flavour(r).as_deref(), Some("open"));
+        fs::write(
+            r.join("proc/driver/nvidia/version"),
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n",
+        )
+        .unwrap();
+        assert_eq!(nvidia_flavour(r).as_deref(), Some("proprietary"));
     }
 }

@@ -42,35 +42,6 @@ pub struct CheckDef {
 /// and reading it whole would cost its size in memory several times over.
 pub const MAX_SUITE_BYTES: u64 = 16 << 20;
 
-/// Reads a suite file: only a regular file (a FIFO would block forever,
-/// `/dev/zero` never ends), and at most [`MAX_SUITE_BYTES`].
-fn read_suite_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err(format!(
-            "not a regular file ({})",
-            crate::text::file_kind(&meta)
-        ));
-    }
-    if meta.len() > MAX_SUITE_BYTES {
-        return Err(format!(
-            "{} bytes, more than the {MAX_SUITE_BYTES} a suite may have",
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SUITE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SUITE_BYTES {
-        return Err(format!(
-            "more than the {MAX_SUITE_BYTES} bytes a suite may have"
-        ));
-    }
-    Ok(bytes)
-}
-
 pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, SuiteError> {
     let env = |name: &str| std::env::var(name).ok();
     let looks_like_path = arg.contains('/') || arg.ends_with(".toml");
@@ -105,7 +76,7 @@ pub fn load(arg: &str, cli_vars: &BTreeMap<String, String>) -> Result<Suite, Sui
         }
     }
     let path = Path::new(arg);
-    let bytes = read_suite_file(path)
+    let bytes = crate::input::read(path, MAX_SUITE_BYTES)
         .map_err(|why| SuiteError::new(arg, "", None, format!("failed to read suite: {why}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
         // The valid prefix is the same in the lossy text, so `at` points at the

@@ -117,7 +117,8 @@ pub fn is_complete(entry: &Path) -> bool {
 
 fn record(entry: &Path) -> Result<super::provision::EntryRecord, String> {
     let path = entry.join(ENTRY_MARKER);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::input::read_text(&path, crate::input::HOST_FILE_LIMIT)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -239,11 +239,11 @@ fn suites_must_be_small_regular_files() {
     let file = std::fs::File::create(&big).unwrap();
     file.set_len(2 << 30).unwrap(); // sparse: 2 GiB that cost nothing on disk
     for (suite, needle) in [
-        (fifo.to_str().unwrap(), "not a regular file (a FIFO)"),
-        ("/dev/zero", "not a regular file (a character device)"),
+        (fifo.to_str().unwrap(), "is a FIFO, not a regular file"),
+        ("/dev/zero", "is a character device, not a regular file"),
         (
             big.to_str().unwrap(),
-            "more than the 16777216 a suite may have",
+            "more than the 16777216 bytes gpugate reads of it",
         ),
     ] {
         let out = gpugate(&["--suite", suite], &root());
@@ -1412,4 +1412,87 @@ fn waiting_for_another_provisioning_is_bounded_and_interruptible() {
     assert_eq!(status.code(), Some(143));
     holder.kill().unwrap();
     holder.wait().unwrap();
+}
+
+/// The host's files under `--host-root` and a baseline file are inputs like
+/// a suite: a FIFO is refused without blocking, a sparse gigabyte is not
+/// read whole, and the message names the file.
+#[test]
+fn host_files_and_baselines_are_read_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc_dir = dir.path().join("fifo-host/proc/driver/nvidia");
+    std::fs::create_dir_all(&proc_dir).unwrap();
+    let version = proc_dir.join("version");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&version)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big_dir = dir.path().join("big-host/proc/driver/nvidia");
+    std::fs::create_dir_all(&big_dir).unwrap();
+    std::fs::File::create(big_dir.join("version"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    for (host, needle) in [
+        ("fifo-host", "is a FIFO, not a regular file"),
+        (
+            "big-host",
+            "has more than the 4194304 bytes gpugate reads of it",
+        ),
+    ] {
+        let host = dir.path().join(host);
+        let out = output_within(
+            &[
+                "facts",
+                "--format",
+                "json",
+                "--host-root",
+                host.to_str().unwrap(),
+            ],
+            &[],
+            std::time::Duration::from_secs(60),
+        );
+        let facts = text(&out.stdout);
+        assert!(facts.contains(needle), "{host:?}: {facts}");
+        assert!(facts.contains("proc/driver/nvidia/version"), "{facts}");
+    }
+    let baseline = dir.path().join("baseline.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&baseline)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let suite = dir.path().join("suite.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "[[check]]\nname = \"t\"\nkind = \"tensorflow.throughput\"\ndevice = \"/device:CPU:0\"\ndtypes = [\"float32\"]\nsize = 64\nbaseline = \"{}\"\n",
+            baseline.display()
+        ),
+    )
+    .unwrap();
+    super::tensorflow_ready();
+    let junit = dir.path().join("junit.xml");
+    let out = output_within(
+        &[
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+        std::time::Duration::from_secs(120),
+    );
+    assert_exit(&out, 101);
+    assert!(
+        text(&out.stdout).contains("the baseline file")
+            && text(&out.stdout).contains("is a FIFO, not a regular file"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -45,8 +45,10 @@ fn str_of<'a>(table: &'a toml::Table, key: &str) -> &'a str {
 
 /// The profile's `[below]`: the PCI bus (`pci`: `ADDRESS=VENDOR:DEVICE:CLASS:DRIVER`
 /// entries, DRIVER empty for none), `proc/modules` (`modules`: names; the key
-/// absent, no such file), the running kernel (`kernel`) and the kernels with
-/// an NVIDIA module file (`module_files`).
+/// absent, no such file), the running kernel (`kernel`), the kernels with
+/// an NVIDIA module file (`module_files`), Secure Boot (`secure_boot`), the
+/// kernel's lockdown mode (`lockdown`) and the PCI ID list's NVIDIA devices
+/// (`pci_ids`: `DEVICE=NAME` entries separated by `;`).
 fn lay_out_below(d: &Path, below: &toml::Table) {
     for function in str_of(below, "pci").split_whitespace() {
         let (address, what) = function.split_once('=').unwrap();
@@ -80,6 +82,39 @@ fn lay_out_below(d: &Path, below: &toml::Table) {
         let dkms = d.join("lib/modules").join(other).join("updates/dkms");
         std::fs::create_dir_all(&dkms).unwrap();
         std::fs::write(dkms.join("nvidia.ko.zst"), "").unwrap();
+    }
+    if let Some(on) = below.get("secure_boot").and_then(|v| v.as_bool()) {
+        let vars = d.join("sys/firmware/efi/efivars");
+        std::fs::create_dir_all(&vars).unwrap();
+        std::fs::write(
+            vars.join("SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
+            [6, 0, 0, 0, u8::from(on)],
+        )
+        .unwrap();
+    }
+    let lockdown = str_of(below, "lockdown");
+    if !lockdown.is_empty() {
+        let dir = d.join("sys/kernel/security");
+        std::fs::create_dir_all(&dir).unwrap();
+        let modes = ["none", "integrity", "confidentiality"].map(|m| {
+            if m == lockdown {
+                format!("[{m}]")
+            } else {
+                m.to_string()
+            }
+        });
+        std::fs::write(dir.join("lockdown"), format!("{}\n", modes.join(" "))).unwrap();
+    }
+    let ids = str_of(below, "pci_ids");
+    if !ids.is_empty() {
+        let mut list = String::from("# pci.ids\n10de  NVIDIA Corporation\n");
+        for entry in ids.split(';') {
+            let (device, name) = entry.trim().split_once('=').unwrap();
+            list.push_str(&format!("\t{device}  {name}\n\t\t10de 0000  A subsystem\n"));
+        }
+        list.push_str("10df  Emulex Corporation\n\t0720  OneConnect NIC\n");
+        std::fs::create_dir_all(d.join("usr/share/misc")).unwrap();
+        std::fs::write(d.join("usr/share/misc/pci.ids"), list).unwrap();
     }
 }
 
@@ -118,7 +153,14 @@ impl Machine {
             std::fs::create_dir_all(&proc_dir).unwrap();
             std::fs::write(
                 proc_dir.join("version"),
-                format!("NVRM version: NVIDIA UNIX x86_64 Kernel Module  {}  Tue Jan 1 00:00:00 UTC 2026\n", str_of(driver, "version")),
+                format!(
+                    "NVRM version: NVIDIA UNIX {} {}  Tue Jan 1 00:00:00 UTC 2026\n",
+                    match str_of(&profile, "module_flavour") {
+                        "open" => "Open Kernel Module for x86_64",
+                        _ => "x86_64 Kernel Module",
+                    },
+                    str_of(driver, "version")
+                ),
             )
             .unwrap();
         }

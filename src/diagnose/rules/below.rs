@@ -19,7 +19,7 @@ fn no_kernel_driver(f: &Facts) -> bool {
 }
 
 fn label(gpu: &PciGpu) -> String {
-    format!("{} (device {})", gpu.address, gpu.device)
+    gpu.label()
 }
 
 /// The machine has a PCI bus and no NVIDIA GPU on it: a CPU machine, a
@@ -62,8 +62,9 @@ pub(super) fn gpu_held_by_other_driver(e: &Evidence) -> Vec<Finding> {
         return vec![];
     }
     // No driver holding a GPU because the module exists only for another
-    // kernel is `nvidia-module-for-other-kernel`'s to tell.
-    let module_elsewhere = module_only_for_other_kernels(f).is_some();
+    // kernel, or because the kernel refuses it, is another rule's to tell.
+    let module_elsewhere =
+        module_only_for_other_kernels(f).is_some() || module_refused_by_secure_boot(f).is_some();
     let held: Vec<&PciGpu> = bus
         .nvidia
         .iter()
@@ -151,6 +152,109 @@ pub(super) fn nvidia_module_for_other_kernel(e: &Evidence) -> Vec<Finding> {
                 m.running_kernel
             ),
             format!("nvidia.ko found for: {}", m.nvidia_module_for.join(", ")),
+            kernel_driver_evidence(f),
+        ],
+    )
+}
+
+/// Whether the firmware or the kernel refuses unsigned modules: Secure Boot
+/// on, or a kernel lockdown mode (which enforces module signatures).
+fn signatures_enforced(f: &Facts) -> Option<String> {
+    let below = &f.host.below;
+    if below.secure_boot == Some(true) {
+        return Some("Secure Boot is on".into());
+    }
+    below
+        .lockdown
+        .as_deref()
+        .filter(|mode| *mode != "none")
+        .map(|mode| format!("the kernel is locked down ({mode})"))
+}
+
+/// The modules, where no NVIDIA module is loaded although one exists for the
+/// running kernel, and the machine enforces module signatures.
+fn module_refused_by_secure_boot(f: &Facts) -> Option<(&Modules, String)> {
+    let why = signatures_enforced(f)?;
+    modules(f)
+        .filter(|m| {
+            no_kernel_driver(f)
+                && !m.nvidia_loaded()
+                && m.nvidia_module_for.contains(&m.running_kernel)
+        })
+        .map(|m| (m, why))
+}
+
+/// The NVIDIA module is built for the running kernel but not loaded, and
+/// Secure Boot (or lockdown) refuses a module not signed by a key the
+/// machine trusts: DKMS signs with its own key, which must be enrolled.
+pub(super) fn secure_boot_blocks_module(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((m, why)) = module_refused_by_secure_boot(f) else {
+        return vec![];
+    };
+    let mut evidence = vec![format!(
+        "{}/lib/modules/{}: nvidia.ko present; not in {}/proc/modules",
+        root_prefix(f),
+        m.running_kernel,
+        root_prefix(f)
+    )];
+    if f.host.below.secure_boot == Some(true) {
+        evidence.push(format!(
+            "{}/sys/firmware/efi/efivars/SecureBoot-*: enabled",
+            root_prefix(f)
+        ));
+    }
+    if let Some(mode) = &f.host.below.lockdown {
+        evidence.push(format!(
+            "{}/sys/kernel/security/lockdown: [{mode}]",
+            root_prefix(f)
+        ));
+    }
+    evidence.push(kernel_driver_evidence(f));
+    finding(
+        Severity::Error,
+        format!(
+            "{why} and the NVIDIA module for kernel {} is installed but not loaded: the kernel refuses a module not signed by a key it trusts",
+            m.running_kernel
+        ),
+        "enroll the key the module was signed with (DKMS: `mokutil --import /var/lib/dkms/mok.pub`, reboot and confirm in the MOK manager), or install the distribution's signed driver packages, or turn Secure Boot off in the firmware; then `modprobe nvidia` (`dmesg | grep -i 'key was rejected'` confirms the cause)".into(),
+        evidence,
+    )
+}
+
+/// NVIDIA's open kernel module is loaded, and a GPU on the bus is older
+/// than Turing, which the open module does not drive: NVML and CUDA see no
+/// GPU there although one is on the bus.
+pub(super) fn open_module_unsupported_gpu(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let (Some(bus), Some(m)) = (pci(f), modules(f)) else {
+        return vec![];
+    };
+    if m.nvidia_flavour.as_deref() != Some("open") {
+        return vec![];
+    }
+    let old: Vec<String> = bus
+        .nvidia
+        .iter()
+        .filter(|g| g.before_turing() == Some(true))
+        .map(label)
+        .collect();
+    if old.is_empty() {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "NVIDIA's open kernel module is loaded, and it does not drive GPUs older than Turing: {}",
+            old.join("; ")
+        ),
+        "install the proprietary kernel module of the same driver (the `nvidia-driver-VERSION` package rather than `-open`, `nvidia-kernel-dkms` rather than `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=proprietary`), then reboot".into(),
+        vec![
+            format!(
+                "{}/proc/driver/nvidia/version: Open Kernel Module",
+                root_prefix(f)
+            ),
+            format!("before Turing (device ID below 10de:1e00): {}", old.join("; ")),
             kernel_driver_evidence(f),
         ],
     )

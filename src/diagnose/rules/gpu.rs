@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::facts::driver::Gpu;
+use crate::host::below::PciGpu;
 
 pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
@@ -102,8 +103,9 @@ pub(super) fn gpu_busy(e: &Evidence) -> Vec<Finding> {
     let busy: Vec<String> = driver
         .gpus
         .iter()
-        // A GPU whose mode refuses the job is `gpu-compute-mode-blocks`'.
-        .filter(|g| blocking_mode(g).is_none())
+        // A GPU whose mode refuses the job is `gpu-compute-mode-blocks`',
+        // one whose memory is taken is `gpu-memory-held`'s.
+        .filter(|g| blocking_mode(g).is_none() && memory_held(g).is_none())
         .filter_map(|g| {
             let procs: Vec<String> = g
                 .processes
@@ -197,30 +199,10 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
     if gone.is_empty() {
         return vec![];
     }
-    // The bus addresses the nvidia driver holds that no reachable GPU has.
-    let reached: Vec<String> = driver
-        .gpus
+    let silent: Vec<String> = silent_functions(f, driver)
         .iter()
-        .filter_map(|g| g.pci_bus_id.value().map(|b| b.to_ascii_lowercase()))
+        .map(|g| g.address.clone())
         .collect();
-    let silent: Vec<String> = f
-        .host
-        .below
-        .pci
-        .as_ref()
-        .map(|bus| {
-            bus.nvidia
-                .iter()
-                .filter(|g| g.driver.as_deref() == Some("nvidia"))
-                .filter(|g| {
-                    !reached
-                        .iter()
-                        .any(|r| r.ends_with(&g.address.to_ascii_lowercase()))
-                })
-                .map(|g| g.address.clone())
-                .collect()
-        })
-        .unwrap_or_default();
     let lost = gone
         .iter()
         .any(|g| g.unreachable.as_ref().is_some_and(|u| u.lost));
@@ -259,6 +241,136 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
         },
         "drain this machine and reset the GPU (`nvidia-smi -r -i INDEX` where supported, with no process on it) or reboot; `dmesg | grep -i xid` says what happened (Xid 79: fallen off the bus, often power, thermal or a PCIe link fault); if it recurs, have the GPU serviced".into(),
         evidence,
+    )
+}
+
+/// `0000:17:00.0` from NVML's `00000000:17:00.0` or sysfs' `0000:17:00.0`:
+/// the domain as four digits, lower case.
+fn bus_address(id: &str) -> String {
+    let id = id.to_ascii_lowercase();
+    match id.split_once(':') {
+        Some((domain, rest)) => format!(
+            "{:04x}:{rest}",
+            u32::from_str_radix(domain, 16).unwrap_or(0)
+        ),
+        None => id,
+    }
+}
+
+/// The functions the nvidia driver holds on the bus that no GPU NVML can
+/// reach has: NVML left them out (RmInitAdapter failed) or lost them.
+fn silent_functions<'a>(f: &'a Facts, driver: &crate::facts::driver::Driver) -> Vec<&'a PciGpu> {
+    let reached: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter(|g| g.unreachable.is_none())
+        .filter_map(|g| g.pci_bus_id.value().map(|b| bus_address(b)))
+        .collect();
+    f.host
+        .below
+        .pci
+        .as_ref()
+        .map(|bus| {
+            bus.nvidia
+                .iter()
+                .filter(|g| g.driver.as_deref() == Some("nvidia"))
+                .filter(|g| !reached.contains(&bus_address(&g.address)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// NVML lists fewer GPUs than the functions the nvidia driver holds on the
+/// bus, and none of its own is unreachable (that is `gpu-unreachable`'s): the
+/// driver could not initialise the missing ones (`RmInitAdapter failed`).
+pub(super) fn gpu_missing_from_nvml(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    if driver.gpus.iter().any(|g| g.unreachable.is_some()) {
+        return vec![];
+    }
+    let missing = silent_functions(f, driver);
+    if missing.is_empty() {
+        return vec![];
+    }
+    let labels: Vec<String> = missing.iter().map(|g| g.label()).collect();
+    finding(
+        Severity::Error,
+        format!(
+            "the nvidia driver holds {} on the PCI bus that NVML does not list: {}",
+            if missing.len() == 1 { "a GPU" } else { "GPUs" },
+            labels.join("; ")
+        ),
+        "the driver failed to initialise them: read `dmesg | grep -i nvrm` (\"RmInitAdapter failed\", an Xid), then drain the machine and reset the GPU or reboot; a GPU that fails again needs service (power, seating, the PCIe link)".into(),
+        vec![
+            format!(
+                "NVML lists {} GPU(s): {}",
+                driver.gpus.len(),
+                driver
+                    .gpus
+                    .iter()
+                    .map(|g| g.pci_bus_id.value().map_or("?", String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "{}/sys/bus/pci/devices: bound to nvidia, not in NVML: {}",
+                root_prefix(f),
+                labels.join("; ")
+            ),
+        ],
+    )
+}
+
+/// The free memory a GPU needs for gpu-basic's compute checks: TensorFlow's
+/// CUDA context and cuBLAS' workspace (a few hundred MiB) and the checks'
+/// tensors (the largest, the 8192² float32 throughput matmul, is 768 MiB in
+/// its three matrices).
+pub const MIN_FREE_MIB_FOR_COMPUTE: u64 = 2048;
+
+/// Other processes hold so much of a GPU's memory that the job's compute
+/// cannot fit (TensorFlow's allocator fails with "CUDA_ERROR_OUT_OF_MEMORY").
+fn memory_held(gpu: &Gpu) -> Option<String> {
+    let me = std::process::id();
+    let free = gpu.memory.value()?.free_mib;
+    let others: Vec<String> = gpu
+        .processes
+        .value()?
+        .iter()
+        .filter(|p| p.pid != me)
+        .map(|p| match p.used_mib {
+            Some(mib) => format!("pid {} {mib} MiB", p.pid),
+            None => format!("pid {}", p.pid),
+        })
+        .collect();
+    (free < MIN_FREE_MIB_FOR_COMPUTE && !others.is_empty()).then(|| {
+        format!(
+            "{}: {free} MiB free, held by {}",
+            gpu.label(),
+            others.join(", ")
+        )
+    })
+}
+
+pub(super) fn gpu_memory_held(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some(driver) = f.driver.found() else {
+        return vec![];
+    };
+    let full: Vec<String> = driver.gpus.iter().filter_map(memory_held).collect();
+    if full.is_empty() {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "other processes hold the GPU's memory, and less than the {MIN_FREE_MIB_FOR_COMPUTE} MiB TensorFlow's compute needs is free: {}",
+            full.join("; ")
+        ),
+        "stop those processes or wait for them, or give each job GPUs of its own (one job per GPU on the runner; on Kubernetes, `nvidia.com/gpu` requests); TensorFlow would fail to allocate (CUDA_ERROR_OUT_OF_MEMORY) or its first kernel would".into(),
+        full,
     )
 }
 

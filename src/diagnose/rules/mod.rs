@@ -53,6 +53,16 @@ pub static RULES: &[Rule] = &[
         judge: nvidia_module_for_other_kernel,
     },
     Rule {
+        id: "secure-boot-blocks-module",
+        family: Family::Driver,
+        judge: secure_boot_blocks_module,
+    },
+    Rule {
+        id: "open-module-unsupported-gpu",
+        family: Family::Driver,
+        judge: open_module_unsupported_gpu,
+    },
+    Rule {
         id: "nvml-missing",
         family: Family::Driver,
         judge: nvml_missing,
@@ -243,6 +253,16 @@ pub static RULES: &[Rule] = &[
         judge: gpu_unreachable,
     },
     Rule {
+        id: "gpu-missing-from-nvml",
+        family: Family::GpuHealth,
+        judge: gpu_missing_from_nvml,
+    },
+    Rule {
+        id: "gpu-memory-held",
+        family: Family::GpuBusy,
+        judge: gpu_memory_held,
+    },
+    Rule {
         id: "gpu-compute-mode-blocks",
         family: Family::GpuHealth,
         judge: gpu_compute_mode_blocks,
@@ -286,6 +306,8 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
     ("no-nvidia-gpu", BELOW_THE_DRIVER),
     ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
     ("nvidia-module-for-other-kernel", BELOW_THE_DRIVER),
+    ("secure-boot-blocks-module", BELOW_THE_DRIVER),
+    ("open-module-unsupported-gpu", BELOW_THE_DRIVER),
 ];
 
 /// What a machine whose NVIDIA kernel driver is absent shows above it.
