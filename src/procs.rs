@@ -82,6 +82,49 @@ pub fn spawn(mut command: std::process::Command) -> std::io::Result<std::process
     Ok(child)
 }
 
+/// Runs `command` (stdin closed, stderr dropped) and returns its standard
+/// output; an error when it cannot start, fails, outlives `limit` or the
+/// run is cancelled meanwhile (its process group is then killed).
+pub fn output_within(
+    mut command: std::process::Command,
+    limit: Duration,
+) -> Result<String, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = spawn(command).map_err(|e| format!("cannot run: {e}"))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if started.elapsed() > limit || is_cancelled() => {
+                kill_group(child.id(), libc::SIGKILL);
+                let _ = child.wait();
+                break Err(if is_cancelled() {
+                    "cancelled".to_string()
+                } else {
+                    format!("did not answer within {}s", limit.as_secs())
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    unregister(child.id());
+    let status = status?;
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    if !status.success() {
+        return Err(format!("failed ({status})"));
+    }
+    Ok(out)
+}
+
 /// Sends `signal` to a child's whole process group.
 pub fn kill_group(pid: u32, signal: i32) {
     // SAFETY: killpg has no memory-safety preconditions; a stale group id fails with ESRCH.
@@ -140,7 +183,9 @@ pub fn cancel(signal: i32) {
 }
 
 /// Installs SIGINT/SIGTERM/SIGHUP handling: the first signal cancels the run, a
-/// second one kills every child at once.
+/// second one kills every child and ends gpugate at once, with the shell's
+/// exit status for that signal (128 + its number), wherever the main thread
+/// is blocked.
 pub fn install_signal_handlers() -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     // SIGHUP (the terminal or CI session went away) is a request to stop
@@ -152,6 +197,11 @@ pub fn install_signal_handlers() -> std::io::Result<()> {
             for signal in signals.forever() {
                 if is_cancelled() {
                     signal_all(libc::SIGKILL);
+                    eprintln!(
+                        "gpugate: {} received again: killed at once, the report may be missing",
+                        signal_name(signal)
+                    );
+                    std::process::exit(128 + signal);
                 } else {
                     eprintln!(
                         "gpugate: {} received: stopping checks and writing the report (again to kill at once)",

@@ -458,6 +458,67 @@ fn an_older_nvjitlink_is_named_not_reported_missing() {
     assert!(loader_failures(&doctor).contains(&"libcusparse.so.12".to_string()));
 }
 
+/// XLA's tools: the provisioned stack has ptxas and libdevice where XLA
+/// looks (`nvidia/cuda_nvcc` beside `tensorflow/`, from
+/// nvidia-cuda-nvcc-cu12); the same stack without that package, as gpugate
+/// provisioned it before, is told both; `--xla_gpu_cuda_data_dir` in
+/// XLA_FLAGS is searched first.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn xla_finds_ptxas_and_libdevice_beside_tensorflow() {
+    let real = real_dir();
+    let env = stack_copy(&real);
+    let tensorflow = env.path().join("tensorflow");
+    let xla_ids = |doctor: &Value| -> Vec<String> {
+        diagnoses(doctor, "error")
+            .into_iter()
+            .filter(|id| id.starts_with("xla-"))
+            .collect()
+    };
+    let doctor = loader_of(&tensorflow, &[]);
+    let xla = &doctor["facts"]["tensorflow"]["xla"];
+    let nvcc = env.path().join("nvidia/cuda_nvcc");
+    assert!(
+        xla["libdevice"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc")),
+        "{xla}"
+    );
+    let ptxas = &xla["ptxas"][0];
+    assert!(
+        ptxas["version"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("12."),
+        "{xla}"
+    );
+    assert!(ptxas["refused"].is_null(), "{xla}");
+    assert!(xla_ids(&doctor).is_empty(), "{doctor}");
+
+    let elsewhere = tempfile::tempdir_in(&real).unwrap();
+    let moved = elsewhere.path().join("cuda_nvcc");
+    std::fs::rename(&nvcc, &moved).unwrap();
+    let doctor = loader_of(&tensorflow, &[]);
+    assert_eq!(
+        xla_ids(&doctor),
+        ["xla-ptxas-missing", "xla-libdevice-missing"],
+        "{doctor}"
+    );
+    let text = diagnosis(&doctor, "xla-ptxas-missing").to_string();
+    assert!(
+        text.contains("python3 -m pip install \\\"nvidia-cuda-nvcc-cu12"),
+        "{text}"
+    );
+
+    let flags = format!("--xla_gpu_cuda_data_dir={}", moved.display());
+    let doctor = loader_of(&tensorflow, &[("XLA_FLAGS", Path::new(&flags))]);
+    assert!(xla_ids(&doctor).is_empty(), "{doctor}");
+    assert_eq!(
+        doctor["facts"]["tensorflow"]["xla"]["roots"][0],
+        moved.display().to_string()
+    );
+}
+
 /// A partial cuDNN (two sub-libraries gone): the probe crashes, and that is
 /// an error naming what is missing, not an empty list and silence.
 #[test]

@@ -208,34 +208,48 @@ macro_rules! verdict_in_worker {
 }
 pub(crate) use verdict_in_worker;
 
+/// Whether a family can explain a failed compute check: every family but
+/// the informational ones, and XLA's only where the check compiles with XLA.
+const fn explains_compute(family: Family, with_xla: bool) -> bool {
+    !family.informational() && (with_xla || !matches!(family, Family::Xla))
+}
+
+/// The families [`explains_compute`] keeps, in `Family::ALL`'s order.
+macro_rules! compute_families {
+    ($with_xla:expr) => {{
+        const fn count() -> usize {
+            let (mut n, mut i) = (0, 0);
+            while i < Family::ALL.len() {
+                if explains_compute(Family::ALL[i], $with_xla) {
+                    n += 1;
+                }
+                i += 1;
+            }
+            n
+        }
+        const LIST: [Family; count()] = {
+            let mut list = [Family::Driver; count()];
+            let (mut n, mut i) = (0, 0);
+            while i < Family::ALL.len() {
+                if explains_compute(Family::ALL[i], $with_xla) {
+                    list[n] = Family::ALL[i];
+                    n += 1;
+                }
+                i += 1;
+            }
+            list
+        };
+        &LIST
+    }};
+}
+
 /// The families of causes that can explain a failure of a check that
-/// computes with TensorFlow on a device: every family but the
-/// informational ones, in `Family::ALL`'s order.
-pub const TENSORFLOW_COMPUTE: &[Family] = {
-    const fn count() -> usize {
-        let (mut n, mut i) = (0, 0);
-        while i < Family::ALL.len() {
-            if !Family::ALL[i].informational() {
-                n += 1;
-            }
-            i += 1;
-        }
-        n
-    }
-    const LIST: [Family; count()] = {
-        let mut list = [Family::Driver; count()];
-        let (mut n, mut i) = (0, 0);
-        while i < Family::ALL.len() {
-            if !Family::ALL[i].informational() {
-                list[n] = Family::ALL[i];
-                n += 1;
-            }
-            i += 1;
-        }
-        list
-    };
-    &LIST
-};
+/// computes with TensorFlow on a device without XLA.
+pub const TENSORFLOW_COMPUTE: &[Family] = compute_families!(false);
+
+/// [`TENSORFLOW_COMPUTE`], and XLA's own compiler and libdevice, for a check
+/// that compiles with XLA.
+pub const TENSORFLOW_XLA: &[Family] = compute_families!(true);
 
 #[cfg(test)]
 mod tests {
@@ -282,15 +296,24 @@ mod tests {
     fn compute_checks_are_explained_by_every_family_that_stops_compute() {
         for family in Family::ALL {
             assert_eq!(
-                TENSORFLOW_COMPUTE.contains(family),
+                TENSORFLOW_XLA.contains(family),
                 !family.informational(),
+                "{family:?}"
+            );
+            assert_eq!(
+                TENSORFLOW_COMPUTE.contains(family),
+                !family.informational() && *family != Family::Xla,
                 "{family:?}"
             );
         }
         assert!(TENSORFLOW_COMPUTE.contains(&Family::CpuFallback));
         assert!(!TENSORFLOW_COMPUTE.contains(&Family::PtxJit));
         assert!(!TENSORFLOW_COMPUTE.contains(&Family::GpuBusy));
-        assert_eq!(TENSORFLOW_COMPUTE.len(), Family::ALL.len() - 2);
+        // A graph without XLA never runs ptxas: XLA's causes explain only
+        // the checks that compile with it.
+        assert!(!TENSORFLOW_COMPUTE.contains(&Family::Xla));
+        assert_eq!(TENSORFLOW_COMPUTE.len(), Family::ALL.len() - 3);
+        assert_eq!(TENSORFLOW_XLA.len(), Family::ALL.len() - 2);
     }
 
     #[test]

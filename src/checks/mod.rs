@@ -26,6 +26,7 @@ pub mod tensorflow_matmul;
 pub mod tensorflow_placement;
 pub mod tensorflow_throughput;
 pub mod tensorflow_visibility;
+pub mod tensorflow_xla;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -95,6 +96,7 @@ check_kinds! {
     "tensorflow.placement" => TensorflowPlacement(tensorflow_placement),
     "tensorflow.visibility" => TensorflowVisibility(tensorflow_visibility),
     "tensorflow.throughput" => TensorflowThroughput(tensorflow_throughput),
+    "tensorflow.xla" => TensorflowXla(tensorflow_xla),
     "tensorflow.build" => TensorflowBuild(tensorflow_build),
     "driver.version" => DriverVersion(driver_version),
     "driver.supports_cuda" => DriverSupportsCuda(driver_supports_cuda),

@@ -86,6 +86,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
             devices: None,
             log: String::new(),
             loader: None,
+            xla: None,
         },
         libraries: vec![],
         libraries_error: None,

@@ -42,6 +42,9 @@ pub enum Family {
     HostCpu,
     /// The host's C library or C++ runtime is older than the build needs.
     HostRuntime,
+    /// XLA cannot compile for the GPU: `ptxas` or libdevice is missing or
+    /// of a version XLA refuses.
+    Xla,
 }
 
 impl Family {
@@ -65,6 +68,7 @@ impl Family {
         Family::Mig,
         Family::HostCpu,
         Family::HostRuntime,
+        Family::Xla,
     ];
 
     /// Whether the family only informs: its cause slows the GPU (PTX JIT)
@@ -102,8 +106,9 @@ mod tests {
             Family::Mig => 15,
             Family::HostCpu => 16,
             Family::HostRuntime => 17,
+            Family::Xla => 18,
         };
         let indices: Vec<usize> = Family::ALL.iter().map(index).collect();
-        assert_eq!(indices, (0..18).collect::<Vec<_>>());
+        assert_eq!(indices, (0..19).collect::<Vec<_>>());
     }
 }

@@ -12,6 +12,7 @@ pub mod elf;
 pub mod libraries;
 pub mod loader;
 pub mod visible;
+pub mod xla;
 
 use crate::host::HostFacts;
 use crate::tf::runtime::DeviceInfo;
@@ -49,6 +50,10 @@ pub struct TfFacts {
     /// libraries; None where there was no CUDA build's library to ask.
     #[serde(default)]
     pub loader: Option<loader::LoaderCheck>,
+    /// Where XLA would find ptxas and libdevice, for a CUDA build found on
+    /// this machine.
+    #[serde(default)]
+    pub xla: Option<xla::XlaFacts>,
 }
 
 /// What a run knows about TensorFlow once it has tried to load it.
@@ -125,6 +130,7 @@ pub fn skipped(host: HostFacts) -> Facts {
             devices: None,
             log: String::new(),
             loader: None,
+            xla: None,
         },
         libraries: Vec::new(),
         libraries_error: None,

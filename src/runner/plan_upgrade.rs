@@ -86,6 +86,7 @@ pub fn judge_releases(
                     devices: None,
                     log: String::new(),
                     loader: None,
+                    xla: None,
                 },
                 libraries,
                 libraries_error,

@@ -8,6 +8,7 @@ use crate::facts::build::TfBuild;
 use crate::facts::driver::DriverProbe;
 use crate::facts::libraries::{self, LibraryFact};
 use crate::facts::loader::{self, LoaderCheck, LoaderOutcome};
+use crate::facts::xla::XlaFacts;
 use crate::facts::{Facts, ProbeOptions, TfFacts, TfRuntime, choose_build};
 use crate::host::HostFacts;
 use crate::version::Version;
@@ -246,6 +247,21 @@ pub fn loader(
     })
 }
 
+/// Where XLA would find ptxas and libdevice for a CUDA build found here;
+/// None for a CPU build, or a build judged from the table alone.
+fn xla(opts: &ProbeOptions, tf: &TfRuntime, build: &TfBuild) -> Option<XlaFacts> {
+    if build.cuda_build != Some(true) {
+        return None;
+    }
+    let tf_dir = judged_library(opts, tf)?.parent()?;
+    let env = |name: &str| std::env::var(name).ok();
+    Some(XlaFacts::gather(
+        tf_dir,
+        env("XLA_FLAGS").as_deref(),
+        env("PATH").as_deref(),
+    ))
+}
+
 /// Puts the snapshot together once the driver probe and TensorFlow are done.
 pub fn assemble(
     pool: &Pool,
@@ -257,6 +273,7 @@ pub fn assemble(
     let build = choose_build(opts, &tf);
     let (libraries, libraries_error) = libraries(pool, opts, &host, &build);
     let loader = loader(pool, opts, &tf, &build);
+    let xla = xla(opts, &tf, &build);
     Facts {
         host,
         driver,
@@ -266,6 +283,7 @@ pub fn assemble(
             devices: tf.devices,
             log: tf.log,
             loader,
+            xla,
         },
         libraries,
         libraries_error,

@@ -139,6 +139,20 @@ pub fn verify(entry: &Path) -> Result<(), String> {
     }
     trusted(entry)?;
     let record = record(entry)?;
+    // Entries provisioned before gpugate kept what XLA runs lack ptxas:
+    // provisioned anew, so that the GPU stack can run XLA.
+    if let Some(nvcc) = record.wheels.iter().find(|w| {
+        w.name
+            .replace('_', "-")
+            .eq_ignore_ascii_case("nvidia-cuda-nvcc-cu12")
+    }) && !nvcc.files.contains_key("nvidia/cuda_nvcc/bin/ptxas")
+    {
+        return Err(format!(
+            "{} was provisioned without {}'s ptxas, which XLA needs on a GPU",
+            entry.display(),
+            nvcc.name
+        ));
+    }
     for wheel in &record.wheels {
         for (member, file) in &wheel.files {
             let path = entry.join(member);

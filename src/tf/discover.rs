@@ -4,7 +4,7 @@
 use super::cache::{self, C_API_LIBRARY, Flavor};
 use super::{Attempt, Candidate, Setup};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// File names that export TensorFlow's C API, in the order tried in a directory.
@@ -177,29 +177,10 @@ fn pip_tensorflow_dir() -> Result<PathBuf, String> {
     // `python3 -c` puts the working directory first on sys.path: a
     // `tensorflow/` directory there is not a pip-installed TensorFlow.
     const SCRIPT: &str = "import os, sys\nsys.path = [p for p in sys.path if p not in ('', '.', os.getcwd())]\nimport importlib.util as u\ns = u.find_spec('tensorflow')\nprint(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("python3 cannot run: {e}"))?;
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > Duration::from_secs(20) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("python3 did not answer within 20s".into());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("python3 failed: {e}")),
-        }
-    }
-    let mut out = String::new();
-    use std::io::Read;
-    child.stdout.take().map(|mut s| s.read_to_string(&mut out));
+    let mut command = Command::new("python3");
+    command.args(["-c", SCRIPT]);
+    let out = crate::procs::output_within(command, Duration::from_secs(20))
+        .map_err(|e| format!("python3: {e}"))?;
     let dir = out.trim();
     if dir.is_empty() {
         Err("TensorFlow is not installed in the active python3".into())

@@ -285,6 +285,7 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
         // buffer), so only a step after one that succeeded is traced.
         let options = RunOptions {
             trace_level: FULL_TRACE,
+            output_partition_graphs: false,
         }
         .encode_to_vec();
         if step == 1 {

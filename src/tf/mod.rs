@@ -12,6 +12,7 @@ pub mod provision;
 pub mod runtime;
 pub mod throughput;
 pub mod wheel;
+pub mod xla;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

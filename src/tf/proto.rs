@@ -41,14 +41,38 @@ pub struct RunOptions {
     /// 3 = FULL_TRACE, which makes the run record per-node step stats.
     #[prost(int32, tag = "1")]
     pub trace_level: i32,
+    /// The graphs as partitioned per device, after every rewrite (XLA's
+    /// clusters included), in the run metadata.
+    #[prost(bool, tag = "5")]
+    pub output_partition_graphs: bool,
 }
 
 pub const FULL_TRACE: i32 = 3;
+/// Step stats without the hardware profiler.
+pub const SOFTWARE_TRACE: i32 = 1;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct RunMetadata {
     #[prost(message, optional, tag = "1")]
     pub step_stats: Option<StepStats>,
+    #[prost(message, repeated, tag = "3")]
+    pub partition_graphs: Vec<GraphDef>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct GraphDef {
+    #[prost(message, repeated, tag = "1")]
+    pub node: Vec<NodeDef>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct NodeDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub op: String,
+    #[prost(string, tag = "4")]
+    pub device: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -117,10 +141,20 @@ mod tests {
         // The bytes TensorFlow's Python client sends for RunOptions(trace_level=FULL_TRACE).
         assert_eq!(
             RunOptions {
-                trace_level: FULL_TRACE
+                trace_level: FULL_TRACE,
+                output_partition_graphs: false,
             }
             .encode_to_vec(),
             [8, 3]
+        );
+        // ... and for RunOptions(trace_level=SOFTWARE_TRACE, output_partition_graphs=True).
+        assert_eq!(
+            RunOptions {
+                trace_level: SOFTWARE_TRACE,
+                output_partition_graphs: true,
+            }
+            .encode_to_vec(),
+            [8, 1, 40, 1]
         );
     }
 
@@ -143,6 +177,7 @@ mod tests {
                     },
                 ],
             }),
+            partition_graphs: vec![],
         };
         let decoded = RunMetadata::decode(meta.encode_to_vec().as_slice()).unwrap();
         assert_eq!(

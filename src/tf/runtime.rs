@@ -182,6 +182,7 @@ pub(super) fn run_twice(
     traced.request_fetch(fetch, 0);
     let run_options = RunOptions {
         trace_level: FULL_TRACE,
+        output_partition_graphs: false,
     }
     .encode_to_vec();
     traced.set_run_options(&run_options);

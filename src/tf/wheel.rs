@@ -129,6 +129,9 @@ impl Wheel {
         }
         let wheel_name = self.name();
         let mut entry = self.archive.by_name(member).map_err(|_| missing(member))?;
+        // Libraries are mapped executable; `ptxas` is run.
+        let executable =
+            member.contains(".so") || entry.unix_mode().is_some_and(|mode| mode & 0o100 != 0);
         let mut out = fs::File::create(&target).map_err(write_err)?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -157,7 +160,7 @@ impl Wheel {
                 actual_size: size,
             });
         }
-        if member.contains(".so") {
+        if executable {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).map_err(write_err)?;
         }
@@ -194,19 +197,31 @@ fn parse_record(record: &str) -> HashMap<String, (String, u64)> {
         .collect()
 }
 
-/// The shared libraries of NVIDIA's `nvidia-*-cu12` wheels: the files of
-/// their `nvidia/<component>/lib/` directories, laid out as pip lays them
-/// out, where TensorFlow's RUNPATH (`$ORIGIN/../nvidia/*/lib`) looks.
+/// What XLA runs on a GPU from `nvidia-cuda-nvcc-cu12`: `ptxas` (and
+/// `nvlink`, where a release ships it) to assemble its kernels and the
+/// libdevice bitcode its math calls link against. XLA looks for them in
+/// `nvidia/cuda_nvcc` beside the TensorFlow package (XLA's
+/// `CandidateCudaRoots`).
+const XLA_MEMBERS: [&str; 3] = [
+    "nvidia/cuda_nvcc/bin/ptxas",
+    "nvidia/cuda_nvcc/bin/nvlink",
+    "nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc",
+];
+
+/// What TensorFlow needs of NVIDIA's `nvidia-*-cu12` wheels, laid out as pip
+/// lays it out: the shared libraries of their `nvidia/<component>/lib/`
+/// directories, where TensorFlow's RUNPATH (`$ORIGIN/../nvidia/*/lib`)
+/// looks, and [`XLA_MEMBERS`].
 pub fn nvidia_library_members(recorded: &[String]) -> Vec<String> {
     recorded
         .iter()
         .filter(|name| {
             let parts: Vec<&str> = name.split('/').collect();
-            parts.len() == 4
+            let library = parts.len() == 4
                 && parts[0] == "nvidia"
                 && parts[2] == "lib"
-                && parts[3].contains(".so")
-                && is_plain_relative(name)
+                && parts[3].contains(".so");
+            (library || XLA_MEMBERS.contains(&name.as_str())) && is_plain_relative(name)
         })
         .cloned()
         .collect()
@@ -325,11 +340,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_nvidia_library_directories_are_selected() {
+    fn only_nvidia_libraries_and_what_xla_runs_are_selected() {
         let recorded: Vec<String> = [
             "nvidia/cudnn/lib/libcudnn.so.9",
             "nvidia/cudnn/include/cudnn.h",
             "nvidia/cuda_nvcc/bin/ptxas",
+            "nvidia/cuda_nvcc/bin/nvcc",
+            "nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc",
+            "nvidia/cuda_nvcc/nvvm/lib64/libnvvm.so",
             "nvidia/__init__.py",
             "nvidia_cudnn_cu12-9.3.0.75.dist-info/RECORD",
         ]
@@ -338,7 +356,11 @@ pub(crate) mod tests {
         .collect();
         assert_eq!(
             nvidia_library_members(&recorded),
-            ["nvidia/cudnn/lib/libcudnn.so.9"]
+            [
+                "nvidia/cudnn/lib/libcudnn.so.9",
+                "nvidia/cuda_nvcc/bin/ptxas",
+                "nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc"
+            ]
         );
     }
 

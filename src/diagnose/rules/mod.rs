@@ -24,6 +24,7 @@ mod host;
 mod libraries;
 mod tensorflow;
 mod visibility;
+mod xla;
 
 use below::*;
 use capability::*;
@@ -35,6 +36,7 @@ use host::*;
 use libraries::*;
 use tensorflow::*;
 use visibility::*;
+use xla::*;
 
 pub static RULES: &[Rule] = &[
     Rule {
@@ -259,7 +261,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "gpu-memory-held",
-        family: Family::GpuBusy,
+        family: Family::GpuHealth,
         judge: gpu_memory_held,
     },
     Rule {
@@ -271,6 +273,16 @@ pub static RULES: &[Rule] = &[
         id: "gpu-busy",
         family: Family::GpuBusy,
         judge: gpu_busy,
+    },
+    Rule {
+        id: "xla-ptxas-missing",
+        family: Family::Xla,
+        judge: xla_ptxas_missing,
+    },
+    Rule {
+        id: "xla-libdevice-missing",
+        family: Family::Xla,
+        judge: xla_libdevice_missing,
     },
     Rule {
         id: "cpu-without-avx",
