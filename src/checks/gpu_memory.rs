@@ -23,6 +23,17 @@ impl Spec {
         if self.min_total_mib.is_none() && self.min_free_mib.is_none() {
             return Err("give `min_total_mib` or `min_free_mib`".into());
         }
+        // A floor of 0 MiB can never be missed.
+        for (key, value) in [
+            ("min_total_mib", self.min_total_mib),
+            ("min_free_mib", self.min_free_mib),
+        ] {
+            if value == Some(0) {
+                return Err(format!(
+                    "`{key}` is 0, which no GPU can fall short of; give at least 1"
+                ));
+            }
+        }
         Ok(())
     }
 

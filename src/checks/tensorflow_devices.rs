@@ -21,10 +21,16 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        for ty in self.min.keys() {
+        for (ty, min) in &self.min {
             if ty.is_empty() || ty.chars().any(|c| c.is_ascii_lowercase()) {
                 return Err(format!(
                     "device types in `min` are upper case as TensorFlow writes them (CPU, GPU), got `{ty}`"
+                ));
+            }
+            // A floor of none can never be missed.
+            if *min == 0 {
+                return Err(format!(
+                    "`min.{ty}` is 0, which no device list can fall short of; ask for at least 1, or leave {ty} out"
                 ));
             }
         }
@@ -138,6 +144,16 @@ mod tests {
             spec.judge(&[device("CPU"), device("GPU")]).status,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn a_floor_of_zero_is_refused() {
+        let err = Spec {
+            min: BTreeMap::from([("CPU".to_string(), 0)]),
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("`min.CPU` is 0"), "{err}");
     }
 
     #[test]

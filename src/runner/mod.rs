@@ -410,16 +410,20 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
             },
         }
     };
-    let causes =
-        if matches!(verdict.status, Status::Fail | Status::Error) && check.kind.concerns_gpu() {
-            causes_of(
-                check.kind.kind().explained_by(),
-                facts,
-                output.as_deref().unwrap_or(""),
-            )
-        } else {
-            Vec::new()
-        };
+    // An interrupted check failed for the signal, not for anything the
+    // GPU stack did.
+    let causes = if matches!(verdict.status, Status::Fail | Status::Error)
+        && check.kind.concerns_gpu()
+        && procs::cancelled_by().is_none()
+    {
+        causes_of(
+            check.kind.kind().explained_by(),
+            facts,
+            output.as_deref().unwrap_or(""),
+        )
+    } else {
+        Vec::new()
+    };
     let failure_type = if verdict.status == Status::Error && failure_type == "assertion" {
         "error"
     } else {

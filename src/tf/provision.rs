@@ -61,6 +61,8 @@ pub enum ProvisionError {
     },
     #[error("interrupted while waiting for another gpugate's provisioning ({0})")]
     LockInterrupted(PathBuf),
+    #[error("interrupted while extracting {0}; nothing was published to the cache")]
+    ExtractInterrupted(String),
     #[error("failed to write the cache entry {path}: {source}")]
     Io {
         path: PathBuf,
@@ -341,6 +343,11 @@ fn extract(
     let (name, version) = wheel::name_and_version(&file).unwrap_or((file.clone(), String::new()));
     let mut files = BTreeMap::new();
     for member in members {
+        // A signal stops the run between members, not after the whole
+        // stack (a CUDA entry takes a minute to inflate).
+        if crate::procs::is_cancelled() {
+            return Err(ProvisionError::ExtractInterrupted(file));
+        }
         let (sha256, size) = wheel.extract(&member, out_dir)?;
         files.insert(member, FileRecord { sha256, size });
     }

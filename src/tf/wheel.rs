@@ -137,6 +137,14 @@ impl Wheel {
         let mut size = 0u64;
         let mut buf = vec![0u8; 1 << 20];
         loop {
+            // cuDNN's largest member inflates for seconds: a signal is seen
+            // between chunks.
+            if crate::procs::is_cancelled() {
+                return Err(WheelError::Read {
+                    path: self.path.clone(),
+                    reason: format!("{member}: interrupted"),
+                });
+            }
             let n = entry.read(&mut buf).map_err(|e| WheelError::Read {
                 path: self.path.clone(),
                 reason: format!("{member}: {e}"),

@@ -1496,3 +1496,40 @@ fn host_files_and_baselines_are_read_bounded() {
         text(&out.stdout)
     );
 }
+
+/// A CPU suite whose TensorFlow cannot load (offline, empty cache, no
+/// python3) fails with TensorFlow's own reason, and no GPU-stack diagnosis
+/// is made its root cause: the refusal check proves nothing of the GPU.
+#[test]
+fn a_cpu_suite_is_never_blamed_on_the_gpu_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let cache = dir.path().join("cache");
+    let out = super::gpugate_env(
+        &[
+            "--suite",
+            "cpu-basic",
+            "--offline",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        dir.path(),
+        &[
+            ("GPUGATE_CACHE_DIR", cache.to_str().unwrap()),
+            ("PATH", "/nonexistent"),
+        ],
+    );
+    assert_exit(&out, 101);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("libtensorflow did not load"), "{all}");
+    assert!(!all.contains("root cause"), "{all}");
+    let report = std::fs::read_to_string(&junit).unwrap();
+    for id in [
+        "nvml-missing",
+        "cuda-library-missing",
+        "cudnn-missing",
+        "no-nvidia-gpu",
+    ] {
+        assert!(!report.contains(id), "{id} in {report}");
+    }
+}
