@@ -519,6 +519,89 @@ fn xla_finds_ptxas_and_libdevice_beside_tensorflow() {
     );
 }
 
+/// tensorflow-cpu 2.18.1 installed over tensorflow 2.18.1: both dist-info
+/// directories own `tensorflow/`, whose files are the CPU build's. The
+/// overlap is the diagnosis (naming whose files they are), not only "CPU
+/// build"; tensorflow 2.18.1 alone is silent.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn two_tensorflow_distributions_over_one_directory_are_named() {
+    let real = real_dir();
+    let site = tempfile::tempdir_in(&real).unwrap();
+    let copy = |from: &Path, to: &Path| {
+        let copied = Command::new("cp")
+            .arg("-al")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+    };
+    copy(
+        &real.join("tf-2.18.1/tensorflow-2.18.1.dist-info"),
+        site.path(),
+    );
+    copy(&real.join("tf-2.18.1/tensorflow"), site.path());
+    let doctor = loader_of(&site.path().join("tensorflow"), &[]);
+    assert!(
+        !doctor["diagnoses"]
+            .to_string()
+            .contains("tensorflow-distributions-overlap"),
+        "{doctor}"
+    );
+    let dists = doctor["facts"]["tensorflow"]["distributions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(dists.len(), 1, "{dists:?}");
+    assert_eq!(dists[0]["owns_library"], true, "{dists:?}");
+
+    // pip install tensorflow-cpu==2.18.1: its files replace the CUDA build's.
+    std::fs::remove_dir_all(site.path().join("tensorflow")).unwrap();
+    copy(&real.join("tf-cpu-2.18.1/tensorflow"), site.path());
+    copy(
+        &real.join("tf-cpu-2.18.1/tensorflow_cpu-2.18.1.dist-info"),
+        site.path(),
+    );
+    let doctor = loader_of(&site.path().join("tensorflow"), &[]);
+    let finding = diagnosis(&doctor, "tensorflow-distributions-overlap");
+    assert_eq!(finding["severity"], "error");
+    let text = finding.to_string();
+    assert!(
+        text.contains("its files are tensorflow-cpu==2.18.1's"),
+        "{text}"
+    );
+    assert!(
+        text.contains("python3 -m pip uninstall -y tensorflow tensorflow-cpu"),
+        "{text}"
+    );
+    assert_eq!(doctor["facts"]["tensorflow"]["build"]["cuda_build"], false);
+}
+
+/// A dated tf-nightly's build_info.py states only `is_cuda_build`: the CUDA
+/// and cuDNN it needs come from its METADATA's `and-cuda` requirements, and
+/// the build says so, instead of "build unknown".
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn a_nightly_s_needs_come_from_its_metadata() {
+    let real = real_dir();
+    let nightly = real.join("tf-nightly");
+    let info =
+        std::fs::read_to_string(nightly.join("tensorflow/python/platform/build_info.py")).unwrap();
+    assert!(!info.contains("cuda_version"), "{info}");
+    let doctor = loader_of(&nightly.join("tensorflow"), &[]);
+    let build = &doctor["facts"]["tensorflow"]["build"];
+    assert_eq!(build["cuda_build"], true, "{build}");
+    assert!(
+        build["cuda"].as_str().unwrap().starts_with("12."),
+        "{build}"
+    );
+    assert_eq!(build["cudnn"], "9.10", "{build}");
+    assert!(
+        build["source"].as_str().unwrap().contains("METADATA"),
+        "{build}"
+    );
+}
+
 /// A partial cuDNN (two sub-libraries gone): the probe crashes, and that is
 /// an error naming what is missing, not an empty list and silence.
 #[test]

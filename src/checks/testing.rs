@@ -87,6 +87,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
             log: String::new(),
             loader: None,
             xla: None,
+            distributions: Vec::new(),
         },
         libraries: vec![],
         libraries_error: None,

@@ -25,7 +25,8 @@ pub enum Family {
     ComputeCapability,
     /// The GPU runs the build only through PTX JIT compilation.
     PtxJit,
-    /// The TensorFlow build has no CUDA support.
+    /// The TensorFlow build has no CUDA support, or is not one build (two
+    /// distributions installed over one directory).
     CpuOnlyBuild,
     /// TensorFlow registered no GPU and ran on the CPU.
     CpuFallback,

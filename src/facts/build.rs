@@ -276,9 +276,35 @@ impl TfBuild {
             }
             (None, version) => from_runpath(library, version.as_ref()),
         };
+        if build.cuda_build == Some(true) && (build.cuda.is_none() || build.cudnn.is_none()) {
+            build.needs_from_metadata(library);
+        }
         build.library_dirs = pip_nvidia_dirs(library);
         build.requires = runtime_requirements(library);
         build
+    }
+
+    /// A CUDA build whose build_info.py states no versions (tf-nightly):
+    /// the CUDA and cuDNN its distribution's `and-cuda` extra installs, from
+    /// the distribution whose files these are (or the only one).
+    fn needs_from_metadata(&mut self, library: &Path) {
+        let dists = super::distributions::beside(library);
+        let dist = dists
+            .iter()
+            .find(|d| d.owns_library == Some(true))
+            .or_else(|| (dists.len() == 1).then(|| &dists[0]));
+        let Some((dist, (cuda, cudnn))) =
+            dist.and_then(|d| super::distributions::cuda_needs(d).map(|n| (d, n)))
+        else {
+            return;
+        };
+        self.source = format!(
+            "{}; CUDA and cuDNN from {}/METADATA (its `and-cuda` requirements), which build_info.py does not state",
+            self.source,
+            dist.dist_info.display()
+        );
+        self.cuda = Some(cuda);
+        self.cudnn = Some(cudnn);
     }
 
     /// The libraries this build dlopens at start-up; none for a CPU build.

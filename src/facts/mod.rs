@@ -7,6 +7,7 @@
 //! lives in `runner::probe`, so nothing here depends on workers or checks.
 
 pub mod build;
+pub mod distributions;
 pub mod driver;
 pub mod elf;
 pub mod libraries;
@@ -54,6 +55,10 @@ pub struct TfFacts {
     /// this machine.
     #[serde(default)]
     pub xla: Option<xla::XlaFacts>,
+    /// The pip distributions that own the judged library's `tensorflow/`
+    /// directory; more than one is a broken install.
+    #[serde(default)]
+    pub distributions: Vec<distributions::Distribution>,
 }
 
 /// What a run knows about TensorFlow once it has tried to load it.
@@ -131,6 +136,7 @@ pub fn skipped(host: HostFacts) -> Facts {
             log: String::new(),
             loader: None,
             xla: None,
+            distributions: Vec::new(),
         },
         libraries: Vec::new(),
         libraries_error: None,

@@ -87,6 +87,7 @@ pub fn judge_releases(
                     log: String::new(),
                     loader: None,
                     xla: None,
+                    distributions: Vec::new(),
                 },
                 libraries,
                 libraries_error,

@@ -274,6 +274,9 @@ pub fn assemble(
     let (libraries, libraries_error) = libraries(pool, opts, &host, &build);
     let loader = loader(pool, opts, &tf, &build);
     let xla = xla(opts, &tf, &build);
+    let distributions = judged_library(opts, &tf)
+        .map(crate::facts::distributions::beside)
+        .unwrap_or_default();
     Facts {
         host,
         driver,
@@ -284,6 +287,7 @@ pub fn assemble(
             log: tf.log,
             loader,
             xla,
+            distributions,
         },
         libraries,
         libraries_error,

@@ -366,6 +366,8 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         // machine: the real-binary tier and the rules' unit tests.
         "xla-ptxas-missing",
         "xla-libdevice-missing",
+        // Real dist-info directories beside a real TensorFlow: the tier.
+        "tensorflow-distributions-overlap",
     ]
     .into_iter()
     .map(String::from)

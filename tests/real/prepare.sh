@@ -5,7 +5,10 @@
 #   cache/        gpugate's own provisioned CUDA stacks: the default release
 #                 (2.20.0) and 2.21.0, whose RUNPATH misses cuSOLVER
 #   tf-2.18.1/, tf-2.16.1/  those releases' libraries and build_info.py from
-#                 their wheels, beside a hard-linked copy of the 2.20.0 stack's nvidia/
+#                 their wheels (2.18.1's dist-info too), beside a hard-linked
+#                 copy of the 2.20.0 stack's nvidia/
+#   tf-cpu-2.18.1/  tensorflow-cpu 2.18.1's libraries, build_info.py, dist-info
+#   tf-nightly/   a dated tf-nightly's libraries, build_info.py, dist-info
 #   cpu-cache/    the 2.21.0 CPU build
 #   cudnn-9.1/, cudnn-9.3/  real, older cuDNNs (nvidia-cudnn-cu12==9.1.0.70,
 #                 ==9.3.0.75), unpacked
@@ -51,7 +54,8 @@ unpack() {
   rm -rf "$real"/.download.* "$dest.partial"
   tmp=$(mktemp -d "$real/.download.XXXXXX")
   python3 -m pip download -q --no-deps --only-binary=:all: --disable-pip-version-check \
-    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" "$requirement" \
+    --python-version 3.11 --platform manylinux2014_x86_64 --platform manylinux_2_27_x86_64 \
+    -d "$tmp" "$requirement" \
     || fail "pip could not download $requirement"
   python3 - "$tmp" "$dest.partial" "$@" <<'PY'
 import glob, sys, zipfile
@@ -78,8 +82,24 @@ unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/li
 
 # 2b. TensorFlow 2.18.1's own files (its framework library holds the loader
 #     whose RUNPATH is judged), beside the default stack's NVIDIA libraries.
+#     With its dist-info (METADATA, RECORD): a copy unpacked before it was
+#     kept is unpacked again.
+if [ -d "$real/tf-2.18.1" ] && [ ! -d "$real/tf-2.18.1/tensorflow-2.18.1.dist-info" ]; then
+  rm -rf "$real/tf-2.18.1"
+fi
 unpack tensorflow==2.18.1 "$real/tf-2.18.1" tensorflow/libtensorflow_cc.so.2 \
-  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py
+  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py \
+  tensorflow-2.18.1.dist-info/
+#     tensorflow-cpu 2.18.1's files and dist-info: installed over tensorflow
+#     2.18.1, two distributions own one tensorflow/ directory.
+unpack tensorflow-cpu==2.18.1 "$real/tf-cpu-2.18.1" tensorflow/libtensorflow_cc.so.2 \
+  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py \
+  tensorflow_cpu-2.18.1.dist-info/
+#     A dated tf-nightly, whose build_info.py states no CUDA or cuDNN
+#     version: its METADATA's `and-cuda` requirements do.
+unpack tf-nightly==2.23.0.dev20261026 "$real/tf-nightly" tensorflow/libtensorflow_cc.so.2 \
+  tensorflow/libtensorflow_framework.so.2 tensorflow/python/platform/build_info.py \
+  tf_nightly-2.23.0.dev20261026.dist-info/
 #     And 2.16.1's, whose framework library's RUNPATH reaches only
 #     nvidia/cuda_runtime/lib.
 unpack tensorflow==2.16.1 "$real/tf-2.16.1" tensorflow/libtensorflow_cc.so.2 \

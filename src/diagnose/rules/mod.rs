@@ -215,6 +215,11 @@ pub static RULES: &[Rule] = &[
         judge: capability_ptx_jit,
     },
     Rule {
+        id: "tensorflow-distributions-overlap",
+        family: Family::CpuOnlyBuild,
+        judge: tensorflow_distributions_overlap,
+    },
+    Rule {
         id: "tensorflow-cpu-only",
         family: Family::CpuOnlyBuild,
         judge: tensorflow_cpu_only,
@@ -319,6 +324,9 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
     ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
     ("nvidia-module-for-other-kernel", BELOW_THE_DRIVER),
     ("secure-boot-blocks-module", BELOW_THE_DRIVER),
+    // tensorflow-cpu installed over tensorflow: the overlap is the cause of
+    // the CPU build's files.
+    ("tensorflow-distributions-overlap", &["tensorflow-cpu-only"]),
     ("open-module-unsupported-gpu", BELOW_THE_DRIVER),
 ];
 

@@ -82,3 +82,57 @@ pub(super) fn session_failed(e: &Evidence) -> Vec<Finding> {
         evidence,
     )
 }
+
+/// More than one TensorFlow distribution owns the judged `tensorflow/`
+/// directory (`tensorflow-cpu` installed over `tensorflow[and-cuda]`, or a
+/// nightly over a release): its files are the last one's, which may be a CPU
+/// build, and uninstalling either removes files the other needs.
+pub(super) fn tensorflow_distributions_overlap(e: &Evidence) -> Vec<Finding> {
+    let dists = &e.facts.tensorflow.distributions;
+    if dists.len() < 2 {
+        return vec![];
+    }
+    let names: Vec<String> = dists.iter().map(|d| d.requirement()).collect();
+    let owner = dists.iter().find(|d| d.owns_library == Some(true));
+    let whose = match owner {
+        Some(d) => format!("its files are {}'s", d.requirement()),
+        None => "no RECORD lists the library's size, so whose files these are is unknown".into(),
+    };
+    let dir = dists[0]
+        .dist_info
+        .parent()
+        .map(|site| site.join("tensorflow").display().to_string())
+        .unwrap_or_default();
+    let wanted = dists
+        .iter()
+        .find(|d| d.name == "tensorflow")
+        .map_or("tensorflow[and-cuda]".to_string(), |d| {
+            format!("tensorflow[and-cuda]=={}", d.version)
+        });
+    let uninstall: Vec<&str> = dists.iter().map(|d| d.name.as_str()).collect();
+    finding(
+        Severity::Error,
+        format!(
+            "{} are installed over one TensorFlow directory ({dir}): {whose}",
+            names.join(" and ")
+        ),
+        format!(
+            "uninstall all of them, then install one: `python3 -m pip uninstall -y {}` and `python3 -m pip install \"{wanted}\"` (or the one this job means to test)",
+            uninstall.join(" ")
+        ),
+        dists
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}: {}",
+                    d.dist_info.display(),
+                    match d.owns_library {
+                        Some(true) => "its RECORD lists the library as it is on disk",
+                        Some(false) => "its RECORD lists the library with another size",
+                        None => "its RECORD does not list the library",
+                    }
+                )
+            })
+            .collect(),
+    )
+}
