@@ -21,6 +21,10 @@ const PTXAS_MIN: &str = "11.8.0";
 /// The ptxas XLA refuses by name: it miscompiles XLA's kernels
 /// (openxla/xla#7344; fatal in TensorFlow 2.16, skipped since).
 const PTXAS_BROKEN: &str = "12.3.103";
+/// The first ptxas (CUDA 12.6.3's) that compiles clamping edge cases right
+/// for compute capability 9.0 and newer; XLA warns below it
+/// (`WarnIfBadPtxasVersion`, ptx_compiler_helpers.cc).
+pub const PTXAS_CLAMP_FIXED: &str = "12.6.85";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct XlaFacts {
@@ -51,6 +55,14 @@ impl XlaFacts {
     /// The ptxas XLA would run.
     pub fn usable_ptxas(&self) -> Option<&Ptxas> {
         self.ptxas.iter().find(|p| p.refused.is_none())
+    }
+
+    /// The version of the ptxas XLA would run, where it is a CUDA 12 one
+    /// older than [`PTXAS_CLAMP_FIXED`].
+    pub fn ptxas_miscompiling_clamps(&self) -> Option<Version> {
+        let version = Version::parse(self.usable_ptxas()?.version.as_ref().ok()?)?;
+        let fixed = Version::parse(PTXAS_CLAMP_FIXED).expect("a version");
+        (version.major() == 12 && version < fixed).then_some(version)
     }
 
     /// Looks for XLA's tools as XLA would in a process with `xla_flags`

@@ -1533,3 +1533,63 @@ fn a_cpu_suite_is_never_blamed_on_the_gpu_stack() {
         assert!(!report.contains(id), "{id} in {report}");
     }
 }
+
+/// A second signal ends gpugate at once, with that signal's exit status,
+/// without waiting for what the first one is still winding down (children
+/// ending, the report being written). Two different signals, sent back to
+/// back, so that neither is merged into the other while pending.
+#[test]
+fn a_second_signal_ends_the_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("sleeps.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"sleeps\"\nkind = \"command\"\nargv = [\"sleep\", \"30\"]\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let mut child = std::process::Command::new(super::BIN)
+        .args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id() as i32;
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGINT);
+    }
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "still running after two signals"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("received again: killed at once"),
+        "{stderr}"
+    );
+    assert!(
+        matches!(status.code(), Some(130 | 143)),
+        "{status:?}: {stderr}"
+    );
+}

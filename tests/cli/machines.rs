@@ -368,6 +368,7 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         "xla-libdevice-missing",
         // Real dist-info directories beside a real TensorFlow: the tier.
         "tensorflow-distributions-overlap",
+        "xla-ptxas-miscompiles",
     ]
     .into_iter()
     .map(String::from)

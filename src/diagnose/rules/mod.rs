@@ -290,6 +290,11 @@ pub static RULES: &[Rule] = &[
         judge: xla_libdevice_missing,
     },
     Rule {
+        id: "xla-ptxas-miscompiles",
+        family: Family::Xla,
+        judge: xla_ptxas_miscompiles,
+    },
+    Rule {
         id: "cpu-without-avx",
         family: Family::HostCpu,
         judge: cpu_without_avx,
@@ -439,6 +444,35 @@ mod tests {
             device_type: "CPU".into(),
             memory_bytes: 0,
         }]))
+    }
+
+    #[test]
+    fn an_old_ptxas_is_a_warning_only_where_a_gpu_is_hopper_or_newer() {
+        use crate::facts::xla::{Ptxas, XlaFacts};
+        let with = |cc: (u32, u32), ptxas: &str| {
+            let mut facts = facts_with_driver("580.65.06", &[gpu(0, "GPU", cc)]);
+            facts.tensorflow.xla = Some(XlaFacts {
+                roots: vec![],
+                libdevice: Some("/x/nvvm/libdevice/libdevice.10.bc".into()),
+                ptxas: vec![Ptxas {
+                    path: "/x/bin/ptxas".into(),
+                    version: Ok(ptxas.into()),
+                    refused: None,
+                }],
+                path_skipped: vec![],
+            });
+            rule("xla-ptxas-miscompiles").findings(&Evidence {
+                facts: &facts,
+                log: "",
+            })
+        };
+        let found = with((9, 0), "12.5.82");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].fix.contains(">=12.6.85"), "{}", found[0].fix);
+        assert!(with((8, 0), "12.5.82").is_empty());
+        assert!(with((9, 0), "12.6.85").is_empty());
+        assert!(with((10, 0), "13.0.48").is_empty());
     }
 
     #[test]

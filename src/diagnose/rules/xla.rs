@@ -102,3 +102,42 @@ pub(super) fn xla_libdevice_missing(e: &Evidence) -> Vec<Finding> {
         evidence,
     )
 }
+
+/// The ptxas XLA runs is a CUDA 12 one older than 12.6.85 and a GPU has
+/// compute capability 9.0 or newer: XLA warns that it miscompiles certain
+/// clamping edge cases there, and results can be wrong, not only slow.
+pub(super) fn xla_ptxas_miscompiles(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let (Some(x), Some(driver)) = (xla(f), f.driver.found()) else {
+        return vec![];
+    };
+    let Some(version) = x.ptxas_miscompiling_clamps() else {
+        return vec![];
+    };
+    let hopper: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter(|g| g.compute_capability.value().is_some_and(|c| c.major >= 9))
+        .map(|g| g.label())
+        .collect();
+    if hopper.is_empty() {
+        return vec![];
+    }
+    let path = x
+        .usable_ptxas()
+        .map(|p| p.path.display().to_string())
+        .unwrap_or_default();
+    let package = nvcc_package(f);
+    finding(
+        Severity::Warning,
+        format!(
+            "XLA will assemble kernels for {} with ptxas {version}, which miscompiles certain clamping edge cases on compute capability 9.0 and newer (XLA warns: \"Please upgrade to CUDA 12.6.3 or newer\")",
+            hopper.join(", ")
+        ),
+        format!(
+            "install a newer ptxas where XLA finds it first: `python3 -m pip install \"{package}>={}\"`",
+            crate::facts::xla::PTXAS_CLAMP_FIXED
+        ),
+        vec![format!("{path}: version {version}")],
+    )
+}
