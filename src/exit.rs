@@ -16,6 +16,8 @@ pub enum Exit {
     /// No check ran (all filtered out or skipped): a gate that checked
     /// nothing must not pass. `--allow-empty` makes it a success.
     NothingRan,
+    /// `fetch-tensorflow` could not provision TensorFlow; no check ran.
+    ProvisionFailed,
     /// Interrupted by SIGINT (the report holds what finished).
     Interrupted,
     /// Terminated by SIGTERM (the report holds what finished).
@@ -32,6 +34,7 @@ impl Exit {
         Exit::Usage,
         Exit::ReportUnwritable,
         Exit::NothingRan,
+        Exit::ProvisionFailed,
         Exit::Interrupted,
         Exit::Terminated,
         Exit::HungUp,
@@ -49,6 +52,9 @@ impl Exit {
             Exit::NothingRan => {
                 "no check ran (the filter selected none, or every check was skipped); --allow-empty makes this 0"
             }
+            Exit::ProvisionFailed => {
+                "fetch-tensorflow could not provision TensorFlow (download, verification or the cache); no check ran"
+            }
             Exit::Interrupted => "interrupted by SIGINT; the report holds what finished",
             Exit::Terminated => "terminated by SIGTERM; the report holds what finished",
             Exit::HungUp => "hung up by SIGHUP; the report holds what finished",
@@ -64,6 +70,7 @@ impl Exit {
             Exit::Usage => "usage",
             Exit::ReportUnwritable => "report-unwritable",
             Exit::NothingRan => "nothing-ran",
+            Exit::ProvisionFailed => "provision-failed",
             Exit::Interrupted => "interrupted",
             Exit::Terminated => "terminated",
             Exit::HungUp => "hung-up",
@@ -95,6 +102,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::ReportUnwritable => 3,
             Exit::NothingRan => 4,
+            Exit::ProvisionFailed => 5,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
             Exit::HungUp => 129,

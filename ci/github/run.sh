@@ -47,6 +47,7 @@ case "$rc" in
   2) verdict=usage ;;
   3) verdict=report-unwritable ;;
   4) verdict=nothing-ran ;;
+  5) verdict=provision-failed ;;
   130) verdict=interrupted ;;
   143) verdict=terminated ;;
   129) verdict=hung-up ;;

@@ -17,8 +17,8 @@ enum Kind {
     Usage,
     /// The work ran, but what it produced could not be written.
     Unwritable,
-    /// The work itself could not be done.
-    Failed,
+    /// TensorFlow could not be provisioned.
+    Provision,
     /// The work was stopped by this signal.
     Cancelled(i32),
 }
@@ -40,10 +40,10 @@ impl Failure {
         Failure::new(Kind::Unwritable, format!("error: {message}"))
     }
 
-    /// `error: {message}`, exit 101, or the signal's exit when the run was
+    /// `error: {message}`, exit 5, or the signal's exit when the run was
     /// cancelled meanwhile (the failure is then the cancellation's effect).
-    pub fn failed(message: impl std::fmt::Display) -> Self {
-        let kind = crate::procs::cancelled_by().map_or(Kind::Failed, Kind::Cancelled);
+    pub fn provisioning(message: impl std::fmt::Display) -> Self {
+        let kind = crate::procs::cancelled_by().map_or(Kind::Provision, Kind::Cancelled);
         Failure::new(kind, format!("error: {message}"))
     }
 
@@ -60,7 +60,7 @@ impl Failure {
         match self.kind {
             Kind::Usage => Exit::Usage,
             Kind::Unwritable => Exit::ReportUnwritable,
-            Kind::Failed => Exit::ChecksFailed,
+            Kind::Provision => Exit::ProvisionFailed,
             Kind::Cancelled(signal) => Exit::cancelled_by(signal),
         }
     }

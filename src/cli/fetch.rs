@@ -19,7 +19,7 @@ pub fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> Result<Exit, Fai
     super::install_signal_handlers();
     let mut say = |line: &str| eprintln!("{line}");
     let dir = provision::provision(&cache::root(), version, flavor, &mut say).map_err(|e| {
-        Failure::failed(format!(
+        Failure::provisioning(format!(
             "failed to provision TensorFlow {version} ({}): {e}",
             flavor.word()
         ))

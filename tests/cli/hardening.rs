@@ -680,7 +680,7 @@ fn provisioning_is_bounded_and_cancellable() {
             ("GPUGATE_PROVISION_TIMEOUT", "2"),
         ],
     );
-    assert_exit(&out, 101);
+    assert_exit(&out, 5);
     assert!(
         text(&out.stderr).contains("did not finish within 2s"),
         "{}",
@@ -741,7 +741,7 @@ fn staging_left_by_a_killed_provisioning_is_removed() {
             ("GPUGATE_PROVISION_TIMEOUT", "1"),
         ],
     );
-    assert_exit(&out, 101);
+    assert_exit(&out, 5);
     assert!(!stale.exists(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("left by an interrupted provisioning"));
 }
@@ -1382,7 +1382,7 @@ fn waiting_for_another_provisioning_is_bounded_and_interruptible() {
         ],
     );
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
-    assert_exit(&out, 101);
+    assert_exit(&out, 5);
     let err = text(&out.stderr);
     assert!(
         err.contains("(pid 4242)") && err.contains("GPUGATE_PROVISION_TIMEOUT"),
