@@ -11,6 +11,26 @@ use crate::redact::scrub;
 use crate::report;
 use crate::runner::{self, TfOptions};
 
+/// Prints `text`, or writes it to `out` atomically.
+fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), Failure> {
+    let text = scrub(text);
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(path) => crate::text::write_atomic(path, text.as_bytes())
+            .map_err(|e| Failure::unwritable(format!("--out {}: {e}", path.display()))),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("documents serialize")
+    )
+}
+
 pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure> {
     let MachineArgs {
         format,
@@ -18,12 +38,24 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         tensorflow_lib,
         for_driver,
         releases,
+        out,
     } = args;
     if releases && !doctor {
         return Err(Failure::usage(
             "--releases is doctor's (`gpugate doctor --releases`)",
         ));
     }
+    if format == Format::Prometheus && (!doctor || releases) {
+        return Err(Failure::usage(
+            "--format prometheus is doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
+        ));
+    }
+    // Refused before the probes run, not after.
+    if let Some(path) = &out {
+        crate::text::writable_target(path)
+            .map_err(|why| Failure::usage(format!("--out {}: {why}", path.display())))?;
+    }
+    let out = out.as_deref();
     super::install_signal_handlers();
     let host = HostFacts::gather(&probe.host_root);
     let tf = TfOptions {
@@ -46,28 +78,22 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         let verdicts = runner::judge_releases(&pool, &probe.options(), &host, &facts);
         pool.shutdown();
         match format {
-            Format::Text => print!("{}", scrub(&runner::releases_text(&verdicts))),
-            Format::Json => println!(
-                "{}",
-                scrub(&serde_json::to_string_pretty(&verdicts).expect("verdicts serialize"))
-            ),
+            Format::Json => emit(&json(&verdicts), out)?,
+            _ => emit(&runner::releases_text(&verdicts), out)?,
         }
         return Ok(Exit::Success);
     }
     pool.shutdown();
     if !doctor {
         match format {
-            Format::Text => print!("{}", scrub(&report::doctor::facts_text(&facts))),
-            Format::Json => println!(
-                "{}",
-                scrub(
-                    &serde_json::to_string_pretty(&report::json::FactsJson {
-                        schema_version: report::json::SCHEMA_VERSION,
-                        facts: &facts,
-                    })
-                    .expect("facts serialize")
-                )
-            ),
+            Format::Json => emit(
+                &json(&report::json::FactsJson {
+                    schema_version: report::json::SCHEMA_VERSION,
+                    facts: &facts,
+                }),
+                out,
+            )?,
+            _ => emit(&report::doctor::facts_text(&facts), out)?,
         }
         return Ok(Exit::Success);
     }
@@ -77,18 +103,21 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
     });
     let healthy = report::doctor::healthy(&findings);
     match format {
-        Format::Text => print!("{}", scrub(&report::doctor::doctor_text(&facts, &findings))),
-        Format::Json => {
-            let json = report::doctor::DoctorJson {
+        Format::Text => emit(&report::doctor::doctor_text(&facts, &findings), out)?,
+        Format::Json => emit(
+            &json(&report::doctor::DoctorJson {
                 schema_version: report::json::SCHEMA_VERSION,
                 healthy,
                 diagnoses: &findings,
                 facts: &facts,
-            };
-            println!(
-                "{}",
-                scrub(&serde_json::to_string_pretty(&json).expect("doctor serializes"))
-            );
+            }),
+            out,
+        )?,
+        Format::Prometheus => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            emit(&report::metrics::render(&facts, &findings, now), out)?
         }
     }
     // Not a failure of the command: its verdict on the machine.

@@ -128,6 +128,8 @@ fn parse_tf_target(text: &str) -> Result<TfBuild, String> {
 enum Format {
     Text,
     Json,
+    /// (doctor) Prometheus' text format, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 /// What `facts` and `doctor` take: they look at the machine, never download.
@@ -148,6 +150,11 @@ struct MachineArgs {
     /// warnings or fails on this machine, and why.
     #[arg(long, conflicts_with = "for_tensorflow")]
     releases: bool,
+    /// Write the output to this file (atomically: a reader sees the old file
+    /// or the new one) instead of stdout, e.g. node_exporter's textfile
+    /// directory: `--format prometheus --out /var/lib/node_exporter/gpugate.prom`.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
 }
 
 fn parse_driver_version(text: &str) -> Result<Version, String> {

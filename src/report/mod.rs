@@ -13,6 +13,7 @@ pub mod gitlab;
 pub mod json;
 pub mod junit;
 pub mod merge;
+pub mod metrics;
 pub mod results;
 
 use crate::facts::Facts;

@@ -842,3 +842,58 @@ fn doctor_on_this_machine_says_it_has_no_nvidia_gpu() {
     let pci = &doctor["facts"]["host"]["below"]["pci"]["value"];
     assert_eq!(pci["functions"], devices.len(), "{pci}");
 }
+
+/// `doctor --format prometheus --out FILE` over profiles: a healthy H100
+/// exports health 1 and its GPU up; a lost GPU exports health 0, the
+/// diagnosis as its own series and the GPU down; the file is written whole
+/// whatever doctor's verdict, and a path that cannot take it is refused
+/// before anything runs.
+#[test]
+fn doctor_exports_its_verdict_as_prometheus_metrics() {
+    let export = |name: &str| {
+        let machine = Machine::new(name);
+        let file = machine.root().join("textfile/gpugate.prom");
+        let out = machine.gpugate(&[
+            "doctor",
+            "--format",
+            "prometheus",
+            "--for-tensorflow",
+            "2.18",
+            "--out",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+        (out, std::fs::read_to_string(&file).unwrap())
+    };
+    let (out, healthy) = export("h100-driver-580");
+    assert_exit(&out, 0);
+    assert!(healthy.contains("\ngpugate_healthy 1\n"), "{healthy}");
+    assert!(healthy.contains("driver=\"580.65.06\""), "{healthy}");
+    assert!(
+        healthy.contains("gpugate_gpu_up{index=\"0\",uuid=\"GPU-"),
+        "{healthy}"
+    );
+    assert!(
+        healthy.contains("gpugate_gpu_memory_total_bytes{"),
+        "{healthy}"
+    );
+
+    let (out, lost) = export("h100-gpu-lost");
+    assert_exit(&out, 101);
+    assert!(lost.contains("\ngpugate_healthy 0\n"), "{lost}");
+    assert!(
+        lost.contains("gpugate_diagnosis{id=\"gpu-unreachable\",severity=\"error\"} 1\n"),
+        "{lost}"
+    );
+    assert!(
+        lost.lines()
+            .any(|l| l.starts_with("gpugate_gpu_up{") && l.ends_with("} 0")),
+        "{lost}"
+    );
+
+    let machine = Machine::new("h100-driver-580");
+    let out = machine.gpugate(&["doctor", "--format", "prometheus", "--out", "/dev/null"]);
+    assert_exit(&out, 2);
+    let out = machine.gpugate(&["facts", "--format", "prometheus"]);
+    assert_exit(&out, 2);
+}
