@@ -45,9 +45,9 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             "--releases is doctor's (`gpugate doctor --releases`)",
         ));
     }
-    if format == Format::Prometheus && (!doctor || releases) {
+    if matches!(format, Format::Prometheus | Format::Condition) && (!doctor || releases) {
         return Err(Failure::usage(
-            "--format prometheus is doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
+            "--format prometheus and --format condition are doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
         ));
     }
     // Refused before the probes run, not after.
@@ -119,6 +119,10 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
                 .map_or(0.0, |d| d.as_secs_f64());
             emit(&report::metrics::render(&facts, &findings, now), out)?
         }
+        Format::Condition => emit(
+            &format!("{}\n", report::doctor::condition_line(&facts, &findings)),
+            out,
+        )?,
     }
     // Not a failure of the command: its verdict on the machine.
     Ok(if healthy {

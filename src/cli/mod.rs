@@ -130,6 +130,9 @@ enum Format {
     Json,
     /// (doctor) Prometheus' text format, for node_exporter's textfile collector.
     Prometheus,
+    /// (doctor) One line: the first error's id and cause, or "healthy", for a
+    /// node condition (Node Problem Detector).
+    Condition,
 }
 
 /// What `facts` and `doctor` take: they look at the machine, never download.

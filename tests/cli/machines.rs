@@ -212,6 +212,12 @@ impl Machine {
     /// gpugate with this machine's environment, and nothing of the real one
     /// that decides GPU visibility.
     pub fn gpugate(&self, args: &[&str]) -> Output {
+        self.command(Path::new(BIN)).args(args).output().unwrap()
+    }
+
+    /// `program` with this machine's environment, and nothing of the real
+    /// one that decides GPU visibility.
+    pub fn command(&self, program: &Path) -> Command {
         let ld_path: Vec<String> = str_of(&self.profile, "ld_library_path")
             .split(':')
             // An empty element stays empty: the working directory, as the
@@ -224,9 +230,8 @@ impl Machine {
                 }
             })
             .collect();
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .current_dir(root())
+        let mut cmd = Command::new(program);
+        cmd.current_dir(root())
             .env("GPUGATE_HOST_ROOT", self.root())
             .env("GPUGATE_MACHINE_PROFILE", &self.profile_path)
             .env("GPUGATE_MACHINE_ROOT", self.root())
@@ -239,7 +244,7 @@ impl Machine {
                 cmd.env(k, v.as_str().unwrap());
             }
         }
-        cmd.output().unwrap()
+        cmd
     }
 
     pub fn doctor(&self, tensorflow: &str) -> (Output, serde_json::Value) {
@@ -896,4 +901,35 @@ fn doctor_exports_its_verdict_as_prometheus_metrics() {
     assert_exit(&out, 2);
     let out = machine.gpugate(&["facts", "--format", "prometheus"]);
     assert_exit(&out, 2);
+}
+
+/// Node Problem Detector's plugin as NPD runs it: exit 0 and "healthy: ..."
+/// on a healthy H100, 1 and the root cause's id first on a broken machine,
+/// 2 when gpugate itself cannot run; each message one line of at most 80
+/// characters (NPD's max_output_length).
+#[test]
+fn the_node_problem_detector_plugin_speaks_npd_s_protocol() {
+    let plugin = root().join("ci/k8s/npd/gpugate-check.sh");
+    let check = |name: &str, bin: &str| {
+        let machine = Machine::new(name);
+        let out = machine
+            .command(&plugin)
+            .env("GPUGATE_BIN", bin)
+            .args(["--for-tensorflow", "2.18"])
+            .output()
+            .unwrap();
+        let message = text(&out.stdout);
+        assert_eq!(message.lines().count(), 1, "{message:?}");
+        assert!(message.trim_end().chars().count() <= 80, "{message:?}");
+        (out.status.code(), message)
+    };
+    let (code, message) = check("h100-driver-580", BIN);
+    assert_eq!(code, Some(0), "{message}");
+    assert!(message.starts_with("healthy: TensorFlow 2.18"), "{message}");
+    let (code, message) = check("h100-gpu-lost", BIN);
+    assert_eq!(code, Some(1), "{message}");
+    assert!(message.starts_with("gpu-unreachable: "), "{message}");
+    let (code, message) = check("h100-driver-580", "/nonexistent/gpugate");
+    assert_eq!(code, Some(2), "{message}");
+    assert!(message.starts_with("unknown: "), "{message}");
 }
