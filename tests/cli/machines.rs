@@ -933,3 +933,116 @@ fn the_node_problem_detector_plugin_speaks_npd_s_protocol() {
     assert_eq!(code, Some(2), "{message}");
     assert!(message.starts_with("unknown: "), "{message}");
 }
+
+/// The runner hooks as the runners call them: from the job's working
+/// directory, with GitHub's job summary file, gpugate named by GPUGATE_BIN.
+/// Quick mode: one line and exit 0 on a healthy H100; exit 1 with the root
+/// cause and fix first, in the log and the job summary, on a lost GPU; exit
+/// 2 when gpugate is missing. Full mode runs its suite once per state of the
+/// stack, again when it changed, and not after a pass.
+#[test]
+fn runner_hooks_check_the_machine_before_each_job() {
+    let work = tempfile::tempdir().unwrap();
+    let summary = work.path().join("step-summary.md");
+    let state = work.path().join("hook-state");
+    let hook = |script: &str, name: &str, env: &[(&str, &str)]| {
+        let machine = Machine::new(name);
+        let mut command = machine.command(&root().join(script));
+        command
+            .current_dir(work.path())
+            .env("GPUGATE_BIN", BIN)
+            .env(
+                "GPUGATE_DOCTOR_ARGS",
+                "--for-tensorflow 2.18 --probe-timeout 3",
+            )
+            .env("GPUGATE_HOOK_STATE", &state)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .envs(env.iter().copied());
+        let out = command.output().unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    for script in ["ci/github/job-started.sh", "ci/gitlab/pre-build.sh"] {
+        let (code, stdout, stderr) = hook(script, "h100-driver-580", &[]);
+        assert_eq!(code, Some(0), "{script}: {stdout}{stderr}");
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        assert!(
+            stdout.starts_with("gpugate runner check: healthy: TensorFlow 2.18"),
+            "{stdout}"
+        );
+        assert!(!summary.exists(), "a healthy machine writes no summary");
+
+        let (code, stdout, _) = hook(script, "h100-gpu-lost", &[]);
+        assert_eq!(code, Some(1), "{stdout}");
+        let mut lines = stdout.lines();
+        assert!(
+            lines.next().unwrap().starts_with(
+                "gpugate runner check: this machine cannot run TensorFlow on its GPUs: gpu-unreachable: "
+            ),
+            "{stdout}"
+        );
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("diagnosis [gpu-unreachable] (error)"),
+            "{stdout}"
+        );
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("  fix: drain this machine"),
+            "{stdout}"
+        );
+        let written = std::fs::read_to_string(&summary).unwrap();
+        assert!(written.contains("**gpu-unreachable: "), "{written}");
+        std::fs::remove_file(&summary).unwrap();
+
+        let (code, _, stderr) = hook(
+            script,
+            "h100-driver-580",
+            &[("GPUGATE_BIN", "/nonexistent/gpugate")],
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("gpugate is not installed here"), "{stderr}");
+    }
+
+    let passing = work.path().join("passing.toml");
+    std::fs::write(
+        &passing,
+        "[[check]]\nname = \"PATH is set\"\nkind = \"env.var\"\nvar = \"PATH\"\n",
+    )
+    .unwrap();
+    let failing = work.path().join("failing.toml");
+    std::fs::write(
+        &failing,
+        "[[check]]\nname = \"a variable no one sets\"\nkind = \"env.var\"\nvar = \"GPUGATE_SURELY_UNSET_VARIABLE\"\n",
+    )
+    .unwrap();
+    let full = |suite: &Path| {
+        hook(
+            "ci/github/job-started.sh",
+            "h100-driver-580",
+            &[
+                ("GPUGATE_HOOK_MODE", "full"),
+                ("GPUGATE_HOOK_SUITE", suite.to_str().unwrap()),
+            ],
+        )
+    };
+    let (code, stdout, stderr) = full(&passing);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("changed: running"), "{stdout}");
+    let (code, stdout, _) = full(&passing);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        !stdout.contains("running"),
+        "a pass is remembered: {stdout}"
+    );
+    // Another stack (here: another suite is another key) runs it again.
+    let (code, stdout, _) = full(&failing);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(!state.join("passed").exists());
+    let (code, stdout, _) = full(&passing);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("changed: running"), "{stdout}");
+}
