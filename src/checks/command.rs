@@ -1,9 +1,7 @@
 //! `command`: runs a program (argv, never a shell) and judges its exit code
 //! and output, e.g. `nvcc --version` or `nvidia-smi -L`.
 
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
-use crate::diagnose::Family;
 
 use super::Pattern;
 use crate::outcome::Verdict;
@@ -236,15 +234,7 @@ impl Kind for Spec {
         Execution::Parent(self)
     }
 
-    fn concerns_gpu(&self) -> bool {
-        false
-    }
-
-    fn explained_by(&self) -> &'static [Family] {
-        &[]
-    }
-
-    plan_keys!(paths: resolve, device: none);
+    crate::checks::kind::resolves_paths!();
 }
 
 impl InParent for Spec {

@@ -1,7 +1,6 @@
 //! `env.var`: an environment variable is present, absent, equal to a value or
 //! matching a pattern (for example that CUDA_VISIBLE_DEVICES hides no GPU).
 
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
 use crate::diagnose::Family;
 
@@ -99,8 +98,6 @@ impl Kind for Spec {
     fn explained_by(&self) -> &'static [Family] {
         &[Family::DeviceVisibility]
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 impl InParent for Spec {

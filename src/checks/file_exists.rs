@@ -1,9 +1,7 @@
 //! `file.exists`: a path exists and has the expected type (device nodes such
 //! as /dev/nvidiactl are how a container shows it was given GPUs).
 
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, InParent, Kind};
-use crate::diagnose::Family;
 
 use crate::outcome::Verdict;
 use serde::{Deserialize, Serialize};
@@ -98,15 +96,7 @@ impl Kind for Spec {
         Execution::Parent(self)
     }
 
-    fn concerns_gpu(&self) -> bool {
-        false
-    }
-
-    fn explained_by(&self) -> &'static [Family] {
-        &[]
-    }
-
-    plan_keys!(paths: resolve, device: none);
+    crate::checks::kind::resolves_paths!();
 }
 
 impl InParent for Spec {

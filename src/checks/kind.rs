@@ -1,6 +1,8 @@
 //! What every check kind says about itself, in one trait each kind's module
-//! implements. Nothing here has a default: a new kind answers every
-//! question, and `check_kinds!` in `checks/mod.rs` lists it once.
+//! implements. Only `execution` has no default: a kind writes where it runs
+//! and whatever else differs from the defaults (nothing to validate beyond
+//! serde, not about the GPU stack, no path, no `device` key), and
+//! `check_kinds!` in `checks/mod.rs` lists it once.
 
 use super::{Lane, RunContext};
 use crate::diagnose::Family;
@@ -11,27 +13,37 @@ use std::path::Path;
 use std::time::Duration;
 
 pub trait Kind {
-    /// Checks what serde cannot (contradictory keys, ranges).
-    fn validate(&self) -> Result<(), String>;
-
     /// Where and how it runs.
     fn execution(&self) -> Execution<'_>;
 
+    /// Checks what serde cannot (contradictory keys, ranges).
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Whether its failure is about the GPU stack, so that diagnoses may
     /// explain it (a CPU matmul failing is not a driver problem).
-    fn concerns_gpu(&self) -> bool;
+    fn concerns_gpu(&self) -> bool {
+        false
+    }
 
     /// The families of causes that can explain its failure.
-    fn explained_by(&self) -> &'static [Family];
+    fn explained_by(&self) -> &'static [Family] {
+        &[]
+    }
 
     /// Makes relative paths relative to the suite's directory.
-    fn resolve_paths(&mut self, base_dir: &Path);
+    fn resolve_paths(&mut self, _base_dir: &Path) {}
 
     /// The `device` key of a kind that accepts `device = "each-gpu"`.
-    fn per_device(&self) -> Option<&str>;
+    fn per_device(&self) -> Option<&str> {
+        None
+    }
 
     /// The same key, for the `each-gpu` expansion to point it at one GPU.
-    fn per_device_mut(&mut self) -> Option<&mut String>;
+    fn per_device_mut(&mut self) -> Option<&mut String> {
+        None
+    }
 }
 
 /// Where a check runs, with the code that runs it there.
@@ -100,34 +112,21 @@ impl<T: WorkerCheck> InWorker for T {
     }
 }
 
-/// The [`Kind`] methods about the keys the plan rewrites, inside an
-/// `impl Kind`: `paths: none` or `paths: resolve` (the spec's own
-/// `resolve`, making its paths relative to the suite), and `device: none`
-/// or `device: each_gpu` (its `device` key accepts `each-gpu`). Both are
-/// always stated, so a kind says what it does with each.
-macro_rules! plan_keys {
-    (paths: $paths:ident, device: $device:ident $(,)?) => {
-        $crate::checks::kind::plan_keys!(@paths $paths);
-        $crate::checks::kind::plan_keys!(@device $device);
-    };
-    (@paths none) => {
-        fn resolve_paths(&mut self, _base_dir: &std::path::Path) {}
-    };
-    (@paths resolve) => {
+/// The [`Kind`] method of a kind with paths, inside its `impl Kind`: the
+/// spec's own `resolve` makes them relative to the suite.
+macro_rules! resolves_paths {
+    () => {
         fn resolve_paths(&mut self, base_dir: &std::path::Path) {
             Spec::resolve(self, base_dir)
         }
     };
-    (@device none) => {
-        fn per_device(&self) -> Option<&str> {
-            None
-        }
+}
+pub(crate) use resolves_paths;
 
-        fn per_device_mut(&mut self) -> Option<&mut String> {
-            None
-        }
-    };
-    (@device each_gpu) => {
+/// The [`Kind`] methods of a kind whose `device` key accepts `each-gpu`,
+/// inside its `impl Kind`.
+macro_rules! takes_each_gpu {
+    () => {
         fn per_device(&self) -> Option<&str> {
             Some(&self.device)
         }
@@ -137,7 +136,7 @@ macro_rules! plan_keys {
         }
     };
 }
-pub(crate) use plan_keys;
+pub(crate) use takes_each_gpu;
 
 /// [`Kind`] and [`OverFacts`] for a kind judged over the facts: such a kind
 /// concerns the GPU stack, reads no path and has no `device` key, so what
@@ -161,8 +160,6 @@ macro_rules! facts_kind {
             fn explained_by(&self) -> &'static [$crate::diagnose::Family] {
                 $families
             }
-
-            $crate::checks::kind::plan_keys!(paths: none, device: none);
         }
 
         impl $crate::checks::kind::OverFacts for Spec {

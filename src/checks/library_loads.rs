@@ -3,7 +3,6 @@
 //! worker: a library whose load crashes or hangs becomes an error outcome.
 
 use crate::checks::Lane;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
@@ -86,7 +85,7 @@ impl Kind for Spec {
         &[Family::CudaLibrary, Family::Cudnn, Family::LibraryShadowed]
     }
 
-    plan_keys!(paths: resolve, device: none);
+    crate::checks::kind::resolves_paths!();
 }
 
 verdict_in_worker!(|spec, _tf| spec.run());

@@ -2,7 +2,6 @@
 //! counts per device type (`min = { GPU = 1 }`).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
@@ -110,8 +109,6 @@ impl Kind for Spec {
     fn explained_by(&self) -> &'static [Family] {
         TENSORFLOW_COMPUTE
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -7,7 +7,6 @@
 //! a single thread, so the whole path runs on machines without a GPU.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
 
@@ -422,7 +421,7 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    plan_keys!(paths: none, device: each_gpu);
+    crate::checks::kind::takes_each_gpu!();
 }
 
 impl WorkerCheck for Spec {

@@ -1,7 +1,6 @@
 //! `tensorflow.loads`: libtensorflow loads and reports its version; on
 //! failure, every place searched and the loader's error for each.
 
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
@@ -90,15 +89,9 @@ impl Kind for Spec {
         Execution::Worker(tensorflow_lane(DEFAULT_TF_DEVICE), self)
     }
 
-    fn concerns_gpu(&self) -> bool {
-        false
-    }
-
     fn explained_by(&self) -> &'static [Family] {
         &[Family::HostCpu, Family::HostRuntime]
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

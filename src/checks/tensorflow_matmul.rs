@@ -3,7 +3,6 @@
 //! that actually ran it read from TensorFlow's run metadata.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::tensorflow_lane;
 use crate::diagnose::Family;
@@ -138,8 +137,6 @@ impl Kind for Spec {
     fn explained_by(&self) -> &'static [Family] {
         TENSORFLOW_COMPUTE
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

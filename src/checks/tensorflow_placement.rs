@@ -6,7 +6,6 @@
 //! expects the refusal (proof that nothing falls back to the CPU silently).
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
@@ -262,8 +261,6 @@ impl Kind for Spec {
     fn explained_by(&self) -> &'static [Family] {
         TENSORFLOW_COMPUTE
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));

@@ -5,7 +5,6 @@
 //! record`), so a nightly run catches a slow GPU or a throttled link.
 
 use crate::checks::kind::TENSORFLOW_COMPUTE;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
 
@@ -395,7 +394,8 @@ impl Kind for Spec {
         TENSORFLOW_COMPUTE
     }
 
-    plan_keys!(paths: resolve, device: each_gpu);
+    crate::checks::kind::resolves_paths!();
+    crate::checks::kind::takes_each_gpu!();
 }
 
 impl WorkerCheck for Spec {

@@ -7,7 +7,6 @@
 //! is compared with a float64 reference.
 
 use crate::checks::kind::TENSORFLOW_XLA;
-use crate::checks::kind::plan_keys;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
@@ -152,8 +151,6 @@ impl Kind for Spec {
     fn explained_by(&self) -> &'static [Family] {
         TENSORFLOW_XLA
     }
-
-    plan_keys!(paths: none, device: none);
 }
 
 verdict_in_worker!(|spec, tf| spec.run(tf));
