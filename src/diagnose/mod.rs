@@ -54,10 +54,12 @@ pub fn diagnose(evidence: &Evidence) -> Vec<Finding> {
 }
 
 /// The findings that can explain a failure of a check whose kind the
-/// `families` explain.
+/// `families` explain. Only errors: a warning says the stack works at a
+/// cost, so it is never the cause of a failure.
 pub fn explaining<'f>(families: &[Family], findings: &'f [Finding]) -> Vec<&'f Finding> {
     findings
         .iter()
+        .filter(|f| f.severity == Severity::Error)
         .filter(|f| {
             RULES
                 .iter()
@@ -139,6 +141,28 @@ pub fn documented_ids() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_errors_explain_a_failure() {
+        // persistence-mode-off is a warning in a family that explains
+        // compute failures: the stack works, so it is no failure's cause.
+        let finding = |id: &'static str, severity| Finding {
+            id,
+            severity,
+            cause: String::new(),
+            fix: String::new(),
+            evidence: vec![],
+        };
+        let findings = [
+            finding("persistence-mode-off", Severity::Warning),
+            finding("gpu-unreachable", Severity::Error),
+        ];
+        let ids: Vec<&str> = explaining(&[Family::GpuHealth], &findings)
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(ids, ["gpu-unreachable"]);
+    }
 
     #[test]
     fn summaries_are_the_first_sentence_of_the_cause() {
