@@ -1593,3 +1593,120 @@ fn a_second_signal_ends_the_run_at_once() {
         "{status:?}: {stderr}"
     );
 }
+
+/// SIGTERM while a downloaded TensorFlow is being extracted ends the run
+/// within the grace period (exit 143), and nothing half-extracted is
+/// published: extraction checks for the signal between chunks. The wheel is
+/// made here (a 2 GiB library of zeros, which inflates and hashes for
+/// seconds) and handed over by a stand-in `python3 -m pip download`.
+#[test]
+fn a_signal_stops_extraction_between_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = gpugate::tf::DEFAULT_VERSION;
+    let name = format!("tensorflow_cpu-{version}-cp311-cp311-manylinux_2_17_x86_64.whl");
+    let wheel = dir.path().join(&name);
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import base64, hashlib, sys, zipfile
+path, version = sys.argv[1], sys.argv[2]
+chunk, chunks = b"\0" * (1 << 24), 128
+members = {"tensorflow/libtensorflow_framework.so.2": b"x", "tensorflow/python/platform/build_info.py": b"build_info = {}\n"}
+record = []
+with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+    digest = hashlib.sha256()
+    with z.open("tensorflow/libtensorflow_cc.so.2", "w", force_zip64=True) as f:
+        for _ in range(chunks):
+            f.write(chunk); digest.update(chunk)
+    record.append(("tensorflow/libtensorflow_cc.so.2", digest.digest(), len(chunk) * chunks))
+    for member, data in members.items():
+        z.writestr(member, data)
+        record.append((member, hashlib.sha256(data).digest(), len(data)))
+    lines = [f"{m},sha256={base64.urlsafe_b64encode(d).rstrip(b'=').decode()},{n}" for m, d, n in record]
+    info = f"tensorflow_cpu-{version}.dist-info"
+    z.writestr(f"{info}/METADATA", f"Name: tensorflow-cpu\nVersion: {version}\n")
+    z.writestr(f"{info}/RECORD", "\n".join(lines + [f"{info}/RECORD,,"]) + "\n")
+"#,
+        )
+        .arg(&wheel)
+        .arg(version)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let python = bin.join("python3");
+    std::fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --dest ] && dest=$2; shift; done\ncp '{}' \"$dest/\" && echo \"Saved $dest/{name}\"\n",
+            wheel.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = dir.path().join("cache");
+    let mut child = std::process::Command::new(super::BIN)
+        .args(["fetch-tensorflow", "--cpu"])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GPUGATE_CACHE_DIR", &cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the library is being written into the staging directory.
+    let staging = cache.join("tensorflow");
+    let started = std::time::Instant::now();
+    let extracting = || {
+        std::fs::read_dir(&staging)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path()
+                    .join("entry/tensorflow/libtensorflow_cc.so.2")
+                    .metadata()
+                    .is_ok_and(|m| m.len() > 0)
+            })
+    };
+    while !extracting() {
+        assert!(started.elapsed().as_secs() < 60, "extraction never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "gpugate ended before extracting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed().as_secs() < 30,
+            "still extracting after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let waited = signalled.elapsed();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        waited < std::time::Duration::from_millis(500),
+        "{waited:?}: {stderr}"
+    );
+    assert!(!cache.join(format!("tensorflow/{version}-cpu")).exists());
+}
