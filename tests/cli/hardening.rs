@@ -1396,20 +1396,12 @@ fn waiting_for_another_provisioning_is_bounded_and_interruptible() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // SAFETY: a signal to the child this test started.
-    unsafe { libc::kill(waiting.id() as i32, libc::SIGTERM) };
-    let signalled = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = waiting.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed().as_secs() < 10,
-            "SIGTERM did not end the wait"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(143));
+    let (status, stderr, waited) = signal_and_wait(&mut waiting, &[libc::SIGTERM]);
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(
+        waited.as_secs() < 10,
+        "SIGTERM did not end the wait: {waited:?}"
+    );
     holder.kill().unwrap();
     holder.wait().unwrap();
 }
@@ -1560,30 +1552,7 @@ fn a_second_signal_ends_the_run_at_once() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let pid = child.id() as i32;
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-        libc::kill(pid, libc::SIGINT);
-    }
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed().as_secs() < 10,
-            "still running after two signals"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr, _) = signal_and_wait(&mut child, &[libc::SIGTERM, libc::SIGINT]);
     assert!(
         stderr.contains("received again: killed at once"),
         "{stderr}"
@@ -1681,27 +1650,7 @@ with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let signalled = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed().as_secs() < 30,
-            "still extracting after SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    let waited = signalled.elapsed();
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr, waited) = signal_and_wait(&mut child, &[libc::SIGTERM]);
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
@@ -1709,4 +1658,34 @@ with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         "{waited:?}: {stderr}"
     );
     assert!(!cache.join(format!("tensorflow/{version}-cpu")).exists());
+}
+
+/// Sends `signals` to `child` back to back, then waits for it at most 30 s:
+/// its exit status, its stderr, and how long it took after the last signal.
+fn signal_and_wait(
+    child: &mut std::process::Child,
+    signals: &[i32],
+) -> (std::process::ExitStatus, String, std::time::Duration) {
+    for signal in signals {
+        // SAFETY: a signal to a child this test started.
+        unsafe { libc::kill(child.id() as i32, *signal) };
+    }
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed().as_secs() < 30,
+            "still running after {signals:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let waited = signalled.elapsed();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (status, stderr, waited)
 }
