@@ -11,7 +11,7 @@ const MAX_BASELINE_BYTES: u64 = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// "NVIDIA H100 80GB HBM3", or "CPU: <model name>".
+    /// "NVIDIA H100 80GB HBM3", or "CPU: " and the model name.
     pub model: String,
     /// The matmul size the figure was measured at (0 for copies).
     pub size: usize,

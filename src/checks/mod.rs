@@ -1,5 +1,5 @@
 //! Check kinds: one module each (spec, judgement, tests), registered once in
-//! [`check_kinds!`] below.
+//! `check_kinds!` below.
 
 mod bounds;
 pub mod command;

@@ -1,7 +1,7 @@
 //! The command line: clap's definitions and the dispatch to one module per
 //! command (run, facts/doctor, explain, merge, baseline, fetch). Every
-//! command returns its [`Exit`] or a [`Failure`], told and mapped in one
-//! place ([`Failure::exit`]).
+//! command returns its [`Exit`] or a `Failure`, told and mapped in one
+//! place (`Failure::exit`).
 
 mod explain;
 mod failure;

@@ -212,7 +212,7 @@ fn plan_for(plan: Plan, facts: &Facts) -> Plan {
 
 /// What the checks of a run produced.
 pub struct Ran {
-    /// The plan for this machine ([`plan_for`]).
+    /// The plan for this machine (`plan_for`).
     pub plan: Plan,
     /// One per planned check: None for those the filter left out.
     pub outcomes: Vec<Option<Outcome>>,

@@ -60,7 +60,7 @@ pub fn releases() -> Vec<&'static str> {
     all
 }
 
-/// Each release of [`releases`] judged against `facts` (probed once for
+/// Each release of `releases` judged against `facts` (probed once for
 /// the libraries each distinct CUDA and cuDNN major needs).
 pub fn judge_releases(
     pool: &Pool,

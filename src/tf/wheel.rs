@@ -219,7 +219,7 @@ const XLA_MEMBERS: [&str; 3] = [
 /// What TensorFlow needs of NVIDIA's `nvidia-*-cu12` wheels, laid out as pip
 /// lays it out: the shared libraries of their `nvidia/<component>/lib/`
 /// directories, where TensorFlow's RUNPATH (`$ORIGIN/../nvidia/*/lib`)
-/// looks, and [`XLA_MEMBERS`].
+/// looks, and what XLA runs (`XLA_MEMBERS`).
 pub fn nvidia_library_members(recorded: &[String]) -> Vec<String> {
     recorded
         .iter()

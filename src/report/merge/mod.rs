@@ -258,7 +258,7 @@ impl Matrix {
         changes
     }
 
-    /// "file: ignored <custom> ×2" lines, for the reader to know.
+    /// "file: ignored `<custom>` ×2" lines, for the reader to know.
     pub fn ignored(&self) -> Vec<String> {
         self.runs
             .iter()
