@@ -81,6 +81,68 @@ fn top_level_modules_form_no_cycle() {
     }
 }
 
+/// Inside each directory module (`src/tf/`, `src/checks/`, ...): file →
+/// the sibling files its production code names, through `super::NAME` or
+/// `crate::MODULE::NAME`. A parent's `mod.rs` is the module itself, not a
+/// sibling.
+fn inner_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graphs = BTreeMap::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let module = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let reference =
+            regex::Regex::new(&format!(r"(?:super|crate::{module})::([a-z_]+)")).unwrap();
+        let mut graph = BTreeMap::new();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if name == "mod" {
+                continue;
+            }
+            let mut text = String::new();
+            if path.is_dir() {
+                collect(&path, &mut text);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+            } else {
+                continue;
+            }
+            graph.insert(name.clone(), (text, name));
+        }
+        let names: BTreeSet<String> = graph.keys().cloned().collect();
+        let edges = graph
+            .into_iter()
+            .map(|(name, (text, own))| {
+                let uses = reference
+                    .captures_iter(&text)
+                    .map(|c| c[1].to_string())
+                    .filter(|m| *m != own && names.contains(m))
+                    .collect();
+                (name, uses)
+            })
+            .collect();
+        graphs.insert(module, edges);
+    }
+    graphs
+}
+
+#[test]
+fn files_inside_a_module_form_no_cycle() {
+    let graphs = inner_graphs();
+    assert!(graphs.contains_key("tf") && graphs["tf"].contains_key("cache"));
+    for (module, graph) in &graphs {
+        for node in graph.keys() {
+            if let Some(cycle) = cycle_from(graph, node, &mut Vec::new()) {
+                panic!("cycle inside src/{module}: {}", cycle.join(" -> "));
+            }
+        }
+    }
+}
+
 #[test]
 fn facts_are_types_and_judgement_only() {
     // Probing through workers is the runner's; facts must not reach back.

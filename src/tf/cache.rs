@@ -115,7 +115,34 @@ pub fn is_complete(entry: &Path) -> bool {
     entry.join(ENTRY_MARKER).is_file()
 }
 
-fn record(entry: &Path) -> Result<super::provision::EntryRecord, String> {
+/// What a published entry holds; written last, as `gpugate-entry.json`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct EntryRecord {
+    pub package: String,
+    pub version: String,
+    /// Every wheel used, with the version pip chose for it.
+    pub wheels: Vec<WheelRecord>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WheelRecord {
+    pub name: String,
+    pub version: String,
+    /// What the TensorFlow METADATA asked for (`nvidia-cudnn-cu12<10.0,>=9.3.0.75`).
+    pub requirement: String,
+    pub file: String,
+    /// Every extracted file, by path in the entry.
+    pub files: std::collections::BTreeMap<String, FileRecord>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct FileRecord {
+    /// RECORD's encoding: urlsafe base64 without padding.
+    pub sha256: String,
+    pub size: u64,
+}
+
+fn record(entry: &Path) -> Result<EntryRecord, String> {
     let path = entry.join(ENTRY_MARKER);
     let text = crate::input::read_text(&path, crate::input::HOST_FILE_LIMIT)
         .map_err(|e| format!("{}: {e}", path.display()))?;

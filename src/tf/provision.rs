@@ -16,7 +16,7 @@
 //!                               gpugate-entry.json
 //! ```
 
-use super::cache::{self, ENTRY_MARKER, Flavor};
+use super::cache::{self, ENTRY_MARKER, EntryRecord, FileRecord, Flavor, WheelRecord};
 use super::pip::{self, PipError};
 use super::wheel::{self, Wheel, WheelError};
 use std::collections::BTreeMap;
@@ -143,33 +143,6 @@ impl EntryLock {
             std::io::Write::write_all(&mut &file, format!("{}\n", std::process::id()).as_bytes());
         Ok(EntryLock { _held: file })
     }
-}
-
-/// What a published entry holds; written last, as `gpugate-entry.json`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct EntryRecord {
-    pub package: String,
-    pub version: String,
-    /// Every wheel used, with the version pip chose for it.
-    pub wheels: Vec<WheelRecord>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct WheelRecord {
-    pub name: String,
-    pub version: String,
-    /// What the TensorFlow METADATA asked for (`nvidia-cudnn-cu12<10.0,>=9.3.0.75`).
-    pub requirement: String,
-    pub file: String,
-    /// Every extracted file, by path in the entry.
-    pub files: BTreeMap<String, FileRecord>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct FileRecord {
-    /// RECORD's encoding: urlsafe base64 without padding.
-    pub sha256: String,
-    pub size: u64,
 }
 
 /// Provisions `version` of `flavor` into the cache unless a verified entry
