@@ -31,11 +31,6 @@ pub enum Event<'a> {
     /// The facts are gathered, and the plan is this machine's (`each-gpu`
     /// checks expanded): the indexes of the events below are into it.
     FactsGathered { plan: &'a Plan, facts: &'a Facts },
-    /// A check the filter selected begins (on any test thread).
-    CheckStarted {
-        index: usize,
-        check: &'a PlannedCheck,
-    },
     /// A check ended, and this is what it produced.
     CheckFinished {
         index: usize,
@@ -170,7 +165,6 @@ mod tests {
             let word = match event {
                 Event::RunStarted { .. } => "started",
                 Event::FactsGathered { .. } => "facts",
-                Event::CheckStarted { .. } => "check",
                 Event::CheckFinished { index, .. } => {
                     self.heard.lock().unwrap().push("finished".into());
                     return Reaction::Attached {

@@ -221,8 +221,7 @@ on_missing = "skip"
             panic!("kind changed")
         };
         assert_eq!(spec.device, gpus[1].uuid);
-        let crate::checks::Placement::Worker(crate::checks::Lane::Tensorflow { pin, .. }) =
-            plan.checks[1].kind.placement()
+        let Some(crate::checks::Lane::Tensorflow { pin, .. }) = plan.checks[1].kind.worker_lane()
         else {
             panic!("not a TensorFlow worker")
         };

@@ -211,12 +211,7 @@ impl Lane {
 
     /// The default TensorFlow lane: the CPU, TensorFlow's own numerics.
     pub fn tensorflow_default() -> Lane {
-        Lane::Tensorflow {
-            device: DEFAULT_TF_DEVICE.to_string(),
-            pin: None,
-            numerics: Numerics::Default,
-            gpu_options: None,
-        }
+        tensorflow_lane(DEFAULT_TF_DEVICE)
     }
 }
 
@@ -274,20 +269,14 @@ pub(crate) fn tensorflow_lane(device: &str) -> Lane {
     }
 }
 
-pub enum Placement {
-    Parent,
-    /// A judgement over the facts gathered before the checks run.
-    Facts,
-    Worker(Lane),
-}
-
 impl CheckKind {
-    /// Anything that loads native code runs in a worker (docs/architecture.md).
-    pub fn placement(&self) -> Placement {
+    /// The worker lane it runs on: anything that loads native code runs in
+    /// a worker (docs/architecture.md); None for a check run in the parent
+    /// or judged over the facts.
+    pub fn worker_lane(&self) -> Option<Lane> {
         match self.kind().execution() {
-            Execution::Parent(_) => Placement::Parent,
-            Execution::Facts(_) => Placement::Facts,
-            Execution::Worker(lane, _) => Placement::Worker(lane),
+            Execution::Worker(lane, _) => Some(lane),
+            Execution::Parent(_) | Execution::Facts(_) => None,
         }
     }
 

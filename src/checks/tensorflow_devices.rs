@@ -1,9 +1,9 @@
 //! `tensorflow.devices`: the devices TensorFlow's C API lists, with minimum
 //! counts per device type (`min = { GPU = 1 }`).
 
+use crate::checks::Lane;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
-use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
 
 use crate::outcome::Verdict;
@@ -99,7 +99,7 @@ impl Kind for Spec {
     }
 
     fn execution(&self) -> Execution<'_> {
-        Execution::Worker(tensorflow_lane(DEFAULT_TF_DEVICE), self)
+        Execution::Worker(Lane::tensorflow_default(), self)
     }
 
     fn concerns_gpu(&self) -> bool {

@@ -1,8 +1,8 @@
 //! `tensorflow.loads`: libtensorflow loads and reports its version; on
 //! failure, every place searched and the loader's error for each.
 
+use crate::checks::Lane;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
-use crate::checks::{DEFAULT_TF_DEVICE, tensorflow_lane};
 use crate::diagnose::Family;
 
 use crate::outcome::Verdict;
@@ -86,7 +86,7 @@ impl Kind for Spec {
     }
 
     fn execution(&self) -> Execution<'_> {
-        Execution::Worker(tensorflow_lane(DEFAULT_TF_DEVICE), self)
+        Execution::Worker(Lane::tensorflow_default(), self)
     }
 
     fn explained_by(&self) -> &'static [Family] {

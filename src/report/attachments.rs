@@ -101,7 +101,6 @@ impl Reporter for Writer {
                 }
             }
             Event::RunStarted { .. }
-            | Event::CheckStarted { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. }
             | Event::RunFinished { .. } => Reaction::Nothing,
@@ -125,7 +124,6 @@ impl Seen {
                 }
             }
             Event::RunStarted { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::ChecksDone { .. }
             | Event::RunFinished { .. } => {}

@@ -105,7 +105,6 @@ impl Reporter for Recorder {
             }
             Event::RunStarted { .. }
             | Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. }

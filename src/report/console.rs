@@ -78,7 +78,6 @@ impl Reporter for RootCauses {
             // libtest-mimic prints each check as it ends.
             Event::RunStarted { .. }
             | Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. } => {}

@@ -69,7 +69,6 @@ impl Reporter for Actions {
             // Attachments are noted above; GitHub shows the run once, whole.
             Event::RunStarted { .. }
             | Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. } => {}

@@ -40,7 +40,6 @@ impl Reporter for Sections {
             }
             // libtest-mimic's lines fill the run's section as checks end.
             Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. } => {}

@@ -90,7 +90,6 @@ impl Reporter for Document {
             // Attachments are noted above; the document is printed once.
             Event::RunStarted { .. }
             | Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::ChecksDone { .. } => {}

@@ -71,7 +71,6 @@ impl Reporter for Writer {
             // Attachments are noted above; the report is one file, written once.
             Event::RunStarted { .. }
             | Event::FactsGathered { .. }
-            | Event::CheckStarted { .. }
             | Event::CheckFinished { .. }
             | Event::Attached { .. }
             | Event::RunFinished { .. } => Reaction::Nothing,

@@ -9,7 +9,7 @@ pub mod probe;
 pub use plan_upgrade::{judge_releases, releases_text, with_driver};
 pub use prepare::{TfOptions, flavor_for};
 
-use crate::checks::{Execution, Lane, Placement, RunContext, Target};
+use crate::checks::{Execution, Lane, RunContext, Target};
 use crate::diagnose::{self, Evidence};
 use crate::event::{Bus, Event, Finished, SharedBus};
 use crate::exit::Exit;
@@ -145,7 +145,7 @@ fn lanes_to_warm(selected: &[&PlannedCheck], max_workers: usize) -> Vec<Lane> {
     let default = Lane::tensorflow_default();
     let mut lanes: Vec<Lane> = Vec::new();
     for check in selected.iter().filter(|c| !c.kind.is_each_gpu()) {
-        if let Placement::Worker(lane @ Lane::Tensorflow { .. }) = check.kind.placement()
+        if let Some(lane @ Lane::Tensorflow { .. }) = check.kind.worker_lane()
             && lane != default
             && !lanes.contains(&lane)
         {
@@ -315,18 +315,14 @@ fn run_checks(
             let kind = check.kind.name();
             let check = check.clone();
             Trial::ignorable_test(check.test_name.clone(), move || {
-                let gpu = match check.kind.placement() {
-                    Placement::Worker(lane) => gpu_of(&lane, &shared.facts),
-                    Placement::Parent | Placement::Facts => None,
-                };
+                let gpu = check
+                    .kind
+                    .worker_lane()
+                    .and_then(|lane| gpu_of(&lane, &shared.facts));
                 let lock = gpu.map(|key| shared.gpu_lock(&key));
                 let _exclusive = lock
                     .as_ref()
                     .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
-                Bus::lock(&bus).emit(&Event::CheckStarted {
-                    index,
-                    check: &check,
-                });
                 let outcome = execute(&shared.pool, &check, &shared.facts);
                 // Kept before any reporter hears of it: a reporter that
                 // panics must not lose the outcome.
