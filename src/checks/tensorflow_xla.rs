@@ -10,7 +10,6 @@ use crate::checks::kind::TENSORFLOW_XLA;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
 
-use super::{Lane, Numerics};
 use crate::outcome::Verdict;
 use crate::rng::SplitMix64;
 use crate::tf::proto::short_device;
@@ -31,14 +30,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        super::target::validate_device_name(&self.device)
-    }
-
-    pub fn concerns_gpu(&self) -> bool {
-        self.device.to_ascii_uppercase().contains("GPU")
-    }
-
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         let mut rng = SplitMix64::from_time();
         let a: Vec<f32> = (0..SIZE * SIZE).map(|_| rng.next_unit()).collect();
@@ -129,23 +120,15 @@ pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {
     fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+        super::target::validate_device_name(&self.device)
     }
 
     fn execution(&self) -> Execution<'_> {
-        Execution::Worker(
-            Lane::Tensorflow {
-                device: self.device.clone(),
-                pin: None,
-                numerics: Numerics::Default,
-                gpu_options: None,
-            },
-            self,
-        )
+        Execution::Worker(super::tensorflow_lane(&self.device), self)
     }
 
     fn concerns_gpu(&self) -> bool {
-        Spec::concerns_gpu(self)
+        self.device.to_ascii_uppercase().contains("GPU")
     }
 
     fn explained_by(&self) -> &'static [Family] {
