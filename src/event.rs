@@ -1,42 +1,35 @@
 //! What a run tells its reporters, in the order it happens, and the bus that
 //! carries it to them.
 //!
-//! The runner emits; reporters (the console's root causes, JUnit, JSON,
-//! GitHub, GitLab, attachments, baseline recording) consume. A reporter
+//! The runner emits, from one thread (a check's own thread only hands its
+//! outcome over, so no file is written while a check waits); reporters
+//! (the console's root causes, JUnit, JSON, GitHub, GitLab, attachments,
+//! baseline recording) consume. A reporter
 //! never changes an outcome: what it produced for the others (the files a
 //! check attached) or for the verdict (a report that could not be written)
 //! comes back as a [`Reaction`], which the bus turns into an event or keeps
-//! for [`Bus::verdict`]. Every reporter matches every event by name, so a
+//! for [`Bus::exit`]. Every reporter matches every event by name, so a
 //! new event does not compile until each of them has said what it does
 //! with it.
 
+use crate::console::Console;
 use crate::exit::Exit;
 use crate::facts::Facts;
-use crate::host::HostFacts;
 use crate::outcome::Outcome;
-use crate::plan::{Plan, PlannedCheck};
+use crate::plan::Plan;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// The suites are planned; nothing has been probed or run yet.
-    RunStarted {
-        plan: &'a Plan,
-        host: &'a HostFacts,
-        at: SystemTime,
-    },
+    RunStarted { at: SystemTime },
     /// The facts are gathered, and the plan is this machine's (`each-gpu`
     /// checks expanded): the indexes of the events below are into it.
-    FactsGathered { plan: &'a Plan, facts: &'a Facts },
-    /// A check ended, and this is what it produced.
-    CheckFinished {
-        index: usize,
-        check: &'a PlannedCheck,
-        outcome: &'a Outcome,
-    },
+    FactsGathered { plan: &'a Plan },
+    /// The check at `index` ended, and this is what it produced.
+    CheckFinished { index: usize, outcome: &'a Outcome },
     /// A reporter wrote these files for the check at `index`.
     Attached { index: usize, files: &'a [PathBuf] },
     /// Every check has ended: reports that are files are written now, and
@@ -64,7 +57,9 @@ pub struct Finished<'a> {
 pub enum Reaction {
     Nothing,
     /// It wrote these files for the check at `index`: the bus tells every
-    /// reporter with [`Event::Attached`].
+    /// reporter with [`Event::Attached`], before the reporters after this
+    /// one hear the event (so a report that links files comes after the
+    /// reporter that writes them).
     Attached {
         index: usize,
         files: Vec<PathBuf>,
@@ -89,59 +84,50 @@ pub trait Reporter: Send {
 /// they said about the verdict.
 pub struct Bus {
     reporters: Vec<Box<dyn Reporter>>,
+    /// Where the run's own errors go (stderr).
+    log: Console,
     decided: Option<Exit>,
     failed: Option<Exit>,
 }
 
-/// A bus that the test threads share.
-pub type SharedBus = Arc<Mutex<Bus>>;
-
 impl Bus {
-    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Bus {
+    pub fn new(reporters: Vec<Box<dyn Reporter>>, log: Console) -> Bus {
         Bus {
             reporters,
+            log,
             decided: None,
             failed: None,
         }
     }
 
-    pub fn shared(self) -> SharedBus {
-        Arc::new(Mutex::new(self))
+    /// Says `error: {message}` where the run's errors go.
+    pub fn error(&self, message: &str) {
+        self.log.say(&format!("error: {message}\n"));
     }
 
-    /// The bus of a shared one; a reporter that panicked on another thread
-    /// does not silence the rest.
-    pub fn lock(shared: &SharedBus) -> MutexGuard<'_, Bus> {
-        shared.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Tells every reporter, in order, and then what their reactions produced.
+    /// Tells every reporter, in order, and what a reaction produced before
+    /// the next one hears the event.
     pub fn emit(&mut self, event: &Event<'_>) {
-        let mut attached = Vec::new();
-        for reporter in &mut self.reporters {
-            match reporter.on(event) {
+        for at in 0..self.reporters.len() {
+            match self.reporters[at].on(event) {
                 Reaction::Nothing => {}
-                Reaction::Attached { index, files } => attached.push((index, files)),
+                Reaction::Attached { index, files } => self.emit(&Event::Attached {
+                    index,
+                    files: &files,
+                }),
                 Reaction::Decides(exit) => self.decided = Some(exit),
                 Reaction::Failed { exit, message } => {
-                    eprintln!("error: {message}");
+                    self.error(&message);
                     self.failed.get_or_insert(exit);
                 }
             }
-        }
-        for (index, files) in attached {
-            self.emit(&Event::Attached {
-                index,
-                files: &files,
-            });
         }
     }
 
     /// The run's exit: a cancellation first, then the first reporter that
     /// failed, then one whose product the run is, then the checks'.
-    pub fn verdict(&self, checks: Exit) -> Exit {
-        let cancelled = matches!(checks, Exit::Interrupted | Exit::Terminated | Exit::HungUp);
-        match (cancelled, self.failed, self.decided) {
+    pub fn exit(&self, checks: Exit) -> Exit {
+        match (checks.is_cancellation(), self.failed, self.decided) {
             (true, _, _) => checks,
             (false, Some(failed), _) => failed,
             (false, None, Some(decided)) => decided,
@@ -153,6 +139,8 @@ impl Bus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::HostFacts;
+    use std::sync::{Arc, Mutex};
 
     /// Reacts to ChecksDone as told, and counts what it heard.
     struct Scripted {
@@ -198,7 +186,7 @@ mod tests {
                 }) as Box<dyn Reporter>
             })
             .collect();
-        (Bus::new(reporters), heard)
+        (Bus::new(reporters, Console::memory().0), heard)
     }
 
     fn cpu_basic() -> (Plan, HostFacts) {
@@ -221,9 +209,8 @@ mod tests {
     }
 
     #[test]
-    fn files_a_reporter_wrote_reach_every_reporter_after_the_event() {
+    fn files_a_reporter_wrote_reach_every_reporter_before_the_next_one_hears_the_event() {
         let (mut bus, heard) = scripted(&[|| Reaction::Nothing, || Reaction::Nothing]);
-        let (plan, _) = cpu_basic();
         let outcome = Outcome {
             verdict: crate::outcome::Verdict::pass("ran"),
             duration: Duration::ZERO,
@@ -233,16 +220,15 @@ mod tests {
         };
         bus.emit(&Event::CheckFinished {
             index: 3,
-            check: &plan.checks[3],
             outcome: &outcome,
         });
         assert_eq!(
             *heard.lock().unwrap(),
             [
                 "finished",
+                "attached 3 1",
+                "attached 3 1",
                 "finished",
-                "attached 3 1",
-                "attached 3 1",
                 "attached 3 1",
                 "attached 3 1"
             ]
@@ -259,15 +245,15 @@ mod tests {
             },
         ]);
         done(&mut bus);
-        assert_eq!(bus.verdict(Exit::ChecksFailed), Exit::ReportUnwritable);
-        assert_eq!(bus.verdict(Exit::Interrupted), Exit::Interrupted);
+        assert_eq!(bus.exit(Exit::ChecksFailed), Exit::ReportUnwritable);
+        assert_eq!(bus.exit(Exit::Interrupted), Exit::Interrupted);
 
         let (mut bus, _) = scripted(&[|| Reaction::Decides(Exit::Success)]);
         done(&mut bus);
-        assert_eq!(bus.verdict(Exit::ChecksFailed), Exit::Success);
+        assert_eq!(bus.exit(Exit::ChecksFailed), Exit::Success);
 
         let (mut bus, _) = scripted(&[|| Reaction::Nothing]);
         done(&mut bus);
-        assert_eq!(bus.verdict(Exit::NothingRan), Exit::NothingRan);
+        assert_eq!(bus.exit(Exit::NothingRan), Exit::NothingRan);
     }
 }

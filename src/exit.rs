@@ -86,6 +86,11 @@ impl Exit {
         text
     }
 
+    /// Whether the run was stopped by a signal.
+    pub const fn is_cancellation(self) -> bool {
+        matches!(self, Exit::Interrupted | Exit::Terminated | Exit::HungUp)
+    }
+
     /// The ending of a run stopped by `signal`.
     pub fn cancelled_by(signal: i32) -> Exit {
         match signal {

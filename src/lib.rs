@@ -8,8 +8,10 @@
 
 pub mod baseline;
 pub mod checks;
+pub mod ci;
 pub mod cli;
 pub mod compat;
+pub mod console;
 pub mod diagnose;
 pub mod dl;
 pub mod event;

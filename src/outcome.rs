@@ -122,6 +122,33 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A failure as libtest-mimic prints it when its check ends: its own
+    /// text, with one line per root cause, which the console tells once,
+    /// after the run.
+    pub fn failure_text(&self) -> String {
+        let prefix = if self.verdict.status == Status::Error {
+            "error: could not run: "
+        } else {
+            ""
+        };
+        let mut text = format!("{prefix}{}", self.verdict.message);
+        for cause in &self.causes {
+            text.push_str(&format!(
+                "\ncaused by [{}], see the root causes below",
+                cause.id
+            ));
+        }
+        if let Some(detail) = &self.verdict.detail {
+            text.push('\n');
+            text.push_str(detail);
+        }
+        if let Some(output) = &self.output {
+            text.push_str("\n--- captured output ---\n");
+            text.push_str(output);
+        }
+        text
+    }
+
     /// Removes secrets from everything a reporter may show (see `redact`).
     pub fn scrub(&mut self) {
         use crate::redact::scrub_in_place;

@@ -1,6 +1,8 @@
-//! The layering docs/architecture.md describes, held by a test: no cycle
-//! among the top-level modules, counted from `crate::` references in
-//! production code (test modules may reach anywhere).
+//! The layering docs/architecture.md describes, held by a test: its layer
+//! table against the module graph, and no cycle among the top-level modules
+//! or the files inside one, counted from `crate::` references in production
+//! code (test modules, and the `testing.rs` fixtures they share, may reach
+//! anywhere).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -16,7 +18,9 @@ fn collect(dir: &Path, text: &mut String) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             collect(&path, text);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && path.file_stem().is_some_and(|s| s != "testing")
+        {
             text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
         }
     }
@@ -143,8 +147,68 @@ fn files_inside_a_module_form_no_cycle() {
     }
 }
 
+/// The rows of docs/architecture.md's layer table, top to bottom: each
+/// row's name and the modules in it.
+fn layer_table() -> Vec<(String, Vec<String>)> {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md");
+    let doc = std::fs::read_to_string(doc).unwrap();
+    let table = &doc[doc.find("| layer | modules |").expect("the layer table")..];
+    let module = regex::Regex::new(r"`([a-z_]+)/?`").unwrap();
+    table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').collect();
+            let names = module
+                .captures_iter(cells[2])
+                .map(|c| c[1].to_string())
+                .collect();
+            (cells[1].trim().to_string(), names)
+        })
+        .collect()
+}
+
 #[test]
-fn facts_are_types_and_judgement_only() {
+fn the_layer_table_is_the_module_graph() {
+    let graph = graph();
+    let layers = layer_table();
+    assert!(layers.len() >= 5, "{layers:?}");
+    let row_of = |name: &str| {
+        let rows: Vec<usize> = (0..layers.len())
+            .filter(|&i| layers[i].1.iter().any(|m| m == name))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            1,
+            "`{name}` is in {} rows of the layer table",
+            rows.len()
+        );
+        rows[0]
+    };
+    for (name, uses) in &graph {
+        let row = row_of(name);
+        for used in uses {
+            assert!(
+                row_of(used) <= row,
+                "`{name}` ({}) uses `{used}` ({}), a layer below it in docs/architecture.md",
+                layers[row].0,
+                layers[row_of(used)].0
+            );
+        }
+    }
+    for (layer, names) in &layers {
+        for name in names {
+            assert!(
+                graph.contains_key(name),
+                "the {layer} layer lists `{name}`, which is no module"
+            );
+        }
+    }
+}
+
+#[test]
+fn facts_never_reach_for_workers_checks_or_rules() {
     // Probing through workers is the runner's; facts must not reach back.
     let uses = &graph()["facts"];
     for forbidden in ["worker", "checks", "runner", "diagnose"] {

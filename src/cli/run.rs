@@ -4,15 +4,17 @@
 use super::RunArgs;
 use super::failure::Failure;
 use crate::checks::CheckKind;
+use crate::ci::Ci;
+use crate::console::Console;
 use crate::event::{Bus, Reporter};
 use crate::exit::Exit;
 use crate::host::HostFacts;
 use crate::redact::scrub;
-use crate::report::{self, Console};
+use crate::report;
 use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The most test threads a run may ask for.
 const MAX_TEST_THREADS: usize = 256;
@@ -110,9 +112,12 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     super::install_signal_handlers();
 
     let host = HostFacts::gather(&args.probe.host_root);
+    let ci = Ci::from_env();
     // The job summary is appended to; never to one of the run's suites.
-    let summary_is_suite = std::env::var_os("GITHUB_STEP_SUMMARY")
-        .and_then(|path| suite_at(Path::new(&path), &suites).map(str::to_string));
+    let summary_is_suite = ci
+        .step_summary
+        .as_deref()
+        .and_then(|path| suite_at(path, &suites).map(str::to_string));
     let mut plan = crate::plan::plan(suites, args.timeout, &host);
     if record.is_some() {
         plan.checks
@@ -135,24 +140,40 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     if json {
         harness.format = None;
     }
-    let console = if json {
-        Console::Stderr
-    } else {
-        Console::Stdout
+    let out = Output {
+        console: if json {
+            Console::stderr()
+        } else {
+            Console::stdout()
+        },
+        document: json.then(Console::stdout),
+        log: Console::stderr(),
     };
-    let bus = if harness.list {
-        Bus::new(Vec::new())
+    let mut bus = if harness.list {
+        Bus::new(Vec::new(), out.log.clone())
     } else {
-        reporters(&args, record, console, summary_is_suite.as_deref())?
-    }
-    .shared();
+        reporters(&args, record, &out, &ci, summary_is_suite.as_deref())?
+    };
+    // libtest prints to descriptor 1; while the checks run it goes to
+    // stderr, and the document is printed after, on the real stdout.
     let to_stderr = json.then(crate::procs::StdoutToStderr::start);
-    let ran = runner::run(plan, &host, &harness, &tf, &args.probe.options(), &bus);
+    let probe = args.probe.options();
+    let ran = runner::run(plan, &host, &harness, &tf, &probe, &ci, &mut bus);
     drop(to_stderr);
     if harness.list {
         return Ok(Exit::Success);
     }
-    Ok(runner::finish(&ran, &bus, args.allow_empty))
+    Ok(runner::finish(&ran, &mut bus, args.allow_empty))
+}
+
+/// Where a run's reporters write.
+struct Output {
+    /// Text for people: the root causes, GitHub's and GitLab's lines.
+    console: Console,
+    /// `--format json`'s document, when asked for.
+    document: Option<Console>,
+    /// What gpugate says about itself: reports written, warnings, errors.
+    log: Console,
 }
 
 /// The reporters of a run, in the order they hear each event: the files
@@ -161,38 +182,44 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
 fn reporters(
     args: &RunArgs,
     record: Option<&Path>,
-    console: Console,
+    out: &Output,
+    ci: &Ci,
     summary_is_suite: Option<&str>,
 ) -> Result<Bus, Failure> {
-    let ci = |name: &str| std::env::var(name).as_deref() == Ok("true");
+    let log = &out.log;
     let mut reporters: Vec<Box<dyn Reporter>> = vec![
-        Box::new(report::attachments::Writer::new(&args.junit)),
-        Box::new(report::junit::Writer::new(&args.junit)),
+        Box::new(report::attachments::Writer::new(&args.junit, log.clone())),
+        Box::new(report::junit::Writer::new(&args.junit, log.clone())),
     ];
     if let Some(path) = record {
-        let recorder = report::baseline::Recorder::new(path).map_err(Failure::usage)?;
+        let recorder =
+            report::baseline::Recorder::new(path, log.clone()).map_err(Failure::usage)?;
         reporters.push(Box::new(recorder));
     }
-    reporters.push(Box::new(report::console::RootCauses::new(console)));
-    if ci("GITLAB_CI") {
-        reporters.push(Box::new(report::gitlab::Sections::new(console)));
+    reporters.push(Box::new(report::root_causes::RootCauses::new(
+        out.console.clone(),
+    )));
+    if ci.gitlab {
+        reporters.push(Box::new(report::gitlab::Sections::new(out.console.clone())));
     }
-    if console == Console::Stderr {
-        reporters.push(Box::<report::json::Document>::default());
+    if let Some(document) = &out.document {
+        reporters.push(Box::new(report::json::Document::new(document.clone())));
     }
-    if ci("GITHUB_ACTIONS") {
-        let summary = std::env::var_os("GITHUB_STEP_SUMMARY")
-            .map(PathBuf::from)
-            .filter(|path| {
-                if let Some(name) = summary_is_suite {
-                    eprintln!(
-                        "warning: GITHUB_STEP_SUMMARY {} is the suite `{name}` of this run: no job summary is appended to it",
-                        path.display()
-                    );
-                }
-                summary_is_suite.is_none()
-            });
-        reporters.push(Box::new(report::github::Actions::new(console, summary)));
+    if ci.github_actions {
+        let summary = ci.step_summary.clone().filter(|path| {
+            if let Some(name) = summary_is_suite {
+                log.say(&format!(
+                    "warning: GITHUB_STEP_SUMMARY {} is the suite `{name}` of this run: no job summary is appended to it\n",
+                    path.display()
+                ));
+            }
+            summary_is_suite.is_none()
+        });
+        reporters.push(Box::new(report::github::Actions::new(
+            out.console.clone(),
+            summary,
+            log.clone(),
+        )));
     }
-    Ok(Bus::new(reporters))
+    Ok(Bus::new(reporters, log.clone()))
 }

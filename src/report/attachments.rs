@@ -4,6 +4,7 @@
 //! `[[ATTACHMENT|path]]`, using the path as given on the command line.
 
 use super::results::TestResult;
+use crate::console::Console;
 use crate::event::{Event, Finished, Reaction, Reporter};
 use crate::outcome::Outcome;
 use std::collections::HashSet;
@@ -33,14 +34,17 @@ pub struct Writer {
     dir: PathBuf,
     /// Per check of this machine's plan, the unique stem of its files.
     stems: Vec<String>,
+    /// Where a file that could not be written is told (stderr).
+    log: Console,
 }
 
 impl Writer {
     /// Attachments of the report at `junit`.
-    pub fn new(junit: &Path) -> Writer {
+    pub fn new(junit: &Path, log: Console) -> Writer {
         Writer {
             dir: dir_for(junit),
             stems: Vec::new(),
+            log,
         }
     }
 
@@ -61,10 +65,10 @@ impl Writer {
                 .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
             match saved {
                 Ok(()) => written.push(path),
-                Err(e) => eprintln!(
-                    "warning: failed to write the attachment {}: {e}",
+                Err(e) => self.log.say(&format!(
+                    "warning: failed to write the attachment {}: {e}\n",
                     path.display()
-                ),
+                )),
             }
         }
         written
@@ -182,13 +186,9 @@ mod tests {
         let mut plan = crate::plan::plan(vec![suite], None, &host);
         plan.checks[0].name = "fit parity".into();
         plan.checks[1].name = "fit-parity".into();
-        let facts = crate::facts::skipped(host);
         let dir = std::env::temp_dir().join(format!("gpugate-attach-{}", std::process::id()));
-        let mut writer = Writer::new(&dir.join("report.xml"));
-        let _ = writer.on(&Event::FactsGathered {
-            plan: &plan,
-            facts: &facts,
-        });
+        let mut writer = Writer::new(&dir.join("report.xml"), Console::memory().0);
+        let _ = writer.on(&Event::FactsGathered { plan: &plan });
         let outcome = |plot: &str| Outcome {
             verdict: crate::outcome::Verdict::pass("ok")
                 .with_attachment("loss.svg", plot.to_string()),
@@ -201,7 +201,6 @@ mod tests {
         let mut finish = |index: usize, plot: &str| {
             writer.on(&Event::CheckFinished {
                 index,
-                check: &plan.checks[index],
                 outcome: &outcome(plot),
             })
         };

@@ -5,6 +5,7 @@
 use crate::baseline::{Baselines, Entry};
 use crate::checks::tensorflow_throughput::H2D_MEASURE;
 use crate::checks::{CheckKind, RunContext};
+use crate::console::Console;
 use crate::event::{Event, Finished, Reaction, Reporter};
 use crate::exit::Exit;
 use std::path::{Path, PathBuf};
@@ -13,17 +14,20 @@ use std::path::{Path, PathBuf};
 pub struct Recorder {
     path: PathBuf,
     baselines: Baselines,
+    /// Where what was recorded is told (stderr).
+    log: Console,
 }
 
 impl Recorder {
     /// Reads the baseline file first, so a malformed one is refused before
     /// anything runs.
-    pub fn new(path: &Path) -> Result<Recorder, String> {
+    pub fn new(path: &Path, log: Console) -> Result<Recorder, String> {
         crate::text::writable_target(path)
             .map_err(|why| format!("the baseline file {}: {why}", path.display()))?;
         Ok(Recorder {
             path: path.to_path_buf(),
             baselines: Baselines::load_or_empty(path)?,
+            log,
         })
     }
 
@@ -48,10 +52,10 @@ impl Recorder {
             let verdict = &outcome.verdict;
             let model = RunContext::for_check(&check.kind, facts).device_model;
             let (Some(model), false) = (model, verdict.measurements.is_empty()) else {
-                eprintln!(
-                    "gpugate: nothing recorded for {}: {}",
+                self.log.say(&format!(
+                    "gpugate: nothing recorded for {}: {}\n",
                     check.test_name, verdict.message
-                );
+                ));
                 continue;
             };
             for (measure, value) in &verdict.measurements {
@@ -67,7 +71,9 @@ impl Recorder {
                     value: *value,
                     recorded: recorded.clone(),
                 });
-                eprintln!("gpugate: recorded {model} {measure} at size {size}: {value:.3}");
+                self.log.say(&format!(
+                    "gpugate: recorded {model} {measure} at size {size}: {value:.3}\n"
+                ));
                 count += 1;
             }
         }
@@ -83,10 +89,10 @@ impl Recorder {
         baselines
             .save(path)
             .map_err(|e| (Exit::ReportUnwritable, e))?;
-        eprintln!(
-            "gpugate: {count} baseline entries written to {}",
+        self.log.say(&format!(
+            "gpugate: {count} baseline entries written to {}\n",
             path.display()
-        );
+        ));
         Ok(Exit::Success)
     }
 }

@@ -419,4 +419,21 @@ mod tests {
         assert_eq!(line.chars().count(), CONDITION_MAX_CHARS);
         assert!(line.ends_with('…') && !line.contains('\n'), "{line}");
     }
+
+    #[test]
+    fn facts_and_doctor_of_a_machine_with_findings() {
+        let facts = crate::report::testing::sample_run().facts;
+        let findings = crate::diagnose::diagnose(&crate::diagnose::Evidence {
+            facts: &facts,
+            log: &facts.tensorflow.log,
+        });
+        assert!(!healthy(&findings), "{findings:?}");
+        crate::snapshot::assert_snapshot("reporters", "facts.txt", &facts_text(&facts));
+        let text = format!(
+            "{}--- the node condition\n{}\n",
+            doctor_text(&facts, &findings),
+            condition_line(&facts, &findings)
+        );
+        crate::snapshot::assert_snapshot("reporters", "doctor.txt", &text);
+    }
 }

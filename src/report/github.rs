@@ -2,9 +2,9 @@
 //! `$GITHUB_STEP_SUMMARY`) and `::error` workflow commands, which GitHub
 //! shows as annotations on the run and the pull request.
 
-use super::Console;
 use super::attachments::Seen;
 use super::results::{Counts, RootCause, TestResult};
+use crate::console::Console;
 use crate::event::{Event, Reaction, Reporter};
 use crate::outcome::Status;
 use crate::text::{html_escape, markdown_cell};
@@ -20,14 +20,17 @@ pub const MAX_ANNOTATIONS: usize = 10;
 pub struct Actions {
     console: Console,
     summary: Option<std::path::PathBuf>,
+    /// Where a summary that could not be appended is told (stderr).
+    log: Console,
     attachments: Seen,
 }
 
 impl Actions {
-    pub fn new(console: Console, summary: Option<std::path::PathBuf>) -> Actions {
+    pub fn new(console: Console, summary: Option<std::path::PathBuf>, log: Console) -> Actions {
         Actions {
             console,
             summary,
+            log,
             attachments: Seen::default(),
         }
     }
@@ -44,10 +47,10 @@ impl Actions {
             })
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
         if let Err(e) = appended {
-            eprintln!(
-                "warning: failed to append the job summary to {}: {e}",
+            self.log.say(&format!(
+                "warning: failed to append the job summary to {}: {e}\n",
                 path.display()
-            );
+            ));
         }
     }
 }
@@ -236,6 +239,7 @@ mod tests {
     #[test]
     fn annotations_golden() {
         assert_snapshot(
+            "",
             "github-annotations.txt",
             &(annotations(&sample(), &sample_causes()).join("\n") + "\n"),
         );
@@ -268,6 +272,7 @@ mod tests {
     fn summary_golden() {
         let facts = vec![("nvidia.driver".to_string(), "580.65.06 | test".to_string())];
         assert_snapshot(
+            "",
             "github-summary.md",
             &summary(&sample(), &sample_causes(), &facts, 101),
         );
@@ -280,5 +285,51 @@ mod tests {
         let md = summary(&big, &sample_causes(), &[], 101);
         assert!(md.len() <= SUMMARY_LIMIT, "{}", md.len());
         assert!(md.ends_with("the JUnit report has everything)_\n"));
+    }
+
+    #[test]
+    fn the_annotations_and_summary_of_a_run_with_every_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary_path = dir.path().join("step_summary.md");
+        std::fs::write(&summary_path, "earlier step\n").unwrap();
+        let (console, said) = Console::memory();
+        let (log, logged) = Console::memory();
+        crate::report::testing::drive(
+            vec![Box::new(Actions::new(
+                console,
+                Some(summary_path.clone()),
+                log.clone(),
+            ))],
+            &crate::report::testing::sample_run(),
+            log,
+        );
+        let summary = std::fs::read_to_string(&summary_path).unwrap();
+        assert!(
+            summary.starts_with("earlier step\n"),
+            "appended, not replaced"
+        );
+        assert_eq!(logged.text(), "");
+        let text = format!("--- the log\n{}--- the job summary\n{summary}", said.text());
+        assert_snapshot("reporters", "github.txt", &text);
+    }
+
+    #[test]
+    fn a_summary_that_cannot_be_appended_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, logged) = Console::memory();
+        crate::report::testing::drive(
+            vec![Box::new(Actions::new(
+                Console::memory().0,
+                Some(dir.path().to_path_buf()),
+                log.clone(),
+            ))],
+            &crate::report::testing::sample_run(),
+            log,
+        );
+        let said = logged.text();
+        assert!(
+            said.starts_with("warning: failed to append the job summary to"),
+            "{said}"
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! per suite with a line per check, which points at the root causes rather
 //! than repeating the console.
 
-use super::Console;
 use super::attachments::Seen;
 use super::results::{Counts, TestResult};
+use crate::console::Console;
 use crate::event::{Event, Reaction, Reporter};
 use crate::outcome::Status;
 use std::fmt::Write;
@@ -16,6 +16,8 @@ use std::time::SystemTime;
 pub struct Sections {
     console: Console,
     attachments: Seen,
+    /// When the run started, which with its length says when it ended.
+    started: SystemTime,
 }
 
 impl Sections {
@@ -23,6 +25,7 @@ impl Sections {
         Sections {
             console,
             attachments: Seen::default(),
+            started: SystemTime::UNIX_EPOCH,
         }
     }
 }
@@ -31,9 +34,12 @@ impl Reporter for Sections {
     fn on(&mut self, event: &Event<'_>) -> Reaction {
         self.attachments.note(event);
         match event {
-            Event::RunStarted { at, .. } => self.console.say(&run_start(unix_seconds(*at))),
+            Event::RunStarted { at } => {
+                self.started = *at;
+                self.console.say(&run_start(unix_seconds(*at)));
+            }
             Event::RunFinished { run, .. } => {
-                let now = unix_seconds(SystemTime::now());
+                let now = unix_seconds(self.started + run.elapsed);
                 self.console.say(&run_end(now));
                 let results = self.attachments.results(run);
                 self.console.say(&sections(&results, now));
@@ -128,6 +134,27 @@ mod tests {
         let mut other = results[0].clone();
         other.suite = "cpu basic/extra".into();
         results.push(other);
-        assert_snapshot("gitlab-sections.txt", &sections(&results, 1_795_500_000));
+        assert_snapshot(
+            "",
+            "gitlab-sections.txt",
+            &sections(&results, 1_795_500_000),
+        );
+    }
+
+    #[test]
+    fn the_sections_of_a_run_with_every_outcome() {
+        let (console, said) = Console::memory();
+        let run = crate::report::testing::sample_run();
+        crate::report::testing::drive(
+            vec![Box::new(Sections::new(console))],
+            &run,
+            Console::memory().0,
+        );
+        let text = said.text();
+        // The run's section ends as long after it started as the run took.
+        let start = crate::report::testing::STARTED;
+        assert!(text.starts_with(&run_start(start)), "{text}");
+        assert!(text.contains(&run_end(start + 2)), "{text}");
+        assert_snapshot("reporters", "gitlab.txt", &text);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::attachments::Seen;
 use super::results::{Counts, TestResult};
+use crate::console::Console;
 use crate::diagnose::Finding;
 use crate::event::{Event, Reaction, Reporter};
 use crate::facts::Facts;
@@ -59,10 +60,19 @@ impl<'a> RunJson<'a> {
     }
 }
 
-/// Prints the run as one document on stdout once its verdict is final.
-#[derive(Default)]
+/// Prints the run as one document (on stdout) once its verdict is final.
 pub struct Document {
+    out: Console,
     attachments: Seen,
+}
+
+impl Document {
+    pub fn new(out: Console) -> Document {
+        Document {
+            out,
+            attachments: Seen::default(),
+        }
+    }
 }
 
 impl Reporter for Document {
@@ -85,7 +95,7 @@ impl Reporter for Document {
                     &findings,
                 );
                 let text = serde_json::to_string_pretty(&document).expect("the run serializes");
-                println!("{}", crate::redact::scrub(&text));
+                self.out.say(&format!("{}\n", crate::redact::scrub(&text)));
             }
             // Attachments are noted above; the document is printed once.
             Event::RunStarted { .. }
@@ -95,5 +105,26 @@ impl Reporter for Document {
             | Event::ChecksDone { .. } => {}
         }
         Reaction::Nothing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::{drive, sample_run};
+    use crate::snapshot::assert_snapshot;
+
+    #[test]
+    fn the_document_of_a_run_with_every_outcome() {
+        let (out, said) = Console::memory();
+        drive(
+            vec![Box::new(Document::new(out))],
+            &sample_run(),
+            Console::memory().0,
+        );
+        let text = said.text();
+        let document: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+        assert_eq!(document["exit_code"], 101);
+        assert_snapshot("reporters", "run.json", &text);
     }
 }

@@ -5,6 +5,7 @@
 //! sees half a report.
 
 use super::attachments::Seen;
+use crate::console::Console;
 use crate::event::{Event, Reaction, Reporter};
 use crate::exit::Exit;
 use crate::outcome::{Outcome, Status};
@@ -34,13 +35,16 @@ pub enum ReportError {
 pub struct Writer {
     path: PathBuf,
     attachments: Seen,
+    /// Where the report's path is told (stderr).
+    log: Console,
 }
 
 impl Writer {
-    pub fn new(path: &Path) -> Writer {
+    pub fn new(path: &Path, log: Console) -> Writer {
         Writer {
             path: path.to_path_buf(),
             attachments: Seen::default(),
+            log,
         }
     }
 }
@@ -59,7 +63,10 @@ impl Reporter for Writer {
                 );
                 match write_atomic(&report, &self.path) {
                     Ok(()) => {
-                        eprintln!("gpugate: JUnit report written to {}", self.path.display());
+                        self.log.say(&format!(
+                            "gpugate: JUnit report written to {}\n",
+                            self.path.display()
+                        ));
                         Reaction::Nothing
                     }
                     Err(e) => Reaction::Failed {
@@ -229,4 +236,52 @@ pub fn write_atomic(report: &Report, path: &Path) -> Result<(), ReportError> {
         source,
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::{drive, sample_run};
+    use crate::snapshot::assert_snapshot;
+
+    #[test]
+    fn the_report_of_a_run_with_every_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/junit.xml");
+        let (log, logged) = Console::memory();
+        let reporters: Vec<Box<dyn Reporter>> = vec![
+            Box::new(crate::report::attachments::Writer::new(&path, log.clone())),
+            Box::new(Writer::new(&path, log.clone())),
+        ];
+        let exit = drive(reporters, &sample_run(), log);
+        assert_eq!(exit, Exit::ChecksFailed);
+        let shown = |text: &str| text.replace(&dir.path().display().to_string(), "[dir]");
+        assert_eq!(
+            shown(&logged.text()),
+            "gpugate: JUnit report written to [dir]/reports/junit.xml\n"
+        );
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert_snapshot("reporters", "junit.xml", &shown(&xml));
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_written_decides_the_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        // Its directory would be a regular file.
+        std::fs::write(dir.path().join("reports"), "").unwrap();
+        let path = dir.path().join("reports/junit.xml");
+        let (log, logged) = Console::memory();
+        let exit = drive(
+            vec![Box::new(Writer::new(&path, log.clone()))],
+            &sample_run(),
+            log,
+        );
+        assert_eq!(exit, Exit::ReportUnwritable);
+        let said = logged.text();
+        assert!(
+            said.starts_with("error: failed to create the report directory")
+                && said.contains("reports"),
+            "{said}"
+        );
+    }
 }

@@ -6,7 +6,6 @@
 
 pub mod attachments;
 pub mod baseline;
-pub mod console;
 pub mod doctor;
 pub mod github;
 pub mod gitlab;
@@ -15,25 +14,11 @@ pub mod junit;
 pub mod merge;
 pub mod metrics;
 pub mod results;
+pub mod root_causes;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use crate::facts::Facts;
-
-/// Where text for people goes: stdout, or stderr while stdout carries
-/// `--format json`'s one document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Console {
-    Stdout,
-    Stderr,
-}
-
-impl Console {
-    pub fn say(self, text: &str) {
-        match self {
-            Console::Stdout => print!("{text}"),
-            Console::Stderr => eprint!("{text}"),
-        }
-    }
-}
 
 /// Facts every suite in a report carries as properties.
 pub fn run_properties(facts: &Facts) -> Vec<(String, String)> {

@@ -10,8 +10,9 @@ pub use plan_upgrade::{judge_releases, releases_text, with_driver};
 pub use prepare::{TfOptions, flavor_for};
 
 use crate::checks::{Execution, Lane, RunContext, Target};
+use crate::ci::Ci;
 use crate::diagnose::{self, Evidence};
-use crate::event::{Bus, Event, Finished, SharedBus};
+use crate::event::{Bus, Event, Finished};
 use crate::exit::Exit;
 use crate::facts::driver::DriverProbe;
 use crate::facts::visible::{Visible, visible};
@@ -21,7 +22,6 @@ use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
-use crate::report::console;
 use crate::worker::protocol::{Measured, RunCheck};
 use crate::worker::{Answer, CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -218,56 +218,64 @@ pub struct Ran {
     pub outcomes: Vec<Option<Outcome>>,
     pub facts: Facts,
     pub started: Instant,
+    /// Checks libtest-mimic ran whose outcome was never recorded: a fault
+    /// of gpugate's, which fails the run rather than pass it unchecked.
+    pub lost: u64,
 }
 
 /// Gathers the facts and runs the checks of `plan` that `args` selects,
-/// telling `bus` as it goes. Console output is libtest-mimic's.
+/// telling `bus` as it goes. Console output is libtest-mimic's; `ci`
+/// says what a failure's text must not contain in this job's log.
 pub fn run(
     plan: Plan,
     host: &HostFacts,
     args: &Arguments,
     tf: &TfOptions,
     probe: &ProbeOptions,
-    bus: &SharedBus,
+    ci: &Ci,
+    bus: &mut Bus,
 ) -> Ran {
     let started = Instant::now();
-    Bus::lock(bus).emit(&Event::RunStarted {
-        plan: &plan,
-        host,
+    bus.emit(&Event::RunStarted {
         at: SystemTime::now(),
     });
     let prepared = prepare_run(&plan, args, tf, probe, host);
     let plan = plan_for(plan, &prepared.facts);
-    Bus::lock(bus).emit(&Event::FactsGathered {
-        plan: &plan,
-        facts: &prepared.facts,
-    });
-    let (outcomes, facts) = run_checks(&plan, args, prepared, bus);
+    bus.emit(&Event::FactsGathered { plan: &plan });
+    let (outcomes, facts, lost) = run_checks(&plan, args, prepared, ci, bus);
     Ran {
         plan,
         outcomes,
         facts,
         started,
+        lost,
     }
 }
 
 /// Ends a run: tells `bus` the checks are done, decides the exit from the
 /// outcomes and what the reporters said, and tells `bus` the verdict.
 /// `allow_empty`: a run where no check ran may pass.
-pub fn finish(ran: &Ran, bus: &SharedBus, allow_empty: bool) -> Exit {
+pub fn finish(ran: &Ran, bus: &mut Bus, allow_empty: bool) -> Exit {
+    let mut checks = checks_exit(&ran.outcomes, allow_empty);
+    if ran.lost > 0 && !checks.is_cancellation() {
+        bus.error(&format!(
+            "{} check(s) ran without an outcome gpugate could record; the run fails rather than pass them unchecked",
+            ran.lost
+        ));
+        checks = Exit::ChecksFailed;
+    }
     let run = Finished {
         plan: &ran.plan,
         outcomes: &ran.outcomes,
         facts: &ran.facts,
         elapsed: ran.started.elapsed(),
-        checks: checks_exit(&ran.outcomes, allow_empty),
+        checks,
     };
-    let mut bus = Bus::lock(bus);
     bus.emit(&Event::ChecksDone { run: &run });
-    let exit = bus.verdict(run.checks);
+    let exit = bus.exit(run.checks);
     if exit == Exit::NothingRan {
-        eprintln!(
-            "error: no check ran (every check was filtered out or skipped); pass --allow-empty if that is intended"
+        bus.error(
+            "no check ran (every check was filtered out or skipped); pass --allow-empty if that is intended",
         );
     }
     bus.emit(&Event::RunFinished { run: &run, exit });
@@ -288,15 +296,19 @@ fn checks_exit(outcomes: &[Option<Outcome>], allow_empty: bool) -> Exit {
 }
 
 /// Runs the checks of `plan` (already [`plan_for`] this machine) that
-/// `args` selects, telling `bus` as each starts and ends, and returns their
-/// outcomes, one per planned check (None for those the filter left out),
-/// with the facts back.
+/// `args` selects, telling `bus` as each ends, and returns their outcomes,
+/// one per planned check (None for those the filter left out), with the
+/// facts back and how many checks ran without a recorded outcome.
+///
+/// The checks' threads hand each outcome to this thread, which alone tells
+/// the reporters: a check never waits on another's report files.
 fn run_checks(
     plan: &Plan,
     args: &Arguments,
     prepared: Prepared,
-    bus: &SharedBus,
-) -> (Vec<Option<Outcome>>, Facts) {
+    ci: &Ci,
+    bus: &mut Bus,
+) -> (Vec<Option<Outcome>>, Facts, u64) {
     let Prepared { pool, facts } = prepared;
     let shared = Arc::new(Shared {
         pool,
@@ -304,6 +316,7 @@ fn run_checks(
         facts,
         gpu_locks: Mutex::default(),
     });
+    let (finished, told) = std::sync::mpsc::channel::<(usize, Outcome)>();
 
     let trials = plan
         .checks
@@ -311,7 +324,8 @@ fn run_checks(
         .enumerate()
         .map(|(index, check)| {
             let shared = shared.clone();
-            let bus = bus.clone();
+            let finished = finished.clone();
+            let ci = ci.clone();
             let kind = check.kind.name();
             let check = check.clone();
             Trial::ignorable_test(check.test_name.clone(), move || {
@@ -323,31 +337,46 @@ fn run_checks(
                 let _exclusive = lock
                     .as_ref()
                     .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
-                let outcome = execute(&shared.pool, &check, &shared.facts);
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    execute(&shared.pool, &check, &shared.facts)
+                }))
+                .unwrap_or_else(|panic| panicked(&*panic));
                 // Kept before any reporter hears of it: a reporter that
                 // panics must not lose the outcome.
-                shared.outcomes.lock().unwrap()[index] = Some(outcome.clone());
-                Bus::lock(&bus).emit(&Event::CheckFinished {
-                    index,
-                    check: &check,
-                    outcome: &outcome,
-                });
-                match outcome.verdict.status {
+                shared.outcomes.lock().unwrap_or_else(|e| e.into_inner())[index] =
+                    Some(outcome.clone());
+                let text = outcome.failure_text();
+                let completion = match outcome.verdict.status {
                     Status::Pass => Ok(Completion::Completed),
-                    Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message)),
-                    Status::Fail | Status::Error => {
-                        Err(Failed::from(console::failure_text(&outcome)))
-                    }
-                }
+                    Status::Skip => Ok(Completion::ignored_with(outcome.verdict.message.clone())),
+                    Status::Fail | Status::Error => Err(Failed::from(ci.log_safe(text))),
+                };
+                // Gone only if the reporters' thread died; the outcome is kept above.
+                let _ = finished.send((index, outcome));
+                completion
             })
             .with_kind(kind)
         })
         .collect();
-    // Our own outcomes decide the exit code: libtest cannot tell an error from a failure.
-    let _ = libtest_mimic::run(args, trials);
+    drop(finished);
+    let conclusion = std::thread::scope(|s| {
+        s.spawn(|| {
+            for (index, outcome) in told {
+                bus.emit(&Event::CheckFinished {
+                    index,
+                    outcome: &outcome,
+                });
+            }
+        });
+        libtest_mimic::run(args, trials)
+    });
     shared.pool.shutdown();
-    let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap());
-    (outcomes, shared.facts.clone())
+    let outcomes = std::mem::take(&mut *shared.outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+    // Our own outcomes decide the exit code (libtest cannot tell an error
+    // from a failure); libtest's count says whether one went missing.
+    let ran = conclusion.num_passed + conclusion.num_failed + conclusion.num_ignored;
+    let recorded = outcomes.iter().flatten().count() as u64;
+    (outcomes, shared.facts.clone(), ran.saturating_sub(recorded))
 }
 
 /// A pool of workers running this same binary.
@@ -441,6 +470,23 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
     };
     outcome.scrub();
     outcome
+}
+
+/// The outcome of a check whose run panicked: an error of gpugate's, shown
+/// on the check, never a pass.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Outcome {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    Outcome {
+        verdict: Verdict::error(format!("gpugate panicked while running this check: {what}")),
+        duration: std::time::Duration::ZERO,
+        output: None,
+        failure_type: "crash",
+        causes: Vec::new(),
+    }
 }
 
 /// The diagnoses of the families that explain a failure of this kind: its

@@ -17,6 +17,10 @@ mod reports;
 mod suites;
 mod tensorflow;
 
+#[path = "../../src/snapshot.rs"]
+mod snapshot;
+use snapshot::assert_snapshot;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gpugate");
 
 fn root() -> PathBuf {
@@ -57,16 +61,6 @@ fn run_suite(suite: &str, extra: &[&str]) -> (Output, PathBuf, tempfile::TempDir
     args.extend_from_slice(extra);
     let out = gpugate(&args, &root());
     (out, junit, dir)
-}
-
-/// Compares `actual` with the snapshot `fixtures/snapshots/DIR/NAME.snap`
-/// (insta; `INSTA_UPDATE=always cargo test` rewrites it after an intended
-/// change, as for the library's snapshots in src/snapshot.rs).
-fn assert_snapshot(dir: &str, name: &str, actual: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root().join("fixtures/snapshots").join(dir));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!(name, actual));
 }
 
 /// The run ended with `code`; otherwise the failure shows all it printed.

@@ -247,8 +247,8 @@ mod tests {
     #[test]
     fn renderings_golden() {
         let m = super::super::tests::sample();
-        assert_snapshot("merge.md", &markdown(&m));
-        assert_snapshot("merge.html", &html(&m));
-        assert_snapshot("merge.json", &json(&m));
+        assert_snapshot("", "merge.md", &markdown(&m));
+        assert_snapshot("", "merge.html", &html(&m));
+        assert_snapshot("", "merge.json", &json(&m));
     }
 }
