@@ -146,7 +146,7 @@ pub fn expand_each_gpu(plan: Plan, gpus: &[GpuSlot], why: &str) -> Plan {
         for gpu in gpus {
             let suffix = format!(" [{}]", gpu.label());
             let mut kind = check.kind.clone();
-            kind.set_device(&gpu.uuid);
+            kind.set_device(crate::checks::Target::Uuid(gpu.uuid.clone()));
             checks.push(PlannedCheck {
                 name: format!("{}{suffix}", check.name),
                 test_name: format!("{}{suffix}", check.test_name),
@@ -220,7 +220,7 @@ on_missing = "skip"
         let crate::checks::CheckKind::TensorflowFitParity(spec) = &plan.checks[1].kind else {
             panic!("kind changed")
         };
-        assert_eq!(spec.device, gpus[1].uuid);
+        assert_eq!(spec.device.to_string(), gpus[1].uuid);
         let Some(crate::checks::Lane::Tensorflow { pin, .. }) = plan.checks[1].kind.worker_lane()
         else {
             panic!("not a TensorFlow worker")

@@ -4,7 +4,7 @@
 //! serde, not about the GPU stack, no path, no `device` key), and
 //! `check_kinds!` in `checks/mod.rs` lists it once.
 
-use super::{Lane, RunContext};
+use super::{Lane, RunContext, Target};
 use crate::diagnose::Family;
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -36,12 +36,12 @@ pub trait Kind {
     fn resolve_paths(&mut self, _base_dir: &Path) {}
 
     /// The `device` key of a kind that accepts `device = "each-gpu"`.
-    fn per_device(&self) -> Option<&str> {
+    fn per_device(&self) -> Option<&Target> {
         None
     }
 
     /// The same key, for the `each-gpu` expansion to point it at one GPU.
-    fn per_device_mut(&mut self) -> Option<&mut String> {
+    fn per_device_mut(&mut self) -> Option<&mut Target> {
         None
     }
 }
@@ -127,11 +127,11 @@ pub(crate) use resolves_paths;
 /// inside its `impl Kind`.
 macro_rules! takes_each_gpu {
     () => {
-        fn per_device(&self) -> Option<&str> {
+        fn per_device(&self) -> Option<&$crate::checks::Target> {
             Some(&self.device)
         }
 
-        fn per_device_mut(&mut self) -> Option<&mut String> {
+        fn per_device_mut(&mut self) -> Option<&mut $crate::checks::Target> {
             Some(&mut self.device)
         }
     };

@@ -225,9 +225,11 @@ pub struct RunContext {
 
 impl RunContext {
     pub fn for_check(kind: &CheckKind, facts: &Facts) -> RunContext {
-        let target = kind.kind().per_device().and_then(|d| Target::parse(d).ok());
         RunContext {
-            device_model: target.and_then(|t| device_model(&t, facts)),
+            device_model: kind
+                .kind()
+                .per_device()
+                .and_then(|t| device_model(t, facts)),
         }
     }
 }
@@ -286,13 +288,13 @@ impl CheckKind {
 
     /// Whether this check asks for `device = "each-gpu"`.
     pub fn is_each_gpu(&self) -> bool {
-        self.kind().per_device() == Some(target::EACH_GPU)
+        self.kind().per_device() == Some(&Target::EachGpu)
     }
 
     /// Points a per-device check at one device (the `each-gpu` expansion).
-    pub fn set_device(&mut self, device: &str) {
+    pub fn set_device(&mut self, device: Target) {
         if let Some(slot) = self.kind_mut().per_device_mut() {
-            *slot = device.to_string();
+            *slot = device;
         }
     }
 

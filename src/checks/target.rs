@@ -27,22 +27,54 @@ impl Numerics {
     }
 }
 
-/// Refuses what is not a TensorFlow device name (`/device:GPU:0`,
-/// `/job:localhost/replica:0/task:0/device:CPU:0`).
-pub fn validate_device_name(device: &str) -> Result<(), String> {
-    if device.starts_with("/device:") || device.starts_with("/job:") {
-        Ok(())
-    } else {
-        Err(format!(
-            "`device` must be a TensorFlow device name such as /device:GPU:0, got `{device}`"
-        ))
+/// A TensorFlow device name as the suite wrote it (`/device:GPU:0`,
+/// `/job:localhost/replica:0/task:0/device:CPU:0`), refused when read if it
+/// is not one. Checks that hand the name to TensorFlow as written hold this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeviceName(String);
+
+impl TryFrom<String> for DeviceName {
+    type Error = String;
+
+    fn try_from(device: String) -> Result<DeviceName, String> {
+        if device.starts_with("/device:") || device.starts_with("/job:") {
+            Ok(DeviceName(device))
+        } else {
+            Err(format!(
+                "`device` must be a TensorFlow device name such as /device:GPU:0, got `{device}`"
+            ))
+        }
+    }
+}
+
+impl From<DeviceName> for String {
+    fn from(name: DeviceName) -> String {
+        name.0
+    }
+}
+
+impl std::ops::Deref for DeviceName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DeviceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 /// The value of `device` that expands a check into one test per visible GPU.
 pub const EACH_GPU: &str = "each-gpu";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `device` key parsed once, when the suite is read: specs hold this, never
+/// the text (`/device:gpu:1` is shown as `/device:GPU:1` from then on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Target {
     /// `/device:CPU:k`
     Cpu(u32),
@@ -74,6 +106,16 @@ impl Target {
             "CPU" => Ok(Target::Cpu(index)),
             "GPU" => Ok(Target::Gpu(index)),
             _ => Err(bad()),
+        }
+    }
+
+    /// The name TensorFlow gives the device, or a GPU UUID as written:
+    /// `GPU:1` from `/device:GPU:1`.
+    pub fn short(&self) -> String {
+        let name = self.to_string();
+        match name.strip_prefix("/device:") {
+            Some(short) => short.to_string(),
+            None => name,
         }
     }
 
@@ -112,6 +154,31 @@ impl Target {
             numerics,
             gpu_options: None,
         }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Cpu(k) => write!(f, "/device:CPU:{k}"),
+            Target::Gpu(k) => write!(f, "/device:GPU:{k}"),
+            Target::Uuid(uuid) => f.write_str(uuid),
+            Target::EachGpu => f.write_str(EACH_GPU),
+        }
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+
+    fn try_from(device: String) -> Result<Target, String> {
+        Target::parse(&device)
+    }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> String {
+        target.to_string()
     }
 }
 

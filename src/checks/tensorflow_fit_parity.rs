@@ -44,7 +44,7 @@ fn default_learning_rate() -> f32 {
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// /device:CPU:0, /device:GPU:N, a GPU UUID, or `each-gpu`.
-    pub device: String,
+    pub device: Target,
     /// `strict`: no TF32, deterministic kernels, tight tolerances.
     /// `default`: TensorFlow's own numerics, looser tolerances.
     #[serde(default = "strict")]
@@ -134,10 +134,6 @@ pub fn compare(device: &[f32], reference: &[f32], rtol: f64, atol: f64) -> Diffe
 }
 
 impl Spec {
-    pub fn target(&self) -> Result<Target, String> {
-        Target::parse(&self.device)
-    }
-
     /// `(rtol, atol)`: the suite's, else the mode's. Strict runs differ only
     /// by summation order; TF32 keeps 10 mantissa bits, so its matmuls are
     /// off by about 1e-3 relative, and Adam carries that into every weight.
@@ -150,7 +146,6 @@ impl Spec {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        self.target()?;
         if !(2..=10_000).contains(&self.steps) {
             return Err(format!(
                 "`steps` must be between 2 and 10000, got {}",
@@ -184,12 +179,11 @@ impl Spec {
     }
 
     pub fn lane(&self) -> Lane {
-        // An unparsable device never gets here: validation refused it.
-        self.target().unwrap_or(Target::Cpu(0)).lane(self.mode)
+        self.device.lane(self.mode)
     }
 
     pub fn concerns_gpu(&self) -> bool {
-        self.target().is_ok_and(|t| t.is_gpu())
+        self.device.is_gpu()
     }
 
     /// The device the worker trained on decides how the pair differs: a
@@ -215,9 +209,9 @@ impl Spec {
             )
         };
         let subject_label = if on_cpu {
-            format!("{}, all threads", short(&self.device))
+            format!("{}, all threads", self.device.short())
         } else {
-            short(&self.device)
+            self.device.short()
         };
         // A CPU subject must not see GPUs either: the ops the gradient
         // builder leaves unpinned would otherwise run on one.
@@ -368,14 +362,6 @@ fn word(mode: Numerics) -> &'static str {
         Numerics::Strict => "strict",
         Numerics::Default => "default",
     }
-}
-
-/// `GPU:1` from `/device:GPU:1`; UUIDs as written.
-fn short(device: &str) -> String {
-    device
-        .strip_prefix("/device:")
-        .unwrap_or(device)
-        .to_string()
 }
 
 /// Which parameter the i-th flattened weight belongs to, for failure texts.
@@ -578,7 +564,6 @@ mod tests {
     #[test]
     fn bad_specs_are_refused() {
         for (toml, needle) in [
-            ("device = 'GPU:0'", "`device` must be"),
             ("device = '/device:CPU:0'\nsteps = 1", "`steps`"),
             ("device = '/device:CPU:0'\nbatch = 0", "`batch`"),
             ("device = '/device:CPU:0'\nrtol = -1.0", "`rtol`"),
@@ -595,6 +580,9 @@ mod tests {
             assert!(e.contains(needle), "{toml}: {e}");
         }
         assert!(toml::from_str::<Spec>("device = '/device:CPU:0'\nmode = 'fast'").is_err());
+        // The device is typed as it is read.
+        let e = toml::from_str::<Spec>("device = 'GPU:0'").unwrap_err();
+        assert!(e.message().starts_with("`device` must be"), "{e}");
     }
 
     #[test]

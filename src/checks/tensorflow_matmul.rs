@@ -24,7 +24,7 @@ fn default_rtol() -> f64 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    pub device: String,
+    pub device: super::target::DeviceName,
     #[serde(default = "default_size")]
     pub size: usize,
     /// Largest accepted relative error, ‖C − R‖_F / ‖R‖_F.
@@ -34,7 +34,6 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        super::target::validate_device_name(&self.device)?;
         if !(1..=8192).contains(&self.size) {
             return Err(format!(
                 "`size` must be between 1 and 8192, got {}",

@@ -36,7 +36,7 @@ pub enum Expect {
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// A TensorFlow device name, e.g. `/device:GPU:1`.
-    pub device: String,
+    pub device: super::target::DeviceName,
     /// `gpu_options.visible_device_list`: which GPUs, in which order, become
     /// this process's GPU:0, GPU:1...
     pub visible_device_list: Option<String>,
@@ -50,7 +50,6 @@ pub struct Spec {
 
 impl Spec {
     pub fn validate(&self) -> Result<(), String> {
-        super::target::validate_device_name(&self.device)?;
         if let Some(list) = self
             .visible_device_list
             .as_ref()
@@ -85,7 +84,7 @@ impl Spec {
         // needs no device lane (nor a TensorFlow load) of its own.
         let device = match self.expect {
             Expect::Refused => crate::checks::DEFAULT_TF_DEVICE.to_string(),
-            Expect::Runs => self.device.clone(),
+            Expect::Runs => self.device.to_string(),
         };
         Lane::Tensorflow {
             device,
@@ -148,7 +147,7 @@ impl Spec {
             }
             // Only a refusal of this device counts: libtensorflow failing to
             // load, or any other error, is not the proof the suite asked for.
-            (Err(e), Expect::Refused) if !e.contains(&self.device) => {
+            (Err(e), Expect::Refused) if !e.contains(&*self.device) => {
                 return Verdict::error(format!(
                     "expected TensorFlow to refuse {}, but the graph failed for another reason: {e}",
                     self.device
@@ -357,8 +356,10 @@ mod tests {
 
     #[test]
     fn bad_options_are_refused() {
+        // The device is typed as it is read.
+        let e = toml::from_str::<Spec>("device = 'GPU:0'").unwrap_err();
+        assert!(e.message().starts_with("`device` must be"), "{e}");
         for (toml, needle) in [
-            ("device = 'GPU:0'", "`device`"),
             (
                 "device = '/device:GPU:0'\nvisible_device_list = '0,a'",
                 "`visible_device_list`",

@@ -68,7 +68,7 @@ fn default_min_fraction() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// /device:CPU:N, /device:GPU:N, a GPU UUID, or `each-gpu`.
-    pub device: String,
+    pub device: Target,
     #[serde(default = "default_dtypes")]
     pub dtypes: Vec<Precision>,
     /// The matmul size; default 8192 on a GPU (enough to fill one), 1024 on a CPU.
@@ -107,21 +107,12 @@ fn median(mut samples: Vec<f64>) -> f64 {
 }
 
 impl Spec {
-    pub fn target(&self) -> Result<Target, String> {
-        Target::parse(&self.device)
-    }
-
     pub fn size(&self) -> usize {
         self.size
-            .unwrap_or(if self.target().is_ok_and(|t| t.is_gpu()) {
-                8192
-            } else {
-                1024
-            })
+            .unwrap_or(if self.device.is_gpu() { 8192 } else { 1024 })
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        let target = self.target()?;
         if self.dtypes.is_empty() {
             return Err("`dtypes` must name at least one of float32, float16, bfloat16".into());
         }
@@ -145,7 +136,7 @@ impl Spec {
                 ));
             }
         }
-        if self.min_h2d_gbps.is_some() && !target.is_gpu() {
+        if self.min_h2d_gbps.is_some() && !self.device.is_gpu() {
             return Err("`min_h2d_gbps` needs a GPU `device`: host-to-device copies are not measured on a CPU".into());
         }
         if self.min_tflops.is_empty() && self.min_h2d_gbps.is_none() && self.baseline.is_none() {
@@ -185,13 +176,11 @@ impl Spec {
     }
 
     pub fn lane(&self) -> Lane {
-        self.target()
-            .unwrap_or(Target::Cpu(0))
-            .lane(Numerics::Default)
+        self.device.lane(Numerics::Default)
     }
 
     pub fn concerns_gpu(&self) -> bool {
-        self.target().is_ok_and(|t| t.is_gpu())
+        self.device.is_gpu()
     }
 
     /// In the worker: the throughput of each precision (and the

@@ -26,7 +26,7 @@ const RTOL: f64 = 5e-3;
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// A TensorFlow device name, e.g. `/device:GPU:0`.
-    pub device: String,
+    pub device: super::target::DeviceName,
 }
 
 impl Spec {
@@ -119,10 +119,6 @@ fn reference(a: &[f32], b: &[f32], n: usize) -> f64 {
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        super::target::validate_device_name(&self.device)
-    }
-
     fn execution(&self) -> Execution<'_> {
         Execution::Worker(super::tensorflow_lane(&self.device), self)
     }
@@ -144,11 +140,9 @@ mod tests {
     use crate::outcome::Status;
 
     fn spec(device: &str) -> Spec {
-        let spec = Spec {
-            device: device.into(),
-        };
-        spec.validate().unwrap();
-        spec
+        Spec {
+            device: device.to_string().try_into().unwrap(),
+        }
     }
 
     fn run(device: &str, value: f32, executed: &[&str]) -> Result<XlaRun, String> {
