@@ -235,10 +235,11 @@ impl Spec {
             ("/device:CPU:0", reference_shape),
             &problem,
         );
+        // The pair crosses to the parent as data: each failure as its text.
         FitPair {
             device,
-            subject,
-            reference,
+            subject: subject.map_err(|e| e.to_string()),
+            reference: reference.map_err(|e| e.to_string()),
         }
     }
 

@@ -133,7 +133,7 @@ impl Spec {
         let a: Vec<f32> = (0..SIZE * SIZE).map(|_| rng.next_unit()).collect();
         let b: Vec<f32> = (0..SIZE * SIZE).map(|_| rng.next_unit()).collect();
         let result = tf.placement(&self.device, &self.config(), SIZE, &a, &b);
-        self.judge(result, reference(&a, &b, SIZE))
+        self.judge(result.map_err(|e| e.to_string()), reference(&a, &b, SIZE))
     }
 
     pub fn judge(&self, result: Result<PlacementRun, String>, expected: f64) -> Verdict {

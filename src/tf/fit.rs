@@ -2,14 +2,14 @@
 //! gradients from TensorFlow's own gradient registry and Adam's update kernel,
 //! pinned to one device with soft placement off. Worker only.
 
+use super::error::TfError;
 use super::mlp::{CLASSES, HIDDEN, INPUTS, Problem, Weights};
 use super::proto::{ConfigProto, FULL_TRACE, RunMetadata, RunOptions, short_device};
 use super::runtime::Runtime;
 use prost::Message;
 use std::collections::HashMap;
 use tensorflow::{
-    DataType, Operation, Output, Scope, Session, SessionOptions, SessionRunArgs, Status, Tensor,
-    ops,
+    DataType, Operation, Output, Scope, Session, SessionOptions, SessionRunArgs, Tensor, ops,
 };
 
 /// How the session is set up, beside the device its ops are pinned to.
@@ -51,10 +51,6 @@ struct Param {
     v: Operation,
 }
 
-fn err(e: Status) -> String {
-    e.to_string()
-}
-
 /// A copy of `scope` (same device, same dependencies): the crate's Scope is
 /// not Clone.
 fn here(scope: &Scope) -> Scope {
@@ -65,13 +61,13 @@ fn constant<T: tensorflow::TensorType>(
     scope: &Scope,
     dims: &[u64],
     values: &[T],
-) -> Result<Operation, String> {
-    let tensor = Tensor::new(dims).with_values(values).map_err(err)?;
+) -> Result<Operation, TfError> {
+    let tensor = Tensor::new(dims).with_values(values)?;
     ops::Const::new()
         .dtype(T::data_type())
         .value(tensor)
         .build(&mut here(scope))
-        .map_err(err)
+        .map_err(TfError::from)
 }
 
 fn variable(
@@ -79,23 +75,20 @@ fn variable(
     name: &str,
     dims: &[u64],
     values: &[f32],
-) -> Result<(Operation, Operation), String> {
+) -> Result<(Operation, Operation), TfError> {
     let shape = tensorflow::Shape::from(Some(
         dims.iter().map(|d| Some(*d as i64)).collect::<Vec<_>>(),
     ));
     let var = ops::VariableV2::new()
         .dtype(DataType::Float)
         .shape(shape)
-        .build(&mut scope.with_op_name(name))
-        .map_err(err)?;
+        .build(&mut scope.with_op_name(name))?;
     let value = constant(scope, dims, values)?;
-    let assign = ops::Assign::new()
-        .build(var.clone(), value, &mut here(scope))
-        .map_err(err)?;
+    let assign = ops::Assign::new().build(var.clone(), value, &mut here(scope))?;
     Ok((var, assign))
 }
 
-fn param(scope: &Scope, name: &str, dims: &[u64], initial: &[f32]) -> Result<Param, String> {
+fn param(scope: &Scope, name: &str, dims: &[u64], initial: &[f32]) -> Result<Param, TfError> {
     let zeros = vec![0.0f32; initial.len()];
     let (var, a) = variable(scope, name, dims, initial)?;
     let (m, am) = variable(scope, &format!("{name}_adam_m"), dims, &zeros)?;
@@ -113,12 +106,12 @@ fn placeholder(
     name: &str,
     dtype: DataType,
     dims: &[i64],
-) -> Result<Operation, String> {
+) -> Result<Operation, TfError> {
     ops::Placeholder::new()
         .dtype(dtype)
         .shape(dims)
         .build(&mut scope.with_op_name(name))
-        .map_err(err)
+        .map_err(TfError::from)
 }
 
 impl Runtime {
@@ -131,16 +124,16 @@ impl Runtime {
         subject: (&str, SessionShape),
         reference: (&str, SessionShape),
         problem: &Problem,
-    ) -> (Result<FitRun, String>, Result<FitRun, String>) {
+    ) -> (Result<FitRun, TfError>, Result<FitRun, TfError>) {
         if let Err(e) = self.require_loaded() {
-            return (Err(e.clone()), Err(e));
+            return (Err(TfError::NotLoaded(e.to_string())), Err(e));
         }
         std::thread::scope(|s| {
             let other = s.spawn(|| fit(reference.0, reference.1, problem));
             let first = fit(subject.0, subject.1, problem);
             let second = other
                 .join()
-                .unwrap_or_else(|_| Err("the reference training panicked".into()));
+                .unwrap_or_else(|_| Err(TfError::Panicked("reference")));
             (first, second)
         })
     }
@@ -150,7 +143,7 @@ static TRACE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Trains `problem` on `device` (TensorFlow loaded) and returns the per-step
 /// losses, the final weights and where the model's ops ran.
-fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, String> {
+fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, TfError> {
     let batch = problem.batch as i64;
     let mut root = Scope::new_root_scope();
     let scope = root.with_device(device);
@@ -169,42 +162,30 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
     ];
 
     let s = &mut here(&scope);
-    let z1 = ops::MatMul::new()
-        .build(x.clone(), params[0].var.clone(), s)
-        .map_err(err)?;
-    let a1 = ops::BiasAdd::new()
-        .build(z1, params[1].var.clone(), s)
-        .map_err(err)?;
-    let h = ops::Relu::new().build(a1, s).map_err(err)?;
-    let z2 = ops::MatMul::new()
-        .build(h, params[2].var.clone(), s)
-        .map_err(err)?;
-    let logits = ops::BiasAdd::new()
-        .build(z2, params[3].var.clone(), s)
-        .map_err(err)?;
+    let z1 = ops::MatMul::new().build(x.clone(), params[0].var.clone(), s)?;
+    let a1 = ops::BiasAdd::new().build(z1, params[1].var.clone(), s)?;
+    let h = ops::Relu::new().build(a1, s)?;
+    let z2 = ops::MatMul::new().build(h, params[2].var.clone(), s)?;
+    let logits = ops::BiasAdd::new().build(z2, params[3].var.clone(), s)?;
     let depth = constant(&scope, &[], &[CLASSES as i32])?;
     let on = constant(&scope, &[], &[1.0f32])?;
     let off = constant(&scope, &[], &[0.0f32])?;
-    let onehot = ops::OneHot::new()
-        .build(labels.clone(), depth, on, off, s)
-        .map_err(err)?;
-    let xent = ops::SoftmaxCrossEntropyWithLogits::new()
-        .build(logits, onehot, s)
-        .map_err(err)?;
+    let onehot = ops::OneHot::new().build(labels.clone(), depth, on, off, s)?;
+    let xent = ops::SoftmaxCrossEntropyWithLogits::new().build(logits, onehot, s)?;
     let axis = constant(&scope, &[1], &[0i32])?;
-    let loss = ops::Mean::new()
-        .build(xent.output(0), axis, &mut scope.with_op_name("loss"))
-        .map_err(err)?;
+    let loss = ops::Mean::new().build(xent.output(0), axis, &mut scope.with_op_name("loss"))?;
 
     let targets: Vec<Output> = params.iter().map(|p| p.var.output(0)).collect();
-    let grads = root
-        .graph_mut()
-        .add_gradients(Some("gpugate_gradients"), &[loss.output(0)], &targets, None)
-        .map_err(err)?;
+    let grads = root.graph_mut().add_gradients(
+        Some("gpugate_gradients"),
+        &[loss.output(0)],
+        &targets,
+        None,
+    )?;
     let grads: Vec<Output> = grads
         .into_iter()
         .zip(["w1", "b1", "w2", "b2"])
-        .map(|(g, name)| g.ok_or_else(|| format!("TensorFlow built no gradient for {name}")))
+        .map(|(g, name)| g.ok_or(TfError::NoGradient(name)))
         .collect::<Result<_, _>>()?;
 
     // Every gradient is computed before any update: the updates write the
@@ -217,23 +198,19 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
     let eps = constant(&scope, &[], &[problem.epsilon])?;
     let mut updates = Vec::new();
     for (p, g) in params.iter().zip(&grads) {
-        updates.push(
-            ops::ApplyAdam::new()
-                .build(
-                    p.var.clone(),
-                    p.m.clone(),
-                    p.v.clone(),
-                    beta1_power.clone(),
-                    beta2_power.clone(),
-                    lr.clone(),
-                    b1.clone(),
-                    b2.clone(),
-                    eps.clone(),
-                    g.clone(),
-                    &mut here(&update),
-                )
-                .map_err(err)?,
-        );
+        updates.push(ops::ApplyAdam::new().build(
+            p.var.clone(),
+            p.m.clone(),
+            p.v.clone(),
+            beta1_power.clone(),
+            beta2_power.clone(),
+            lr.clone(),
+            b1.clone(),
+            b2.clone(),
+            eps.clone(),
+            g.clone(),
+            &mut here(&update),
+        )?);
     }
 
     let mut options = SessionOptions::new();
@@ -249,27 +226,23 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
         },
         ..Default::default()
     };
-    options.set_config(&config.encode_to_vec()).map_err(err)?;
+    options.set_config(&config.encode_to_vec())?;
     let graph = root.graph();
-    let session = Session::new(&options, &graph).map_err(err)?;
+    let session = Session::new(&options, &graph)?;
 
     let mut init = SessionRunArgs::new();
     for op in params.iter().flat_map(|p| &p.init) {
         init.add_target(op);
     }
-    session.run(&mut init).map_err(err)?;
+    session.run(&mut init)?;
 
     let mut losses = Vec::with_capacity(problem.steps);
     let mut trace = None;
     for step in 0..problem.steps {
         let (xs, ys) = problem.batch_of(step);
         let t = (step + 1) as i32;
-        let tx = Tensor::new(&[problem.batch as u64, INPUTS as u64])
-            .with_values(xs)
-            .map_err(err)?;
-        let ty = Tensor::new(&[problem.batch as u64])
-            .with_values(ys)
-            .map_err(err)?;
+        let tx = Tensor::new(&[problem.batch as u64, INPUTS as u64]).with_values(xs)?;
+        let ty = Tensor::new(&[problem.batch as u64]).with_values(ys)?;
         let p1 = Tensor::from(problem.beta1.powi(t));
         let p2 = Tensor::from(problem.beta2.powi(t));
         let mut args = SessionRunArgs::new();
@@ -296,9 +269,9 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
             // TensorFlow profiles a traced run in a process-wide session,
             // one at a time: the pair's traced steps take turns.
             let _one_trace = (step == 1).then(|| TRACE.lock().unwrap_or_else(|e| e.into_inner()));
-            session.run(&mut args).map_err(err)?;
+            session.run(&mut args)?;
         }
-        let value: Tensor<f32> = args.fetch(token).map_err(err)?;
+        let value: Tensor<f32> = args.fetch(token)?;
         losses.push(value[0]);
         if step == 1 {
             trace = args
@@ -308,18 +281,18 @@ fn fit(device: &str, shape: SessionShape, problem: &Problem) -> Result<FitRun, S
     }
 
     let mut fetch = SessionRunArgs::new();
-    let tokens: Vec<_> = params
-        .iter()
-        .map(|p| fetch.request_fetch(&p.var, 0))
-        .collect();
-    session.run(&mut fetch).map_err(err)?;
-    let mut values = Vec::new();
-    for token in tokens {
-        let t: Tensor<f32> = fetch.fetch(token).map_err(err)?;
-        values.push(t.to_vec());
-    }
-    let [w1, b1, w2, b2]: [Vec<f32>; 4] =
-        values.try_into().map_err(|_| "four weights".to_string())?;
+    let tokens = params.each_ref().map(|p| fetch.request_fetch(&p.var, 0));
+    session.run(&mut fetch)?;
+    let mut value = |token| -> Result<Vec<f32>, TfError> {
+        let t: Tensor<f32> = fetch.fetch(token)?;
+        Ok(t.to_vec())
+    };
+    let [w1, b1, w2, b2] = [
+        value(tokens[0])?,
+        value(tokens[1])?,
+        value(tokens[2])?,
+        value(tokens[3])?,
+    ];
 
     let (on_device, elsewhere) = match &trace {
         Some(meta) => where_model_ops_ran(meta, &graph, device),

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod discover;
+pub mod error;
 pub mod fit;
 pub mod mlp;
 pub mod pip;

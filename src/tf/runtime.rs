@@ -2,6 +2,7 @@
 //! loads and exports the C API, then used for device listing and compute.
 //! Never called in the parent process.
 
+use super::error::TfError;
 use super::proto::{ConfigProto, FULL_TRACE, RunMetadata, RunOptions};
 use super::{Attempt, Candidate, LoadReport, Loaded, Setup};
 use crate::dl::Library;
@@ -83,20 +84,20 @@ impl Runtime {
         self.report.as_ref().expect("set above")
     }
 
-    pub(super) fn require_loaded(&mut self) -> Result<(), String> {
+    pub(super) fn require_loaded(&mut self) -> Result<(), TfError> {
         let report = self.load();
         if report.loaded.is_some() {
             Ok(())
         } else {
-            Err(report.not_loaded_reason())
+            Err(TfError::NotLoaded(report.not_loaded_reason()))
         }
     }
 
-    pub fn devices(&mut self) -> Result<Vec<DeviceInfo>, String> {
+    pub fn devices(&mut self) -> Result<Vec<DeviceInfo>, TfError> {
         self.require_loaded()?;
         let graph = Graph::new();
-        let session = Session::new(&SessionOptions::new(), &graph).map_err(|e| e.to_string())?;
-        let devices = session.device_list().map_err(|e| e.to_string())?;
+        let session = Session::new(&SessionOptions::new(), &graph)?;
+        let devices = session.device_list()?;
         Ok(devices
             .into_iter()
             .map(|d| DeviceInfo {
@@ -115,43 +116,34 @@ impl Runtime {
         n: usize,
         a: &[f32],
         b: &[f32],
-    ) -> Result<MatmulRun, String> {
+    ) -> Result<MatmulRun, TfError> {
         self.require_loaded()?;
-        let err = |e: tensorflow::Status| e.to_string();
         let scope = Scope::new_root_scope().with_device(device);
         let shape = [n as i64, n as i64];
         let pa = ops::Placeholder::new()
             .dtype(DataType::Float)
             .shape(&shape[..])
-            .build(&mut scope.with_op_name("gpugate_a"))
-            .map_err(err)?;
+            .build(&mut scope.with_op_name("gpugate_a"))?;
         let pb = ops::Placeholder::new()
             .dtype(DataType::Float)
             .shape(&shape[..])
-            .build(&mut scope.with_op_name("gpugate_b"))
-            .map_err(err)?;
-        let mm = ops::MatMul::new()
-            .build(
-                pa.clone(),
-                pb.clone(),
-                &mut scope.with_op_name("gpugate_matmul"),
-            )
-            .map_err(err)?;
+            .build(&mut scope.with_op_name("gpugate_b"))?;
+        let mm = ops::MatMul::new().build(
+            pa.clone(),
+            pb.clone(),
+            &mut scope.with_op_name("gpugate_matmul"),
+        )?;
 
         let mut options = SessionOptions::new();
         let config = ConfigProto {
             allow_soft_placement: false,
             ..Default::default()
         };
-        options.set_config(&config.encode_to_vec()).map_err(err)?;
-        let session = Session::new(&options, &scope.graph()).map_err(err)?;
+        options.set_config(&config.encode_to_vec())?;
+        let session = Session::new(&options, &scope.graph())?;
 
-        let ta = Tensor::new(&[n as u64, n as u64])
-            .with_values(a)
-            .map_err(err)?;
-        let tb = Tensor::new(&[n as u64, n as u64])
-            .with_values(b)
-            .map_err(err)?;
+        let ta = Tensor::new(&[n as u64, n as u64]).with_values(a)?;
+        let tb = Tensor::new(&[n as u64, n as u64]).with_values(b)?;
         let (product, meta) = run_twice(&session, &[(&pa, &ta), (&pb, &tb)], &mm)?;
         let ran_on = meta.devices_of("gpugate_matmul");
         Ok(MatmulRun { product, ran_on })
@@ -165,15 +157,14 @@ pub(super) fn run_twice(
     session: &Session,
     feeds: &[(&Operation, &Tensor<f32>)],
     fetch: &Operation,
-) -> Result<(Vec<f32>, RunMetadata), String> {
-    let err = |e: tensorflow::Status| e.to_string();
+) -> Result<(Vec<f32>, RunMetadata), TfError> {
     let mut plain = SessionRunArgs::new();
     for (op, tensor) in feeds {
         plain.add_feed(op, 0, tensor);
     }
     let token = plain.request_fetch(fetch, 0);
-    session.run(&mut plain).map_err(err)?;
-    let value: Tensor<f32> = plain.fetch(token).map_err(err)?;
+    session.run(&mut plain)?;
+    let value: Tensor<f32> = plain.fetch(token)?;
 
     let mut traced = SessionRunArgs::new();
     for (op, tensor) in feeds {
@@ -187,7 +178,7 @@ pub(super) fn run_twice(
     .encode_to_vec();
     traced.set_run_options(&run_options);
     traced.set_request_metadata(true);
-    session.run(&mut traced).map_err(err)?;
+    session.run(&mut traced)?;
     let meta = traced
         .get_metadata()
         .and_then(|bytes| RunMetadata::decode(bytes).ok())

@@ -54,7 +54,9 @@ pub fn main() -> ExitCode {
         let before = child_pids();
         let body = match request.body {
             RequestBody::LoadTensorflow => ResponseBody::Loaded(tf.load().clone()),
-            RequestBody::ListDevices => ResponseBody::Devices(tf.devices()),
+            RequestBody::ListDevices => {
+                ResponseBody::Devices(tf.devices().map_err(|e| e.to_string()))
+            }
             RequestBody::ProbeDriver {
                 nvml_library,
                 host_root,
