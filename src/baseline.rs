@@ -3,10 +3,52 @@
 //! A TOML file of flat entries, written by `gpugate baseline record`.
 
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most a baseline file may hold: thousands of entries fit in 1 MiB.
 const MAX_BASELINE_BYTES: u64 = 1 << 20;
+
+/// Why a baseline file could not be used, naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("failed to read the baseline file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::input::ReadError,
+    },
+    #[error("failed to parse the baseline file {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    /// A floor of a fraction of NaN, zero or less can never be missed.
+    #[error(
+        "the baseline file {}: entry {number} ({}, size {}, {}) has value {}; a baseline must be a positive number, or no measurement could ever fall short of it",
+        path.display(), entry.model, entry.size, entry.measure, entry.value
+    )]
+    NotPositive {
+        path: PathBuf,
+        number: usize,
+        entry: Entry,
+    },
+    #[error(
+        "the baseline file {} does not exist: record one on this machine with `gpugate baseline record --suite SUITE --out {}`",
+        path.display(), path.display()
+    )]
+    Missing { path: PathBuf },
+    #[error("the baseline file {}: {source}", path.display())]
+    NotReplaceable {
+        path: PathBuf,
+        source: crate::text::NotReplaceable,
+    },
+    #[error("failed to serialize baselines: {0}")]
+    Serialize(#[from] toml::ser::Error),
+    #[error("failed to write the baseline file {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,33 +73,35 @@ pub struct Baselines {
 }
 
 impl Baselines {
-    pub fn load(path: &Path) -> Result<Baselines, String> {
-        let text = crate::input::read_text(path, MAX_BASELINE_BYTES)
-            .map_err(|e| format!("failed to read the baseline file {}: {e}", path.display()))?;
-        let baselines: Baselines = toml::from_str(&text)
-            .map_err(|e| format!("failed to parse the baseline file {}: {e}", path.display()))?;
-        // A floor of a fraction of NaN, zero or less can never be missed.
+    pub fn load(path: &Path) -> Result<Baselines, BaselineError> {
+        let text = crate::input::read_text(path, MAX_BASELINE_BYTES).map_err(|source| {
+            BaselineError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let baselines: Baselines =
+            toml::from_str(&text).map_err(|source| BaselineError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if let Some((i, e)) = baselines
             .entries
             .iter()
             .enumerate()
             .find(|(_, e)| !(e.value.is_finite() && e.value > 0.0))
         {
-            return Err(format!(
-                "the baseline file {}: entry {} ({}, size {}, {}) has value {}; a baseline must be a positive number, or no measurement could ever fall short of it",
-                path.display(),
-                i + 1,
-                e.model,
-                e.size,
-                e.measure,
-                e.value
-            ));
+            return Err(BaselineError::NotPositive {
+                path: path.to_path_buf(),
+                number: i + 1,
+                entry: e.clone(),
+            });
         }
         Ok(baselines)
     }
 
     /// A missing file is an empty set, for recording into a new file.
-    pub fn load_or_empty(path: &Path) -> Result<Baselines, String> {
+    pub fn load_or_empty(path: &Path) -> Result<Baselines, BaselineError> {
         if path.exists() {
             Self::load(path)
         } else {
@@ -84,13 +128,15 @@ impl Baselines {
     }
 
     /// Writes to a temporary file beside `path`, then renames it over.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
         let text = format!(
             "# Throughput baselines, recorded by `gpugate baseline record`.\n{}",
-            toml::to_string(self).map_err(|e| format!("failed to serialize baselines: {e}"))?
+            toml::to_string(self)?
         );
-        crate::text::write_atomic(path, text.as_bytes())
-            .map_err(|e| format!("failed to write the baseline file {}: {e}", path.display()))
+        crate::text::write_atomic(path, text.as_bytes()).map_err(|source| BaselineError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -134,6 +180,8 @@ mod tests {
         assert_eq!(Baselines::load(&path).unwrap(), b);
         std::fs::write(&path, "[[baseline]]\nmodel = 1\n").unwrap();
         let e = Baselines::load(&path).unwrap_err();
+        assert!(matches!(e, BaselineError::Parse { .. }), "{e}");
+        let e = e.to_string();
         assert!(e.contains("baseline.toml") && e.contains("model"), "{e}");
     }
 
@@ -147,7 +195,7 @@ mod tests {
                 format!("[[baseline]]\nmodel = \"H100\"\nsize = 4096\nmeasure = \"float32_tflops\"\nvalue = {value}\n"),
             )
             .unwrap();
-            let err = Baselines::load(&path).unwrap_err();
+            let err = Baselines::load(&path).unwrap_err().to_string();
             assert!(
                 err.contains("entry 1 (H100, size 4096, float32_tflops)"),
                 "{value}: {err}"

@@ -105,7 +105,7 @@ fn read_trimmed(path: &str) -> Option<String> {
     crate::input::host_value(Path::new(path))
 }
 
-fn read_host(path: &Path) -> Result<String, String> {
+fn read_host(path: &Path) -> Result<String, crate::input::ReadError> {
     crate::input::read_text(path, crate::input::HOST_FILE_LIMIT)
 }
 

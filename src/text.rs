@@ -154,15 +154,17 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
 /// here before anything is opened, so a FIFO never blocks a run (opening
 /// one waits for a reader) and a device, a directory or a socket is never
 /// replaced.
-pub fn writable_target(path: &std::path::Path) -> Result<(), String> {
+pub fn writable_target(path: &std::path::Path) -> Result<(), NotReplaceable> {
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(format!(
-            "is {}; gpugate writes only to a new or regular file, and never replaces anything else",
-            file_kind(&meta)
-        )),
+        Ok(meta) if !meta.is_file() => Err(NotReplaceable(file_kind(&meta))),
         _ => Ok(()),
     }
 }
+
+/// A path gpugate will not write to: what is there (`a FIFO`, `a directory`).
+#[derive(Debug, thiserror::Error)]
+#[error("is {0}; gpugate writes only to a new or regular file, and never replaces anything else")]
+pub struct NotReplaceable(pub &'static str);
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: a reader sees the old file or the new one, never half of one,

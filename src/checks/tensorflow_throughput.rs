@@ -10,7 +10,7 @@ use crate::diagnose::Family;
 
 use super::Lane;
 use super::target::{Numerics, Target};
-use crate::baseline::Baselines;
+use crate::baseline::{BaselineError, Baselines};
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -218,16 +218,14 @@ impl Spec {
     }
 
     /// In the parent: the baseline file, when the suite names one.
-    fn baselines(&self) -> Option<Result<Baselines, String>> {
+    fn baselines(&self) -> Option<Result<Baselines, BaselineError>> {
         self.baseline.as_deref().map(|path| {
             if path.exists() {
                 Baselines::load(path)
             } else {
-                Err(format!(
-                    "the baseline file {} does not exist: record one on this machine with `gpugate baseline record --suite SUITE --out {}`",
-                    path.display(),
-                    path.display()
-                ))
+                Err(BaselineError::Missing {
+                    path: path.to_path_buf(),
+                })
             }
         })
     }
@@ -236,7 +234,7 @@ impl Spec {
         &self,
         measured: &Measured,
         model: Option<&str>,
-        baselines: Option<Result<Baselines, String>>,
+        baselines: Option<Result<Baselines, BaselineError>>,
     ) -> Verdict {
         let summary = measured
             .values
@@ -278,7 +276,9 @@ impl Spec {
                 .unwrap_or_default();
             let baselines = match loaded {
                 Ok(b) => b,
-                Err(e) => return with_measurements(Verdict::error(e), measured, model),
+                Err(e) => {
+                    return with_measurements(Verdict::error(e.to_string()), measured, model);
+                }
             };
             let Some(model) = model else {
                 return with_measurements(
@@ -529,9 +529,15 @@ mod tests {
         let v = s.judge(
             &measured(300.0, None),
             H100,
-            Some(Err("failed to read b.toml".into())),
+            Some(Err(BaselineError::Missing {
+                path: "b.toml".into(),
+            })),
         );
         assert_eq!(v.status, Status::Error);
+        assert!(
+            v.message
+                .starts_with("the baseline file b.toml does not exist")
+        );
         // Measurements travel with the error, so `baseline record` can use them.
         assert_eq!(v.measurements.len(), 1);
     }

@@ -21,6 +21,7 @@ pub fn merge_reports(
     let mut read = Vec::new();
     for path in files {
         let mut junit = crate::input::read_text(path, MAX_REPORT_BYTES)
+            .map_err(|e| e.to_string())
             .and_then(|xml| merge::read(&xml))
             .map_err(|e| {
                 Failure::usage(format!(

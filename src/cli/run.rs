@@ -14,7 +14,7 @@ use crate::report;
 use crate::runner::{self, TfOptions};
 use crate::suite::{self, BUILTIN};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most test threads a run may ask for.
 const MAX_TEST_THREADS: usize = 256;
@@ -22,22 +22,32 @@ const MAX_TEST_THREADS: usize = 256;
 /// The report replaces whatever regular file is at its path, so a path that
 /// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
 /// suites is refused before anything runs.
-fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), String> {
+fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), ReportPathError> {
     crate::text::writable_target(path)?;
     let attachments = report::attachments::dir_for(path);
     if let Ok(meta) = std::fs::metadata(&attachments)
         && !meta.is_dir()
     {
-        return Err(format!(
-            "its attachments directory {} is {}",
-            attachments.display(),
-            crate::text::file_kind(&meta)
-        ));
+        return Err(ReportPathError::AttachmentsDir {
+            dir: attachments,
+            kind: crate::text::file_kind(&meta),
+        });
     }
     match suite_at(path, suites) {
-        Some(name) => Err(format!("is the suite `{name}` of this run")),
+        Some(name) => Err(ReportPathError::IsSuite(name.to_string())),
         None => Ok(()),
     }
+}
+
+/// Why the JUnit report cannot go where `--junit` says.
+#[derive(Debug, thiserror::Error)]
+enum ReportPathError {
+    #[error(transparent)]
+    NotReplaceable(#[from] crate::text::NotReplaceable),
+    #[error("its attachments directory {} is {kind}", dir.display())]
+    AttachmentsDir { dir: PathBuf, kind: &'static str },
+    #[error("is the suite `{0}` of this run")]
+    IsSuite(String),
 }
 
 /// The name of the run's suite whose file is at `path`, if one is.

@@ -2,7 +2,7 @@
 //! model and size for later runs to compare against. The file is the run's
 //! product, so recording decides the run's exit.
 
-use crate::baseline::{Baselines, Entry};
+use crate::baseline::{BaselineError, Baselines, Entry};
 use crate::checks::tensorflow_throughput::H2D_MEASURE;
 use crate::checks::{CheckKind, RunContext};
 use crate::console::Console;
@@ -21,9 +21,11 @@ pub struct Recorder {
 impl Recorder {
     /// Reads the baseline file first, so a malformed one is refused before
     /// anything runs.
-    pub fn new(path: &Path, log: Console) -> Result<Recorder, String> {
-        crate::text::writable_target(path)
-            .map_err(|why| format!("the baseline file {}: {why}", path.display()))?;
+    pub fn new(path: &Path, log: Console) -> Result<Recorder, BaselineError> {
+        crate::text::writable_target(path).map_err(|source| BaselineError::NotReplaceable {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Recorder {
             path: path.to_path_buf(),
             baselines: Baselines::load_or_empty(path)?,
@@ -88,7 +90,7 @@ impl Recorder {
         }
         baselines
             .save(path)
-            .map_err(|e| (Exit::ReportUnwritable, e))?;
+            .map_err(|e| (Exit::ReportUnwritable, e.to_string()))?;
         self.log.say(&format!(
             "gpugate: {count} baseline entries written to {}\n",
             path.display()

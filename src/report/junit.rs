@@ -17,18 +17,13 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("failed to create the report directory {path}: {source}")]
-    Dir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("failed to write the JUnit report {path}: {source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("failed to serialize the JUnit report: {0}")]
-    Serialize(String),
+    Serialize(#[from] quick_junit::SerializeError),
 }
 
 /// Writes the report once every check has ended.
@@ -61,7 +56,7 @@ impl Reporter for Writer {
                     &super::run_properties(run.facts),
                     run.elapsed,
                 );
-                match write_atomic(&report, &self.path) {
+                match write(&report, &self.path) {
                     Ok(()) => {
                         self.log.say(&format!(
                             "gpugate: JUnit report written to {}\n",
@@ -200,9 +195,7 @@ fn test_case(classname: &str, name: &str, outcome: &Outcome, attachments: &[Path
 /// Serializes, dropping what the Jenkins xunit schema does not allow on the
 /// root element (`skipped` on `<testsuites>`; the per-suite counts keep it).
 pub fn to_xml(report: &Report) -> Result<String, ReportError> {
-    let xml = report
-        .to_string()
-        .map_err(|e| ReportError::Serialize(e.to_string()))?;
+    let xml = report.to_string()?;
     let Some(start) = xml.find("<testsuites") else {
         return Ok(xml);
     };
@@ -220,17 +213,10 @@ pub fn to_xml(report: &Report) -> Result<String, ReportError> {
     Ok(format!("{}{}{}", &xml[..start], cleaned, &xml[end..]))
 }
 
-/// Writes the report atomically: a temporary file in the same directory, then a rename.
-pub fn write_atomic(report: &Report, path: &Path) -> Result<(), ReportError> {
+/// Writes the report (and its directory) atomically, as
+/// [`crate::text::write_atomic`] writes every file.
+pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
     let xml = to_xml(report)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| ReportError::Dir {
-        path: dir.clone(),
-        source,
-    })?;
     crate::text::write_atomic(path, xml.as_bytes()).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
@@ -279,8 +265,8 @@ mod tests {
         assert_eq!(exit, Exit::ReportUnwritable);
         let said = logged.text();
         assert!(
-            said.starts_with("error: failed to create the report directory")
-                && said.contains("reports"),
+            said.starts_with("error: failed to write the JUnit report")
+                && said.contains("reports/junit.xml"),
             "{said}"
         );
     }

@@ -167,7 +167,7 @@ fn an_unwritable_report_is_its_own_exit_code() {
     );
     assert_exit(&out, 3);
     assert!(
-        text(&out.stderr).contains("failed to create the report directory"),
+        text(&out.stderr).contains("failed to write the JUnit report"),
         "{}",
         text(&out.stderr)
     );
