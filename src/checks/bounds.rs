@@ -1,6 +1,7 @@
 //! `min` / `max` / `equals` keys, shared by the kinds that compare one value:
 //! such a kind's spec is `Bounds<T>` of its value's type.
 
+use crate::checks::Invalid;
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 
@@ -20,7 +21,7 @@ pub struct Bounds<T> {
 impl<T: PartialOrd + Display> Bounds<T> {
     /// At least one bound; `equals` alone; `min` not above `max`. `example`
     /// goes in the message that asks for a bound.
-    pub fn check_keys(&self, example: &str) -> Result<(), String> {
+    pub fn check_keys(&self, example: &str) -> Result<(), Invalid> {
         validate(
             self.min.as_ref(),
             self.max.as_ref(),
@@ -53,13 +54,19 @@ fn validate<T: PartialOrd + Display>(
     max: Option<&T>,
     equals: Option<&T>,
     example: &str,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     match (min, max, equals) {
-        (None, None, None) => Err(format!("give `min`, `max` or `equals` (e.g. {example})")),
-        (_, _, Some(_)) if min.is_some() || max.is_some() => {
-            Err("`equals` cannot be combined with `min` or `max`".into())
-        }
-        (Some(min), Some(max), _) if min > max => Err(format!("`min` {min} is above `max` {max}")),
+        (None, None, None) => Err(Invalid::check(format!(
+            "give `min`, `max` or `equals` (e.g. {example})"
+        ))),
+        (_, _, Some(_)) if min.is_some() || max.is_some() => Err(Invalid::at(
+            "equals",
+            "`equals` cannot be combined with `min` or `max`",
+        )),
+        (Some(min), Some(max), _) if min > max => Err(Invalid::at(
+            "min",
+            format!("`min` {min} is above `max` {max}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -87,6 +94,7 @@ mod tests {
         assert!(
             validate::<u32>(None, None, None, "min = 1")
                 .unwrap_err()
+                .message
                 .contains("min = 1")
         );
         assert!(validate(Some(&1), None, Some(&1), "").is_err());

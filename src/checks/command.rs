@@ -1,6 +1,7 @@
 //! `command`: runs a program (argv, never a shell) and judges its exit code
 //! and output, e.g. `nvcc --version` or `nvidia-smi -L`.
 
+use crate::checks::Invalid;
 use crate::checks::kind::{Execution, InParent, Kind};
 
 use super::Pattern;
@@ -34,13 +35,6 @@ pub struct Captured {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.argv.is_empty() || self.argv[0].is_empty() {
-            return Err("`argv` must name a program: argv = [\"nvidia-smi\", \"-L\"]".into());
-        }
-        Ok(())
-    }
-
     /// A relative program path (`./tool`, `bin/tool`) is relative to the suite's directory.
     pub fn resolve(&mut self, base_dir: &Path) {
         let program = &self.argv[0];
@@ -226,8 +220,14 @@ impl PipeReader {
 pub const EXAMPLE: &str = "argv = ['true']";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.argv.is_empty() || self.argv[0].is_empty() {
+            return Err(Invalid::at(
+                "argv",
+                "`argv` must name a program: argv = [\"nvidia-smi\", \"-L\"]",
+            ));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {

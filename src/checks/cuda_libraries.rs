@@ -15,10 +15,6 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {}
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let build = &facts.tensorflow.build;
         if let Some(error) = &facts.libraries_error {

@@ -19,10 +19,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let build = &facts.tensorflow.build;
         let Some(built) = self.min.clone().or_else(|| build.cudnn.clone()) else {

@@ -29,10 +29,6 @@ fn yes() -> bool {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         with_driver(facts, |driver| self.judge_driver(facts, driver))
     }

@@ -1,6 +1,7 @@
 //! `driver.version`: the NVIDIA driver NVML reports is at least / at most /
 //! exactly a version, compared part by part (535.104.05 > 535.54.03).
 
+use crate::checks::Invalid;
 use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
 
@@ -11,11 +12,15 @@ use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 use crate::version::Version;
 
-pub type Spec = Bounds<Version>;
+/// A kind of its own, not an alias of `Bounds`: `impl Kind` is for this
+/// kind alone, and another kind may bound a `Version` too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Spec(pub Bounds<Version>);
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        self.check_keys("min = \"535.104.05\"")
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.0.check_keys("min = \"535.104.05\"")
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
@@ -24,7 +29,7 @@ impl Spec {
 
     fn judge_driver(&self, driver: &Driver) -> Verdict {
         let found = &driver.version;
-        let wrong = self.broken_by(found).map(|v| match v {
+        let wrong = self.0.broken_by(found).map(|v| match v {
             Violation::NotEqual(want) => format!("is not the required {want}"),
             Violation::Below(min) => format!("is older than the required {min}"),
             Violation::Above(max) => format!("is newer than the allowed {max}"),
@@ -43,6 +48,7 @@ pub const EXAMPLE: &str = "min = '535.0'";
 facts_kind! {
     explained_by: &[Family::Driver, Family::DriverTooOld, Family::DriverCompatibility],
     reads_loaded_tensorflow: false,
+    validated_by: Spec::validate,
 }
 
 #[cfg(test)]

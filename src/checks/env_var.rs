@@ -1,6 +1,7 @@
 //! `env.var`: an environment variable is present, absent, equal to a value or
 //! matching a pattern (for example that CUDA_VISIBLE_DEVICES hides no GPU).
 
+use crate::checks::Invalid;
 use crate::checks::kind::{Execution, InParent, Kind};
 use crate::diagnose::Family;
 
@@ -26,19 +27,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.var.is_empty() || self.var.contains('=') || self.var.contains('\0') {
-            return Err(format!("`var` must be a variable name, got `{}`", self.var));
-        }
-        if self.absent && (self.equals.is_some() || self.matches.is_some() || self.allow_unset) {
-            return Err(
-                "`absent = true` cannot be combined with `equals`, `matches` or `allow_unset`"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
-
     pub fn run(&self) -> Verdict {
         self.judge(std::env::var(&self.var).ok().as_deref())
     }
@@ -83,8 +71,20 @@ impl Spec {
 pub const EXAMPLE: &str = "var = 'PATH'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.var.is_empty() || self.var.contains('=') || self.var.contains('\0') {
+            return Err(Invalid::at(
+                "var",
+                format!("`var` must be a variable name, got `{}`", self.var),
+            ));
+        }
+        if self.absent && (self.equals.is_some() || self.matches.is_some() || self.allow_unset) {
+            return Err(Invalid::at(
+                "absent",
+                "`absent = true` cannot be combined with `equals`, `matches` or `allow_unset`",
+            ));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {

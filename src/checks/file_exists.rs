@@ -1,6 +1,7 @@
 //! `file.exists`: a path exists and has the expected type (device nodes such
 //! as /dev/nvidiactl are how a container shows it was given GPUs).
 
+use crate::checks::Invalid;
 use crate::checks::kind::{Execution, InParent, Kind};
 
 use crate::outcome::Verdict;
@@ -38,13 +39,6 @@ impl FileType {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.path.is_empty() {
-            return Err("`path` must not be empty".into());
-        }
-        Ok(())
-    }
-
     /// Relative paths are relative to the suite's directory.
     pub fn resolve(&mut self, base_dir: &Path) {
         if Path::new(&self.path).is_relative() {
@@ -88,8 +82,11 @@ impl Spec {
 pub const EXAMPLE: &str = "path = '/etc/hostname'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.path.is_empty() {
+            return Err(Invalid::at("path", "`path` must not be empty"));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {

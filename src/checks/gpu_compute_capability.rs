@@ -2,6 +2,7 @@
 //! build has kernels for it. Coverage by PTX alone passes with a warning: it
 //! runs, after the driver JIT-compiles the kernels.
 
+use crate::checks::Invalid;
 use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
 
@@ -28,13 +29,16 @@ fn yes() -> bool {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         match &self.min {
-            Some(min) if Capability::parse_arch(min).is_none() || !min.contains('.') => Err(
-                format!("`min` must be a compute capability like \"7.0\", got \"{min}\""),
-            ),
+            Some(min) if Capability::parse_arch(min).is_none() || !min.contains('.') => {
+                Err(Invalid::at(
+                    "min",
+                    format!("`min` must be a compute capability like \"7.0\", got \"{min}\""),
+                ))
+            }
             None if !self.covered_by_build => {
-                Err("give `min`, or leave `covered_by_build` on".into())
+                Err(Invalid::check("give `min`, or leave `covered_by_build` on"))
             }
             _ => Ok(()),
         }
@@ -127,6 +131,7 @@ facts_kind! {
         Family::PtxJit,
     ],
     reads_loaded_tensorflow: false,
+    validated_by: Spec::validate,
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `gpu.count`: how many GPUs NVML lists (min / max / equals).
 
+use crate::checks::Invalid;
 use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
 
@@ -9,11 +10,15 @@ use crate::facts::Facts;
 use crate::facts::driver::Driver;
 use crate::outcome::Verdict;
 
-pub type Spec = Bounds<u32>;
+/// A kind of its own, not an alias of `Bounds`: `impl Kind` is for this
+/// kind alone, and another kind may bound a `u32` too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Spec(pub Bounds<u32>);
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        self.check_keys("min = 1")
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.0.check_keys("min = 1")
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
@@ -28,7 +33,7 @@ impl Spec {
             .map(|g| format!("  {}", g.label()))
             .collect::<Vec<_>>()
             .join("\n");
-        let wrong = self.broken_by(&n).map(|v| match v {
+        let wrong = self.0.broken_by(&n).map(|v| match v {
             Violation::NotEqual(want) => format!("need exactly {want}"),
             Violation::Below(min) => format!("need at least {min}"),
             Violation::Above(max) => format!("need at most {max}"),
@@ -51,6 +56,7 @@ pub const EXAMPLE: &str = "min = 1";
 facts_kind! {
     explained_by: &[Family::Driver],
     reads_loaded_tensorflow: false,
+    validated_by: Spec::validate,
 }
 
 #[cfg(test)]

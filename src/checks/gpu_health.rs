@@ -16,10 +16,6 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {}
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         with_gpus(facts, |driver| self.judge_driver(driver))
     }

@@ -19,10 +19,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         with_gpus(facts, |driver| self.judge_driver(driver))
     }

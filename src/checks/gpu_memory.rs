@@ -1,5 +1,6 @@
 //! `gpu.memory`: every GPU has at least this much memory in total and free.
 
+use crate::checks::Invalid;
 use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
 
@@ -19,9 +20,9 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.min_total_mib.is_none() && self.min_free_mib.is_none() {
-            return Err("give `min_total_mib` or `min_free_mib`".into());
+            return Err(Invalid::check("give `min_total_mib` or `min_free_mib`"));
         }
         // A floor of 0 MiB can never be missed.
         for (key, value) in [
@@ -29,8 +30,9 @@ impl Spec {
             ("min_free_mib", self.min_free_mib),
         ] {
             if value == Some(0) {
-                return Err(format!(
-                    "`{key}` is 0, which no GPU can fall short of; give at least 1"
+                return Err(Invalid::at(
+                    key,
+                    format!("`{key}` is 0, which no GPU can fall short of; give at least 1"),
                 ));
             }
         }
@@ -88,6 +90,7 @@ pub const EXAMPLE: &str = "min_total_mib = 1";
 facts_kind! {
     explained_by: &[Family::Driver, Family::GpuBusy],
     reads_loaded_tensorflow: false,
+    validated_by: Spec::validate,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `check_kinds!` in `checks/mod.rs` lists it once.
 
 use super::{Lane, RunContext, Target};
+use crate::checks::Invalid;
 use crate::diagnose::Family;
 use crate::facts::Facts;
 use crate::outcome::Verdict;
@@ -17,7 +18,7 @@ pub trait Kind {
     fn execution(&self) -> Execution<'_>;
 
     /// Checks what serde cannot (contradictory keys, ranges).
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
         Ok(())
     }
 
@@ -143,11 +144,17 @@ pub(crate) use takes_each_gpu;
 /// sets one facts kind apart from another is all it says. A facts kind that
 /// differs in anything else implements the traits itself.
 macro_rules! facts_kind {
-    (explained_by: $families:expr, reads_loaded_tensorflow: $reads_tf:expr $(,)?) => {
+    (
+        explained_by: $families:expr,
+        reads_loaded_tensorflow: $reads_tf:expr
+        $(, validated_by: $validate:path)? $(,)?
+    ) => {
         impl $crate::checks::kind::Kind for Spec {
-            fn validate(&self) -> Result<(), String> {
-                Spec::validate(self)
-            }
+            $(
+                fn validate(&self) -> Result<(), $crate::checks::Invalid> {
+                    $validate(self)
+                }
+            )?
 
             fn execution(&self) -> $crate::checks::kind::Execution<'_> {
                 $crate::checks::kind::Execution::Facts(self)

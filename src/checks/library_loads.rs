@@ -2,6 +2,7 @@
 //! `libcuda.so.1`, or a path), optionally exporting given symbols. Runs in a
 //! worker: a library whose load crashes or hangs becomes an error outcome.
 
+use crate::checks::Invalid;
 use crate::checks::Lane;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
@@ -20,13 +21,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.library.is_empty() {
-            return Err("`library` must not be empty".into());
-        }
-        Ok(())
-    }
-
     /// A relative path (not a bare soname) is relative to the suite's directory.
     pub fn resolve(&mut self, base_dir: &Path) {
         if self.library.contains('/') && Path::new(&self.library).is_relative() {
@@ -69,8 +63,11 @@ impl Spec {
 pub const EXAMPLE: &str = "library = 'libc.so.6'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.library.is_empty() {
+            return Err(Invalid::at("library", "`library` must not be empty"));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {

@@ -14,6 +14,7 @@ pub mod gpu_count;
 pub mod gpu_health;
 pub mod gpu_idle;
 pub mod gpu_memory;
+pub mod invalid;
 pub mod kind;
 pub mod library_loads;
 mod pattern;
@@ -30,6 +31,7 @@ pub mod tensorflow_xla;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use invalid::Invalid;
 pub use kind::{Execution, Kind};
 pub use pattern::Pattern;
 pub use target::{Numerics, Target};
@@ -282,7 +284,7 @@ impl CheckKind {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         self.kind().validate()
     }
 

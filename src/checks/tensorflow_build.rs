@@ -21,10 +21,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     pub fn judge(&self, facts: &Facts) -> Verdict {
         let tf = &facts.tensorflow;
         let Some(loaded) = tf.load.as_ref().and_then(|r| r.loaded.as_ref()) else {

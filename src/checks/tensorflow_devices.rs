@@ -1,6 +1,7 @@
 //! `tensorflow.devices`: the devices TensorFlow's C API lists, with minimum
 //! counts per device type (`min = { GPU = 1 }`).
 
+use crate::checks::Invalid;
 use crate::checks::Lane;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
@@ -19,23 +20,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        for (ty, min) in &self.min {
-            if ty.is_empty() || ty.chars().any(|c| c.is_ascii_lowercase()) {
-                return Err(format!(
-                    "device types in `min` are upper case as TensorFlow writes them (CPU, GPU), got `{ty}`"
-                ));
-            }
-            // A floor of none can never be missed.
-            if *min == 0 {
-                return Err(format!(
-                    "`min.{ty}` is 0, which no device list can fall short of; ask for at least 1, or leave {ty} out"
-                ));
-            }
-        }
-        Ok(())
-    }
-
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         match tf.devices() {
             Ok(devices) => self.judge(&devices),
@@ -94,8 +78,27 @@ impl Spec {
 pub const EXAMPLE: &str = "";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        for (ty, min) in &self.min {
+            if ty.is_empty() || ty.chars().any(|c| c.is_ascii_lowercase()) {
+                return Err(Invalid::at(
+                    "min",
+                    format!(
+                        "device types in `min` are upper case as TensorFlow writes them (CPU, GPU), got `{ty}`"
+                    ),
+                ));
+            }
+            // A floor of none can never be missed.
+            if *min == 0 {
+                return Err(Invalid::at(
+                    "min",
+                    format!(
+                        "`min.{ty}` is 0, which no device list can fall short of; ask for at least 1, or leave {ty} out"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {
@@ -150,7 +153,8 @@ mod tests {
         }
         .validate()
         .unwrap_err();
-        assert!(err.contains("`min.CPU` is 0"), "{err}");
+        assert_eq!(err.key, Some("min"));
+        assert!(err.message.contains("`min.CPU` is 0"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! On a GPU the reference is the CPU. On a CPU the reference is the CPU with
 //! a single thread, so the whole path runs on machines without a GPU.
 
+use crate::checks::Invalid;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
@@ -143,39 +144,6 @@ impl Spec {
             Numerics::Default => (5e-2, 1e-3),
         };
         (self.rtol.unwrap_or(rtol), self.atol.unwrap_or(atol))
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if !(2..=10_000).contains(&self.steps) {
-            return Err(format!(
-                "`steps` must be between 2 and 10000, got {}",
-                self.steps
-            ));
-        }
-        if !(1..=4096).contains(&self.batch) {
-            return Err(format!(
-                "`batch` must be between 1 and 4096, got {}",
-                self.batch
-            ));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate < 1.0) {
-            return Err(format!(
-                "`learning_rate` must be between 0 and 1, got {}",
-                self.learning_rate
-            ));
-        }
-        if !(0.0..0.5).contains(&self.max_outside_fraction) {
-            return Err(format!(
-                "`max_outside_fraction` must be at least 0 and below 0.5, got {}",
-                self.max_outside_fraction
-            ));
-        }
-        for (key, value) in [("rtol", self.rtol), ("atol", self.atol)] {
-            if let Some(v) = value.filter(|v| !(0.0..1.0).contains(v)) {
-                return Err(format!("`{key}` must be at least 0 and below 1, got {v}"));
-            }
-        }
-        Ok(())
     }
 
     pub fn lane(&self) -> Lane {
@@ -392,8 +360,46 @@ fn parameter_name(i: usize) -> String {
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if !(2..=10_000).contains(&self.steps) {
+            return Err(Invalid::at(
+                "steps",
+                format!("`steps` must be between 2 and 10000, got {}", self.steps),
+            ));
+        }
+        if !(1..=4096).contains(&self.batch) {
+            return Err(Invalid::at(
+                "batch",
+                format!("`batch` must be between 1 and 4096, got {}", self.batch),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate < 1.0) {
+            return Err(Invalid::at(
+                "learning_rate",
+                format!(
+                    "`learning_rate` must be between 0 and 1, got {}",
+                    self.learning_rate
+                ),
+            ));
+        }
+        if !(0.0..0.5).contains(&self.max_outside_fraction) {
+            return Err(Invalid::at(
+                "max_outside_fraction",
+                format!(
+                    "`max_outside_fraction` must be at least 0 and below 0.5, got {}",
+                    self.max_outside_fraction
+                ),
+            ));
+        }
+        for (key, value) in [("rtol", self.rtol), ("atol", self.atol)] {
+            if let Some(v) = value.filter(|v| !(0.0..1.0).contains(v)) {
+                return Err(Invalid::at(
+                    key,
+                    format!("`{key}` must be at least 0 and below 1, got {v}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {
@@ -578,7 +584,9 @@ mod tests {
             ),
         ] {
             let e = spec(toml).validate().unwrap_err();
-            assert!(e.contains(needle), "{toml}: {e}");
+            // The key the suite's error points at is the one the message names.
+            assert_eq!(e.key.map(|k| format!("`{k}`")).as_deref(), Some(needle));
+            assert!(e.message.contains(needle), "{toml}: {e}");
         }
         assert!(toml::from_str::<Spec>("device = '/device:CPU:0'\nmode = 'fast'").is_err());
         // The device is typed as it is read.

@@ -15,18 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {
     /// Lowest acceptable TF_Version, e.g. "2.15".
     #[serde(default)]
-    pub min_version: Option<String>,
+    pub min_version: Option<Version>,
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(v) = &self.min_version {
-            Version::parse(v)
-                .ok_or_else(|| format!("`min_version` must look like 2.15 or 2.18.1, got `{v}`"))?;
-        }
-        Ok(())
-    }
-
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         let report = tf.load();
         let Some(loaded) = &report.loaded else {
@@ -46,13 +38,11 @@ impl Spec {
                 .with_detail(format!("tried, in order:\n{}", report.describe_attempts()))
                 .with_detail(fix);
         };
-        let min = self.min_version.as_deref().and_then(Version::parse);
         let found = Version::parse(&loaded.version);
-        let verdict = match (&min, &found) {
-            (Some(_), None) => Verdict::error(format!(
-                "libtensorflow reports version `{}`, which cannot be compared with the required {}",
+        let verdict = match (&self.min_version, &found) {
+            (Some(min), None) => Verdict::error(format!(
+                "libtensorflow reports version `{}`, which cannot be compared with the required {min}",
                 loaded.version,
-                self.min_version.as_deref().unwrap_or_default()
             )),
             (Some(min), Some(found)) if found < min => Verdict::fail(format!(
                 "libtensorflow {} loaded from {} is older than the required {min}",
@@ -81,10 +71,6 @@ impl Spec {
 pub const EXAMPLE: &str = "";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
-    }
-
     fn execution(&self) -> Execution<'_> {
         Execution::Worker(Lane::tensorflow_default(), self)
     }
@@ -101,13 +87,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_min_version_is_rejected() {
-        assert!(
-            Spec {
-                min_version: Some("two".into())
-            }
-            .validate()
-            .is_err()
-        );
+    fn bad_min_version_is_rejected_as_it_is_read() {
+        let e = toml::from_str::<Spec>("min_version = 'two'").unwrap_err();
+        assert!(e.message().contains("`two` is not a version"), "{e}");
+        let spec: Spec = toml::from_str("min_version = '2.18'").unwrap();
+        assert_eq!(spec.min_version, Some(crate::version::v("2.18")));
     }
 }

@@ -2,6 +2,7 @@
 //! device, checked against a float64 reference computed here, and the device
 //! that actually ran it read from TensorFlow's run metadata.
 
+use crate::checks::Invalid;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::checks::tensorflow_lane;
@@ -33,19 +34,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=8192).contains(&self.size) {
-            return Err(format!(
-                "`size` must be between 1 and 8192, got {}",
-                self.size
-            ));
-        }
-        if !(self.rtol > 0.0 && self.rtol < 1.0) {
-            return Err(format!("`rtol` must be between 0 and 1, got {}", self.rtol));
-        }
-        Ok(())
-    }
-
     pub fn run(&self, tf: &mut Runtime) -> Verdict {
         let n = self.size;
         let mut rng = SplitMix64::from_time();
@@ -121,8 +109,20 @@ pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if !(1..=8192).contains(&self.size) {
+            return Err(Invalid::at(
+                "size",
+                format!("`size` must be between 1 and 8192, got {}", self.size),
+            ));
+        }
+        if !(self.rtol > 0.0 && self.rtol < 1.0) {
+            return Err(Invalid::at(
+                "rtol",
+                format!("`rtol` must be between 0 and 1, got {}", self.rtol),
+            ));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {

@@ -5,6 +5,7 @@
 //! provide fails with TensorFlow's own error, or passes where the suite
 //! expects the refusal (proof that nothing falls back to the CPU silently).
 
+use crate::checks::Invalid;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, verdict_in_worker};
 use crate::diagnose::Family;
@@ -49,24 +50,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(list) = self
-            .visible_device_list
-            .as_ref()
-            .filter(|l| l.split(',').any(|e| e.trim().parse::<u32>().is_err()))
-        {
-            return Err(format!(
-                "`visible_device_list` must be GPU indices separated by commas, such as \"1,0\", got `{list}`"
-            ));
-        }
-        if let Some(f) = self.memory_fraction.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
-            return Err(format!(
-                "`memory_fraction` must be above 0 and at most 1, got {f}"
-            ));
-        }
-        Ok(())
-    }
-
     fn gpu_options(&self) -> Option<GpuOptionsKey> {
         let key = GpuOptionsKey {
             visible_device_list: self.visible_device_list.clone(),
@@ -245,8 +228,26 @@ fn reference(a: &[f32], b: &[f32], n: usize) -> f64 {
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if let Some(list) = self
+            .visible_device_list
+            .as_ref()
+            .filter(|l| l.split(',').any(|e| e.trim().parse::<u32>().is_err()))
+        {
+            return Err(Invalid::at(
+                "visible_device_list",
+                format!(
+                    "`visible_device_list` must be GPU indices separated by commas, such as \"1,0\", got `{list}`"
+                ),
+            ));
+        }
+        if let Some(f) = self.memory_fraction.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
+            return Err(Invalid::at(
+                "memory_fraction",
+                format!("`memory_fraction` must be above 0 and at most 1, got {f}"),
+            ));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {
@@ -373,7 +374,8 @@ mod tests {
                 .unwrap()
                 .validate()
                 .unwrap_err();
-            assert!(e.contains(needle), "{e}");
+            assert_eq!(e.key.map(|k| format!("`{k}`")).as_deref(), Some(needle));
+            assert!(e.message.contains(needle), "{e}");
         }
     }
 

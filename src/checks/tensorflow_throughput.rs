@@ -4,6 +4,7 @@
 //! baseline recorded earlier on the same GPU model (`gpugate baseline
 //! record`), so a nightly run catches a slow GPU or a throttled link.
 
+use crate::checks::Invalid;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::{Execution, Kind, WorkerCheck};
 use crate::diagnose::Family;
@@ -110,63 +111,6 @@ impl Spec {
     pub fn size(&self) -> usize {
         self.size
             .unwrap_or(if self.device.is_gpu() { 8192 } else { 1024 })
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if self.dtypes.is_empty() {
-            return Err("`dtypes` must name at least one of float32, float16, bfloat16".into());
-        }
-        if let Some(p) = self.min_tflops.keys().find(|p| !self.dtypes.contains(p)) {
-            return Err(format!(
-                "`min_tflops` sets {} but `dtypes` does not measure it",
-                p.word()
-            ));
-        }
-        // A floor of 0, below 0, NaN or infinite can never fail (or never
-        // pass, and NaN cannot even be written into the worker's JSON).
-        let floors = self
-            .min_tflops
-            .iter()
-            .map(|(p, v)| (format!("min_tflops.{}", p.word()), *v))
-            .chain(self.min_h2d_gbps.map(|v| ("min_h2d_gbps".to_string(), v)));
-        for (key, value) in floors {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(format!(
-                    "`{key}` must be a positive, finite number, got {value} (a floor of 0 or less can never fail)"
-                ));
-            }
-        }
-        if self.min_h2d_gbps.is_some() && !self.device.is_gpu() {
-            return Err("`min_h2d_gbps` needs a GPU `device`: host-to-device copies are not measured on a CPU".into());
-        }
-        if self.min_tflops.is_empty() && self.min_h2d_gbps.is_none() && self.baseline.is_none() {
-            return Err(
-                "set a threshold: `min_tflops`, `min_h2d_gbps` or `baseline` (a throughput check must be able to fail)"
-                    .into(),
-            );
-        }
-        if !(1..=32768).contains(&self.size()) {
-            return Err(format!(
-                "`size` must be between 1 and 32768, got {}",
-                self.size()
-            ));
-        }
-        if !(1..=1000).contains(&self.iterations) || self.warmup > 100 {
-            return Err("`iterations` must be between 1 and 1000 and `warmup` at most 100".into());
-        }
-        if !(1..=16384).contains(&self.h2d_mib) {
-            return Err(format!(
-                "`h2d_mib` must be between 1 and 16384, got {}",
-                self.h2d_mib
-            ));
-        }
-        if !(self.min_fraction > 0.0 && self.min_fraction <= 1.0) {
-            return Err(format!(
-                "`min_fraction` must be above 0 and at most 1, got {}",
-                self.min_fraction
-            ));
-        }
-        Ok(())
     }
 
     pub fn resolve(&mut self, base_dir: &Path) {
@@ -367,8 +311,84 @@ fn describe(measure: &str, value: f64) -> String {
 pub const EXAMPLE: &str = "device = '/device:CPU:0'\nmin_tflops = { float32 = 0.01 }";
 
 impl Kind for Spec {
-    fn validate(&self) -> Result<(), String> {
-        Spec::validate(self)
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.dtypes.is_empty() {
+            return Err(Invalid::at(
+                "dtypes",
+                "`dtypes` must name at least one of float32, float16, bfloat16",
+            ));
+        }
+        if let Some(p) = self.min_tflops.keys().find(|p| !self.dtypes.contains(p)) {
+            return Err(Invalid::at(
+                "min_tflops",
+                format!(
+                    "`min_tflops` sets {} but `dtypes` does not measure it",
+                    p.word()
+                ),
+            ));
+        }
+        // A floor of 0, below 0, NaN or infinite can never fail (or never
+        // pass, and NaN cannot even be written into the worker's JSON).
+        let floors = self
+            .min_tflops
+            .iter()
+            .map(|(p, v)| ("min_tflops", format!("min_tflops.{}", p.word()), *v))
+            .chain(
+                self.min_h2d_gbps
+                    .map(|v| ("min_h2d_gbps", "min_h2d_gbps".to_string(), v)),
+            );
+        for (table, key, value) in floors {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Invalid::at(
+                    table,
+                    format!(
+                        "`{key}` must be a positive, finite number, got {value} (a floor of 0 or less can never fail)"
+                    ),
+                ));
+            }
+        }
+        if self.min_h2d_gbps.is_some() && !self.device.is_gpu() {
+            return Err(Invalid::at(
+                "min_h2d_gbps",
+                "`min_h2d_gbps` needs a GPU `device`: host-to-device copies are not measured on a CPU",
+            ));
+        }
+        if self.min_tflops.is_empty() && self.min_h2d_gbps.is_none() && self.baseline.is_none() {
+            return Err(Invalid::check(
+                "set a threshold: `min_tflops`, `min_h2d_gbps` or `baseline` (a throughput check must be able to fail)",
+            ));
+        }
+        if !(1..=32768).contains(&self.size()) {
+            return Err(Invalid::at(
+                "size",
+                format!("`size` must be between 1 and 32768, got {}", self.size()),
+            ));
+        }
+        if !(1..=1000).contains(&self.iterations) || self.warmup > 100 {
+            return Err(Invalid::at(
+                "iterations",
+                "`iterations` must be between 1 and 1000 and `warmup` at most 100",
+            ));
+        }
+        if !(1..=16384).contains(&self.h2d_mib) {
+            return Err(Invalid::at(
+                "h2d_mib",
+                format!(
+                    "`h2d_mib` must be between 1 and 16384, got {}",
+                    self.h2d_mib
+                ),
+            ));
+        }
+        if !(self.min_fraction > 0.0 && self.min_fraction <= 1.0) {
+            return Err(Invalid::at(
+                "min_fraction",
+                format!(
+                    "`min_fraction` must be above 0 and at most 1, got {}",
+                    self.min_fraction
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn execution(&self) -> Execution<'_> {
@@ -583,7 +603,7 @@ mod tests {
                 .unwrap()
                 .validate()
                 .unwrap_err();
-            assert!(e.contains(needle), "{toml}: {e}");
+            assert!(e.message.contains(needle), "{toml}: {e}");
         }
         assert_eq!(
             spec("device = '/device:GPU:0'\nmin_h2d_gbps = 1.0").size(),

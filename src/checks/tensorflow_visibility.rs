@@ -5,6 +5,7 @@
 //! its memory available to TensorFlow. When TensorFlow registers fewer, the
 //! failure carries the diagnoses, which quote TensorFlow's own log lines.
 
+use crate::checks::Invalid;
 use crate::checks::kind::TENSORFLOW_COMPUTE;
 use crate::checks::kind::facts_kind;
 
@@ -39,11 +40,14 @@ struct Created {
 }
 
 impl Spec {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if !(0.0..=1.0).contains(&self.min_memory_fraction) {
-            return Err(format!(
-                "`min_memory_fraction` must be between 0 and 1, got {}",
-                self.min_memory_fraction
+            return Err(Invalid::at(
+                "min_memory_fraction",
+                format!(
+                    "`min_memory_fraction` must be between 0 and 1, got {}",
+                    self.min_memory_fraction
+                ),
             ));
         }
         Ok(())
@@ -240,6 +244,7 @@ pub const EXAMPLE: &str = "";
 facts_kind! {
     explained_by: TENSORFLOW_COMPUTE,
     reads_loaded_tensorflow: true,
+    validated_by: Spec::validate,
 }
 
 #[cfg(test)]

@@ -327,10 +327,9 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
         Some(parsed) => parsed.map_err(|e| ctx.toml_error(e, span.clone(), COMMON_KEYS, &label))?,
     };
     kind_spec.validate().map_err(|e| {
-        // Point at the key the message names first, where there is one.
+        // Point at the key at fault, or at the check when none is.
         let key_span = e
-            .split('`')
-            .nth(1)
+            .key
             .and_then(|key| table.get(key))
             .map_or(span.clone(), |v| v.span());
         ctx.error(key_span, format!("{label}{e}"))
