@@ -6,6 +6,16 @@
 use std::ffi::{CStr, c_void};
 use std::path::PathBuf;
 
+/// Why a library did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum DlError {
+    #[error("library name {0:?} contains a NUL byte")]
+    Nul(String),
+    /// The loader's own words (`dlerror`).
+    #[error(transparent)]
+    Loader(#[from] libloading::Error),
+}
+
 pub struct Library {
     inner: libloading::os::unix::Library,
     /// The same handle, for `dlinfo`; valid while `inner` is alive.
@@ -24,13 +34,13 @@ impl Library {
     /// loader does (LD_LIBRARY_PATH, ld.so.cache, system directories). The
     /// error is the loader's own text; with `RTLD_NOW` a symbol that does not
     /// resolve is a load error naming it, not a crash at its first call.
-    pub fn open(name: &str) -> Result<Library, String> {
+    pub fn open(name: &str) -> Result<Library, DlError> {
         Self::open_with(name, libc::RTLD_NOW)
     }
 
     /// [`Library::open`] with `RTLD_LAZY`: functions are bound at their first
     /// call, which saves resolving every one of them up front.
-    pub fn open_lazily(name: &str) -> Result<Library, String> {
+    pub fn open_lazily(name: &str) -> Result<Library, DlError> {
         Self::open_with(name, libc::RTLD_LAZY)
     }
 
@@ -40,15 +50,15 @@ impl Library {
         Self::open_with(name, libc::RTLD_LAZY | libc::RTLD_NOLOAD).ok()
     }
 
-    fn open_with(name: &str, binding: libc::c_int) -> Result<Library, String> {
+    fn open_with(name: &str, binding: libc::c_int) -> Result<Library, DlError> {
         if name.contains('\0') {
-            return Err(format!("library name {name:?} contains a NUL byte"));
+            return Err(DlError::Nul(name.to_string()));
         }
         // SAFETY: loading runs the library's constructors, which is exactly
         // what this process exists to risk.
-        let inner =
-            unsafe { libloading::os::unix::Library::open(Some(name), binding | libc::RTLD_GLOBAL) }
-                .map_err(|e| e.to_string())?;
+        let inner = unsafe {
+            libloading::os::unix::Library::open(Some(name), binding | libc::RTLD_GLOBAL)
+        }?;
         let handle = inner.into_raw();
         // SAFETY: the handle was just taken from a library opened above.
         let inner = unsafe { libloading::os::unix::Library::from_raw(handle) };
@@ -124,7 +134,10 @@ mod tests {
 
     #[test]
     fn missing_library_gives_the_loader_error() {
-        let err = Library::open("libgpugate-missing.so.7").err().unwrap();
+        let err = Library::open("libgpugate-missing.so.7")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.contains("libgpugate-missing.so.7: cannot open shared object file"),
             "{err}"

@@ -88,14 +88,14 @@ pub fn spawn(mut command: std::process::Command) -> std::io::Result<std::process
 pub fn output_within(
     mut command: std::process::Command,
     limit: Duration,
-) -> Result<String, String> {
+) -> Result<String, CommandError> {
     use std::io::Read;
     use std::process::Stdio;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = spawn(command).map_err(|e| format!("cannot run: {e}"))?;
+    let mut child = spawn(command).map_err(CommandError::Start)?;
     let started = std::time::Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -104,13 +104,13 @@ pub fn output_within(
                 kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();
                 break Err(if is_cancelled() {
-                    "cancelled".to_string()
+                    CommandError::Cancelled
                 } else {
-                    format!("did not answer within {}s", limit.as_secs())
+                    CommandError::TimedOut(limit)
                 });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => break Err(e.to_string()),
+            Err(e) => break Err(CommandError::Wait(e)),
         }
     };
     unregister(child.id());
@@ -120,9 +120,24 @@ pub fn output_within(
         let _ = stdout.read_to_string(&mut out);
     }
     if !status.success() {
-        return Err(format!("failed ({status})"));
+        return Err(CommandError::Failed(status));
     }
     Ok(out)
+}
+
+/// Why [`output_within`] has no output to give.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot run: {0}")]
+    Start(#[source] std::io::Error),
+    #[error("did not answer within {}s", .0.as_secs())]
+    TimedOut(Duration),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Wait(#[source] std::io::Error),
+    #[error("failed ({0})")]
+    Failed(std::process::ExitStatus),
 }
 
 /// Sends `signal` to a child's whole process group.

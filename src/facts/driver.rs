@@ -256,7 +256,7 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>
         let library = match Library::open(&name) {
             Ok(lib) => lib,
             Err(error) => {
-                tried.push((name, error));
+                tried.push((name, error.to_string()));
                 continue;
             }
         };

@@ -186,7 +186,7 @@ fn probe_one(
     let opened = match Library::open(&need.soname) {
         Ok(lib) => Some((lib, "loader".to_string())),
         Err(error) => {
-            fact.error = Some(error);
+            fact.error = Some(error.to_string());
             let mut kept_own_error = false;
             let mut found = None;
             for dir in extra_dirs {
@@ -201,7 +201,7 @@ fn probe_one(
                     // undefined symbol); that beats "cannot open" from a
                     // search that never reached it.
                     Err(e) if path.exists() && !kept_own_error => {
-                        fact.error = Some(e);
+                        fact.error = Some(e.to_string());
                         kept_own_error = true;
                     }
                     Err(_) => {}

@@ -129,10 +129,12 @@ fn cuda_data_dir(flags: &str) -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
 }
 
+/// The fact, as text: the facts are data that a report serializes.
 fn ptxas_version(path: &Path) -> Result<String, String> {
     let mut command = std::process::Command::new(path);
     command.arg("--version");
-    let out = crate::procs::output_within(command, Duration::from_secs(10))?;
+    let out =
+        crate::procs::output_within(command, Duration::from_secs(10)).map_err(|e| e.to_string())?;
     parse_ptxas_version(&out).ok_or_else(|| {
         format!(
             "no version in its output: {}",

@@ -14,7 +14,7 @@ pub const C_API_LIBRARY: &str = "libtensorflow_cc.so.2";
 /// The cache directory. Without `HOME`, the home directory comes from the
 /// password database; there is no fallback to a shared directory such as
 /// /tmp, where another user could plant a library for gpugate to load.
-pub fn root() -> Result<PathBuf, String> {
+pub fn root() -> Result<PathBuf, NoCacheDir> {
     if let Some(dir) = std::env::var_os("GPUGATE_CACHE_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
@@ -25,8 +25,66 @@ pub fn root() -> Result<PathBuf, String> {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
         .or_else(password_home)
-        .ok_or("no cache directory: HOME is not set and this user has no home directory (set GPUGATE_CACHE_DIR)")?;
+        .ok_or(NoCacheDir)?;
     Ok(home.join(".cache").join("gpugate"))
+}
+
+/// Where the cache would be is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no cache directory: HOME is not set and this user has no home directory (set GPUGATE_CACHE_DIR)"
+)]
+pub struct NoCacheDir;
+
+/// Why the cache, or an entry in it, is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::input::ReadError,
+    },
+    #[error("{}: {source}", path.display())]
+    Record {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{} belongs to another user (uid {uid}); gpugate loads only from its own or root's files",
+        path.display()
+    )]
+    OtherOwner { path: PathBuf, uid: u32 },
+    #[error(
+        "{} can be written by other users (mode {mode:o}); gpugate will not load from it",
+        path.display()
+    )]
+    WritableByOthers { path: PathBuf, mode: u32 },
+    /// Entries provisioned before gpugate kept what XLA runs lack ptxas.
+    #[error("{} was provisioned without {wheel}'s ptxas, which XLA needs on a GPU", entry.display())]
+    WithoutPtxas { entry: PathBuf, wheel: String },
+    #[error("{} is not a regular file", path.display())]
+    NotRegular { path: PathBuf },
+    #[error(
+        "{} is {found} bytes, but {recorded} bytes were verified when it was provisioned",
+        path.display()
+    )]
+    Resized {
+        path: PathBuf,
+        found: u64,
+        recorded: u64,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// This user's home directory from the password database.
@@ -57,24 +115,22 @@ fn password_home() -> Option<PathBuf> {
 /// Whether gpugate may load from (or write into) `path`: it must belong to
 /// this user or root, and no one else may write to it. A cache another user
 /// can write is a way to make gpugate load their code.
-pub fn trusted(path: &Path) -> Result<(), String> {
+pub fn trusted(path: &Path) -> Result<(), CacheError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(io_error(path))?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me && meta.uid() != 0 {
-        return Err(format!(
-            "{} belongs to another user (uid {}); gpugate loads only from its own or root's files",
-            path.display(),
-            meta.uid()
-        ));
+        return Err(CacheError::OtherOwner {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+        });
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{} can be written by other users (mode {:o}); gpugate will not load from it",
-            path.display(),
-            meta.mode() & 0o7777
-        ));
+        return Err(CacheError::WritableByOthers {
+            path: path.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
     }
     Ok(())
 }
@@ -142,11 +198,15 @@ pub struct FileRecord {
     pub size: u64,
 }
 
-fn record(entry: &Path) -> Result<EntryRecord, String> {
+fn record(entry: &Path) -> Result<EntryRecord, CacheError> {
     let path = entry.join(ENTRY_MARKER);
-    let text = crate::input::read_text(&path, crate::input::HOST_FILE_LIMIT)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let text = crate::input::read_text(&path, crate::input::HOST_FILE_LIMIT).map_err(|source| {
+        CacheError::Read {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    serde_json::from_str(&text).map_err(|source| CacheError::Record { path, source })
 }
 
 /// The version an entry holds, from its record (files only).
@@ -159,7 +219,7 @@ pub fn entry_version(entry: &Path) -> Option<String> {
 /// [`trusted`]), as are the entry and its directories. Hashes are checked
 /// when the entry is provisioned; sizes on every use, so a truncated or
 /// replaced library is caught instead of crashing a worker with SIGBUS.
-pub fn verify(entry: &Path) -> Result<(), String> {
+pub fn verify(entry: &Path) -> Result<(), CacheError> {
     // Whoever can write the directory that holds the entry can swap it.
     if let Some(holder) = entry.parent() {
         trusted(holder)?;
@@ -174,27 +234,24 @@ pub fn verify(entry: &Path) -> Result<(), String> {
             .eq_ignore_ascii_case("nvidia-cuda-nvcc-cu12")
     }) && !nvcc.files.contains_key("nvidia/cuda_nvcc/bin/ptxas")
     {
-        return Err(format!(
-            "{} was provisioned without {}'s ptxas, which XLA needs on a GPU",
-            entry.display(),
-            nvcc.name
-        ));
+        return Err(CacheError::WithoutPtxas {
+            entry: entry.to_path_buf(),
+            wheel: nvcc.name.clone(),
+        });
     }
     for wheel in &record.wheels {
         for (member, file) in &wheel.files {
             let path = entry.join(member);
-            let meta =
-                std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let meta = std::fs::symlink_metadata(&path).map_err(io_error(&path))?;
             if !meta.is_file() {
-                return Err(format!("{} is not a regular file", path.display()));
+                return Err(CacheError::NotRegular { path });
             }
             if meta.len() != file.size {
-                return Err(format!(
-                    "{} is {} bytes, but {} bytes were verified when it was provisioned",
-                    path.display(),
-                    meta.len(),
-                    file.size
-                ));
+                return Err(CacheError::Resized {
+                    path,
+                    found: meta.len(),
+                    recorded: file.size,
+                });
             }
             trusted(&path)?;
             if let Some(dir) = path.parent() {
@@ -207,7 +264,7 @@ pub fn verify(entry: &Path) -> Result<(), String> {
 
 /// Entries that pass [`verify`], the preferred one (version and flavor)
 /// first, and the others with why they were passed over.
-pub fn usable_entries(root: &Path, preferred: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn usable_entries(root: &Path, preferred: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, CacheError)>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(root.join("tensorflow"))
         .map(|dir| {
             dir.filter_map(Result::ok)
@@ -244,13 +301,17 @@ mod tests {
             r#"{"package": "tensorflow-cpu", "version": "2.20.0", "wheels": []}"#,
         )
         .unwrap();
-        assert_eq!(verify(&entry), Ok(()));
+        assert!(verify(&entry).is_ok());
         let holder = root.path().join("tensorflow");
         std::fs::set_permissions(&holder, std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = verify(&entry).unwrap_err();
         assert!(
-            err.contains("tensorflow can be written by other users"),
+            matches!(&err, CacheError::WritableByOthers { path, mode: 0o777 } if *path == holder),
             "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("tensorflow can be written by other users")
         );
     }
 }

@@ -20,7 +20,7 @@ const STANDARD_PREFIXES: &[&str] = &[
 pub struct Options {
     pub explicit: Option<PathBuf>,
     /// Err: why there is no cache directory.
-    pub cache_root: Result<PathBuf, String>,
+    pub cache_root: Result<PathBuf, super::cache::NoCacheDir>,
     pub version: String,
     /// `--tensorflow-version`: that release's cache entry and nothing else.
     pub only_cache: bool,
@@ -133,16 +133,20 @@ pub fn discover(opts: &Options) -> Setup {
     let root = match &opts.cache_root {
         Ok(root) => root,
         Err(why) => {
-            setup.notes.push(note("gpugate cache", "-", why.clone()));
+            setup
+                .notes
+                .push(note("gpugate cache", "-", why.to_string()));
             return setup;
         }
     };
     if root.exists()
         && let Err(why) = cache::trusted(root)
     {
-        setup
-            .notes
-            .push(note("gpugate cache", &root.display().to_string(), why));
+        setup.notes.push(note(
+            "gpugate cache",
+            &root.display().to_string(),
+            why.to_string(),
+        ));
         return setup;
     }
     let preferred = cache::entry_dir(root, &opts.version, opts.flavor);

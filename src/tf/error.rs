@@ -1,5 +1,23 @@
 //! What can go wrong when a worker asks libtensorflow for something.
 
+/// Why one place libtensorflow was looked for did not give a usable one.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Open(#[from] crate::dl::DlError),
+    #[error("loads, but does not export TensorFlow's C API (no TF_Version)")]
+    NotTheCApi,
+    #[error("failed to create a temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    #[error("failed to link libtensorflow.so: {0}")]
+    Link(#[source] std::io::Error),
+    /// The tensorflow crate's binding of the C API, in its words.
+    #[error("loaded, but binding the C API failed: {0}")]
+    Bind(String),
+    #[error("TF_Version failed: {0}")]
+    Version(#[source] std::str::Utf8Error),
+}
+
 /// A TensorFlow operation that did not happen, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum TfError {

@@ -36,10 +36,10 @@ const CUDA_EXTRA: &str = "and-cuda";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("{0}")]
-    NoCache(String),
+    #[error(transparent)]
+    NoCache(#[from] cache::NoCacheDir),
     #[error("the cache is not safe to use: {0}")]
-    Untrusted(String),
+    Untrusted(#[source] cache::CacheError),
     #[error(transparent)]
     Pip(#[from] PipError),
     #[error("pip reported success but named no wheel for {0}")]
@@ -148,14 +148,14 @@ impl EntryLock {
 /// Provisions `version` of `flavor` into the cache unless a verified entry
 /// is already there. `say` receives progress lines meant for a person.
 pub fn provision(
-    cache_root: &Result<PathBuf, String>,
+    cache_root: &Result<PathBuf, cache::NoCacheDir>,
     version: &str,
     flavor: Flavor,
     say: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, ProvisionError> {
     let cache_root = cache_root
         .as_ref()
-        .map_err(|why| ProvisionError::NoCache(why.clone()))?;
+        .map_err(|why| ProvisionError::NoCache(*why))?;
     let entry = cache::entry_dir(cache_root, version, flavor);
     if cache::verify(&entry).is_ok() {
         return Ok(entry);

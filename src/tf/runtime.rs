@@ -2,7 +2,7 @@
 //! loads and exports the C API, then used for device listing and compute.
 //! Never called in the parent process.
 
-use super::error::TfError;
+use super::error::{LoadError, TfError};
 use super::proto::{ConfigProto, FULL_TRACE, RunMetadata, RunOptions};
 use super::{Attempt, Candidate, LoadReport, Loaded, Setup};
 use crate::dl::Library;
@@ -75,7 +75,7 @@ impl Runtime {
                     Err(error) => report.attempts.push(Attempt {
                         source: candidate.source.clone(),
                         target: candidate.target.clone(),
-                        error: Some(error),
+                        error: Some(error.to_string()),
                     }),
                 }
             }
@@ -186,7 +186,7 @@ pub(super) fn run_twice(
     Ok((value.to_vec(), meta))
 }
 
-fn try_candidate(candidate: &Candidate, bind_now: bool) -> Result<Loaded, String> {
+fn try_candidate(candidate: &Candidate, bind_now: bool) -> Result<Loaded, LoadError> {
     let started = Instant::now();
     let lib = if bind_now {
         Library::open(&candidate.target)?
@@ -194,7 +194,7 @@ fn try_candidate(candidate: &Candidate, bind_now: bool) -> Result<Loaded, String
         Library::open_lazily(&candidate.target)?
     };
     if !lib.has_symbol("TF_Version") {
-        return Err("loads, but does not export TensorFlow's C API (no TF_Version)".into());
+        return Err(LoadError::NotTheCApi);
     }
     let path = lib
         .path()
@@ -205,10 +205,9 @@ fn try_candidate(candidate: &Candidate, bind_now: bool) -> Result<Loaded, String
     lib.keep();
     // The crate loads `libtensorflow.so` from TENSORFLOW_DIR first; give it a
     // private directory whose only entry points at the loaded file.
-    let link_dir =
-        tempfile::tempdir().map_err(|e| format!("failed to create a temporary directory: {e}"))?;
+    let link_dir = tempfile::tempdir().map_err(LoadError::TempDir)?;
     std::os::unix::fs::symlink(&path, link_dir.path().join("libtensorflow.so"))
-        .map_err(|e| format!("failed to link libtensorflow.so: {e}"))?;
+        .map_err(LoadError::Link)?;
     let previous = std::env::var_os("TENSORFLOW_DIR");
     // SAFETY: the worker loads TensorFlow before it starts any thread of its own.
     unsafe { std::env::set_var("TENSORFLOW_DIR", link_dir.path()) };
@@ -217,8 +216,8 @@ fn try_candidate(candidate: &Candidate, bind_now: bool) -> Result<Loaded, String
         Some(v) => unsafe { std::env::set_var("TENSORFLOW_DIR", v) },
         None => unsafe { std::env::remove_var("TENSORFLOW_DIR") },
     }
-    bound.map_err(|e| format!("loaded, but binding the C API failed: {e}"))?;
-    let version = tensorflow::version().map_err(|e| format!("TF_Version failed: {e}"))?;
+    bound.map_err(LoadError::Bind)?;
+    let version = tensorflow::version().map_err(LoadError::Version)?;
     Ok(Loaded {
         source: candidate.source.clone(),
         path,
