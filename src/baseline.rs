@@ -39,7 +39,7 @@ pub enum BaselineError {
     #[error("the baseline file {}: {source}", path.display())]
     NotReplaceable {
         path: PathBuf,
-        source: crate::text::NotReplaceable,
+        source: crate::files::NotReplaceable,
     },
     #[error("failed to serialize baselines: {0}")]
     Serialize(#[from] toml::ser::Error),
@@ -133,7 +133,7 @@ impl Baselines {
             "# Throughput baselines, recorded by `gpugate baseline record`.\n{}",
             toml::to_string(self)?
         );
-        crate::text::write_atomic(path, text.as_bytes()).map_err(|source| BaselineError::Write {
+        crate::files::write_atomic(path, text.as_bytes()).map_err(|source| BaselineError::Write {
             path: path.to_path_buf(),
             source,
         })

@@ -63,7 +63,7 @@ impl Exit {
 
     /// One word for machines: the composite action's `verdict` output and
     /// the README's table. Never changes once released.
-    pub const fn verdict(self) -> &'static str {
+    pub const fn word(self) -> &'static str {
         match self {
             Exit::Success => "passed",
             Exit::ChecksFailed => "failed",

@@ -36,7 +36,7 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(ReadError::NotRegular(crate::text::file_kind(&meta)));
+        return Err(ReadError::NotRegular(crate::files::file_kind(&meta)));
     }
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;

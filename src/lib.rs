@@ -17,6 +17,7 @@ pub mod dl;
 pub mod event;
 pub mod exit;
 pub mod facts;
+pub mod files;
 pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -7,10 +7,35 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Production code of one file: everything before its `#[cfg(test)]` module.
-fn production(text: &str) -> &str {
-    text.find("#[cfg(test)]\nmod tests")
-        .map_or(text, |at| &text[..at])
+/// Production code of one file: without its `#[cfg(test)]` modules,
+/// wherever they are in it.
+fn production(text: &str) -> String {
+    let mut kept = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("#[cfg(test)]\nmod ") {
+        kept.push_str(&rest[..at]);
+        // The module ends where its braces balance.
+        let body = &rest[at..];
+        let open = body.find('{').unwrap_or(body.len());
+        let mut depth = 0;
+        let mut end = body.len();
+        for (i, c) in body[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &body[end..];
+    }
+    kept.push_str(rest);
+    kept
 }
 
 fn collect(dir: &Path, text: &mut String) {
@@ -21,7 +46,7 @@ fn collect(dir: &Path, text: &mut String) {
         } else if path.extension().is_some_and(|e| e == "rs")
             && path.file_stem().is_some_and(|s| s != "testing")
         {
-            text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+            text.push_str(&production(&std::fs::read_to_string(&path).unwrap()));
         }
     }
 }
@@ -41,7 +66,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         if path.is_dir() {
             collect(&path, &mut text);
         } else {
-            text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+            text.push_str(&production(&std::fs::read_to_string(&path).unwrap()));
         }
         let uses: BTreeSet<String> = reference
             .captures_iter(&text)
@@ -111,7 +136,7 @@ fn inner_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
             if path.is_dir() {
                 collect(&path, &mut text);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                text.push_str(production(&std::fs::read_to_string(&path).unwrap()));
+                text.push_str(&production(&std::fs::read_to_string(&path).unwrap()));
             } else {
                 continue;
             }

@@ -290,7 +290,7 @@ mod tests {
             assert!(
                 kinds
                     .iter()
-                    .any(|k| k.kind().explained_by().contains(family)),
+                    .any(|k| k.spec().explained_by().contains(family)),
                 "no check kind is explained by {family:?}"
             );
         }
@@ -326,8 +326,8 @@ mod tests {
         // exiting 3 carried GPU diagnoses).
         for kind in examples() {
             if matches!(kind.name(), "command" | "file.exists") {
-                assert!(kind.kind().explained_by().is_empty(), "{}", kind.name());
-                assert!(!kind.kind().concerns_gpu(), "{}", kind.name());
+                assert!(kind.spec().explained_by().is_empty(), "{}", kind.name());
+                assert!(!kind.spec().concerns_gpu(), "{}", kind.name());
             }
         }
     }
@@ -343,7 +343,7 @@ mod tests {
             let row = docs
                 .lines()
                 .find(|l| l.starts_with(&format!("| `{name}` |")));
-            let worker = matches!(kind.kind().execution(), Execution::Worker(..));
+            let worker = matches!(kind.spec().execution(), Execution::Worker(..));
             match (heading, row) {
                 (Some(heading), _) => assert_eq!(
                     heading.contains("(worker"),
@@ -351,7 +351,7 @@ mod tests {
                     "docs/suites.md: `{heading}` and where {name} runs disagree"
                 ),
                 (None, Some(_)) => assert!(
-                    matches!(kind.kind().execution(), Execution::Facts(_)),
+                    matches!(kind.spec().execution(), Execution::Facts(_)),
                     "docs/suites.md lists {name} with the facts-based kinds"
                 ),
                 (None, None) => panic!("docs/suites.md does not describe {name}"),

@@ -75,11 +75,11 @@ macro_rules! check_kinds {
             }
 
             /// What the kind says about itself.
-            pub fn kind(&self) -> &dyn Kind {
+            pub fn spec(&self) -> &dyn Kind {
                 match self { $( CheckKind::$variant(spec) => spec, )+ }
             }
 
-            pub fn kind_mut(&mut self) -> &mut dyn Kind {
+            pub fn spec_mut(&mut self) -> &mut dyn Kind {
                 match self { $( CheckKind::$variant(spec) => spec, )+ }
             }
         }
@@ -229,7 +229,7 @@ impl RunContext {
     pub fn for_check(kind: &CheckKind, facts: &Facts) -> RunContext {
         RunContext {
             device_model: kind
-                .kind()
+                .spec()
                 .per_device()
                 .and_then(|t| device_model(t, facts)),
         }
@@ -278,24 +278,24 @@ impl CheckKind {
     /// a worker (docs/architecture.md); None for a check run in the parent
     /// or judged over the facts.
     pub fn worker_lane(&self) -> Option<Lane> {
-        match self.kind().execution() {
+        match self.spec().execution() {
             Execution::Worker(lane, _) => Some(lane),
             Execution::Parent(_) | Execution::Facts(_) => None,
         }
     }
 
     pub fn validate(&self) -> Result<(), Invalid> {
-        self.kind().validate()
+        self.spec().validate()
     }
 
     /// Whether this check asks for `device = "each-gpu"`.
     pub fn is_each_gpu(&self) -> bool {
-        self.kind().per_device() == Some(&Target::EachGpu)
+        self.spec().per_device() == Some(&Target::EachGpu)
     }
 
     /// Points a per-device check at one device (the `each-gpu` expansion).
     pub fn set_device(&mut self, device: Target) {
-        if let Some(slot) = self.kind_mut().per_device_mut() {
+        if let Some(slot) = self.spec_mut().per_device_mut() {
             *slot = device;
         }
     }
@@ -303,7 +303,7 @@ impl CheckKind {
     /// Whether libtensorflow must be loaded first: to run on it, or because
     /// the judgement reads the loaded build.
     pub fn needs_tensorflow(&self) -> bool {
-        match self.kind().execution() {
+        match self.spec().execution() {
             Execution::Worker(lane, _) => matches!(lane, Lane::Tensorflow { .. }),
             Execution::Facts(judge) => judge.reads_loaded_tensorflow(),
             Execution::Parent(_) => false,
@@ -312,7 +312,7 @@ impl CheckKind {
 
     /// Whether a failure is about the GPU stack, so diagnoses may explain it.
     pub fn concerns_gpu(&self) -> bool {
-        self.kind().concerns_gpu()
+        self.spec().concerns_gpu()
     }
 
     pub fn default_timeout(&self) -> Duration {
@@ -325,6 +325,6 @@ impl CheckKind {
 
     /// Makes relative paths relative to the suite's directory.
     pub fn resolve_paths(&mut self, base_dir: &Path) {
-        self.kind_mut().resolve_paths(base_dir)
+        self.spec_mut().resolve_paths(base_dir)
     }
 }

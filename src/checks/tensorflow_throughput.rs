@@ -93,7 +93,7 @@ pub struct Spec {
 
 /// What one run measured, by measure name (see [`Precision::measure`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Measured {
+pub struct Throughput {
     pub size: usize,
     pub values: Vec<(String, f64)>,
 }
@@ -129,10 +129,10 @@ impl Spec {
 
     /// In the worker: the throughput of each precision (and the
     /// host-to-device copy on a GPU), or why it could not be measured.
-    pub fn measure(&self, tf: &mut Runtime) -> Result<Measured, String> {
+    pub fn measure(&self, tf: &mut Runtime) -> Result<Throughput, String> {
         let device = tf.device().to_string();
         let n = self.size();
-        let mut measured = Measured {
+        let mut measured = Throughput {
             size: n,
             values: Vec::new(),
         };
@@ -176,7 +176,7 @@ impl Spec {
 
     pub fn judge(
         &self,
-        measured: &Measured,
+        measured: &Throughput,
         model: Option<&str>,
         baselines: Option<Result<Baselines, BaselineError>>,
     ) -> Verdict {
@@ -288,7 +288,7 @@ impl Spec {
     }
 }
 
-fn with_measurements(mut verdict: Verdict, measured: &Measured, model: Option<&str>) -> Verdict {
+fn with_measurements(mut verdict: Verdict, measured: &Throughput, model: Option<&str>) -> Verdict {
     if let Some(model) = model {
         verdict = verdict.with_property("device_model", model);
     }
@@ -408,19 +408,19 @@ impl Kind for Spec {
 }
 
 impl WorkerCheck for Spec {
-    type Measured = Result<Measured, String>;
+    type Measured = Result<Throughput, String>;
 
     fn measure(
         &self,
         tf: &mut crate::tf::runtime::Runtime,
         _context: &crate::checks::RunContext,
-    ) -> Result<Measured, String> {
+    ) -> Result<Throughput, String> {
         Spec::measure(self, tf)
     }
 
     fn judge(
         &self,
-        measured: Result<Measured, String>,
+        measured: Result<Throughput, String>,
         context: &crate::checks::RunContext,
     ) -> Verdict {
         match measured {
@@ -447,12 +447,12 @@ mod tests {
         spec
     }
 
-    fn measured(f32_tflops: f64, h2d: Option<f64>) -> Measured {
+    fn measured(f32_tflops: f64, h2d: Option<f64>) -> Throughput {
         let mut values = vec![("float32_tflops".to_string(), f32_tflops)];
         if let Some(h) = h2d {
             values.push((H2D_MEASURE.into(), h));
         }
-        Measured { size: 8192, values }
+        Throughput { size: 8192, values }
     }
 
     fn baselines(f32_tflops: f64, h2d: f64) -> Baselines {

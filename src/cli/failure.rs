@@ -6,13 +6,13 @@ use crate::exit::Exit;
 /// A command that could not do its job, with the message for the user.
 #[derive(Debug)]
 pub struct Failure {
-    kind: Kind,
+    cause: Cause,
     /// The whole message, as printed.
     text: String,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+enum Cause {
     /// A bad command line, suite or input file: nothing ran.
     Usage,
     /// The work ran, but what it produced could not be written.
@@ -26,29 +26,29 @@ enum Kind {
 impl Failure {
     /// `error: {message}`, exit 2.
     pub fn usage(message: impl std::fmt::Display) -> Self {
-        Failure::new(Kind::Usage, format!("error: {message}"))
+        Failure::new(Cause::Usage, format!("error: {message}"))
     }
 
     /// A message that is already a complete error report (a suite's, with
     /// its file, line and caret), exit 2.
     pub fn usage_report(text: String) -> Self {
-        Failure::new(Kind::Usage, text)
+        Failure::new(Cause::Usage, text)
     }
 
     /// `error: {message}`, exit 3.
     pub fn unwritable(message: impl std::fmt::Display) -> Self {
-        Failure::new(Kind::Unwritable, format!("error: {message}"))
+        Failure::new(Cause::Unwritable, format!("error: {message}"))
     }
 
     /// `error: {message}`, exit 5, or the signal's exit when the run was
     /// cancelled meanwhile (the failure is then the cancellation's effect).
     pub fn provisioning(message: impl std::fmt::Display) -> Self {
-        let kind = crate::procs::cancelled_by().map_or(Kind::Provision, Kind::Cancelled);
-        Failure::new(kind, format!("error: {message}"))
+        let cause = crate::procs::cancelled_by().map_or(Cause::Provision, Cause::Cancelled);
+        Failure::new(cause, format!("error: {message}"))
     }
 
-    fn new(kind: Kind, text: String) -> Self {
-        Failure { kind, text }
+    fn new(cause: Cause, text: String) -> Self {
+        Failure { cause, text }
     }
 
     pub fn text(&self) -> &str {
@@ -57,11 +57,11 @@ impl Failure {
 
     /// The exit code of this failure: the one mapping from errors to [`Exit`].
     pub fn exit(&self) -> Exit {
-        match self.kind {
-            Kind::Usage => Exit::Usage,
-            Kind::Unwritable => Exit::ReportUnwritable,
-            Kind::Provision => Exit::ProvisionFailed,
-            Kind::Cancelled(signal) => Exit::cancelled_by(signal),
+        match self.cause {
+            Cause::Usage => Exit::Usage,
+            Cause::Unwritable => Exit::ReportUnwritable,
+            Cause::Provision => Exit::ProvisionFailed,
+            Cause::Cancelled(signal) => Exit::cancelled_by(signal),
         }
     }
 }

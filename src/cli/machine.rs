@@ -19,7 +19,7 @@ fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), Failure> {
             print!("{text}");
             Ok(())
         }
-        Some(path) => crate::text::write_atomic(path, text.as_bytes())
+        Some(path) => crate::files::write_atomic(path, text.as_bytes())
             .map_err(|e| Failure::unwritable(format!("--out {}: {e}", path.display()))),
     }
 }
@@ -52,7 +52,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
     }
     // Refused before the probes run, not after.
     if let Some(path) = &out {
-        crate::text::writable_target(path)
+        crate::files::writable_target(path)
             .map_err(|why| Failure::usage(format!("--out {}: {why}", path.display())))?;
     }
     let out = out.as_deref();
@@ -68,7 +68,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
     let load_tf = probe.for_tensorflow.is_none() && !releases;
     let facts = runner::gather_facts(&pool, &tf, load_tf, &[], &probe.options(), &host);
     let facts = match for_driver {
-        Some(driver) => runner::with_driver(facts, &driver).map_err(|e| {
+        Some(driver) => runner::assuming_driver(facts, &driver).map_err(|e| {
             pool.shutdown();
             Failure::usage(e)
         })?,

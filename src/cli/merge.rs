@@ -15,7 +15,7 @@ pub fn merge_reports(
     out: Option<&Path>,
 ) -> Result<Exit, Failure> {
     if let Some(out) = out {
-        crate::text::writable_target(out)
+        crate::files::writable_target(out)
             .map_err(|why| Failure::usage(format!("--out {}: {why}", out.display())))?;
     }
     let mut read = Vec::new();
@@ -45,7 +45,7 @@ pub fn merge_reports(
         print!("{text}");
         return Ok(Exit::Success);
     };
-    crate::text::write_atomic(path, text.as_bytes())
+    crate::files::write_atomic(path, text.as_bytes())
         .map_err(|e| Failure::unwritable(format!("failed to write {}: {e}", path.display())))?;
     eprintln!("gpugate: merged report written to {}", path.display());
     Ok(Exit::Success)

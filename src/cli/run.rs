@@ -23,14 +23,14 @@ const MAX_TEST_THREADS: usize = 256;
 /// is something else (`/dev/null`, a FIFO, a device) or one of the run's own
 /// suites is refused before anything runs.
 fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), ReportPathError> {
-    crate::text::writable_target(path)?;
+    crate::files::writable_target(path)?;
     let attachments = report::attachments::dir_for(path);
     if let Ok(meta) = std::fs::metadata(&attachments)
         && !meta.is_dir()
     {
         return Err(ReportPathError::AttachmentsDir {
             dir: attachments,
-            kind: crate::text::file_kind(&meta),
+            kind: crate::files::file_kind(&meta),
         });
     }
     match suite_at(path, suites) {
@@ -43,7 +43,7 @@ fn report_path_usable(path: &Path, suites: &[suite::Suite]) -> Result<(), Report
 #[derive(Debug, thiserror::Error)]
 enum ReportPathError {
     #[error(transparent)]
-    NotReplaceable(#[from] crate::text::NotReplaceable),
+    NotReplaceable(#[from] crate::files::NotReplaceable),
     #[error("its attachments directory {} is {kind}", dir.display())]
     AttachmentsDir { dir: PathBuf, kind: &'static str },
     #[error("is the suite `{0}` of this run")]

@@ -62,7 +62,7 @@ impl Writer {
             let name = unique(&format!("{stem}--{name}"), ext, &mut taken);
             let path = self.dir.join(name);
             let saved = std::fs::create_dir_all(&self.dir)
-                .and_then(|()| crate::text::write_atomic(&path, attachment.contents.as_bytes()));
+                .and_then(|()| crate::files::write_atomic(&path, attachment.contents.as_bytes()));
             match saved {
                 Ok(()) => written.push(path),
                 Err(e) => self.log.say(&format!(

@@ -22,7 +22,7 @@ impl Recorder {
     /// Reads the baseline file first, so a malformed one is refused before
     /// anything runs.
     pub fn new(path: &Path, log: Console) -> Result<Recorder, BaselineError> {
-        crate::text::writable_target(path).map_err(|source| BaselineError::NotReplaceable {
+        crate::files::writable_target(path).map_err(|source| BaselineError::NotReplaceable {
             path: path.to_path_buf(),
             source,
         })?;

@@ -37,7 +37,7 @@ impl Actions {
 
     fn append_summary(&self, text: &str) {
         let Some(path) = &self.summary else { return };
-        let appended = crate::text::writable_target(path)
+        let appended = crate::files::writable_target(path)
             .map_err(std::io::Error::other)
             .and_then(|()| {
                 std::fs::OpenOptions::new()

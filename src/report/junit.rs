@@ -214,10 +214,10 @@ pub fn to_xml(report: &Report) -> Result<String, ReportError> {
 }
 
 /// Writes the report (and its directory) atomically, as
-/// [`crate::text::write_atomic`] writes every file.
+/// [`crate::files::write_atomic`] writes every file.
 pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
     let xml = to_xml(report)?;
-    crate::text::write_atomic(path, xml.as_bytes()).map_err(|source| ReportError::Write {
+    crate::files::write_atomic(path, xml.as_bytes()).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
     })?;

@@ -6,7 +6,7 @@ mod plan_upgrade;
 mod prepare;
 pub mod probe;
 
-pub use plan_upgrade::{judge_releases, releases_text, with_driver};
+pub use plan_upgrade::{assuming_driver, judge_releases, releases_text};
 pub use prepare::{TfOptions, flavor_for};
 
 use crate::checks::{Execution, Lane, RunContext, Target};
@@ -22,7 +22,7 @@ use crate::outcome::{Outcome, Status, Verdict};
 use crate::plan::{self, GpuSlot};
 use crate::plan::{Gate, Plan, PlannedCheck};
 use crate::procs;
-use crate::worker::protocol::{Measured, RunCheck};
+use crate::worker::protocol::{RunCheck, WorkerReply};
 use crate::worker::{Answer, CallFailure, Pool};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::HashMap;
@@ -158,7 +158,7 @@ fn lanes_to_warm(selected: &[&PlannedCheck], max_workers: usize) -> Vec<Lane> {
 
 /// A stand-in for a check's trial, to ask the filter about it: libtest
 /// matches filters against `[kind] name`, so the kind must be there too.
-fn probe_trial(name: &str, kind: &str) -> Trial {
+fn filter_stand_in(name: &str, kind: &str) -> Trial {
     Trial::test(name.to_string(), || Ok(())).with_kind(kind)
 }
 
@@ -189,7 +189,7 @@ fn prepare_run(
         .iter()
         .filter(|c| {
             (c.kind.is_each_gpu()
-                || !args.is_filtered_out(&probe_trial(&c.test_name, c.kind.name())))
+                || !args.is_filtered_out(&filter_stand_in(&c.test_name, c.kind.name())))
                 && c.gate == Gate::Run
         })
         .collect();
@@ -403,7 +403,7 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         match &check.gate {
             Gate::Skip(reason) => (Verdict::skip(reason.clone()), None, "skipped"),
             Gate::Fail(reason) => (Verdict::fail(reason.clone()), None, "requirement"),
-            Gate::Run => match check.kind.kind().execution() {
+            Gate::Run => match check.kind.spec().execution() {
                 Execution::Parent(run) => {
                     let (verdict, output) = run.run(check.timeout);
                     (verdict, output, "assertion")
@@ -418,7 +418,7 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                     match pool.ask(&lane, request, check.timeout) {
                         // The worker measured; the judgement is made here.
                         Ok(Answer {
-                            reply: Measured::Value(measured),
+                            reply: WorkerReply::Value(measured),
                             output,
                         }) => (
                             worker.judge_json(measured, &context),
@@ -426,7 +426,7 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
                             "assertion",
                         ),
                         Ok(Answer {
-                            reply: Measured::Failed(verdict),
+                            reply: WorkerReply::Failed(verdict),
                             output,
                         }) => (verdict, Some(output), "assertion"),
                         Err(failure) => worker_failure(&lane.label(), &failure),
@@ -442,7 +442,7 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
         && procs::cancelled_by().is_none()
     {
         causes_of(
-            check.kind.kind().explained_by(),
+            check.kind.spec().explained_by(),
             facts,
             output.as_deref().unwrap_or(""),
         )

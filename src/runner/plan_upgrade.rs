@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// The facts as they would be with `driver` installed: its version, and
 /// the newest CUDA it supports by NVIDIA's table. The GPUs stay this
 /// machine's, so the driver must have answered.
-pub fn with_driver(mut facts: Facts, driver: &Version) -> Result<Facts, String> {
+pub fn assuming_driver(mut facts: Facts, driver: &Version) -> Result<Facts, String> {
     let DriverProbe::Found(found) = &mut facts.driver else {
         return Err(format!(
             "--for-driver judges this machine's GPUs under another driver, and NVML could not list them here ({})",

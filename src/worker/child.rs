@@ -2,7 +2,9 @@
 //! a private descriptor first, so that whatever native code prints cannot
 //! corrupt the protocol; it goes to stderr, where the parent captures it.
 
-use super::protocol::{DONE_MARKER, Init, Measured, Request, RequestBody, Response, ResponseBody};
+use super::protocol::{
+    DONE_MARKER, Init, Request, RequestBody, Response, ResponseBody, WorkerReply,
+};
 use crate::checks::{Execution, Lane};
 use crate::outcome::Verdict;
 use crate::tf::runtime::Runtime;
@@ -80,17 +82,20 @@ pub fn main() -> ExitCode {
                 ResponseBody::Loader(crate::facts::loader::ask(&framework, &needs))
             }
             RequestBody::Run { check, context } => ResponseBody::Measured(
-                catch_unwind(AssertUnwindSafe(|| match check.kind().execution() {
+                catch_unwind(AssertUnwindSafe(|| match check.spec().execution() {
                     Execution::Worker(_, worker) => {
-                        Measured::Value(worker.measure_json(&mut tf, &context))
+                        WorkerReply::Value(worker.measure_json(&mut tf, &context))
                     }
                     // The parent sends only worker checks; say so if not.
-                    Execution::Parent(_) | Execution::Facts(_) => Measured::Failed(Verdict::error(
-                        format!("internal error: `{}` was sent to a worker", check.name()),
-                    )),
+                    Execution::Parent(_) | Execution::Facts(_) => {
+                        WorkerReply::Failed(Verdict::error(format!(
+                            "internal error: `{}` was sent to a worker",
+                            check.name()
+                        )))
+                    }
                 }))
                 .unwrap_or_else(|panic| {
-                    Measured::Failed(Verdict::error(format!(
+                    WorkerReply::Failed(Verdict::error(format!(
                         "the worker panicked: {}",
                         panic_text(&panic)
                     )))
@@ -150,7 +155,7 @@ fn child_pids() -> std::collections::BTreeSet<u32> {
 
 /// A check during which native code forked this worker fails, naming the
 /// processes: the fork is the check's doing, never the next check's.
-fn blame_forks(measured: Measured, before: &std::collections::BTreeSet<u32>) -> Measured {
+fn blame_forks(measured: WorkerReply, before: &std::collections::BTreeSet<u32>) -> WorkerReply {
     let forked: Vec<String> = child_pids()
         .difference(before)
         .map(|p| p.to_string())
@@ -158,7 +163,7 @@ fn blame_forks(measured: Measured, before: &std::collections::BTreeSet<u32>) -> 
     if forked.is_empty() {
         return measured;
     }
-    Measured::Failed(Verdict::fail(format!(
+    WorkerReply::Failed(Verdict::fail(format!(
         "native code this check loaded forked the worker (new process {}): a library that forks while it loads would do the same inside TensorFlow",
         forked.join(", ")
     )))

@@ -78,13 +78,13 @@ pub enum ResponseBody {
     Libraries(Vec<LibraryFact>),
     LibraryVersion(Option<crate::version::Version>),
     Loader(LoaderOutcome),
-    Measured(Measured),
+    Measured(WorkerReply),
 }
 
 /// A worker-side check's answer: its measurement for the parent to judge,
 /// or the verdict that it could not measure.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Measured {
+pub enum WorkerReply {
     /// The kind's own measurement (`WorkerCheck::Measured`), as JSON.
     Value(serde_json::Value),
     /// It panicked, forked the worker, or was not a worker check at all.
@@ -178,7 +178,7 @@ pub struct RunCheck {
     pub check: CheckKind,
     pub context: RunContext,
 }
-ask!(RunCheck => Measured(Measured), |r| RequestBody::Run {
+ask!(RunCheck => Measured(WorkerReply), |r| RequestBody::Run {
     check: r.check,
     context: r.context,
 });

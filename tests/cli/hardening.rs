@@ -978,7 +978,7 @@ fn the_command_line_is_gpugates_own() {
         let row = format!(
             "| {} | `{}` | {} |",
             exit.code(),
-            exit.verdict(),
+            exit.word(),
             exit.meaning()
         );
         assert!(readme.contains(&row), "README lacks the row {row}");

@@ -246,7 +246,7 @@ fn the_action_verdicts_are_the_exit_table() {
         .collect();
     let table: Vec<(u8, String)> = Exit::ALL
         .iter()
-        .map(|e| (e.code(), e.verdict().to_string()))
+        .map(|e| (e.code(), e.word().to_string()))
         .collect();
     assert_eq!(arms, table);
 }
