@@ -20,6 +20,7 @@ impl Console {
     }
 
     /// A console that keeps what it is told, and the handle that reads it.
+    #[cfg(test)]
     pub fn memory() -> (Console, Memory) {
         let memory = Memory::default();
         (Console(Arc::new(Mutex::new(memory.clone()))), memory)
@@ -34,15 +35,18 @@ impl Console {
 }
 
 /// What a [`Console::memory`] was told.
+#[cfg(test)]
 #[derive(Clone, Default)]
 pub struct Memory(Arc<Mutex<Vec<u8>>>);
 
+#[cfg(test)]
 impl Memory {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
     }
 }
 
+#[cfg(test)]
 impl Write for Memory {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0

@@ -7,31 +7,31 @@
 //! [`report`]ers.
 
 pub mod baseline;
-pub mod checks;
-pub mod ci;
+mod checks;
+mod ci;
 pub mod cli;
 pub mod compat;
-pub mod console;
-pub mod diagnose;
-pub mod dl;
-pub mod event;
+mod console;
+mod diagnose;
+mod dl;
+mod event;
 pub mod exit;
 pub mod facts;
-pub mod files;
-pub mod finding;
+mod files;
+mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod host;
-pub mod input;
-pub mod json_shape;
-pub mod outcome;
-pub mod plan;
-pub mod plot;
-pub mod procs;
-pub mod redact;
-pub mod report;
-pub mod rng;
-pub mod runner;
+mod host;
+mod input;
+mod json_shape;
+mod outcome;
+mod plan;
+mod plot;
+mod procs;
+mod redact;
+mod report;
+mod rng;
+mod runner;
 #[cfg(test)]
 mod snapshot;
 pub mod suite;

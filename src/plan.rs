@@ -11,7 +11,6 @@ use std::time::Duration;
 pub struct SuiteInfo {
     pub name: String,
     pub file: String,
-    pub description: Option<String>,
 }
 
 /// What happens to a check before it runs.
@@ -33,7 +32,6 @@ pub struct PlannedCheck {
     pub kind: CheckKind,
     pub timeout: Duration,
     pub gate: Gate,
-    pub line: usize,
     /// What an unmet requirement does to this check, also when `each-gpu`
     /// finds no GPU to expand into.
     pub on_missing: OnMissing,
@@ -59,7 +57,6 @@ pub fn plan(suites: Vec<Suite>, default_timeout: Option<Duration>, host: &HostFa
         infos.push(SuiteInfo {
             name: suite.name.clone(),
             file: suite.file.clone(),
-            description: suite.description.clone(),
         });
         for def in suite.checks {
             let mut kind = def.kind;
@@ -90,7 +87,6 @@ pub fn plan(suites: Vec<Suite>, default_timeout: Option<Duration>, host: &HostFa
                 kind,
                 timeout,
                 gate,
-                line: def.line,
                 on_missing: def.common.on_missing,
             });
         }

@@ -61,16 +61,8 @@ pub struct Scrubber {
 }
 
 impl Scrubber {
-    /// Secrets are the values of this environment's variables with secret
-    /// names, longest first (so a value inside another goes with it).
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Scrubber {
-        Scrubber::from_values(
-            vars.into_iter()
-                .filter(|(k, _)| is_secret_name(k))
-                .map(|(_, v)| v),
-        )
-    }
-
+    /// Secrets are these values, longest first (so a value inside another
+    /// goes with it).
     fn from_values(all: impl IntoIterator<Item = String>) -> Scrubber {
         let mut values = Vec::new();
         let mut short = Vec::new();
@@ -122,14 +114,21 @@ static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::
 
 static PROCESS: std::sync::RwLock<Option<std::sync::Arc<Scrubber>>> = std::sync::RwLock::new(None);
 
+/// The values of those of `vars` whose names say they are secret.
+fn secret_values(vars: impl IntoIterator<Item = (String, String)>) -> impl Iterator<Item = String> {
+    vars.into_iter()
+        .filter(|(k, _)| is_secret_name(k))
+        .map(|(_, v)| v)
+}
+
 fn process_scrubber() -> std::sync::Arc<Scrubber> {
     if let Some(s) = PROCESS.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return s.clone();
     }
-    let env = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| is_secret_name(k))
-        .map(|(_, v)| v);
+    let env = secret_values(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
     let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner()).clone();
     let scrubber = std::sync::Arc::new(Scrubber::from_values(env.chain(registered)));
     *PROCESS.write().unwrap_or_else(|e| e.into_inner()) = Some(scrubber.clone());
@@ -172,11 +171,11 @@ mod tests {
 
     #[test]
     fn secret_values_and_token_shapes_are_scrubbed() {
-        let s = Scrubber::from_vars([
+        let s = Scrubber::from_values(secret_values([
             ("DEPLOY_TOKEN".to_string(), "hunter2-hunter2".to_string()),
             ("DB_PASSWORD".to_string(), "ab".to_string()),
             ("PATH".to_string(), "/usr/bin".to_string()),
-        ]);
+        ]));
         // Two characters are too short to scrub by value.
         let text = "token hunter2-hunter2 in /usr/bin; ab stays; \
                     ghp_0123456789abcdefghijABCDEFGHIJ0123456789 \
@@ -203,7 +202,10 @@ mod tests {
 
     #[test]
     fn whole_keys_short_secrets_and_odd_url_passwords_go() {
-        let s = Scrubber::from_vars([("DB_PASSWORD".to_string(), "abc".to_string())]);
+        let s = Scrubber::from_values(secret_values([(
+            "DB_PASSWORD".to_string(),
+            "abc".to_string(),
+        )]));
         let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\nabcdef\n-----END RSA PRIVATE KEY-----\nafter";
         assert_eq!(s.scrub(key), "<redacted>\nafter");
         let cut = "start -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA";

@@ -217,6 +217,7 @@ impl PipeReader {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "argv = ['true']";
 
 impl Kind for Spec {

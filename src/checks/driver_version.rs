@@ -43,6 +43,7 @@ impl Spec {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "min = '535.0'";
 
 facts_kind! {

@@ -79,6 +79,7 @@ impl Spec {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "path = '/etc/hostname'";
 
 impl Kind for Spec {

@@ -51,6 +51,7 @@ impl Spec {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "min = 1";
 
 facts_kind! {

@@ -85,6 +85,7 @@ impl Spec {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "min_total_mib = 1";
 
 facts_kind! {

@@ -59,6 +59,7 @@ macro_rules! check_kinds {
         /// Every kind with its module's minimal example keys (tests check
         /// that each parses, validates and is documented).
         #[cfg(test)]
+        #[cfg(test)]
         pub const EXAMPLES: &[(&str, &str)] = &[$(($name, $module::EXAMPLE)),+];
 
         impl CheckKind {

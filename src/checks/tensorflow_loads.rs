@@ -68,6 +68,7 @@ impl Spec {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "";
 
 impl Kind for Spec {

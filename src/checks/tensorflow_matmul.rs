@@ -106,6 +106,7 @@ pub fn relative_error(a: &[f32], b: &[f32], c: &[f32], n: usize) -> f64 {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {

@@ -308,6 +308,7 @@ fn describe(measure: &str, value: f64) -> String {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "device = '/device:CPU:0'\nmin_tflops = { float32 = 0.01 }";
 
 impl Kind for Spec {

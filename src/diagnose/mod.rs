@@ -132,7 +132,8 @@ pub fn terminal_text(markdown: &str) -> String {
 }
 
 /// Every id documented in docs/diagnoses.md.
-pub fn documented_ids() -> Vec<&'static str> {
+#[cfg(test)]
+fn documented_ids() -> Vec<&'static str> {
     DOC.lines()
         .filter_map(|l| l.strip_prefix("## `").and_then(|l| l.strip_suffix('`')))
         .collect()
