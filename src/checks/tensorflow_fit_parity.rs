@@ -302,13 +302,13 @@ impl Spec {
             &Series {
                 label: reference_label,
                 values: &reference.losses,
-                colour: "#1f77b4",
+                colour: (0x1f, 0x77, 0xb4),
                 dashed: true,
             },
             &Series {
                 label: subject_label,
                 values: &subject.losses,
-                colour: "#d62728",
+                colour: (0xd6, 0x27, 0x28),
                 dashed: false,
             },
         );
@@ -357,6 +357,7 @@ fn parameter_name(i: usize) -> String {
 }
 
 /// A minimal valid check of this kind's keys, for the registry's tests.
+#[cfg(test)]
 pub const EXAMPLE: &str = "device = '/device:CPU:0'";
 
 impl Kind for Spec {

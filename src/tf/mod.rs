@@ -8,6 +8,7 @@ pub mod fit;
 pub mod mlp;
 pub mod pip;
 pub mod placement;
+pub mod progress;
 pub mod proto;
 pub mod provision;
 pub mod runtime;

@@ -2,6 +2,7 @@
 //! own process group, registered for SIGINT/SIGTERM, killed if gpugate dies,
 //! and its "Downloading NAME (SIZE)" lines passed on as they come.
 
+use super::progress::{self, Download};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,6 +79,11 @@ pub fn download(
     say: &mut dyn FnMut(&str),
 ) -> Result<Vec<PathBuf>, PipError> {
     let what = requirements.join(" ");
+    // Removed when the download ends, however it ends.
+    let tmp = tempfile::Builder::new()
+        .prefix(".pip-tmp")
+        .tempdir_in(dest)
+        .map_err(PipError::Spawn)?;
     let abi = format!("cp{}", target.python.replace('.', ""));
     let mut command = Command::new("python3");
     command
@@ -94,6 +100,9 @@ pub fn download(
         .arg("--dest")
         .arg(dest)
         .args(requirements)
+        // Where pip writes a download before moving it to `dest`, so that
+        // its bytes can be counted (super::progress).
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -117,6 +126,8 @@ pub fn download(
     });
     let mut output = String::new();
     let mut wheels = Vec::new();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut downloading: Option<Download> = None;
     let started = std::time::Instant::now();
     let limit = timeout();
     let status = loop {
@@ -126,7 +137,12 @@ pub fn download(
                 if line.starts_with("Downloading")
                     || line.starts_with("File was already downloaded")
                 {
+                    if let Some(done) = downloading.take() {
+                        done.finish();
+                    }
                     say(&format!("gpugate: pip: {line}"));
+                    downloading = progress::announced(&line)
+                        .map(|(name, total)| Download::start(&name, total, terminal));
                 }
                 // pip prints paths relative to its working directory.
                 if let Some(name) = chosen_wheel(&line).as_deref().and_then(Path::file_name) {
@@ -137,6 +153,9 @@ pub fn download(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait(),
+        }
+        if let Some(download) = &mut downloading {
+            download.update(progress::bytes_under(tmp.path()), say);
         }
         let timed_out = started.elapsed() > limit;
         if crate::procs::is_cancelled() || timed_out {
@@ -154,6 +173,9 @@ pub fn download(
         }
     };
     crate::procs::unregister(child.id());
+    if let Some(download) = downloading {
+        download.finish();
+    }
     let status = status.map_err(PipError::Spawn)?;
     let errors = err_reader.join().unwrap_or_default();
     if !status.success() {

@@ -1,0 +1,184 @@
+//! How far a download has come, for a person at a terminal (a progress bar
+//! with bytes, rate and time left) and for a CI log (a line every tenth of
+//! the way, or every 15 seconds, whichever comes first). pip's own bar is
+//! off because its output is read line by line; its bytes are counted where
+//! it writes them.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where a log line goes at most this long after the one before it.
+const LOG_EVERY: Duration = Duration::from_secs(15);
+
+/// The progress of one file being downloaded.
+pub struct Download {
+    name: String,
+    total: u64,
+    started: Instant,
+    shown: Shown,
+}
+
+enum Shown {
+    Bar(ProgressBar),
+    /// The last line logged: when, and at which tenth.
+    Log {
+        at: Instant,
+        tenth: u64,
+    },
+}
+
+impl Download {
+    /// `terminal`: whether a person watches (a bar), or a log (lines).
+    pub fn start(name: &str, total: u64, terminal: bool) -> Download {
+        let shown = if terminal {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "gpugate: {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
+                )
+                .expect("the template is valid"),
+            );
+            bar.set_message(name.to_string());
+            Shown::Bar(bar)
+        } else {
+            Shown::Log {
+                at: Instant::now(),
+                tenth: 0,
+            }
+        };
+        Download {
+            name: name.to_string(),
+            total,
+            started: Instant::now(),
+            shown,
+        }
+    }
+
+    /// `done` bytes are down; a log line through `say` when one is due.
+    pub fn update(&mut self, done: u64, say: &mut dyn FnMut(&str)) {
+        let done = done.min(self.total);
+        match &mut self.shown {
+            Shown::Bar(bar) => bar.set_position(done),
+            Shown::Log { at, tenth } => {
+                let now_tenth = (done * 10).checked_div(self.total).unwrap_or(0);
+                if now_tenth > *tenth || at.elapsed() >= LOG_EVERY {
+                    *tenth = now_tenth;
+                    *at = Instant::now();
+                    say(&line(&self.name, done, self.total, self.started.elapsed()));
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) {
+        if let Shown::Bar(bar) = self.shown {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `pip: NAME: 310 of 620 MB (50%), 41.0 MB/s, about 8s left`.
+fn line(name: &str, done: u64, total: u64, elapsed: Duration) -> String {
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
+    let left = if rate > 0.0 {
+        format!(", about {:.0}s left", (total - done) as f64 / rate)
+    } else {
+        String::new()
+    };
+    format!(
+        "gpugate: pip: {name}: {:.0} of {:.0} MB ({}%), {:.1} MB/s{left}",
+        mb(done),
+        mb(total),
+        (done * 100).checked_div(total).unwrap_or(0),
+        rate / 1e6
+    )
+}
+
+/// What pip's "Downloading NAME (SIZE)" line names, and the size in bytes.
+pub fn announced(line: &str) -> Option<(String, u64)> {
+    let rest = line.strip_prefix("Downloading ")?;
+    let (name, size) = rest.rsplit_once(" (")?;
+    let (number, unit) = size.strip_suffix(')')?.split_once(' ')?;
+    let scale = match unit {
+        "bytes" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    let name = name.rsplit('/').next().unwrap_or(name);
+    Some((
+        name.to_string(),
+        (number.parse::<f64>().ok()? * scale) as u64,
+    ))
+}
+
+/// The bytes pip has written under `tmp` (its `pip-unpack-*` directories,
+/// where a download lands before it is moved to the destination).
+pub fn bytes_under(tmp: &Path) -> u64 {
+    let Ok(dirs) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    dirs.flatten()
+        .filter(|d| d.file_name().to_string_lossy().starts_with("pip-unpack-"))
+        .filter_map(|d| std::fs::read_dir(d.path()).ok())
+        .flat_map(|files| files.flatten())
+        .filter_map(|f| f.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_pip_announces() {
+        assert_eq!(
+            announced(
+                "Downloading tensorflow-2.20.0-cp312-cp312-manylinux_2_17_x86_64.whl (620.7 MB)"
+            ),
+            Some((
+                "tensorflow-2.20.0-cp312-cp312-manylinux_2_17_x86_64.whl".into(),
+                620_700_000
+            ))
+        );
+        assert_eq!(
+            announced("Downloading https://host.invalid/p/six-1.16.0-py2.py3-none-any.whl (11 kB)"),
+            Some(("six-1.16.0-py2.py3-none-any.whl".into(), 11_000))
+        );
+        assert_eq!(announced("Saved ./six.whl"), None);
+        assert_eq!(announced("Downloading x.whl (1 PB)"), None);
+    }
+
+    #[test]
+    fn a_log_gets_a_line_per_tenth_not_per_poll() {
+        let mut said = Vec::new();
+        let mut download = Download::start("t.whl", 1000, false);
+        for done in (0..=1000).step_by(25) {
+            download.update(done, &mut |line| said.push(line.to_string()));
+        }
+        download.finish();
+        assert_eq!(said.len(), 10, "{said:?}");
+        assert!(
+            said[4].starts_with("gpugate: pip: t.whl: 0 of 0 MB (50%)"),
+            "{}",
+            said[4]
+        );
+        assert!(said[9].contains("(100%)"), "{}", said[9]);
+    }
+
+    #[test]
+    fn counts_only_what_pip_is_downloading() {
+        let tmp = tempfile::tempdir().unwrap();
+        let unpack = tmp.path().join("pip-unpack-abc");
+        std::fs::create_dir(&unpack).unwrap();
+        std::fs::write(unpack.join("t.whl"), vec![0u8; 300]).unwrap();
+        std::fs::write(tmp.path().join("other"), vec![0u8; 50]).unwrap();
+        assert_eq!(bytes_under(tmp.path()), 300);
+        assert_eq!(bytes_under(&tmp.path().join("absent")), 0);
+    }
+}
