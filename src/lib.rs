@@ -1,10 +1,10 @@
 //! gpugate: declarative checks that tell a CI pipeline whether a GPU machine
 //! can really run TensorFlow, and if not, why.
 //!
-//! Data flows one way: [`suite`] (TOML → typed checks) → [`plan`] (checks ×
-//! where they run) → [`runner`] (parent-side checks, and [`worker`] children
-//! for anything that loads native code) → [`outcome`] → [`event`]s →
-//! [`report`]ers.
+//! Data flows one way: [`suite`] (TOML → typed checks) → `plan` (checks ×
+//! where they run) → `runner` (parent-side checks, and [`worker`] children
+//! for anything that loads native code) → `outcome` → `event`s →
+//! `report`ers.
 
 pub mod baseline;
 mod checks;

@@ -20,15 +20,14 @@ pub fn merge_reports(
     }
     let mut read = Vec::new();
     for path in files {
-        let mut junit = crate::input::read_text(path, MAX_REPORT_BYTES)
-            .map_err(|e| e.to_string())
-            .and_then(|xml| merge::read(&xml))
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "failed to read the JUnit report {}: {e}",
-                    path.display()
-                ))
-            })?;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            Failure::usage(format!(
+                "failed to read the JUnit report {}: {e}",
+                path.display()
+            ))
+        };
+        let xml = crate::input::read_text(path, MAX_REPORT_BYTES).map_err(|e| unreadable(&e))?;
+        let mut junit = merge::read(&xml).map_err(|e| unreadable(&e))?;
         junit.scrub();
         read.push((path.display().to_string(), junit));
     }

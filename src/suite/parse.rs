@@ -230,7 +230,9 @@ fn expand_strings(
     let span = value.span();
     match value.get_mut() {
         DeValue::String(s) if s.contains('$') => {
-            let expanded = resolver.expand(s).map_err(|e| ctx.error(span, e))?;
+            let expanded = resolver
+                .expand(s)
+                .map_err(|e| ctx.error(span, e.to_string()))?;
             *s = Cow::Owned(expanded);
         }
         DeValue::Array(array) => {

@@ -8,6 +8,26 @@ use std::collections::BTreeMap;
 /// stops with an error naming the variable, after work linear in the bound.
 pub const MAX_EXPANDED_BYTES: usize = 64 << 10;
 
+/// Why a string's variables could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    #[error("unterminated `${{` in \"{0}\" (write `$$` for a literal `$`)")]
+    Unterminated(String),
+    #[error("`{0}` is not a variable name (letters, digits and `_`, not starting with a digit)")]
+    BadName(String),
+    #[error(
+        "variable `{0}` expands to more than {MAX_EXPANDED_BYTES} bytes here (variables that repeat each other grow exponentially)"
+    )]
+    TooLong(String),
+    /// The chain of variables that leads back to the first.
+    #[error("variable `{}` refers to itself ({})", .0[0], .0.join(" → "))]
+    Cycle(Vec<String>),
+    #[error(
+        "undefined variable `{0}`: not given with --var, not in [vars], not in the environment (write `${{{0}:-default}}` for a default)"
+    )]
+    Undefined(String),
+}
+
 pub struct Resolver<'a> {
     pub cli: &'a BTreeMap<String, String>,
     pub table: BTreeMap<String, String>,
@@ -16,11 +36,11 @@ pub struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// Expands every reference in `text`. `$$` stands for a literal `$`.
-    pub fn expand(&self, text: &str) -> Result<String, String> {
+    pub fn expand(&self, text: &str) -> Result<String, VarError> {
         self.expand_within(text, &mut Vec::new())
     }
 
-    fn expand_within(&self, text: &str, stack: &mut Vec<String>) -> Result<String, String> {
+    fn expand_within(&self, text: &str, stack: &mut Vec<String>) -> Result<String, VarError> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(at) = rest.find('$') {
@@ -30,9 +50,9 @@ impl Resolver<'_> {
                 out.push('$');
                 rest = tail;
             } else if let Some(body_start) = after.strip_prefix('{') {
-                let end = body_start.find('}').ok_or_else(|| {
-                    format!("unterminated `${{` in \"{text}\" (write `$$` for a literal `$`)")
-                })?;
+                let end = body_start
+                    .find('}')
+                    .ok_or_else(|| VarError::Unterminated(text.to_string()))?;
                 let body = &body_start[..end];
                 let (name, default) = match body.split_once(":-") {
                     Some((name, default)) => (name, Some(default)),
@@ -41,9 +61,7 @@ impl Resolver<'_> {
                 check_name(name)?;
                 out.push_str(&self.lookup(name, default, stack)?);
                 if out.len() > MAX_EXPANDED_BYTES {
-                    return Err(format!(
-                        "variable `{name}` expands to more than {MAX_EXPANDED_BYTES} bytes here (variables that repeat each other grow exponentially)"
-                    ));
+                    return Err(VarError::TooLong(name.to_string()));
                 }
                 rest = &body_start[end + 1..];
             } else {
@@ -62,7 +80,7 @@ impl Resolver<'_> {
         name: &str,
         default: Option<&str>,
         stack: &mut Vec<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, VarError> {
         let value = self.lookup_unregistered(name, default, stack)?;
         crate::redact::register(name, &value);
         Ok(value)
@@ -73,17 +91,15 @@ impl Resolver<'_> {
         name: &str,
         default: Option<&str>,
         stack: &mut Vec<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, VarError> {
         if let Some(value) = self.cli.get(name) {
             return Ok(value.clone());
         }
         if let Some(raw) = self.table.get(name) {
-            if stack.iter().any(|n| n == name) {
-                stack.push(name.to_string());
-                return Err(format!(
-                    "variable `{name}` refers to itself ({})",
-                    stack.join(" → ")
-                ));
+            if let Some(first) = stack.iter().position(|n| n == name) {
+                let mut cycle = stack[first..].to_vec();
+                cycle.push(name.to_string());
+                return Err(VarError::Cycle(cycle));
             }
             stack.push(name.to_string());
             let value = self.expand_within(raw, stack);
@@ -95,14 +111,12 @@ impl Resolver<'_> {
         }
         match default {
             Some(default) => Ok(default.to_string()),
-            None => Err(format!(
-                "undefined variable `{name}`: not given with --var, not in [vars], not in the environment (write `${{{name}:-default}}` for a default)"
-            )),
+            None => Err(VarError::Undefined(name.to_string())),
         }
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), VarError> {
     let mut chars = name.chars();
     let valid = chars
         .next()
@@ -111,9 +125,7 @@ fn check_name(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "`{name}` is not a variable name (letters, digits and `_`, not starting with a digit)"
-        ))
+        Err(VarError::BadName(name.to_string()))
     }
 }
 
@@ -160,7 +172,7 @@ mod tests {
             env: &env,
         };
         // Unbounded, this never returns (2^40 bytes).
-        let err = r.expand("${v0}").unwrap_err();
+        let err = r.expand("${v0}").unwrap_err().to_string();
         assert!(err.contains("expands to more than 65536 bytes"), "{err}");
         assert!(err.starts_with("variable `v"), "{err}");
     }
@@ -170,20 +182,17 @@ mod tests {
         let cli = BTreeMap::new();
         let env = |_: &str| None;
         let r = resolver(&cli, &env);
-        assert!(
-            r.expand("${NOPE}")
-                .unwrap_err()
-                .starts_with("undefined variable `NOPE`")
-        );
+        let message = |text: &str| r.expand(text).unwrap_err().to_string();
+        assert!(message("${NOPE}").starts_with("undefined variable `NOPE`"));
         assert_eq!(
             r.expand("${LOOP_A}").unwrap_err(),
+            VarError::Cycle(vec!["LOOP_A".into(), "LOOP_B".into(), "LOOP_A".into()])
+        );
+        assert_eq!(
+            message("${LOOP_A}"),
             "variable `LOOP_A` refers to itself (LOOP_A → LOOP_B → LOOP_A)"
         );
-        assert!(r.expand("${OPEN").unwrap_err().starts_with("unterminated"));
-        assert!(
-            r.expand("${1X}")
-                .unwrap_err()
-                .contains("is not a variable name")
-        );
+        assert!(message("${OPEN").starts_with("unterminated"));
+        assert!(message("${1X}").contains("is not a variable name"));
     }
 }

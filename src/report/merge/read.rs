@@ -124,9 +124,18 @@ fn read_case_text(case: &mut Case, text: &str) {
     }
 }
 
+/// Why a document is not a JUnit report to merge.
+#[derive(Debug, thiserror::Error)]
+pub enum NotJunit {
+    #[error("not well-formed XML at byte {at}: {source}")]
+    Malformed { at: u64, source: quick_xml::Error },
+    #[error("no <testsuites>, <testsuite> or <testcase> element: not a JUnit report")]
+    Foreign,
+}
+
 /// Parses `xml`; a document that is not well-formed is an error naming the
 /// byte position.
-pub fn read(xml: &str) -> Result<JunitFile, String> {
+pub fn read(xml: &str) -> Result<JunitFile, NotJunit> {
     let mut reader = Reader::from_str(xml);
     let mut file = JunitFile::default();
     let mut suite = String::new();
@@ -138,11 +147,9 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
     let mut in_text = false;
     let mut text = String::new();
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "not well-formed XML at byte {}: {e}",
-                reader.error_position()
-            )
+        let event = reader.read_event().map_err(|source| NotJunit::Malformed {
+            at: reader.error_position(),
+            source,
         })?;
         let (start, empty) = match &event {
             Event::Start(e) => (Some(e.clone()), false),
@@ -234,9 +241,7 @@ pub fn read(xml: &str) -> Result<JunitFile, String> {
         }
     }
     if !saw_junit {
-        return Err(
-            "no <testsuites>, <testsuite> or <testcase> element: not a JUnit report".into(),
-        );
+        return Err(NotJunit::Foreign);
     }
     Ok(file)
 }
@@ -270,16 +275,18 @@ mod tests {
     #[test]
     fn broken_or_foreign_documents_are_errors() {
         assert!(read("<testsuites><testsuite>").is_ok_and(|f| f.cases.is_empty()));
+        let malformed = read("<testsuites></oops>").unwrap_err();
         assert!(
-            read("<testsuites></oops>")
-                .unwrap_err()
-                .contains("not well-formed")
+            matches!(malformed, NotJunit::Malformed { .. }),
+            "{malformed}"
         );
         assert!(
-            read("<html><body/></html>")
-                .unwrap_err()
-                .contains("not a JUnit report")
+            malformed
+                .to_string()
+                .starts_with("not well-formed XML at byte")
         );
+        let foreign = read("<html><body/></html>").unwrap_err();
+        assert!(matches!(foreign, NotJunit::Foreign), "{foreign}");
     }
 
     #[test]
