@@ -1,4 +1,6 @@
-//! The process exit codes, in one table that the CLI, the docs and the tests share.
+//! The process exit codes, in one table that the CLI, the docs and the
+//! tests share, and the one place an ending chooses its code
+//! ([`Ending::exit`]).
 
 use std::process::ExitCode;
 
@@ -91,15 +93,6 @@ impl Exit {
         matches!(self, Exit::Interrupted | Exit::Terminated | Exit::HungUp)
     }
 
-    /// The ending of a run stopped by `signal`.
-    pub fn cancelled_by(signal: i32) -> Exit {
-        match signal {
-            libc::SIGTERM => Exit::Terminated,
-            libc::SIGHUP => Exit::HungUp,
-            _ => Exit::Interrupted,
-        }
-    }
-
     pub const fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
@@ -115,8 +108,99 @@ impl Exit {
     }
 }
 
+/// How a command ended, as the code that knows it says it. Which exit code
+/// each ending gets is decided here, in [`Ending::exit`], and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The command did its job: facts or help printed, a report merged, a
+    /// baseline recorded, TensorFlow provisioned.
+    Done,
+    /// The checks ran: whether one failed or could not run, whether any
+    /// ran at all, and whether a run where none did may pass.
+    Checks {
+        failed: bool,
+        ran: bool,
+        allow_empty: bool,
+    },
+    /// Checks ran whose outcome gpugate could not record.
+    OutcomesLost,
+    /// `doctor`'s verdict on the machine.
+    Machine { healthy: bool },
+    /// `baseline record` measured nothing to record.
+    NothingMeasured,
+    /// A report or the baseline file could not be written.
+    Unwritable,
+    /// A bad command line, suite or input file: nothing ran.
+    Usage,
+    /// TensorFlow could not be provisioned.
+    ProvisionFailed,
+    /// This signal stopped the work.
+    Cancelled(i32),
+}
+
+impl Ending {
+    pub fn exit(self) -> Exit {
+        match self {
+            Ending::Done
+            | Ending::Machine { healthy: true }
+            | Ending::Checks {
+                failed: false,
+                ran: true,
+                ..
+            }
+            | Ending::Checks {
+                failed: false,
+                allow_empty: true,
+                ..
+            } => Exit::Success,
+            Ending::Checks { failed: false, .. } => Exit::NothingRan,
+            Ending::Checks { failed: true, .. }
+            | Ending::OutcomesLost
+            | Ending::Machine { healthy: false }
+            | Ending::NothingMeasured => Exit::ChecksFailed,
+            Ending::Unwritable => Exit::ReportUnwritable,
+            Ending::Usage => Exit::Usage,
+            Ending::ProvisionFailed => Exit::ProvisionFailed,
+            Ending::Cancelled(libc::SIGTERM) => Exit::Terminated,
+            Ending::Cancelled(libc::SIGHUP) => Exit::HungUp,
+            Ending::Cancelled(_) => Exit::Interrupted,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_ending_gets_its_exit() {
+        let checks = |failed, ran, allow_empty| {
+            Ending::Checks {
+                failed,
+                ran,
+                allow_empty,
+            }
+            .exit()
+        };
+        assert_eq!(checks(false, true, false), Exit::Success);
+        assert_eq!(checks(false, false, false), Exit::NothingRan);
+        assert_eq!(checks(false, false, true), Exit::Success);
+        // A failure outranks --allow-empty.
+        assert_eq!(checks(true, true, true), Exit::ChecksFailed);
+        assert_eq!(
+            Ending::Machine { healthy: false }.exit(),
+            Exit::ChecksFailed
+        );
+        assert_eq!(Ending::OutcomesLost.exit(), Exit::ChecksFailed);
+        assert_eq!(Ending::ProvisionFailed.exit().code(), 5);
+        assert_eq!(Ending::Cancelled(libc::SIGTERM).exit(), Exit::Terminated);
+        assert_eq!(Ending::Cancelled(libc::SIGHUP).exit(), Exit::HungUp);
+        assert_eq!(Ending::Cancelled(libc::SIGINT).exit(), Exit::Interrupted);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::failure::Failure;
 use crate::diagnose;
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::suite::{self, BUILTIN};
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ pub fn explain(id: Option<&str>) -> Result<Exit, Failure> {
             let summary = diagnose::summary(id).unwrap_or_default();
             println!("{id:<width$}  {summary}");
         }
-        return Ok(Exit::Success);
+        return Ok(Ending::Done.exit());
     };
     let Some(text) = diagnose::explain(id) else {
         let hint = crate::text::did_you_mean(id, ids.iter().copied()).map_or(String::new(), |s| {
@@ -27,7 +27,7 @@ pub fn explain(id: Option<&str>) -> Result<Exit, Failure> {
         )));
     };
     println!("{}", diagnose::terminal_text(text));
-    Ok(Exit::Success)
+    Ok(Ending::Done.exit())
 }
 
 /// The built-in suites with their descriptions.
@@ -40,5 +40,5 @@ pub fn list_suites() -> Result<Exit, Failure> {
             .unwrap_or_default();
         println!("{name:<12} {description}");
     }
-    Ok(Exit::Success)
+    Ok(Ending::Done.exit())
 }

@@ -2,7 +2,7 @@
 //! and prints its library's path.
 
 use super::failure::Failure;
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::host::HostFacts;
 use crate::runner;
 use crate::tf::cache::{self, Flavor};
@@ -25,5 +25,5 @@ pub fn fetch_tensorflow(version: &str, gpu: bool, cpu: bool) -> Result<Exit, Fai
         ))
     })?;
     println!("{}", cache::library(&dir).display());
-    Ok(Exit::Success)
+    Ok(Ending::Done.exit())
 }

@@ -5,7 +5,7 @@
 use super::failure::Failure;
 use super::{Format, MachineArgs};
 use crate::diagnose;
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::host::HostFacts;
 use crate::redact::scrub;
 use crate::report;
@@ -81,7 +81,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             Format::Json => emit(&json(&verdicts), out)?,
             _ => emit(&runner::releases_text(&verdicts), out)?,
         }
-        return Ok(Exit::Success);
+        return Ok(Ending::Done.exit());
     }
     pool.shutdown();
     if !doctor {
@@ -95,7 +95,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             )?,
             _ => emit(&report::doctor::facts_text(&facts), out)?,
         }
-        return Ok(Exit::Success);
+        return Ok(Ending::Done.exit());
     }
     let findings = diagnose::diagnose(&diagnose::Evidence {
         facts: &facts,
@@ -125,9 +125,5 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         )?,
     }
     // Not a failure of the command: its verdict on the machine.
-    Ok(if healthy {
-        Exit::Success
-    } else {
-        Exit::ChecksFailed
-    })
+    Ok(Ending::Machine { healthy }.exit())
 }

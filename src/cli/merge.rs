@@ -2,7 +2,7 @@
 
 use super::MergeFormat;
 use super::failure::Failure;
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::report::merge;
 use std::path::{Path, PathBuf};
 
@@ -42,10 +42,10 @@ pub fn merge_reports(
     };
     let Some(path) = out else {
         print!("{text}");
-        return Ok(Exit::Success);
+        return Ok(Ending::Done.exit());
     };
     crate::files::write_atomic(path, text.as_bytes())
         .map_err(|e| Failure::unwritable(format!("failed to write {}: {e}", path.display())))?;
     eprintln!("gpugate: merged report written to {}", path.display());
-    Ok(Exit::Success)
+    Ok(Ending::Done.exit())
 }

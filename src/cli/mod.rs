@@ -12,7 +12,7 @@ mod run;
 
 use failure::Failure;
 
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::facts::ProbeOptions;
 use crate::facts::build::TfBuild;
 
@@ -319,9 +319,9 @@ fn dispatch() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                Exit::Usage.into()
+                Ending::Usage.exit().into()
             } else {
-                Exit::Success.into()
+                Ending::Done.exit().into()
             };
         }
     };

@@ -7,7 +7,7 @@ use crate::checks::CheckKind;
 use crate::ci::Ci;
 use crate::console::Console;
 use crate::event::{Bus, Reporter};
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::host::HostFacts;
 use crate::redact::scrub;
 use crate::report;
@@ -171,7 +171,7 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
     let ran = runner::run(plan, &host, &harness, &tf, &probe, &ci, &mut bus);
     drop(to_stderr);
     if harness.list {
-        return Ok(Exit::Success);
+        return Ok(Ending::Done.exit());
     }
     Ok(runner::finish(&ran, &mut bus, args.allow_empty))
 }

@@ -7,7 +7,7 @@ use crate::checks::tensorflow_throughput::H2D_MEASURE;
 use crate::checks::{CheckKind, RunContext};
 use crate::console::Console;
 use crate::event::{Event, Finished, Reaction, Reporter};
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use std::path::{Path, PathBuf};
 
 /// Records into a baseline file once every check has ended.
@@ -81,7 +81,7 @@ impl Recorder {
         }
         if count == 0 {
             return Err((
-                Exit::ChecksFailed,
+                Ending::NothingMeasured.exit(),
                 format!(
                     "no throughput was measured; {} left unchanged",
                     path.display()
@@ -90,12 +90,12 @@ impl Recorder {
         }
         baselines
             .save(path)
-            .map_err(|e| (Exit::ReportUnwritable, e.to_string()))?;
+            .map_err(|e| (Ending::Unwritable.exit(), e.to_string()))?;
         self.log.say(&format!(
             "gpugate: {count} baseline entries written to {}\n",
             path.display()
         ));
-        Ok(Exit::Success)
+        Ok(Ending::Done.exit())
     }
 }
 

@@ -7,7 +7,7 @@
 use super::attachments::Seen;
 use crate::console::Console;
 use crate::event::{Event, Reaction, Reporter};
-use crate::exit::Exit;
+use crate::exit::Ending;
 use crate::outcome::{Outcome, Status};
 use crate::plan::Plan;
 use crate::text::xml_safe;
@@ -65,7 +65,7 @@ impl Reporter for Writer {
                         Reaction::Nothing
                     }
                     Err(e) => Reaction::Failed {
-                        exit: Exit::ReportUnwritable,
+                        exit: Ending::Unwritable.exit(),
                         message: e.to_string(),
                     },
                 }
@@ -227,6 +227,7 @@ pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Exit;
     use crate::report::testing::{drive, sample_run};
     use crate::snapshot::assert_snapshot;
 

@@ -13,7 +13,7 @@ use crate::checks::{Execution, Lane, RunContext, Target};
 use crate::ci::Ci;
 use crate::diagnose::{self, Evidence};
 use crate::event::{Bus, Event, Finished};
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::facts::driver::DriverProbe;
 use crate::facts::visible::{Visible, visible};
 use crate::facts::{self, Facts, ProbeOptions};
@@ -262,7 +262,7 @@ pub fn finish(ran: &Ran, bus: &mut Bus, allow_empty: bool) -> Exit {
             "{} check(s) ran without an outcome gpugate could record; the run fails rather than pass them unchecked",
             ran.lost
         ));
-        checks = Exit::ChecksFailed;
+        checks = Ending::OutcomesLost.exit();
     }
     let run = Finished {
         plan: &ran.plan,
@@ -288,11 +288,14 @@ fn checks_exit(outcomes: &[Option<Outcome>], allow_empty: bool) -> Exit {
     let failed = statuses().any(|s| matches!(s, Status::Fail | Status::Error));
     let ran = statuses().any(|s| s != Status::Skip);
     match procs::cancelled_by() {
-        Some(signal) => Exit::cancelled_by(signal),
-        None if failed => Exit::ChecksFailed,
-        None if !ran && !allow_empty => Exit::NothingRan,
-        None => Exit::Success,
+        Some(signal) => Ending::Cancelled(signal),
+        None => Ending::Checks {
+            failed,
+            ran,
+            allow_empty,
+        },
     }
+    .exit()
 }
 
 /// Runs the checks of `plan` (already [`plan_for`] this machine) that
