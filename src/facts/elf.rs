@@ -18,11 +18,34 @@ pub struct Dynamic {
     pub versions: Vec<String>,
 }
 
+/// Why a library's dynamic section could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    #[error("{}: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable ELF file: {source}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        source: object::read::Error,
+    },
+    #[error("{}: a dynamic entry names no string", path.display())]
+    NoString { path: std::path::PathBuf },
+}
+
 /// Reads only the headers and the dynamic section, not the whole file.
-pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn dynamic(path: &Path) -> Result<Dynamic, ElfError> {
+    let file = std::fs::File::open(path).map_err(|source| ElfError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let cache = ReadCache::new(file);
-    let bad = |e: object::read::Error| format!("{}: not a readable ELF file: {e}", path.display());
+    let bad = |source| ElfError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
     let header = FileHeader64::<Endianness>::parse(&cache).map_err(bad)?;
     let endian = header.endian().map_err(bad)?;
     let sections = header.sections(endian, &cache).map_err(bad)?;
@@ -53,8 +76,11 @@ pub fn dynamic(path: &Path) -> Result<Dynamic, String> {
         // The cache reads short strings; TensorFlow 2.21's RUNPATH is 15 KB.
         let value = match strings.get(offset) {
             Ok(value) => String::from_utf8_lossy(value).into_owned(),
-            Err(()) => long_string(&cache, table_offset + u64::from(offset))
-                .ok_or_else(|| format!("{}: a dynamic entry names no string", path.display()))?,
+            Err(()) => long_string(&cache, table_offset + u64::from(offset)).ok_or_else(|| {
+                ElfError::NoString {
+                    path: path.to_path_buf(),
+                }
+            })?,
         };
         if tag == DT_NEEDED {
             out.needed.push(value);
@@ -124,7 +150,8 @@ mod tests {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(tmp.path(), b"not elf").unwrap();
         let err = dynamic(tmp.path()).unwrap_err();
-        assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+        assert!(matches!(err, ElfError::Unreadable { .. }), "{err}");
+        assert!(err.to_string().contains(&tmp.path().display().to_string()));
     }
 
     #[test]

@@ -13,15 +13,19 @@ use crate::worker::Pool;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// `--for-driver` without GPUs to judge: why NVML listed none.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--for-driver judges this machine's GPUs under another driver, and NVML could not list them here ({0})"
+)]
+pub struct NoGpusToJudge(String);
+
 /// The facts as they would be with `driver` installed: its version, and
 /// the newest CUDA it supports by NVIDIA's table. The GPUs stay this
 /// machine's, so the driver must have answered.
-pub fn assuming_driver(mut facts: Facts, driver: &Version) -> Result<Facts, String> {
+pub fn assuming_driver(mut facts: Facts, driver: &Version) -> Result<Facts, NoGpusToJudge> {
     let DriverProbe::Found(found) = &mut facts.driver else {
-        return Err(format!(
-            "--for-driver judges this machine's GPUs under another driver, and NVML could not list them here ({})",
-            facts.driver.why_missing()
-        ));
+        return Err(NoGpusToJudge(facts.driver.why_missing()));
     };
     found.version = driver.clone();
     found.cuda = match compat::cuda_of_driver(driver) {
