@@ -28,6 +28,7 @@ mod outcome;
 mod plan;
 mod plot;
 mod procs;
+mod progress;
 mod redact;
 mod report;
 mod rng;

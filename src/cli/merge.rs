@@ -3,6 +3,7 @@
 use super::MergeFormat;
 use super::failure::Failure;
 use crate::exit::{Ending, Exit};
+use crate::progress::{Progress, QUIET, Unit};
 use crate::report::merge;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,15 @@ pub fn merge_reports(
             .map_err(|why| Failure::usage(format!("--out {}: {why}", out.display())))?;
     }
     let mut read = Vec::new();
-    for path in files {
+    let mut progress = Progress::start(
+        "reading reports",
+        files.len() as u64,
+        Unit::Items("reports"),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )
+    .quiet_for(QUIET);
+    let mut say = |line: &str| eprintln!("{line}");
+    for (done, path) in files.iter().enumerate() {
         let unreadable = |e: &dyn std::fmt::Display| {
             Failure::usage(format!(
                 "failed to read the JUnit report {}: {e}",
@@ -30,7 +39,9 @@ pub fn merge_reports(
         let mut junit = merge::read(&xml).map_err(|e| unreadable(&e))?;
         junit.scrub();
         read.push((path.display().to_string(), junit));
+        progress.update(done as u64 + 1, &mut say);
     }
+    progress.finish();
     let matrix = merge::Matrix::new(read);
     for line in matrix.ignored() {
         eprintln!("gpugate: {line}");

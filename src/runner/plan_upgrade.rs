@@ -8,6 +8,7 @@ use crate::facts::build::TfBuild;
 use crate::facts::driver::{DriverProbe, Field};
 use crate::facts::{self, Facts, ProbeOptions, TfFacts};
 use crate::host::HostFacts;
+use crate::progress::{Progress, QUIET, Unit};
 use crate::version::Version;
 use crate::worker::Pool;
 use serde::Serialize;
@@ -71,12 +72,23 @@ pub fn judge_releases(
     opts: &ProbeOptions,
     host: &HostFacts,
     facts: &Facts,
+    terminal: bool,
+    say: &mut dyn FnMut(&str),
 ) -> Vec<ReleaseVerdict> {
     let mut probed: HashMap<Vec<String>, (Vec<facts::libraries::LibraryFact>, Option<String>)> =
         HashMap::new();
-    releases()
+    let releases = releases();
+    let mut progress = Progress::start(
+        "judging TensorFlow releases",
+        releases.len() as u64,
+        Unit::Items("releases"),
+        terminal,
+    )
+    .quiet_for(QUIET);
+    let verdicts = releases
         .into_iter()
-        .map(|release| {
+        .enumerate()
+        .map(|(done, release)| {
             let build = TfBuild::from_target(release).expect("a release of the table");
             let key: Vec<String> = build.needs().iter().map(|n| n.soname.clone()).collect();
             let (libraries, libraries_error) = probed
@@ -101,9 +113,12 @@ pub fn judge_releases(
                 facts: &judged,
                 log: "",
             });
+            progress.update(done as u64 + 1, say);
             verdict(release, findings)
         })
-        .collect()
+        .collect();
+    progress.finish();
+    verdicts
 }
 
 fn verdict(release: &str, findings: Vec<Finding>) -> ReleaseVerdict {

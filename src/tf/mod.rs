@@ -8,7 +8,6 @@ pub mod fit;
 pub mod mlp;
 pub mod pip;
 pub mod placement;
-pub mod progress;
 pub mod proto;
 pub mod provision;
 pub mod runtime;

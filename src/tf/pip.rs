@@ -2,7 +2,7 @@
 //! own process group, registered for SIGINT/SIGTERM, killed if gpugate dies,
 //! and its "Downloading NAME (SIZE)" lines passed on as they come.
 
-use super::progress::{self, Download};
+use crate::progress::{self, Progress, Unit};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -127,7 +127,7 @@ pub fn download(
     let mut output = String::new();
     let mut wheels = Vec::new();
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut downloading: Option<Download> = None;
+    let mut downloading: Option<Progress> = None;
     let started = std::time::Instant::now();
     let limit = timeout();
     let status = loop {
@@ -141,8 +141,9 @@ pub fn download(
                         done.finish();
                     }
                     say(&format!("gpugate: pip: {line}"));
-                    downloading = progress::announced(&line)
-                        .map(|(name, total)| Download::start(&name, total, terminal));
+                    downloading = progress::announced(&line).map(|(name, total)| {
+                        Progress::start(&format!("pip: {name}"), total, Unit::Bytes, terminal)
+                    });
                 }
                 // pip prints paths relative to its working directory.
                 if let Some(name) = chosen_wheel(&line).as_deref().and_then(Path::file_name) {

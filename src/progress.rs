@@ -1,8 +1,7 @@
-//! How far a download has come, for a person at a terminal (a progress bar
-//! with bytes, rate and time left) and for a CI log (a line every tenth of
-//! the way, or every 15 seconds, whichever comes first). pip's own bar is
-//! off because its output is read line by line; its bytes are counted where
-//! it writes them.
+//! How far long work has come (a download, judging every release, reading
+//! reports to merge), for a person at a terminal (a progress bar with the
+//! amount, rate and time left) and for a CI log (a line every tenth of the
+//! way, or every 15 seconds, whichever comes first).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
@@ -11,12 +10,27 @@ use std::time::{Duration, Instant};
 /// Where a log line goes at most this long after the one before it.
 const LOG_EVERY: Duration = Duration::from_secs(15);
 
-/// The progress of one file being downloaded.
-pub struct Download {
+/// How long work that is usually quick (reading reports, judging releases)
+/// goes before a log says how far it has come: a short run logs nothing.
+pub const QUIET: Duration = Duration::from_secs(2);
+
+/// The progress of one piece of work.
+pub struct Progress {
     name: String,
     total: u64,
+    unit: Unit,
     started: Instant,
+    /// No log line before this long has passed.
+    quiet: Duration,
     shown: Shown,
+}
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Bytes,
+    /// Things done one at a time (releases judged, reports read).
+    Items(&'static str),
 }
 
 enum Shown {
@@ -28,17 +42,18 @@ enum Shown {
     },
 }
 
-impl Download {
+impl Progress {
     /// `terminal`: whether a person watches (a bar), or a log (lines).
-    pub fn start(name: &str, total: u64, terminal: bool) -> Download {
+    pub fn start(name: &str, total: u64, unit: Unit, terminal: bool) -> Progress {
         let shown = if terminal {
             let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "gpugate: {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
-                )
-                .expect("the template is valid"),
-            );
+            let template = match unit {
+                Unit::Bytes => {
+                    "gpugate: {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta} left"
+                }
+                Unit::Items(_) => "gpugate: {msg} {wide_bar} {pos}/{len} {eta} left",
+            };
+            bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
             bar.set_message(name.to_string());
             Shown::Bar(bar)
         } else {
@@ -47,25 +62,35 @@ impl Download {
                 tenth: 0,
             }
         };
-        Download {
+        Progress {
             name: name.to_string(),
             total,
+            unit,
             started: Instant::now(),
+            quiet: Duration::ZERO,
             shown,
         }
     }
 
-    /// `done` bytes are down; a log line through `say` when one is due.
+    /// A log says nothing until `quiet` has passed (a bar shows at once).
+    pub fn quiet_for(mut self, quiet: Duration) -> Progress {
+        self.quiet = quiet;
+        self
+    }
+
+    /// `done` of the total is done; a log line through `say` when one is due.
     pub fn update(&mut self, done: u64, say: &mut dyn FnMut(&str)) {
         let done = done.min(self.total);
         match &mut self.shown {
             Shown::Bar(bar) => bar.set_position(done),
             Shown::Log { at, tenth } => {
                 let now_tenth = (done * 10).checked_div(self.total).unwrap_or(0);
-                if now_tenth > *tenth || at.elapsed() >= LOG_EVERY {
+                let due = now_tenth > *tenth || at.elapsed() >= LOG_EVERY;
+                if due && self.started.elapsed() >= self.quiet {
                     *tenth = now_tenth;
                     *at = Instant::now();
-                    say(&line(&self.name, done, self.total, self.started.elapsed()));
+                    let elapsed = self.started.elapsed();
+                    say(&line(&self.name, done, self.total, self.unit, elapsed));
                 }
             }
         }
@@ -78,22 +103,27 @@ impl Download {
     }
 }
 
-/// `pip: NAME: 310 of 620 MB (50%), 41.0 MB/s, about 8s left`.
-fn line(name: &str, done: u64, total: u64, elapsed: Duration) -> String {
-    let mb = |bytes: u64| bytes as f64 / 1e6;
+/// `gpugate: NAME: 310 of 620 MB (50%), 41.0 MB/s, about 8s left`, or
+/// `gpugate: NAME: 3 of 9 releases (33%), about 20s left`.
+fn line(name: &str, done: u64, total: u64, unit: Unit, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
     let left = if rate > 0.0 {
         format!(", about {:.0}s left", (total - done) as f64 / rate)
     } else {
         String::new()
     };
-    format!(
-        "gpugate: pip: {name}: {:.0} of {:.0} MB ({}%), {:.1} MB/s{left}",
-        mb(done),
-        mb(total),
-        (done * 100).checked_div(total).unwrap_or(0),
-        rate / 1e6
-    )
+    let percent = (done * 100).checked_div(total).unwrap_or(0);
+    match unit {
+        Unit::Bytes => format!(
+            "gpugate: {name}: {:.0} of {:.0} MB ({percent}%), {:.1} MB/s{left}",
+            done as f64 / 1e6,
+            total as f64 / 1e6,
+            rate / 1e6
+        ),
+        Unit::Items(what) => {
+            format!("gpugate: {name}: {done} of {total} {what} ({percent}%){left}")
+        }
+    }
 }
 
 /// What pip's "Downloading NAME (SIZE)" line names, and the size in bytes.
@@ -157,7 +187,7 @@ mod tests {
     #[test]
     fn a_log_gets_a_line_per_tenth_not_per_poll() {
         let mut said = Vec::new();
-        let mut download = Download::start("t.whl", 1000, false);
+        let mut download = Progress::start("pip: t.whl", 1000, Unit::Bytes, false);
         for done in (0..=1000).step_by(25) {
             download.update(done, &mut |line| said.push(line.to_string()));
         }
@@ -169,6 +199,27 @@ mod tests {
             said[4]
         );
         assert!(said[9].contains("(100%)"), "{}", said[9]);
+    }
+
+    #[test]
+    fn quick_work_logs_nothing() {
+        let mut said = Vec::new();
+        let mut reading =
+            Progress::start("reading", 2, Unit::Items("reports"), false).quiet_for(QUIET);
+        reading.update(1, &mut |line| said.push(line.to_string()));
+        reading.update(2, &mut |line| said.push(line.to_string()));
+        assert!(said.is_empty(), "{said:?}");
+    }
+
+    #[test]
+    fn items_are_counted_as_such() {
+        let mut said = Vec::new();
+        let mut judging = Progress::start("judging", 4, Unit::Items("releases"), false);
+        judging.update(2, &mut |line| said.push(line.to_string()));
+        assert!(
+            said[0].starts_with("gpugate: judging: 2 of 4 releases (50%)"),
+            "{said:?}"
+        );
     }
 
     #[test]
