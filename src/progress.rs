@@ -145,17 +145,17 @@ pub fn announced(line: &str) -> Option<(String, u64)> {
     ))
 }
 
-/// The bytes pip has written under `tmp` (its `pip-unpack-*` directories,
-/// where a download lands before it is moved to the destination).
-pub fn bytes_under(tmp: &Path) -> u64 {
+/// The bytes pip has written of `name` under `tmp`: a download lands in a
+/// `pip-unpack-*` directory of its own, under its file name, before it is
+/// moved to the destination. Those directories live as long as pip does,
+/// so only the file being downloaded is counted, never the ones before it.
+pub fn bytes_of(tmp: &Path, name: &str) -> u64 {
     let Ok(dirs) = std::fs::read_dir(tmp) else {
         return 0;
     };
     dirs.flatten()
         .filter(|d| d.file_name().to_string_lossy().starts_with("pip-unpack-"))
-        .filter_map(|d| std::fs::read_dir(d.path()).ok())
-        .flat_map(|files| files.flatten())
-        .filter_map(|f| f.metadata().ok())
+        .filter_map(|d| std::fs::metadata(d.path().join(name)).ok())
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
@@ -225,11 +225,19 @@ mod tests {
     #[test]
     fn counts_only_what_pip_is_downloading() {
         let tmp = tempfile::tempdir().unwrap();
-        let unpack = tmp.path().join("pip-unpack-abc");
-        std::fs::create_dir(&unpack).unwrap();
-        std::fs::write(unpack.join("t.whl"), vec![0u8; 300]).unwrap();
-        std::fs::write(tmp.path().join("other"), vec![0u8; 50]).unwrap();
-        assert_eq!(bytes_under(tmp.path()), 300);
-        assert_eq!(bytes_under(&tmp.path().join("absent")), 0);
+        // A wheel downloaded before this one, still in pip's temporary
+        // directory, and the one coming in.
+        for (dir, name, size) in [
+            ("pip-unpack-a", "done.whl", 900),
+            ("pip-unpack-b", "t.whl", 300),
+        ] {
+            let unpack = tmp.path().join(dir);
+            std::fs::create_dir(&unpack).unwrap();
+            std::fs::write(unpack.join(name), vec![0u8; size]).unwrap();
+        }
+        std::fs::write(tmp.path().join("t.whl"), vec![0u8; 50]).unwrap();
+        assert_eq!(bytes_of(tmp.path(), "t.whl"), 300);
+        assert_eq!(bytes_of(tmp.path(), "next.whl"), 0);
+        assert_eq!(bytes_of(&tmp.path().join("absent"), "t.whl"), 0);
     }
 }

@@ -127,7 +127,7 @@ pub fn download(
     let mut output = String::new();
     let mut wheels = Vec::new();
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut downloading: Option<Progress> = None;
+    let mut downloading: Option<(String, Progress)> = None;
     let started = std::time::Instant::now();
     let limit = timeout();
     let status = loop {
@@ -137,12 +137,14 @@ pub fn download(
                 if line.starts_with("Downloading")
                     || line.starts_with("File was already downloaded")
                 {
-                    if let Some(done) = downloading.take() {
+                    if let Some((_, done)) = downloading.take() {
                         done.finish();
                     }
                     say(&format!("gpugate: pip: {line}"));
                     downloading = progress::announced(&line).map(|(name, total)| {
-                        Progress::start(&format!("pip: {name}"), total, Unit::Bytes, terminal)
+                        let shown =
+                            Progress::start(&format!("pip: {name}"), total, Unit::Bytes, terminal);
+                        (name, shown)
                     });
                 }
                 // pip prints paths relative to its working directory.
@@ -155,8 +157,8 @@ pub fn download(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait(),
         }
-        if let Some(download) = &mut downloading {
-            download.update(progress::bytes_under(tmp.path()), say);
+        if let Some((name, download)) = &mut downloading {
+            download.update(progress::bytes_of(tmp.path(), name), say);
         }
         let timed_out = started.elapsed() > limit;
         if crate::procs::is_cancelled() || timed_out {
@@ -174,7 +176,7 @@ pub fn download(
         }
     };
     crate::procs::unregister(child.id());
-    if let Some(download) = downloading {
+    if let Some((_, download)) = downloading {
         download.finish();
     }
     let status = status.map_err(PipError::Spawn)?;
