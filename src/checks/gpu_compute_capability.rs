@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {
     /// e.g. "7.0"
     #[serde(default)]
-    pub min: Option<String>,
+    pub min: Option<MinCapability>,
     /// The build in use must have kernels (machine code or PTX) for each GPU.
     #[serde(default = "yes")]
     pub covered_by_build: bool,
@@ -28,20 +28,37 @@ fn yes() -> bool {
     true
 }
 
+/// `min` as a suite writes it ("7.0"), a capability from the moment it is
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MinCapability(pub Capability);
+
+impl TryFrom<String> for MinCapability {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<MinCapability, String> {
+        match Capability::parse_arch(&text) {
+            Some(cc) if text.contains('.') => Ok(MinCapability(cc)),
+            _ => Err(format!(
+                "`min` must be a compute capability like \"7.0\", got \"{text}\""
+            )),
+        }
+    }
+}
+
+impl From<MinCapability> for String {
+    fn from(min: MinCapability) -> String {
+        min.0.to_string()
+    }
+}
+
 impl Spec {
     pub fn validate(&self) -> Result<(), Invalid> {
-        match &self.min {
-            Some(min) if Capability::parse_arch(min).is_none() || !min.contains('.') => {
-                Err(Invalid::at(
-                    "min",
-                    format!("`min` must be a compute capability like \"7.0\", got \"{min}\""),
-                ))
-            }
-            None if !self.covered_by_build => {
-                Err(Invalid::check("give `min`, or leave `covered_by_build` on"))
-            }
-            _ => Ok(()),
+        if self.min.is_none() && !self.covered_by_build {
+            return Err(Invalid::check("give `min`, or leave `covered_by_build` on"));
         }
+        Ok(())
     }
 
     pub fn judge(&self, facts: &Facts) -> Verdict {
@@ -50,7 +67,7 @@ impl Spec {
 
     fn judge_driver(&self, facts: &Facts, driver: &Driver) -> Verdict {
         let build = &facts.tensorflow.build;
-        let min = self.min.as_deref().and_then(Capability::parse_arch);
+        let min = self.min.map(|m| m.0);
         let (mut failures, mut warnings, mut lines) = (Vec::new(), Vec::new(), Vec::new());
         for gpu in &driver.gpus {
             let Some(cc) = gpu.compute_capability.value().copied() else {
@@ -161,6 +178,15 @@ mod tests {
         assert_eq!(k80.status, Status::Fail);
         assert!(k80.message.contains("older than every kernel in TensorFlow 2.18.1 (CUDA 12.5.1, cuDNN 9.3) (lowest sm_60)"), "{}", k80.message);
         assert_eq!(judge((7, 5), "min = '8.0'").status, Status::Fail);
-        assert!(spec::<Spec>("min = 'eight'").validate().is_err());
+        let e = toml::from_str::<Spec>("min = 'eight'").unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("`min` must be a compute capability"),
+            "{e}"
+        );
+        assert!(
+            toml::from_str::<Spec>("min = '80'").is_err(),
+            "a dot is required"
+        );
     }
 }
