@@ -124,10 +124,15 @@ macro_rules! resolves_paths {
 }
 pub(crate) use resolves_paths;
 
-/// The [`Kind`] methods of a kind whose `device` key accepts `each-gpu`,
-/// inside its `impl Kind`.
+/// The [`Kind`] methods of a kind whose `device` key accepts `each-gpu`
+/// (a [`Target`]), inside its `impl Kind`: the key, and that a failure is
+/// about the GPU stack when the device is a GPU.
 macro_rules! takes_each_gpu {
     () => {
+        fn concerns_gpu(&self) -> bool {
+            self.device.is_gpu()
+        }
+
         fn per_device(&self) -> Option<&$crate::checks::Target> {
             Some(&self.device)
         }

@@ -150,10 +150,6 @@ impl Spec {
         self.device.lane(self.mode)
     }
 
-    pub fn concerns_gpu(&self) -> bool {
-        self.device.is_gpu()
-    }
-
     /// The device the worker trained on decides how the pair differs: a
     /// CPU subject against one CPU thread, a GPU against the CPU.
     fn shapes(&self, device: &str) -> ((SessionShape, String), (SessionShape, &'static str)) {
@@ -405,10 +401,6 @@ impl Kind for Spec {
 
     fn execution(&self) -> Execution<'_> {
         Execution::Worker(self.lane(), self)
-    }
-
-    fn concerns_gpu(&self) -> bool {
-        Spec::concerns_gpu(self)
     }
 
     fn explained_by(&self) -> &'static [Family] {

@@ -77,13 +77,6 @@ impl Spec {
         }
     }
 
-    /// A refusal proves something of TensorFlow, not of the GPU stack: a
-    /// broken driver or library cannot explain its failure.
-    pub fn concerns_gpu(&self) -> bool {
-        self.expect == Expect::Runs
-            && (self.device.to_ascii_uppercase().contains("GPU") || self.gpu_options().is_some())
-    }
-
     fn config(&self) -> ConfigProto {
         ConfigProto {
             allow_soft_placement: false,
@@ -255,8 +248,11 @@ impl Kind for Spec {
         Execution::Worker(self.lane(), self)
     }
 
+    /// A refusal proves something of TensorFlow, not of the GPU stack: a
+    /// broken driver or library cannot explain its failure.
     fn concerns_gpu(&self) -> bool {
-        Spec::concerns_gpu(self)
+        self.expect == Expect::Runs
+            && (self.device.to_ascii_uppercase().contains("GPU") || self.gpu_options().is_some())
     }
 
     fn explained_by(&self) -> &'static [Family] {

@@ -123,10 +123,6 @@ impl Spec {
         self.device.lane(Numerics::Default)
     }
 
-    pub fn concerns_gpu(&self) -> bool {
-        self.device.is_gpu()
-    }
-
     /// In the worker: the throughput of each precision (and the
     /// host-to-device copy on a GPU), or why it could not be measured.
     pub fn measure(&self, tf: &mut Runtime) -> Result<Throughput, String> {
@@ -394,10 +390,6 @@ impl Kind for Spec {
 
     fn execution(&self) -> Execution<'_> {
         Execution::Worker(self.lane(), self)
-    }
-
-    fn concerns_gpu(&self) -> bool {
-        Spec::concerns_gpu(self)
     }
 
     fn explained_by(&self) -> &'static [Family] {
