@@ -19,6 +19,7 @@
 use super::cache::{self, ENTRY_MARKER, EntryRecord, FileRecord, Flavor, WheelRecord};
 use super::pip::{self, PipError};
 use super::wheel::{self, Wheel, WheelError};
+use crate::progress::{Progress, QUIET, Unit};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsRawFd;
@@ -222,6 +223,7 @@ pub fn provision(
         &requirement,
         TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
         &out_dir,
+        say,
     )?];
 
     if flavor == Flavor::Gpu {
@@ -244,7 +246,7 @@ pub fn provision(
                 .ok_or_else(|| ProvisionError::NoWheel(requirement.clone()))?;
             let mut nvidia = Wheel::open(path)?;
             let members = wheel::nvidia_library_members(&nvidia.recorded());
-            wheels.push(extract(&mut nvidia, requirement, members, &out_dir)?);
+            wheels.push(extract(&mut nvidia, requirement, members, &out_dir, say)?);
         }
     }
 
@@ -311,19 +313,30 @@ fn extract(
     requirement: &str,
     members: impl IntoIterator<Item = String>,
     out_dir: &Path,
+    say: &mut dyn FnMut(&str),
 ) -> Result<WheelRecord, ProvisionError> {
     let file = wheel.name();
     let (name, version) = wheel::name_and_version(&file).unwrap_or((file.clone(), String::new()));
+    let members: Vec<String> = members.into_iter().collect();
+    let total = members.iter().filter_map(|m| wheel.recorded_size(m)).sum();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut progress = Progress::start(&format!("extracting {file}"), total, Unit::Bytes, terminal)
+        .quiet_for(QUIET);
     let mut files = BTreeMap::new();
+    let mut before = 0;
     for member in members {
         // A signal stops the run between members, not after the whole
         // stack (a CUDA entry takes a minute to inflate).
         if crate::procs::is_cancelled() {
             return Err(ProvisionError::ExtractInterrupted(file));
         }
-        let (sha256, size) = wheel.extract(&member, out_dir)?;
+        let (sha256, size) = wheel.extract(&member, out_dir, &mut |done| {
+            progress.update(before + done, say)
+        })?;
+        before += size;
         files.insert(member, FileRecord { sha256, size });
     }
+    progress.finish();
     Ok(WheelRecord {
         name,
         version,
@@ -392,6 +405,7 @@ mod tests {
             "tensorflow-cpu==2.21.0",
             TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
             &out,
+            &mut |_| {},
         )
         .unwrap();
         assert_eq!(record.name, "tensorflow-cpu");
@@ -412,6 +426,7 @@ mod tests {
             "tensorflow==2.21.0",
             TENSORFLOW_MEMBERS.iter().map(|m| m.to_string()),
             &tmp.path().join("entry"),
+            &mut |_| {},
         )
         .unwrap_err();
         assert!(

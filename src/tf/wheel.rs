@@ -103,10 +103,21 @@ impl Wheel {
         Ok(text)
     }
 
-    /// Writes `member` to `out_root/member`, verified against RECORD.
-    /// Returns the verified sha256 and size. A member whose name could leave
-    /// `out_root` is refused before anything is written.
-    pub fn extract(&mut self, member: &str, out_root: &Path) -> Result<(String, u64), WheelError> {
+    /// The size RECORD gives `member`.
+    pub fn recorded_size(&self, member: &str) -> Option<u64> {
+        self.record.get(member).map(|(_, size)| *size)
+    }
+
+    /// Writes `member` to `out_root/member`, verified against RECORD, telling
+    /// `written` how many of its bytes are out as they go. Returns the
+    /// verified sha256 and size. A member whose name could leave `out_root`
+    /// is refused before anything is written.
+    pub fn extract(
+        &mut self,
+        member: &str,
+        out_root: &Path,
+        written: &mut dyn FnMut(u64),
+    ) -> Result<(String, u64), WheelError> {
         let missing = |what: &str| WheelError::MissingMember {
             wheel: file_name(&self.path),
             member: what.to_string(),
@@ -155,6 +166,7 @@ impl Wheel {
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n]).map_err(write_err)?;
             size += n as u64;
+            written(size);
         }
         out.sync_all().map_err(write_err)?;
         let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
@@ -312,7 +324,7 @@ pub(crate) mod tests {
         let mut wheel = Wheel::open(&path).unwrap();
         let out = tmp.path().join("out");
         wheel
-            .extract("nvidia/cudnn/lib/libcudnn.so.9", &out)
+            .extract("nvidia/cudnn/lib/libcudnn.so.9", &out, &mut |_| {})
             .unwrap();
         assert_eq!(
             fs::read(out.join("nvidia/cudnn/lib/libcudnn.so.9")).unwrap(),
@@ -329,7 +341,7 @@ pub(crate) mod tests {
         make_wheel(&path, "tensorflow-2.21.0.dist-info", &members, &recorded);
         let mut wheel = Wheel::open(&path).unwrap();
         let err = wheel
-            .extract("tensorflow/libtensorflow_cc.so.2", tmp.path())
+            .extract("tensorflow/libtensorflow_cc.so.2", tmp.path(), &mut |_| {})
             .unwrap_err();
         assert!(matches!(err, WheelError::Mismatch { .. }), "{err}");
     }
@@ -342,7 +354,7 @@ pub(crate) mod tests {
         make_wheel(&path, "x-1.dist-info", &members, &members);
         let mut wheel = Wheel::open(&path).unwrap();
         let out = tmp.path().join("out");
-        assert!(wheel.extract("../escape.so", &out).is_err());
+        assert!(wheel.extract("../escape.so", &out, &mut |_| {}).is_err());
         assert!(!tmp.path().join("escape.so").exists());
         assert!(nvidia_library_members(&["nvidia/../lib/x.so".into()]).is_empty());
     }
