@@ -13,7 +13,7 @@
 //! with it.
 
 use crate::console::Console;
-use crate::exit::Exit;
+use crate::exit::{Ending, Exit};
 use crate::facts::Facts;
 use crate::outcome::Outcome;
 use crate::plan::Plan;
@@ -106,10 +106,21 @@ impl Bus {
     }
 
     /// Tells every reporter, in order, and what a reaction produced before
-    /// the next one hears the event.
+    /// the next one hears the event. A reporter that panics fails the run as
+    /// a report that could not be written, and the others still hear it.
     pub fn emit(&mut self, event: &Event<'_>) {
         for at in 0..self.reporters.len() {
-            match self.reporters[at].on(event) {
+            let heard = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.reporters[at].on(event)
+            }));
+            let reaction = heard.unwrap_or_else(|panic| Reaction::Failed {
+                exit: Ending::Unwritable.exit(),
+                message: format!(
+                    "a reporter panicked, so a report may be incomplete: {}",
+                    crate::text::panic_message(&*panic)
+                ),
+            });
+            match reaction {
                 Reaction::Nothing => {}
                 Reaction::Attached { index, files } => self.emit(&Event::Attached {
                     index,
@@ -255,5 +266,40 @@ mod tests {
         let (mut bus, _) = scripted(&[|| Reaction::Nothing]);
         done(&mut bus);
         assert_eq!(bus.exit(Exit::NothingRan), Exit::NothingRan);
+    }
+
+    #[test]
+    fn a_reporter_that_panics_fails_the_run_and_the_others_still_hear() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let reporter = |on_done: fn() -> Reaction| {
+            Box::new(Scripted {
+                on_done,
+                heard: heard.clone(),
+            }) as Box<dyn Reporter>
+        };
+        let (log, logged) = Console::memory();
+        let mut bus = Bus::new(
+            vec![
+                reporter(|| panic!("boom")),
+                reporter(|| Reaction::Decides(Exit::Success)),
+            ],
+            log,
+        );
+        bus.emit(&Event::RunStarted {
+            at: SystemTime::UNIX_EPOCH,
+        });
+        done(&mut bus);
+        // The second reporter heard both events, and decided.
+        assert_eq!(*heard.lock().unwrap(), ["started", "started"]);
+        assert_eq!(
+            bus.decided,
+            Some(Exit::Success),
+            "the second heard ChecksDone"
+        );
+        assert_eq!(bus.exit(Exit::ChecksFailed), Exit::ReportUnwritable);
+        assert_eq!(
+            logged.text(),
+            "error: a reporter panicked, so a report may be incomplete: boom\n"
+        );
     }
 }

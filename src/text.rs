@@ -149,6 +149,15 @@ pub fn replace_unless(text: &str, keep: impl Fn(char) -> bool, with: char) -> St
         .collect()
 }
 
+/// What a caught panic said, for the error that reports it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// `text` safe inside HTML, SVG or XML text and attribute values.
 pub fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -478,13 +478,11 @@ fn execute(pool: &Pool, check: &PlannedCheck, facts: &Facts) -> Outcome {
 /// The outcome of a check whose run panicked: an error of gpugate's, shown
 /// on the check, never a pass.
 fn panicked(panic: &(dyn std::any::Any + Send)) -> Outcome {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
     Outcome {
-        verdict: Verdict::error(format!("gpugate panicked while running this check: {what}")),
+        verdict: Verdict::error(format!(
+            "gpugate panicked while running this check: {}",
+            crate::text::panic_message(panic)
+        )),
         duration: std::time::Duration::ZERO,
         output: None,
         failure_type: "crash",
@@ -561,5 +559,51 @@ mod tests {
         ));
         // No room beside the default lane: nothing is warmed.
         assert!(lanes_to_warm(&selected, 1).is_empty());
+    }
+
+    #[test]
+    fn a_panicking_check_is_an_error_of_gpugate_s() {
+        let outcome = panicked(&"index out of bounds");
+        assert_eq!(outcome.verdict.status, Status::Error);
+        assert_eq!(
+            outcome.verdict.message,
+            "gpugate panicked while running this check: index out of bounds"
+        );
+        assert_eq!(outcome.failure_type, "crash");
+        let owned = panicked(&String::from("owned"));
+        assert!(owned.verdict.message.ends_with(": owned"));
+    }
+
+    #[test]
+    fn checks_that_ran_without_a_recorded_outcome_fail_the_run() {
+        let sample = crate::report::testing::sample_run();
+        let passed = |lost| Ran {
+            plan: sample.plan.clone(),
+            outcomes: sample
+                .outcomes
+                .iter()
+                .map(|o| {
+                    o.clone().map(|mut o| {
+                        o.verdict = Verdict::pass("ran");
+                        o
+                    })
+                })
+                .collect(),
+            facts: sample.facts.clone(),
+            started: Instant::now(),
+            lost,
+        };
+        let (log, logged) = crate::console::Console::memory();
+        let mut bus = Bus::new(Vec::new(), log);
+        assert_eq!(finish(&passed(0), &mut bus, false), Exit::Success);
+        assert_eq!(logged.text(), "");
+        assert_eq!(finish(&passed(2), &mut bus, false), Exit::ChecksFailed);
+        assert!(
+            logged
+                .text()
+                .starts_with("error: 2 check(s) ran without an outcome gpugate could record"),
+            "{}",
+            logged.text()
+        );
     }
 }
