@@ -72,6 +72,13 @@ impl Progress {
         }
     }
 
+    /// Progress on stderr: a bar where a person watches it (a terminal),
+    /// lines where a log records it.
+    pub fn on_stderr(name: &str, total: u64, unit: Unit) -> Progress {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress::start(name, total, unit, terminal)
+    }
+
     /// A log says nothing until `quiet` has passed (a bar shows at once).
     pub fn quiet_for(mut self, quiet: Duration) -> Progress {
         self.quiet = quiet;

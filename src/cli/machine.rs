@@ -75,10 +75,8 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         None => facts,
     };
     if releases {
-        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let mut say = |line: &str| eprintln!("{line}");
-        let verdicts =
-            runner::judge_releases(&pool, &probe.options(), &host, &facts, terminal, &mut say);
+        let verdicts = runner::judge_releases(&pool, &probe.options(), &host, &facts, &mut say);
         pool.shutdown();
         match format {
             Format::Json => emit(&json(&verdicts), out)?,

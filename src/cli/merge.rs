@@ -20,11 +20,10 @@ pub fn merge_reports(
             .map_err(|why| Failure::usage(format!("--out {}: {why}", out.display())))?;
     }
     let mut read = Vec::new();
-    let mut progress = Progress::start(
+    let mut progress = Progress::on_stderr(
         "reading reports",
         files.len() as u64,
         Unit::Items("reports"),
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
     )
     .quiet_for(QUIET);
     let mut say = |line: &str| eprintln!("{line}");

@@ -114,7 +114,7 @@ pub fn sample_run() -> SampleRun {
     }
 }
 
-/// When the sample run started: 2026-11-24 08:53:20 UTC.
+/// When the sample run started: 2026-11-24 06:13:20 UTC.
 pub const STARTED: u64 = 1_795_500_800;
 
 /// Tells `reporters` the whole of `run`, as the runner would, and returns

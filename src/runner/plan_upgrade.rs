@@ -72,17 +72,15 @@ pub fn judge_releases(
     opts: &ProbeOptions,
     host: &HostFacts,
     facts: &Facts,
-    terminal: bool,
     say: &mut dyn FnMut(&str),
 ) -> Vec<ReleaseVerdict> {
     let mut probed: HashMap<Vec<String>, (Vec<facts::libraries::LibraryFact>, Option<String>)> =
         HashMap::new();
     let releases = releases();
-    let mut progress = Progress::start(
+    let mut progress = Progress::on_stderr(
         "judging TensorFlow releases",
         releases.len() as u64,
         Unit::Items("releases"),
-        terminal,
     )
     .quiet_for(QUIET);
     let verdicts = releases

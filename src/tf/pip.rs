@@ -126,7 +126,6 @@ pub fn download(
     });
     let mut output = String::new();
     let mut wheels = Vec::new();
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut downloading: Option<(String, Progress)> = None;
     let started = std::time::Instant::now();
     let limit = timeout();
@@ -143,7 +142,7 @@ pub fn download(
                     say(&format!("gpugate: pip: {line}"));
                     downloading = progress::announced(&line).map(|(name, total)| {
                         let shown =
-                            Progress::start(&format!("pip: {name}"), total, Unit::Bytes, terminal);
+                            Progress::on_stderr(&format!("pip: {name}"), total, Unit::Bytes);
                         (name, shown)
                     });
                 }

@@ -319,9 +319,8 @@ fn extract(
     let (name, version) = wheel::name_and_version(&file).unwrap_or((file.clone(), String::new()));
     let members: Vec<String> = members.into_iter().collect();
     let total = members.iter().filter_map(|m| wheel.recorded_size(m)).sum();
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut progress = Progress::start(&format!("extracting {file}"), total, Unit::Bytes, terminal)
-        .quiet_for(QUIET);
+    let mut progress =
+        Progress::on_stderr(&format!("extracting {file}"), total, Unit::Bytes).quiet_for(QUIET);
     let mut files = BTreeMap::new();
     let mut before = 0;
     for member in members {
