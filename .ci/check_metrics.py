@@ -18,7 +18,7 @@ if healthy != (1 if rc == 0 else 0):
     sys.exit(f"{path}: gpugate_healthy is {healthy}, but doctor exited {rc}")
 if rc != 0:
     errors = [s for s in families["gpugate_diagnosis"].samples
-              if s.labels.get("severity") == "error"]
+              if s.labels.get("level") == "error"]
     if not errors:
         sys.exit(f"{path}: doctor exited {rc} but no error diagnosis series")
 print(f"{path}: {len(families)} metric families read by prometheus_client")

@@ -26,6 +26,8 @@ pub enum Exit {
     Terminated,
     /// Hung up by SIGHUP, a closed terminal or session, handled as SIGTERM.
     HungUp,
+    /// gpugate itself failed (a panic): it could not judge, and says so.
+    Crashed,
 }
 
 impl Exit {
@@ -40,6 +42,7 @@ impl Exit {
         Exit::Interrupted,
         Exit::Terminated,
         Exit::HungUp,
+        Exit::Crashed,
     ];
 
     /// One line for `--help` and README's table.
@@ -60,6 +63,9 @@ impl Exit {
             Exit::Interrupted => "interrupted by SIGINT; the report holds what finished",
             Exit::Terminated => "terminated by SIGTERM; the report holds what finished",
             Exit::HungUp => "hung up by SIGHUP; the report holds what finished",
+            Exit::Crashed => {
+                "gpugate crashed (a bug in gpugate): it could not judge, which is no verdict on the machine"
+            }
         }
     }
 
@@ -76,6 +82,7 @@ impl Exit {
             Exit::Interrupted => "interrupted",
             Exit::Terminated => "terminated",
             Exit::HungUp => "hung-up",
+            Exit::Crashed => "crashed",
         }
     }
 
@@ -104,6 +111,8 @@ impl Exit {
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
             Exit::HungUp => 129,
+            // EX_SOFTWARE (sysexits.h): an internal software error.
+            Exit::Crashed => 70,
         }
     }
 }
@@ -136,6 +145,8 @@ pub enum Ending {
     ProvisionFailed,
     /// This signal stopped the work.
     Cancelled(i32),
+    /// gpugate panicked.
+    Crashed,
 }
 
 impl Ending {
@@ -164,6 +175,7 @@ impl Ending {
             Ending::Cancelled(libc::SIGTERM) => Exit::Terminated,
             Ending::Cancelled(libc::SIGHUP) => Exit::HungUp,
             Ending::Cancelled(_) => Exit::Interrupted,
+            Ending::Crashed => Exit::Crashed,
         }
     }
 }
@@ -202,5 +214,8 @@ mod tests {
         assert_eq!(Ending::Cancelled(libc::SIGTERM).exit(), Exit::Terminated);
         assert_eq!(Ending::Cancelled(libc::SIGHUP).exit(), Exit::HungUp);
         assert_eq!(Ending::Cancelled(libc::SIGINT).exit(), Exit::Interrupted);
+        assert_eq!(Ending::Crashed.exit().code(), 70);
+        // No ending that is not the machine's verdict reads as "broken".
+        assert_ne!(Exit::Crashed.code(), Exit::ChecksFailed.code());
     }
 }

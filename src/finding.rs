@@ -4,13 +4,27 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Ordered from the worst: errors sort first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// TensorFlow cannot use the GPU (or gets wrong results) until fixed.
     Error,
     /// Works, at a cost worth knowing (slow first start, a fragile setup).
     Warning,
+    /// A fact worth showing that is no fault at this moment (GPUs held by
+    /// jobs while jobs may run).
+    Note,
+}
+
+impl Severity {
+    pub const fn word(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ pub mod fuzzing;
 mod host;
 mod input;
 mod json_shape;
+pub mod moment;
 mod outcome;
 mod plan;
 mod plot;

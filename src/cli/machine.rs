@@ -7,8 +7,9 @@ use super::{Format, MachineArgs};
 use crate::diagnose;
 use crate::exit::{Ending, Exit};
 use crate::host::HostFacts;
+use crate::moment::Moment;
 use crate::redact::scrub;
-use crate::report;
+use crate::report::{self, verdict};
 use crate::runner::{self, TfOptions};
 
 /// Prints `text`, or writes it to `out` atomically.
@@ -39,21 +40,43 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         for_driver,
         releases,
         out,
+        moment,
     } = args;
     if releases && !doctor {
         return Err(Failure::usage(
             "--releases is doctor's (`gpugate doctor --releases`)",
         ));
     }
-    if matches!(format, Format::Prometheus | Format::Condition) && (!doctor || releases) {
+    if matches!(
+        format,
+        Format::Prometheus | Format::Condition | Format::Slurm
+    ) && (!doctor || releases)
+    {
         return Err(Failure::usage(
-            "--format prometheus and --format condition are doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
+            "--format prometheus, condition and slurm are doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
+        ));
+    }
+    if moment != Moment::OnDemand && (!doctor || releases) {
+        return Err(Failure::usage(
+            "--moment is doctor's verdict on the machine (`gpugate doctor --moment while-jobs`)",
         ));
     }
     // Refused before the probes run, not after.
     if let Some(path) = &out {
         crate::files::writable_target(path)
             .map_err(|why| Failure::usage(format!("--out {}: {why}", path.display())))?;
+        // A directory that is not there is a path no reader watches (a
+        // textfile directory misspelt or of another distribution): made
+        // silently, the metrics would never be scraped.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Failure::usage(format!(
+                "--out {}: the directory {} does not exist; gpugate does not create it (node_exporter's textfile directory is /var/lib/prometheus/node-exporter on Debian and Ubuntu, and whatever --collector.textfile.directory names elsewhere)",
+                path.display(),
+                dir.display()
+            )));
+        }
     }
     let out = out.as_deref();
     super::install_signal_handlers();
@@ -98,10 +121,10 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
         }
         return Ok(Ending::Done.exit());
     }
-    let findings = diagnose::diagnose(&diagnose::Evidence {
+    let findings = moment.judge(diagnose::diagnose(&diagnose::Evidence {
         facts: &facts,
         log: &facts.tensorflow.log,
-    });
+    }));
     let healthy = report::doctor::healthy(&findings);
     match format {
         Format::Text => emit(&report::doctor::doctor_text(&facts, &findings), out)?,
@@ -109,6 +132,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             &json(&report::doctor::DoctorJson {
                 schema_version: report::json::SCHEMA_VERSION,
                 healthy,
+                moment,
                 diagnoses: &findings,
                 facts: &facts,
             }),
@@ -118,10 +142,19 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64());
-            emit(&report::metrics::render(&facts, &findings, now), out)?
+            let stamp = report::metrics::Stamp {
+                now,
+                moment,
+                file: out.and_then(|p| p.file_name()).and_then(|n| n.to_str()),
+            };
+            emit(&report::metrics::render(&facts, &findings, &stamp), out)?
         }
         Format::Condition => emit(
-            &format!("{}\n", report::doctor::condition_line(&facts, &findings)),
+            &format!("{}\n", verdict::condition_message(&facts, &findings)),
+            out,
+        )?,
+        Format::Slurm => emit(
+            &format!("{}\n", verdict::drain_reason(&facts, &findings)),
             out,
         )?,
     }

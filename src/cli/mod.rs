@@ -131,8 +131,11 @@ enum Format {
     /// (doctor) Prometheus' text format, for node_exporter's textfile collector.
     Prometheus,
     /// (doctor) One line: the first error's id and cause, or "healthy", for a
-    /// node condition (Node Problem Detector).
+    /// node condition (Node Problem Detector): at most 80 bytes of UTF-8.
     Condition,
+    /// (doctor) One ASCII line for Slurm: the drain reason `ID (gpugate):
+    /// cause`, or "healthy: ...".
+    Slurm,
 }
 
 /// What `facts` and `doctor` take: they look at the machine, never download.
@@ -158,6 +161,10 @@ struct MachineArgs {
     /// directory: `--format prometheus --out /var/lib/node_exporter/gpugate.prom`.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    /// (doctor) When it is asked: before-job (GPUs held by processes are
+    /// leftovers: errors), while-jobs (they are jobs: notes), or on-demand.
+    #[arg(long, value_enum, default_value = "on-demand")]
+    moment: crate::moment::Moment,
 }
 
 fn parse_driver_version(text: &str) -> Result<Version, String> {
@@ -266,12 +273,24 @@ pub fn main() -> ExitCode {
         return crate::worker::child::main();
     }
     let shield = crate::procs::StdoutShield::start();
-    let exit = dispatch();
+    // A panic is a bug in gpugate, never a verdict on the machine: it gets
+    // an exit of its own, not the 101 that means "broken" (Rust's default).
+    let exit = std::panic::catch_unwind(dispatch).unwrap_or_else(|_| {
+        eprintln!(
+            "gpugate crashed (a bug in gpugate, not a verdict on this machine): exit {}",
+            Exit::Crashed.code()
+        );
+        Ending::Crashed.exit().into()
+    });
     if let Some(shield) = shield {
         shield.finish();
     }
     exit
 }
+
+/// The only way to make gpugate panic on purpose: the integrations' tests
+/// need a real crash to show it is never read as a broken machine.
+const CRASH_FOR_TESTS: &str = "GPUGATE_CRASH_FOR_TESTS";
 
 const ABOUT: &str = "Tells a CI pipeline whether this machine can really run TensorFlow on its GPUs, and if not, why.";
 
@@ -311,6 +330,9 @@ fn command() -> clap::Command {
 
 fn dispatch() -> ExitCode {
     use clap::FromArgMatches;
+    if std::env::var_os(CRASH_FOR_TESTS).is_some() {
+        panic!("{CRASH_FOR_TESTS} is set");
+    }
     let parsed = command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));

@@ -73,10 +73,7 @@ pub fn render(finding: &Finding) -> String {
     let mut text = format!(
         "diagnosis [{}] ({}): {}\n  fix: {}",
         finding.id,
-        match finding.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        finding.severity.word(),
         finding.cause,
         finding.fix
     );

@@ -143,7 +143,70 @@ pub fn skipped(host: HostFacts) -> Facts {
     }
 }
 
+/// A PCI address in the kernel's form (`0000:3b:00.0`): NVML writes the
+/// domain with eight digits and in upper case.
+pub fn bus_address(id: &str) -> String {
+    let id = id.to_ascii_lowercase();
+    match id.split_once(':') {
+        Some((domain, rest)) => format!(
+            "{:04x}:{rest}",
+            u32::from_str_radix(domain, 16).unwrap_or(0)
+        ),
+        None => id,
+    }
+}
+
 impl Facts {
+    /// The functions the nvidia driver holds on the bus that no GPU NVML can
+    /// reach has: NVML left them out (RmInitAdapter failed) or lost them.
+    pub fn silent_functions(&self, driver: &driver::Driver) -> Vec<&crate::host::below::PciGpu> {
+        let reached: Vec<String> = driver
+            .gpus
+            .iter()
+            .filter(|g| g.unreachable.is_none())
+            .filter_map(|g| g.pci_bus_id.value().map(|b| bus_address(b)))
+            .collect();
+        self.host
+            .below
+            .pci
+            .as_ref()
+            .map(|bus| {
+                bus.nvidia
+                    .iter()
+                    .filter(|g| g.driver.as_deref() == Some("nvidia"))
+                    .filter(|g| !reached.contains(&bus_address(&g.address)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Each GPU's bus address: NVML's, or for GPUs NVML cannot reach, the
+    /// silent functions on the bus in order, when there are as many of them
+    /// as unreachable GPUs (NVML numbers GPUs in bus order), so a lost GPU
+    /// keeps the address an operator looks for.
+    pub fn bus_addresses(&self, driver: &driver::Driver) -> Vec<Option<String>> {
+        let silent: Vec<String> = self
+            .silent_functions(driver)
+            .iter()
+            .map(|g| bus_address(&g.address))
+            .collect();
+        let unreachable = driver
+            .gpus
+            .iter()
+            .filter(|g| g.unreachable.is_some())
+            .count();
+        let mut paired = (silent.len() == unreachable).then(|| silent.into_iter());
+        driver
+            .gpus
+            .iter()
+            .map(|g| match g.pci_bus_id.value() {
+                Some(bus) => Some(bus_address(bus)),
+                None if g.unreachable.is_some() => paired.as_mut().and_then(Iterator::next),
+                None => None,
+            })
+            .collect()
+    }
+
     pub fn library(&self, role: crate::compat::Role) -> Option<&LibraryFact> {
         self.libraries.iter().find(|l| l.role == role)
     }

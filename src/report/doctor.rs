@@ -5,6 +5,7 @@ use crate::diagnose::{self, Finding, Severity};
 use crate::facts::Facts;
 use crate::facts::driver::{DriverProbe, Field};
 use crate::facts::loader::{LoaderCheck, LoaderOutcome};
+use crate::moment::Moment;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -341,47 +342,27 @@ pub fn doctor_text(facts: &Facts, findings: &[Finding]) -> String {
     for f in findings {
         let _ = writeln!(out, "{}\n", diagnose::render(f));
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let _ = writeln!(
+    let count = |level| findings.iter().filter(|f| f.severity == level).count();
+    let _ = write!(
         out,
         "doctor: {} error(s), {} warning(s)",
-        errors,
-        findings.len() - errors
+        count(Severity::Error),
+        count(Severity::Warning)
     );
-    out
-}
-
-/// The most a condition line holds: Node Problem Detector's default
-/// `max_output_length`, past which it cuts the message itself.
-pub const CONDITION_MAX_CHARS: usize = 80;
-
-/// doctor's verdict in one line, for a node condition's message: the first
-/// error's id and cause (`gpugate explain ID` says the rest), else that the
-/// stack is healthy; at most [`CONDITION_MAX_CHARS`] characters.
-pub fn condition_line(facts: &Facts, findings: &[Finding]) -> String {
-    let line = match findings.iter().find(|f| f.severity == Severity::Error) {
-        Some(f) => format!("{}: {}", f.id, f.cause),
-        None => format!("healthy: {}", facts.tensorflow.build.describe()),
-    };
-    let line: String = line
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if line.chars().count() <= CONDITION_MAX_CHARS {
-        line
-    } else {
-        let kept: String = line.chars().take(CONDITION_MAX_CHARS - 1).collect();
-        format!("{}…", kept.trim_end())
+    let notes = count(Severity::Note);
+    if notes > 0 {
+        let _ = write!(out, ", {notes} note(s)");
     }
+    let _ = writeln!(out);
+    out
 }
 
 #[derive(Serialize)]
 pub struct DoctorJson<'a> {
     pub schema_version: u32,
     pub healthy: bool,
+    /// When doctor was asked: what GPUs held by processes meant.
+    pub moment: Moment,
     pub diagnoses: &'a [Finding],
     pub facts: &'a Facts,
 }
@@ -389,36 +370,6 @@ pub struct DoctorJson<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::testing::{facts_with_driver, gpu};
-
-    #[test]
-    fn the_condition_line_leads_with_the_first_error_and_stays_short() {
-        let facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
-        assert_eq!(
-            condition_line(&facts, &[]),
-            format!("healthy: {}", facts.tensorflow.build.describe())
-        );
-        let warning = Finding {
-            id: "gpu-busy",
-            severity: Severity::Warning,
-            cause: "busy".into(),
-            fix: String::new(),
-            evidence: vec![],
-        };
-        let error = Finding {
-            id: "gpu-unreachable",
-            severity: Severity::Error,
-            cause: format!("GPU 3 has fallen off the bus\n{}", "x".repeat(200)),
-            ..warning.clone()
-        };
-        let line = condition_line(&facts, &[warning, error]);
-        assert!(
-            line.starts_with("gpu-unreachable: GPU 3 has fallen off the bus x"),
-            "{line}"
-        );
-        assert_eq!(line.chars().count(), CONDITION_MAX_CHARS);
-        assert!(line.ends_with('…') && !line.contains('\n'), "{line}");
-    }
 
     #[test]
     fn facts_and_doctor_of_a_machine_with_findings() {
@@ -432,7 +383,7 @@ mod tests {
         let text = format!(
             "{}--- the node condition\n{}\n",
             doctor_text(&facts, &findings),
-            condition_line(&facts, &findings)
+            crate::report::verdict::condition_message(&facts, &findings)
         );
         crate::snapshot::assert_snapshot("reporters", "doctor.txt", &text);
     }

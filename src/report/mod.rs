@@ -17,6 +17,7 @@ pub mod results;
 pub mod root_causes;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod verdict;
 
 use crate::facts::Facts;
 

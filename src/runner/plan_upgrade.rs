@@ -127,7 +127,7 @@ fn verdict(release: &str, findings: Vec<Finding>) -> ReleaseVerdict {
     let verdict = match worst.map(|f| f.severity) {
         Some(Severity::Error) => "fails",
         Some(Severity::Warning) => "works with warnings",
-        None => "works",
+        Some(Severity::Note) | None => "works",
     };
     ReleaseVerdict {
         release: release.to_string(),

@@ -887,7 +887,7 @@ fn doctor_exports_its_verdict_as_prometheus_metrics() {
     assert_exit(&out, 101);
     assert!(lost.contains("\ngpugate_healthy 0\n"), "{lost}");
     assert!(
-        lost.contains("gpugate_diagnosis{id=\"gpu-unreachable\",severity=\"error\"} 1\n"),
+        lost.contains("gpugate_diagnosis{id=\"gpu-unreachable\",level=\"error\"} 1\n"),
         "{lost}"
     );
     assert!(

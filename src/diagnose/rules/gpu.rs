@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::facts::driver::Gpu;
-use crate::host::below::PciGpu;
 
 pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
@@ -199,7 +198,8 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
     if gone.is_empty() {
         return vec![];
     }
-    let silent: Vec<String> = silent_functions(f, driver)
+    let silent: Vec<String> = f
+        .silent_functions(driver)
         .iter()
         .map(|g| g.address.clone())
         .collect();
@@ -246,40 +246,6 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
 
 /// `0000:17:00.0` from NVML's `00000000:17:00.0` or sysfs' `0000:17:00.0`:
 /// the domain as four digits, lower case.
-fn bus_address(id: &str) -> String {
-    let id = id.to_ascii_lowercase();
-    match id.split_once(':') {
-        Some((domain, rest)) => format!(
-            "{:04x}:{rest}",
-            u32::from_str_radix(domain, 16).unwrap_or(0)
-        ),
-        None => id,
-    }
-}
-
-/// The functions the nvidia driver holds on the bus that no GPU NVML can
-/// reach has: NVML left them out (RmInitAdapter failed) or lost them.
-fn silent_functions<'a>(f: &'a Facts, driver: &crate::facts::driver::Driver) -> Vec<&'a PciGpu> {
-    let reached: Vec<String> = driver
-        .gpus
-        .iter()
-        .filter(|g| g.unreachable.is_none())
-        .filter_map(|g| g.pci_bus_id.value().map(|b| bus_address(b)))
-        .collect();
-    f.host
-        .below
-        .pci
-        .as_ref()
-        .map(|bus| {
-            bus.nvidia
-                .iter()
-                .filter(|g| g.driver.as_deref() == Some("nvidia"))
-                .filter(|g| !reached.contains(&bus_address(&g.address)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// NVML lists fewer GPUs than the functions the nvidia driver holds on the
 /// bus, and none of its own is unreachable (that is `gpu-unreachable`'s): the
 /// driver could not initialise the missing ones (`RmInitAdapter failed`).
@@ -291,7 +257,7 @@ pub(super) fn gpu_missing_from_nvml(e: &Evidence) -> Vec<Finding> {
     if driver.gpus.iter().any(|g| g.unreachable.is_some()) {
         return vec![];
     }
-    let missing = silent_functions(f, driver);
+    let missing = f.silent_functions(driver);
     if missing.is_empty() {
         return vec![];
     }
