@@ -56,6 +56,11 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
             "--format prometheus, condition and slurm are doctor's verdict on the machine (`gpugate doctor --format prometheus`)",
         ));
     }
+    if format == Format::Fingerprint && (doctor || probe.for_tensorflow.is_some()) {
+        return Err(Failure::usage(
+            "--format fingerprint is of the machine as it is (`gpugate facts --format fingerprint`), not of a release named with --for-tensorflow",
+        ));
+    }
     if moment != Moment::OnDemand && (!doctor || releases) {
         return Err(Failure::usage(
             "--moment is doctor's verdict on the machine (`gpugate doctor --moment while-jobs`)",
@@ -110,6 +115,18 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
     pool.shutdown();
     if !doctor {
         match format {
+            Format::Fingerprint => {
+                let boot = crate::input::host_value(
+                    &probe.host_root.join("proc/sys/kernel/random/boot_id"),
+                );
+                emit(
+                    &format!(
+                        "{}\n",
+                        report::fingerprint::fingerprint(&facts, boot.as_deref())
+                    ),
+                    out,
+                )?
+            }
             Format::Json => emit(
                 &json(&report::json::FactsJson {
                     schema_version: report::json::SCHEMA_VERSION,
@@ -127,6 +144,7 @@ pub fn facts_or_doctor(args: MachineArgs, doctor: bool) -> Result<Exit, Failure>
     }));
     let healthy = report::doctor::healthy(&findings);
     match format {
+        Format::Fingerprint => unreachable!("doctor refuses --format fingerprint before probing"),
         Format::Text => emit(&report::doctor::doctor_text(&facts, &findings), out)?,
         Format::Json => emit(
             &json(&report::doctor::DoctorJson {

@@ -133,6 +133,10 @@ enum Format {
     /// (doctor) One line: the first error's id and cause, or "healthy", for a
     /// node condition (Node Problem Detector): at most 80 bytes of UTF-8.
     Condition,
+    /// (facts) One hash of what a compute suite's verdict here depends on:
+    /// the TensorFlow that loads, the libraries, the driver, the GPUs, the
+    /// visible-device variables and the boot (the runner hook's memory).
+    Fingerprint,
     /// (doctor) One ASCII line for Slurm: the drain reason `ID (gpugate):
     /// cause`, or "healthy: ...".
     Slurm,

@@ -7,6 +7,7 @@
 pub mod attachments;
 pub mod baseline;
 pub mod doctor;
+pub mod fingerprint;
 pub mod github;
 pub mod gitlab;
 pub mod json;

@@ -1,18 +1,29 @@
 #!/bin/sh
 # Node Problem Detector's custom plugin for gpugate: doctor's verdict on this
-# node (facts and diagnoses; no compute, no GPU held) as NPD's protocol wants
-# it: exit 0 healthy, 1 a problem, 2 unknown (gpugate could not judge), and
-# the first line of stdout is the condition's message ("ID: cause").
+# node while jobs may run (facts and diagnoses; no compute, no GPU held) as
+# NPD's protocol wants it: exit 0 healthy, 1 a problem, 2 unknown (gpugate
+# could not judge: missing, crashed, hung or misconfigured), and stdout is
+# the condition's message, printed as doctor wrote it (at most 80 bytes).
 #   GPUGATE_BIN        gpugate's path (default /gpugate/gpugate)
+#   GPUGATE_TIMEOUT    seconds gpugate may take (default 50: under the
+#                      rule's 60 s timeout, so a hang is told as one)
 #   GPUGATE_HOST_ROOT  where the host's /proc, /sys and /dev are mounted
-# Arguments (the rule's "args") go to doctor, e.g. --for-tensorflow 2.20.
+# Arguments (the rule's "args") go to doctor: --for-tensorflow 2.20 pins the
+# release judged, as gpugate-monitor.json does.
 bin=${GPUGATE_BIN:-/gpugate/gpugate}
-# Under NPD's own timeout (gpugate-monitor.json: 60 s): a hung NVML is
-# gpugate's error, not NPD's timeout.
-line=$("$bin" doctor --format condition --probe-timeout 20 "$@" 2>/dev/null)
+limit=${GPUGATE_TIMEOUT:-50}
+# timeout(1) signals gpugate's whole process group, and SIGKILLs it 5 s
+# later, so a hung gpugate is ended, not left behind.
+line=$(timeout -k 5 "$limit" "$bin" doctor --moment while-jobs --format condition \
+  --probe-timeout 20 "$@" 2>/dev/null)
 rc=$?
 case "$rc" in
-  0) echo "$line"; exit 0 ;;
-  101) echo "$line"; exit 1 ;;
-  *) echo "unknown: gpugate could not judge this node (exit $rc)"; exit 2 ;;
+  0) printf '%s\n' "$line"; exit 0 ;;
+  101) printf '%s\n' "$line"; exit 1 ;;
+  124 | 137) printf 'unknown: gpugate did not answer within %ss\n' "$limit" ;;
+  70) printf 'unknown: gpugate crashed (exit 70)\n' ;;
+  2) printf 'unknown: gpugate refused its arguments (exit 2)\n' ;;
+  127 | 126) printf 'unknown: gpugate cannot be run here (%s)\n' "$bin" ;;
+  *) printf 'unknown: gpugate could not judge this node (exit %s)\n' "$rc" ;;
 esac
+exit 2
