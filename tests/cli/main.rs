@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 mod faults;
+mod fleet;
 mod hardening;
 mod machines;
 mod pipelines;
