@@ -36,3 +36,17 @@ pub struct Finding {
     /// The facts and log lines the rule used, one per entry.
     pub evidence: Vec<String>,
 }
+
+#[cfg(test)]
+impl Finding {
+    /// A finding with placeholder words, for tests of what reads findings.
+    pub fn sample(id: &'static str, severity: Severity) -> Finding {
+        Finding {
+            id,
+            severity,
+            cause: "c".into(),
+            fix: "f".into(),
+            evidence: vec![],
+        }
+    }
+}

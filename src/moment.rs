@@ -60,13 +60,7 @@ mod tests {
     use super::*;
 
     fn finding(id: &'static str, severity: Severity) -> Finding {
-        Finding {
-            id,
-            severity,
-            cause: "c".into(),
-            fix: "f".into(),
-            evidence: vec![],
-        }
+        Finding::sample(id, severity)
     }
 
     #[test]

@@ -51,6 +51,7 @@ case "$rc" in
   130) verdict=interrupted ;;
   143) verdict=terminated ;;
   129) verdict=hung-up ;;
+  70) verdict=crashed ;;
   *) verdict=crashed ;;
 esac
 

@@ -289,13 +289,7 @@ mod tests {
     use crate::checks::testing::{facts_with_driver, gpu};
 
     fn finding(id: &'static str, severity: Severity) -> Finding {
-        Finding {
-            id,
-            severity,
-            cause: "c".into(),
-            fix: "f".into(),
-            evidence: vec![],
-        }
+        Finding::sample(id, severity)
     }
 
     fn stamp(now: f64) -> Stamp<'static> {

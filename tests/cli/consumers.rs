@@ -27,6 +27,22 @@ fn need(tool: &str) {
     );
 }
 
+/// Lays out `GPUGATE_BENCH_MACHINE=PROFILE:DIR` for `bench/hook.sh`: the
+/// profile's machine in DIR/machine, and DIR/machine.env exporting what
+/// gpugate runs with there. A tool of the benchmark, kept with the layout
+/// it reuses; it fails when not asked for one.
+#[test]
+#[ignore = "bench/hook.sh lays out its machine with it"]
+fn consumers_bench_machine() {
+    let spec = std::env::var("GPUGATE_BENCH_MACHINE").expect("GPUGATE_BENCH_MACHINE=PROFILE:DIR");
+    let (profile, dir) = spec.split_once(':').expect("PROFILE:DIR");
+    let machine = Machine::new(profile);
+    let kept = Path::new(dir).join("machine");
+    std::fs::rename(machine.root(), &kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
+    let env = exports(&machine).replace(machine.root().to_str().unwrap(), kept.to_str().unwrap());
+    std::fs::write(Path::new(dir).join("machine.env"), env).unwrap();
+}
+
 /// `export NAME='VALUE'` for each variable the machine's gpugate runs with,
 /// so a program started by a daemon (with an empty environment) can take
 /// the machine's place.
@@ -418,37 +434,45 @@ fn consumers_node_exporter_serves_every_verdict() {
             .map(str::to_string)
             .collect()
     };
-    let (_, healthy, _) = export("h100-driver-580", &[]);
-    eprintln!("healthy:\n{}", series(&healthy, "gpugate_").join("\n"));
-    assert_eq!(
-        series(&healthy, "gpugate_healthy"),
-        ["gpugate_healthy{file=\"gpugate.prom\"} 1"]
-    );
-    let (_, busy, _) = export("h100-memory-held", &[]);
-    eprintln!("busy:\n{}", series(&busy, "gpugate_").join("\n"));
-    assert_eq!(
-        series(&busy, "gpugate_healthy"),
-        ["gpugate_healthy{file=\"gpugate.prom\"} 1"]
-    );
-    assert!(
-        busy.contains(
-            "gpugate_diagnosis{file=\"gpugate.prom\",id=\"gpu-memory-held\",level=\"note\"} 1"
+    // Each verdict: gpugate_healthy, and the diagnosis series it must hold.
+    let mut lost_machine = None;
+    for (name, healthy, holds) in [
+        (
+            "h100-driver-580",
+            1,
+            "gpugate_doctor_success{file=\"gpugate.prom\"} 1",
         ),
-        "{busy}"
-    );
-    let (_, lost, machine) = export("h100-gpu-lost", &[]);
-    eprintln!("broken:\n{}", series(&lost, "gpugate_").join("\n"));
-    assert_eq!(
-        series(&lost, "gpugate_healthy"),
-        ["gpugate_healthy{file=\"gpugate.prom\"} 0"]
-    );
-    assert!(
-        lost.contains(
-            "gpugate_diagnosis{file=\"gpugate.prom\",id=\"gpu-unreachable\",level=\"error\"} 1"
+        (
+            "h100-memory-held",
+            1,
+            "gpugate_diagnosis{file=\"gpugate.prom\",id=\"gpu-memory-held\",level=\"note\"} 1",
         ),
-        "{lost}"
-    );
-    assert!(lost.contains("gpugate_gpu_up{file=\"gpugate.prom\",index=\"1\",pci_bus_id=\"0000:3b:00.0\",uuid=\"\"} 0"), "{lost}");
+        (
+            "h100-gpu-lost",
+            0,
+            "gpugate_diagnosis{file=\"gpugate.prom\",id=\"gpu-unreachable\",level=\"error\"} 1",
+        ),
+    ] {
+        let (code, served, machine) = export(name, &[]);
+        eprintln!("{name}:\n{}", series(&served, "gpugate_").join("\n"));
+        assert_eq!(code, Some(0), "{name}");
+        assert_eq!(
+            series(&served, "gpugate_healthy"),
+            [format!(
+                "gpugate_healthy{{file=\"gpugate.prom\"}} {healthy}"
+            )],
+            "{name}"
+        );
+        assert!(served.contains(holds), "{name}: {served}");
+        if name == "h100-gpu-lost" {
+            assert!(
+                served.contains("gpugate_gpu_up{file=\"gpugate.prom\",index=\"1\",pci_bus_id=\"0000:3b:00.0\",uuid=\"\"} 0"),
+                "{served}"
+            );
+            lost_machine = Some(machine);
+        }
+    }
+    let machine = lost_machine.unwrap();
     // `--out` renamed: the old file keeps the broken verdict, the new one
     // says healthy; both are served, each under its file's name.
     let textfile = machine.root().join("textfile");
