@@ -14,7 +14,7 @@ cargo build --release -q
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 GPUGATE_BENCH_MACHINE="h100-driver-580:$work" \
-  cargo test -q --test cli consumers_bench_machine -- --ignored >/dev/null
+  cargo test -q --test cli fleet::bench_machine_layout -- --ignored --exact >/dev/null
 # shellcheck disable=SC1091
 . "$work/machine.env"
 export GPUGATE_BIN=$PWD/target/release/gpugate

@@ -27,26 +27,10 @@ fn need(tool: &str) {
     );
 }
 
-/// Lays out `GPUGATE_BENCH_MACHINE=PROFILE:DIR` for `bench/hook.sh`: the
-/// profile's machine in DIR/machine, and DIR/machine.env exporting what
-/// gpugate runs with there. A tool of the benchmark, kept with the layout
-/// it reuses; it fails when not asked for one.
-#[test]
-#[ignore = "bench/hook.sh lays out its machine with it"]
-fn consumers_bench_machine() {
-    let spec = std::env::var("GPUGATE_BENCH_MACHINE").expect("GPUGATE_BENCH_MACHINE=PROFILE:DIR");
-    let (profile, dir) = spec.split_once(':').expect("PROFILE:DIR");
-    let machine = Machine::new(profile);
-    let kept = Path::new(dir).join("machine");
-    std::fs::rename(machine.root(), &kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
-    let env = exports(&machine).replace(machine.root().to_str().unwrap(), kept.to_str().unwrap());
-    std::fs::write(Path::new(dir).join("machine.env"), env).unwrap();
-}
-
 /// `export NAME='VALUE'` for each variable the machine's gpugate runs with,
 /// so a program started by a daemon (with an empty environment) can take
 /// the machine's place.
-fn exports(machine: &Machine) -> String {
+pub fn exports(machine: &Machine) -> String {
     machine
         .command(Path::new("true"))
         .get_envs()

@@ -5,6 +5,7 @@
 //! and missing. The real consumers (slurmd, node_exporter, promtool) are in
 //! `consumers.rs`.
 
+use super::consumers::exports;
 use super::machines::Machine;
 use super::{BIN, assert_exit, root, text};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,22 @@ pub fn assert_ended(pids: &Path) {
         }
         assert!(!alive(), "pid {pid} of the hung gpugate was left running");
     }
+}
+
+/// Lays out `GPUGATE_BENCH_MACHINE=PROFILE:DIR` for `bench/hook.sh`: the
+/// profile's machine in DIR/machine, and DIR/machine.env exporting what
+/// gpugate runs with there. A tool of the benchmark, kept with the layout
+/// it reuses; it fails when not asked for one.
+#[test]
+#[ignore = "bench/hook.sh lays out its machine with it"]
+fn bench_machine_layout() {
+    let spec = std::env::var("GPUGATE_BENCH_MACHINE").expect("GPUGATE_BENCH_MACHINE=PROFILE:DIR");
+    let (profile, dir) = spec.split_once(':').expect("PROFILE:DIR");
+    let machine = Machine::new(profile);
+    let kept = Path::new(dir).join("machine");
+    std::fs::rename(machine.root(), &kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
+    let env = exports(&machine).replace(machine.root().to_str().unwrap(), kept.to_str().unwrap());
+    std::fs::write(Path::new(dir).join("machine.env"), env).unwrap();
 }
 
 fn doctor(machine: &Machine, moment: &str) -> (Option<i32>, serde_json::Value) {
