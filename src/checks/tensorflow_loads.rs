@@ -77,7 +77,7 @@ impl Kind for Spec {
     }
 
     fn explained_by(&self) -> &'static [Family] {
-        &[Family::HostCpu, Family::HostRuntime]
+        &[Family::TensorflowLoad, Family::HostCpu, Family::HostRuntime]
     }
 }
 

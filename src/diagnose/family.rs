@@ -32,6 +32,8 @@ pub enum Family {
     CpuFallback,
     /// TensorFlow loads but cannot create a session.
     TensorflowSession,
+    /// The TensorFlow found or named does not load at all.
+    TensorflowLoad,
     /// The GPU reports faults, is out of reach, or is configured in a way
     /// that slows it or refuses the job's CUDA context.
     GpuHealth,
@@ -64,6 +66,7 @@ impl Family {
         Family::CpuOnlyBuild,
         Family::CpuFallback,
         Family::TensorflowSession,
+        Family::TensorflowLoad,
         Family::GpuHealth,
         Family::GpuBusy,
         Family::Mig,
@@ -102,14 +105,15 @@ mod tests {
             Family::CpuOnlyBuild => 10,
             Family::CpuFallback => 11,
             Family::TensorflowSession => 12,
-            Family::GpuHealth => 13,
-            Family::GpuBusy => 14,
-            Family::Mig => 15,
-            Family::HostCpu => 16,
-            Family::HostRuntime => 17,
-            Family::Xla => 18,
+            Family::TensorflowLoad => 13,
+            Family::GpuHealth => 14,
+            Family::GpuBusy => 15,
+            Family::Mig => 16,
+            Family::HostCpu => 17,
+            Family::HostRuntime => 18,
+            Family::Xla => 19,
         };
         let indices: Vec<usize> = Family::ALL.iter().map(index).collect();
-        assert_eq!(indices, (0..19).collect::<Vec<_>>());
+        assert_eq!(indices, (0..20).collect::<Vec<_>>());
     }
 }

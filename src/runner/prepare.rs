@@ -103,6 +103,10 @@ pub fn prepare(pool: &Pool, opts: &TfOptions, host: &HostFacts, warm: &[Lane]) -
         runtime.load = load_or_provision(pool, opts, &options, &mut runtime.log);
         if runtime.load.as_ref().is_some_and(|r| r.loaded.is_some()) {
             runtime.devices = list_devices(pool, &mut runtime.log);
+        } else {
+            // The build judged is the one found that did not load, never
+            // the release gpugate would provision in its place.
+            runtime.found = discover::first_file(&discover::discover(&options));
         }
         runtime
     })

@@ -150,6 +150,9 @@ impl Machine {
                     .map_or(format!("0000:0{i}:00.0"), str::to_string);
                 std::fs::create_dir_all(proc_dir.join("gpus").join(bus)).unwrap();
             }
+            for bus in str_of(&profile, "proc_extra_gpus").split_whitespace() {
+                std::fs::create_dir_all(proc_dir.join("gpus").join(bus)).unwrap();
+            }
             std::fs::create_dir_all(&proc_dir).unwrap();
             std::fs::write(
                 proc_dir.join("version"),
@@ -355,6 +358,7 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
         "tensorflow-cpu-only",
         "tensorflow-fell-back-to-cpu",
         "tensorflow-session-failed",
+        "tensorflow-does-not-load",
         "host-runtime-too-old",
         "device-nodes-not-accessible",
         // TensorFlow's own loader answers only for a real framework library:
@@ -403,6 +407,59 @@ fn every_rule_has_a_scenario_that_triggers_it_and_one_that_does_not() {
 
 /// A TensorFlow that loads but cannot create a session (the fixture fails
 /// TF_NewSession with a CUDA error): doctor must not call it healthy.
+/// A TensorFlow that does not load is never healthy: doctor says so with
+/// the library and the loader's words, judges that library (never the
+/// release gpugate would provision instead), and the quick runner hook
+/// fails the job. The cached CPU build that loads is silent.
+#[test]
+fn a_tensorflow_that_does_not_load_is_never_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("libtensorflow.so");
+    std::fs::write(&truncated, b"\x7fELF\x02\x01\x01\0truncated").unwrap();
+    let machine = Machine::new("h100-driver-580");
+    let out = machine
+        .command(Path::new(BIN))
+        .args(["doctor", "--format", "json"])
+        .env("TENSORFLOW_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 101);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        ids(&json, "error").contains("tensorflow-does-not-load"),
+        "{json}"
+    );
+    let diagnoses = json["diagnoses"].to_string();
+    assert!(
+        diagnoses.contains(truncated.to_str().unwrap()),
+        "{diagnoses}"
+    );
+    assert!(diagnoses.contains("TENSORFLOW_DIR"), "{diagnoses}");
+    let source = json["facts"]["tensorflow"]["build"]["source"].to_string();
+    assert!(source.contains(truncated.to_str().unwrap()), "{source}");
+    assert!(!source.contains("gpugate provisions"), "{source}");
+    let hook = machine
+        .command(&super::root().join("ci/runner-hook.sh"))
+        .env("GPUGATE_BIN", BIN)
+        .env("TENSORFLOW_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(hook.status.code(), Some(1), "{}", text(&hook.stdout));
+    assert!(
+        text(&hook.stdout).contains(": tensorflow-does-not-load: libtensorflow did not load"),
+        "{}",
+        text(&hook.stdout)
+    );
+
+    tensorflow_ready();
+    let out = machine.gpugate(&["doctor", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !ids(&json, "error").contains("tensorflow-does-not-load"),
+        "{json}"
+    );
+}
+
 #[test]
 fn a_tensorflow_that_cannot_create_a_session_is_unhealthy() {
     let lib = super::crash_libraries().join("libsession_fails.so");

@@ -17,6 +17,7 @@ use super::family::Family;
 
 mod below;
 mod capability;
+mod counts;
 mod driver;
 mod driver_version;
 mod gpu;
@@ -28,6 +29,7 @@ mod xla;
 
 use below::*;
 use capability::*;
+use counts::*;
 use driver::*;
 use driver_version::*;
 pub use gpu::health_problems;
@@ -220,6 +222,11 @@ pub static RULES: &[Rule] = &[
         judge: tensorflow_distributions_overlap,
     },
     Rule {
+        id: "tensorflow-does-not-load",
+        family: Family::TensorflowLoad,
+        judge: tensorflow_does_not_load,
+    },
+    Rule {
         id: "tensorflow-cpu-only",
         family: Family::CpuOnlyBuild,
         judge: tensorflow_cpu_only,
@@ -263,6 +270,11 @@ pub static RULES: &[Rule] = &[
         id: "gpu-missing-from-nvml",
         family: Family::GpuHealth,
         judge: gpu_missing_from_nvml,
+    },
+    Rule {
+        id: "gpu-counts-disagree",
+        family: Family::GpuHealth,
+        judge: gpu_counts_disagree,
     },
     Rule {
         id: "gpu-memory-held",

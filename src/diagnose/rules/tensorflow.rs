@@ -1,6 +1,44 @@
-//! Rules of the `CpuOnlyBuild`, `CpuFallback` and `TensorflowSession` families: what TensorFlow itself did.
+//! Rules of the `TensorflowLoad`, `CpuOnlyBuild`, `CpuFallback` and `TensorflowSession` families: what TensorFlow itself did.
 
 use super::*;
+
+/// A TensorFlow that was looked for and did not load: nothing is healthy
+/// without one, and no other build is judged in its place.
+pub(super) fn tensorflow_does_not_load(e: &Evidence) -> Vec<Finding> {
+    let Some(report) = e.facts.tensorflow.load.as_ref() else {
+        return vec![];
+    };
+    if report.loaded.is_some() {
+        return vec![];
+    }
+    let failed: Vec<&crate::tf::Attempt> = report
+        .attempts
+        .iter()
+        .filter(|a| a.error.is_some())
+        .collect();
+    let cause = match failed.first() {
+        Some(a) => format!(
+            "libtensorflow did not load: {} ({}): {}",
+            a.target,
+            a.source,
+            a.error.as_deref().unwrap_or_default()
+        ),
+        None => "no libtensorflow was found to load".to_string(),
+    };
+    finding(
+        Severity::Error,
+        cause,
+        "reinstall the TensorFlow named (a truncated, foreign or mismatched file does not load), or point `TENSORFLOW_DIR` or `--tensorflow-lib` at one that loads; to judge a release without one, `gpugate doctor --for-tensorflow 2.20`; gpugate never judges another build in place of the one found or named".into(),
+        report
+            .attempts
+            .iter()
+            .map(|a| match &a.error {
+                Some(error) => format!("{}: {}: {error}", a.source, a.target),
+                None => format!("{}: {}: loaded", a.source, a.target),
+            })
+            .collect(),
+    )
+}
 
 pub(super) fn tensorflow_cpu_only(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
