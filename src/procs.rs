@@ -82,47 +82,128 @@ pub fn spawn(mut command: std::process::Command) -> std::io::Result<std::process
     Ok(child)
 }
 
-/// Runs `command` (stdin closed, stderr dropped) and returns its standard
-/// output; an error when it cannot start, fails, outlives `limit` or the
-/// run is cancelled meanwhile (its process group is then killed).
-pub fn output_within(
+/// Output beyond this, per stream, is read and dropped, so a flooding
+/// child can neither eat memory nor stall on a full pipe.
+const OUTPUT_LIMIT: usize = 1 << 20;
+
+/// How long a child's pipes may stay open once it has ended and its group
+/// is gone: only a process that left the group (setsid) can hold them.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+/// How a bounded child ended, with what it wrote (each stream capped at
+/// [`OUTPUT_LIMIT`]).
+pub struct Bounded {
+    /// None when it was killed at its deadline or by a cancellation.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    /// False when a process outside the group still held a pipe after
+    /// [`OUTPUT_GRACE`]: what it wrote later is not here.
+    pub complete: bool,
+}
+
+/// The one way gpugate runs a child to its end: in a process group of its
+/// own (see [`spawn`]), stdin closed, stdout and stderr drained while it
+/// runs (so a flood never fills a pipe), its whole group killed at
+/// `limit` or on cancellation and, once it has ended, whatever it left in
+/// its group killed too, so no grandchild holding a pipe keeps gpugate
+/// past the limit.
+pub fn run_bounded(
     mut command: std::process::Command,
     limit: Duration,
-) -> Result<String, CommandError> {
-    use std::io::Read;
+) -> std::io::Result<Bounded> {
     use std::process::Stdio;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = spawn(command).map_err(CommandError::Start)?;
+        .stderr(Stdio::piped());
+    let mut child = spawn(command)?;
+    let stdout = PipeReader::drain(child.stdout.take());
+    let stderr = PipeReader::drain(child.stderr.take());
     let started = std::time::Instant::now();
     let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if started.elapsed() > limit || is_cancelled() => {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= limit || is_cancelled() => {
                 kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();
-                break Err(if is_cancelled() {
-                    CommandError::Cancelled
-                } else {
-                    CommandError::TimedOut(limit)
-                });
+                break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => break Err(CommandError::Wait(e)),
+            Err(_) => {
+                kill_group(child.id(), libc::SIGKILL);
+                let _ = child.wait();
+                break None;
+            }
         }
     };
+    kill_group(child.id(), libc::SIGKILL);
     unregister(child.id());
-    let status = status?;
-    let mut out = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut out);
+    let deadline = std::time::Instant::now() + OUTPUT_GRACE;
+    let (stdout, out_complete) = stdout.take(deadline);
+    let (stderr, err_complete) = stderr.take(deadline);
+    Ok(Bounded {
+        status,
+        stdout,
+        stderr,
+        complete: out_complete && err_complete,
+    })
+}
+
+/// A pipe drained by a thread into a capped buffer, so that what was read
+/// can be taken at a deadline even if the pipe never closes.
+struct PipeReader {
+    kept: std::sync::Arc<Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl PipeReader {
+    fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> PipeReader {
+        let kept = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = std::sync::mpsc::channel();
+        let shared = kept.clone();
+        std::thread::spawn(move || {
+            if let Some(mut pipe) = pipe {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let mut kept = shared.lock().unwrap_or_else(|e| e.into_inner());
+                            let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+                            kept.extend_from_slice(&buf[..n.min(room)]);
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(());
+        });
+        PipeReader { kept, done }
     }
-    if !status.success() {
-        return Err(CommandError::Failed(status));
+
+    /// What was read, waiting for the end of the pipe until `deadline`.
+    fn take(self, deadline: std::time::Instant) -> (String, bool) {
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        let complete = self.done.recv_timeout(wait).is_ok();
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        (String::from_utf8_lossy(&kept).into_owned(), complete)
     }
-    Ok(out)
+}
+
+/// Runs `command` bounded ([`run_bounded`]) and returns its standard
+/// output; an error when it cannot start, fails, outlives `limit` or the
+/// run is cancelled meanwhile.
+pub fn output_within(
+    command: std::process::Command,
+    limit: Duration,
+) -> Result<String, CommandError> {
+    let run = run_bounded(command, limit).map_err(CommandError::Start)?;
+    match run.status {
+        None if is_cancelled() => Err(CommandError::Cancelled),
+        None => Err(CommandError::TimedOut(limit)),
+        Some(status) if !status.success() => Err(CommandError::Failed(status)),
+        Some(_) => Ok(run.stdout),
+    }
 }
 
 /// Why [`output_within`] has no output to give.
@@ -134,8 +215,6 @@ pub enum CommandError {
     TimedOut(Duration),
     #[error("cancelled")]
     Cancelled,
-    #[error("{0}")]
-    Wait(#[source] std::io::Error),
     #[error("failed ({0})")]
     Failed(std::process::ExitStatus),
 }
@@ -354,5 +433,75 @@ fn copy_until_closed(from: libc::c_int, to: libc::c_int) {
     // SAFETY: the read end is this thread's.
     unsafe {
         libc::close(from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn sh(script: &str) -> std::process::Command {
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    /// A child that exits at once but leaves a grandchild holding its
+    /// stdout (a `python3` or `ptxas` wrapper doing so) does not keep the
+    /// caller waiting for the grandchild: the group goes with the child.
+    #[test]
+    fn a_grandchild_holding_the_pipe_is_ended_with_its_parent() {
+        let started = Instant::now();
+        let out = output_within(
+            sh("sleep 30 & echo $! ; echo answered"),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let mut lines = out.lines();
+        let grandchild = lines.next().unwrap();
+        assert_eq!(lines.next(), Some("answered"));
+        let gone = !std::path::Path::new(&format!("/proc/{grandchild}")).exists()
+            || std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.starts_with(" Z")));
+        assert!(
+            gone,
+            "the grandchild {grandchild} outlived its parent's run"
+        );
+    }
+
+    /// A child that prints more than a pipe holds and exits is read while
+    /// it runs: its answer, not a timeout; what it prints is capped.
+    #[test]
+    fn a_flood_is_read_while_the_child_runs_and_capped() {
+        let out = output_within(
+            sh("head -c 200000 /dev/zero | tr '\\0' x"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.len(), 200_000);
+        let run = run_bounded(sh("head -c 3000000 /dev/zero"), Duration::from_secs(10)).unwrap();
+        assert!(run.status.is_some_and(|s| s.success()));
+        assert_eq!(run.stdout.len(), OUTPUT_LIMIT);
+    }
+
+    /// A child that outlives its limit is killed with its group at the
+    /// deadline, and says so.
+    #[test]
+    fn a_hung_child_is_killed_at_its_deadline() {
+        let started = Instant::now();
+        let error =
+            output_within(sh("sleep 60 & sleep 60"), Duration::from_millis(300)).unwrap_err();
+        assert!(matches!(error, CommandError::TimedOut(_)), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -8,14 +8,11 @@ use super::Pattern;
 use crate::outcome::Verdict;
 use crate::procs;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Output beyond this is read and dropped, so a flooding program cannot eat memory.
-const OUTPUT_LIMIT: usize = 1 << 20;
+use std::process::Command;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,13 +43,9 @@ impl Spec {
     pub fn run(&self, timeout: Duration) -> (Verdict, Option<String>) {
         let shown = self.argv.join(" ");
         let mut command = Command::new(&self.argv[0]);
-        command
-            .args(&self.argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = match procs::spawn(command) {
-            Ok(child) => child,
+        command.args(&self.argv[1..]);
+        let run = match procs::run_bounded(command, timeout) {
+            Ok(run) => run,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let verdict = if self.argv[0].contains('/') {
                     Verdict::fail(format!(
@@ -69,34 +62,12 @@ impl Spec {
             }
             Err(e) => return (Verdict::fail(format!("`{shown}` cannot run: {e}")), None),
         };
-        let stdout = reader(child.stdout.take());
-        let stderr = reader(child.stderr.take());
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() >= timeout || procs::is_cancelled() => {
-                    procs::kill_group(child.id(), libc::SIGKILL);
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break None,
-            }
-        };
-        // What the command left running in its group goes with it; a
-        // process that escaped the group (setsid) may still hold the pipes,
-        // so reading them is bounded too.
-        procs::kill_group(child.id(), libc::SIGKILL);
-        procs::unregister(child.id());
-        let deadline = Instant::now() + OUTPUT_GRACE;
-        let (out, out_complete) = stdout.take(deadline);
-        let (err, err_complete) = stderr.take(deadline);
+        let status = run.status;
         let captured = Captured {
-            stdout: out,
-            stderr: err,
+            stdout: run.stdout,
+            stderr: run.stderr,
         };
-        let cut = if out_complete && err_complete {
+        let cut = if run.complete {
             ""
         } else {
             "--- output cut: a process the command started outside its process group still holds its pipes ---\n"
@@ -172,50 +143,6 @@ impl Spec {
     }
 }
 
-/// A pipe drained by a thread into a shared buffer, so that what was read
-/// can be taken at a deadline even if the pipe never closes (a process the
-/// command left behind may hold it).
-struct PipeReader {
-    kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    done: std::sync::mpsc::Receiver<()>,
-}
-
-/// How long the pipes may stay open once the command has ended.
-const OUTPUT_GRACE: Duration = Duration::from_secs(1);
-
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> PipeReader {
-    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (tx, done) = std::sync::mpsc::channel();
-    let shared = kept.clone();
-    std::thread::spawn(move || {
-        if let Some(mut pipe) = pipe {
-            let mut buf = [0u8; 8192];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut kept = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        let room = OUTPUT_LIMIT.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                    }
-                }
-            }
-        }
-        let _ = tx.send(());
-    });
-    PipeReader { kept, done }
-}
-
-impl PipeReader {
-    /// What was read, waiting for the end of the pipe until `deadline`.
-    fn take(self, deadline: Instant) -> (String, bool) {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let complete = self.done.recv_timeout(wait).is_ok();
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        (String::from_utf8_lossy(&kept).into_owned(), complete)
-    }
-}
-
 /// A minimal valid check of this kind's keys, for the registry's tests.
 #[cfg(test)]
 pub const EXAMPLE: &str = "argv = ['true']";
@@ -248,6 +175,7 @@ impl InParent for Spec {
 mod tests {
     use super::*;
     use crate::outcome::Status;
+    use std::time::Instant;
 
     fn spec(text: &str) -> Spec {
         toml::from_str(text).unwrap()

@@ -174,6 +174,8 @@ pub fn download(
             });
         }
     };
+    // Nothing pip started outlives it (procs::run_bounded does the same).
+    crate::procs::kill_group(child.id(), libc::SIGKILL);
     crate::procs::unregister(child.id());
     if let Some((_, download)) = downloading {
         download.finish();
