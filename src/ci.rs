@@ -30,6 +30,9 @@ impl Ci {
     /// could forge annotations, or `::stop-commands::` would silence
     /// gpugate's own. Such lines are printed behind `| `.
     pub fn log_safe(&self, text: String) -> String {
+        // A check's output and the machine's words reach a terminal or a CI
+        // log: their control characters are shown, never obeyed.
+        let text = crate::text::escape_controls(&text).into_owned();
         if !self.github_actions {
             return text;
         }
@@ -52,15 +55,19 @@ mod tests {
 
     #[test]
     fn only_github_actions_guards_workflow_commands() {
-        let text = "ok\n::error::forged\r  ::stop-commands::x\nend".to_string();
-        assert_eq!(Ci::default().log_safe(text.clone()), text);
+        let text = "ok\n::error::forged\r  ::stop-commands::x\n  ::warning::y\r\nend".to_string();
+        // A lone CR is shown, not obeyed: it ends no line any more.
+        assert_eq!(
+            Ci::default().log_safe(text.clone()),
+            "ok\n::error::forged\\r  ::stop-commands::x\n  ::warning::y\r\nend"
+        );
         let github = Ci {
             github_actions: true,
             ..Ci::default()
         };
         assert_eq!(
             github.log_safe(text),
-            "ok\n| ::error::forged\r|   ::stop-commands::x\nend"
+            "ok\n| ::error::forged\\r  ::stop-commands::x\n|   ::warning::y\r\nend"
         );
     }
 }

@@ -164,7 +164,12 @@ impl HostFacts {
             wsl: is_wsl(root),
             env: VISIBILITY_VARS
                 .iter()
-                .map(|v| (v.to_string(), std::env::var(v).ok()))
+                // Not UTF-8 is still set (CUDA reads the bytes): shown escaped.
+                .map(|v| {
+                    use std::os::unix::ffi::OsStrExt;
+                    let value = std::env::var_os(v).map(|o| crate::text::lossless(o.as_bytes()));
+                    (v.to_string(), value)
+                })
                 .collect(),
             glibc: glibc_version(),
             below: below::Below::gather(root),

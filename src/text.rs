@@ -187,6 +187,58 @@ pub fn markdown_cell(text: &str) -> String {
     cell
 }
 
+/// `text` with every control character but newline and tab (and the CR of
+/// a CRLF) written as a visible escape (`\x1b`, `\r`, `\u{9b}`): what the
+/// machine controls (host files, environment values, a check's output, a
+/// library's error) can then neither move a terminal's cursor, set its
+/// clipboard (OSC 52) nor forge a CI log's markers. gpugate's own colours
+/// and GitLab section markers are written around such text, never through
+/// this.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let raw = |c: char, next: Option<char>| {
+        c.is_control() && c != '\n' && c != '\t' && !(c == '\r' && next == Some('\n'))
+    };
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if raw(c, chars.peek().copied()) {
+            any = true;
+            break;
+        }
+    }
+    if !any {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !raw(c, chars.peek().copied()) {
+            out.push(c);
+        } else if c == '\r' {
+            out.push_str("\\r");
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Bytes that should be UTF-8 (an environment value, a file name) as text:
+/// valid text as it is, each byte that is not as `\xNN`, so a value that is
+/// not UTF-8 is shown, and counts as set, rather than lost.
+pub fn lossless(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
 /// `text` without control characters but newlines and tabs: what another
 /// tool's report may carry into a terminal, a log or a page.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
@@ -205,4 +257,31 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_shown_escaped_and_line_ends_kept() {
+        assert_eq!(
+            escape_controls("plain\ttext\r\nnext\n"),
+            "plain\ttext\r\nnext\n"
+        );
+        assert_eq!(
+            escape_controls("a\u{1b}]52;c;aGk=\u{7}b\u{1b}[2Jc\rd\u{9b}e"),
+            "a\\x1b]52;c;aGk=\\x07b\\x1b[2Jc\\rd\\u{9b}e"
+        );
+        assert!(matches!(
+            escape_controls("clean"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_kept_as_escapes() {
+        assert_eq!(lossless(b"0,\xff1\xc3"), "0,\\xff1\\xc3");
+        assert_eq!(lossless("é".as_bytes()), "é");
+    }
 }

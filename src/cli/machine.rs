@@ -14,7 +14,10 @@ use crate::runner::{self, TfOptions};
 
 /// Prints `text`, or writes it to `out` atomically.
 fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), Failure> {
+    // Host files and environment values reach this text: escaped, they
+    // cannot drive the terminal that shows it.
     let text = scrub(text);
+    let text = crate::text::escape_controls(&text);
     match out {
         None => {
             print!("{text}");

@@ -384,7 +384,7 @@ fn ended(result: Result<Exit, Failure>) -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            eprintln!("{}", failure.text());
+            eprintln!("{}", crate::text::escape_controls(failure.text()));
             failure.exit().into()
         }
     }

@@ -8,6 +8,7 @@ use super::results::{Counts, TestResult};
 use crate::console::Console;
 use crate::event::{Event, Reaction, Reporter};
 use crate::outcome::Status;
+use crate::text::escape_controls;
 use std::fmt::Write;
 use std::time::SystemTime;
 
@@ -94,7 +95,8 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
         let collapsed = counts.fail + counts.error == 0;
         let _ = writeln!(
             out,
-            "\x1b[0Ksection_start:{unix_time}:{name}[collapsed={collapsed}]\r\x1b[0Kgpugate suite {suite}: {}",
+            "\x1b[0Ksection_start:{unix_time}:{name}[collapsed={collapsed}]\r\x1b[0Kgpugate suite {}: {}",
+            escape_controls(suite),
             counts.describe()
         );
         for r in &rows {
@@ -107,7 +109,10 @@ pub fn sections(results: &[TestResult], unix_time: u64) -> String {
             let _ = writeln!(
                 out,
                 "{word} {} ({:.2}s): {}",
-                r.name, r.duration_s, r.message
+                // Only gpugate's own markers may reach the log raw.
+                escape_controls(&r.name),
+                r.duration_s,
+                escape_controls(&r.message)
             );
             if matches!(r.status, Status::Fail | Status::Error) {
                 // The failure's text is in the run's section above; here the

@@ -24,8 +24,10 @@ impl Reporter for RootCauses {
             Event::RunFinished { run, .. } => {
                 let causes = root_causes(run.plan, run.outcomes);
                 if !causes.is_empty() {
-                    self.console
-                        .say(&format!("\n{}", scrub(&root_causes_text(&causes))));
+                    self.console.say(&format!(
+                        "\n{}",
+                        crate::text::escape_controls(&scrub(&root_causes_text(&causes)))
+                    ));
                 }
             }
             // libtest-mimic prints each check as it ends.

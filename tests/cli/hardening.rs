@@ -1689,3 +1689,102 @@ fn signal_and_wait(
     }
     (status, stderr, waited)
 }
+
+/// What the machine controls never drives the terminal or forges a CI
+/// log's markers: an environment value carrying OSC 52 (the clipboard),
+/// a screen clear and a BEL, and a check whose output forges a GitLab
+/// section, are shown escaped in facts, doctor and a run's console (with
+/// `--color always`, whose own colours still pass).
+#[test]
+fn the_machine_s_words_never_drive_a_terminal() {
+    let hostile = "0\u{1b}]52;c;aGk=\u{7}\u{1b}[2J";
+    let machine = super::machines::Machine::new("h100-driver-580");
+    for args in [
+        &["facts", "--for-tensorflow", "2.18"][..],
+        &["doctor", "--for-tensorflow", "2.18"],
+        &[
+            "doctor",
+            "--for-tensorflow",
+            "2.18",
+            "--format",
+            "condition",
+        ],
+    ] {
+        let out = machine
+            .command(Path::new(super::BIN))
+            .args(args)
+            .env("CUDA_VISIBLE_DEVICES", hostile)
+            .output()
+            .unwrap();
+        let stdout = text(&out.stdout);
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
+            "{args:?}: {stdout:?}"
+        );
+        if args[0] == "facts" {
+            assert!(stdout.contains("\\x1b]52;c;aGk=\\x07\\x1b[2J"), "{stdout}");
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("loud.toml");
+    std::fs::write(
+        &suite,
+        "[[check]]\nname = \"loud\"\nkind = \"command\"\nargv = [\"printf\", \"\\\\033]52;c;aGk=\\\\007\\\\033[2J\\\\033[0Ksection_start:1:forged\\\\r\\\\033[0Kforged\\\\n\"]\nexit_code = 3\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = std::process::Command::new(super::BIN)
+        .args([
+            "--suite",
+            suite.to_str().unwrap(),
+            "--color",
+            "always",
+            "--junit",
+        ])
+        .arg(&junit)
+        .env("GITLAB_CI", "true")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_exit(&out, 101);
+    let all = [out.stdout.clone(), out.stderr.clone()].concat();
+    let shown = String::from_utf8_lossy(&all);
+    assert!(!shown.contains("\u{1b}]52"), "{shown:?}");
+    assert!(!shown.contains("\u{1b}[2J"), "{shown:?}");
+    assert!(
+        !shown.contains("\u{1b}[0Ksection_start:1:forged"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\\x1b]52;c;aGk=\\x07\\x1b[2J"), "{shown:?}");
+    // gpugate's own colours and sections are still there.
+    assert!(shown.contains("\u{1b}[0Ksection_start:"), "{shown:?}");
+}
+
+/// A visibility variable whose bytes are not UTF-8 is set (CUDA reads the
+/// bytes and finds no GPU in them), shown escaped, and judged.
+#[test]
+fn a_value_that_is_not_utf8_is_set_and_shown_escaped() {
+    use std::os::unix::ffi::OsStrExt;
+    let machine = super::machines::Machine::new("h100-driver-580");
+    let out = machine
+        .command(Path::new(super::BIN))
+        .args(["doctor", "--for-tensorflow", "2.18", "--format", "json"])
+        .env("CUDA_VISIBLE_DEVICES", std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    assert_exit(&out, 101);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["facts"]["host"]["env"]["CUDA_VISIBLE_DEVICES"], "\\xff",
+        "{}",
+        json["facts"]["host"]["env"]
+    );
+    assert!(
+        json["diagnoses"]
+            .to_string()
+            .contains("cuda-visible-devices-hides-all"),
+        "{}",
+        json["diagnoses"]
+    );
+}
