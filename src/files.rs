@@ -21,6 +21,24 @@ pub fn writable_target(path: &Path) -> Result<(), NotReplaceable> {
 #[error("is {0}; gpugate writes only to a new or regular file, and never replaces anything else")]
 pub struct NotReplaceable(pub &'static str);
 
+/// Appends `bytes` to `path` (created when missing) whole or not at all:
+/// a write that fails partway (a full disk, a file size limit) is cut back
+/// to where the file ended, so a reader never sees half an append.
+pub fn append_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    writable_target(path).map_err(std::io::Error::other)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let before = file.metadata()?.len();
+    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(before);
+    }
+    written
+}
+
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: a reader sees the old file or the new one, never half of one,
 /// even after a crash (the data is synced before the rename).

@@ -36,11 +36,7 @@ pub fn vars_expand(data: &[u8]) {
         .collect();
     let cli = BTreeMap::new();
     let env = |name: &str| (name == "HOME").then(|| "/root".to_string());
-    let resolver = crate::suite::Resolver {
-        cli: &cli,
-        table,
-        env: &env,
-    };
+    let resolver = crate::suite::Resolver::new(&cli, table, &env);
     let _ = resolver.expand(text);
 }
 

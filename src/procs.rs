@@ -11,6 +11,27 @@ static GROUPS: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
 /// 0 while running; the signal number once the run was cancelled.
 static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
 
+/// The first error (errno) a write to the real stdout met through the
+/// [`StdoutShield`]; 0 while none has.
+static STDOUT_WRITE_ERROR: AtomicI32 = AtomicI32::new(0);
+
+/// Whether this command's product is what it prints (facts, doctor, a
+/// merged report without `--out`): then a failed write to stdout loses it.
+static STDOUT_IS_THE_REPORT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Says that what this command prints is its report.
+pub fn stdout_is_the_report() {
+    STDOUT_IS_THE_REPORT.store(true, Ordering::SeqCst);
+}
+
+/// Why the report printed to stdout did not reach it whole, if it did not.
+pub fn lost_report() -> Option<std::io::Error> {
+    let errno = STDOUT_WRITE_ERROR.load(Ordering::SeqCst);
+    (STDOUT_IS_THE_REPORT.load(Ordering::SeqCst) && errno != 0)
+        .then(|| std::io::Error::from_raw_os_error(errno))
+}
+
 fn groups() -> &'static Mutex<HashSet<i32>> {
     GROUPS.get_or_init(|| Mutex::new(HashSet::new()))
 }
@@ -423,7 +444,17 @@ fn copy_until_closed(from: libc::c_int, to: libc::c_int) {
                 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                // EPIPE and the like: keep draining, drop the rest.
+                // EPIPE and the like: keep draining, drop the rest, and
+                // remember why (a report printed there is lost).
+                let errno = std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO);
+                let _ = STDOUT_WRITE_ERROR.compare_exchange(
+                    0,
+                    errno,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
                 reader_gone = true;
             } else {
                 chunk = &chunk[w as usize..];

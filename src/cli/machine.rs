@@ -20,6 +20,7 @@ fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), Failure> {
     let text = crate::text::escape_controls(&text);
     match out {
         None => {
+            crate::procs::stdout_is_the_report();
             print!("{text}");
             Ok(())
         }

@@ -51,6 +51,7 @@ pub fn merge_reports(
         MergeFormat::Json => merge::json(&matrix),
     };
     let Some(path) = out else {
+        crate::procs::stdout_is_the_report();
         print!("{text}");
         return Ok(Ending::Done.exit());
     };

@@ -289,7 +289,16 @@ pub fn main() -> ExitCode {
     if let Some(shield) = shield {
         shield.finish();
     }
-    exit
+    // The report was what it printed: a write that failed lost it.
+    match crate::procs::lost_report() {
+        Some(e) => {
+            eprintln!(
+                "error: standard output: {e}: the report printed there was not written whole"
+            );
+            Ending::Unwritable.exit().into()
+        }
+        None => exit,
+    }
 }
 
 /// The only way to make gpugate panic on purpose: the integrations' tests

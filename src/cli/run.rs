@@ -81,6 +81,27 @@ pub fn run(args: RunArgs, record: Option<&Path>) -> Result<Exit, Failure> {
             .map_err(|e| Failure::usage_report(scrub(&e.to_string()).into_owned()))?;
         suites.push(s);
     }
+    // A --var no suite uses is a typo of one it does: refused, not ignored.
+    let used: std::collections::BTreeSet<&str> = suites
+        .iter()
+        .flat_map(|s| s.variables.iter().map(String::as_str))
+        .collect();
+    if let Some(unused) = vars.keys().find(|name| !used.contains(name.as_str())) {
+        let listed = if used.is_empty() {
+            "the suites use no variable".to_string()
+        } else {
+            format!(
+                "the suites use {}",
+                used.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(Failure::usage(format!(
+            "--var {unused}: no suite uses `{unused}`; {listed}"
+        )));
+    }
     if args.harness.test_threads == Some(0) {
         return Err(Failure::usage("--test-threads must be at least 1"));
     }

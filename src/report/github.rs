@@ -37,16 +37,7 @@ impl Actions {
 
     fn append_summary(&self, text: &str) {
         let Some(path) = &self.summary else { return };
-        let appended = crate::files::writable_target(path)
-            .map_err(std::io::Error::other)
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-            })
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
-        if let Err(e) = appended {
+        if let Err(e) = crate::files::append_whole(path, text.as_bytes()) {
             self.log.say(&format!(
                 "warning: failed to append the job summary to {}: {e}\n",
                 path.display()

@@ -26,6 +26,8 @@ pub struct Suite {
     /// Relative paths in checks resolve against this directory.
     pub base_dir: PathBuf,
     pub checks: Vec<CheckDef>,
+    /// The variables it uses (referred to, or in its `[vars]`).
+    pub variables: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]

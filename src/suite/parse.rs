@@ -120,11 +120,7 @@ pub fn parse_suite(
         }
     }
 
-    let resolver = Resolver {
-        cli: cli_vars,
-        table: read_vars(&ctx, root.get("vars"))?,
-        env,
-    };
+    let resolver = Resolver::new(cli_vars, read_vars(&ctx, root.get("vars"))?, env);
 
     let description = match root.get_mut("description") {
         None => None,
@@ -184,6 +180,7 @@ pub fn parse_suite(
         file: file.to_string(),
         base_dir: base_dir.to_path_buf(),
         checks: defs,
+        variables: resolver.variables(),
     })
 }
 

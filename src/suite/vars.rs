@@ -29,12 +29,35 @@ pub enum VarError {
 }
 
 pub struct Resolver<'a> {
-    pub cli: &'a BTreeMap<String, String>,
-    pub table: BTreeMap<String, String>,
-    pub env: &'a dyn Fn(&str) -> Option<String>,
+    cli: &'a BTreeMap<String, String>,
+    table: BTreeMap<String, String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// Every name looked up: a `--var` no suite looks up is a typo.
+    used: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
+    pub fn new(
+        cli: &'a BTreeMap<String, String>,
+        table: BTreeMap<String, String>,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        Resolver {
+            cli,
+            table,
+            env,
+            used: Default::default(),
+        }
+    }
+
+    /// The variables this suite uses: those its strings refer to, and its
+    /// `[vars]` table's.
+    pub fn variables(&self) -> std::collections::BTreeSet<String> {
+        let mut names = self.used.borrow().clone();
+        names.extend(self.table.keys().cloned());
+        names
+    }
+
     /// Expands every reference in `text`. `$$` stands for a literal `$`.
     pub fn expand(&self, text: &str) -> Result<String, VarError> {
         self.expand_within(text, &mut Vec::new())
@@ -81,6 +104,7 @@ impl Resolver<'_> {
         default: Option<&str>,
         stack: &mut Vec<String>,
     ) -> Result<String, VarError> {
+        self.used.borrow_mut().insert(name.to_string());
         let value = self.lookup_unregistered(name, default, stack)?;
         crate::redact::register(name, &value);
         Ok(value)
@@ -143,7 +167,7 @@ mod tests {
             ("LOOP_A".to_string(), "${LOOP_B}".to_string()),
             ("LOOP_B".to_string(), "${LOOP_A}".to_string()),
         ]);
-        Resolver { cli, table, env }
+        Resolver::new(cli, table, env)
     }
 
     #[test]
@@ -166,11 +190,7 @@ mod tests {
             .map(|i| (format!("v{i}"), format!("${{v{}}}${{v{}}}", i + 1, i + 1)))
             .collect();
         table.insert("v40".into(), "x".into());
-        let r = Resolver {
-            cli: &cli,
-            table,
-            env: &env,
-        };
+        let r = Resolver::new(&cli, table, &env);
         // Unbounded, this never returns (2^40 bytes).
         let err = r.expand("${v0}").unwrap_err().to_string();
         assert!(err.contains("expands to more than 65536 bytes"), "{err}");

@@ -1788,3 +1788,111 @@ fn a_value_that_is_not_utf8_is_set_and_shown_escaped() {
         json["diagnoses"]
     );
 }
+
+/// A `--var` no suite uses is a typo of one it does: a usage error naming
+/// the variables the suites use, before anything runs.
+#[test]
+fn a_var_no_suite_uses_is_refused() {
+    let out = gpugate(
+        &[
+            "--suite",
+            "gpu-basic",
+            "--var",
+            "expected_drivr=550.54.14",
+            "--list",
+        ],
+        &root(),
+    );
+    assert_exit(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "--var expected_drivr: no suite uses `expected_drivr`; the suites use `expected_driver`"
+        ),
+        "{stderr}"
+    );
+    let out = gpugate(
+        &[
+            "--suite",
+            "gpu-basic",
+            "--var",
+            "expected_driver=550.54.14",
+            "--list",
+        ],
+        &root(),
+    );
+    assert_exit(&out, 0);
+}
+
+/// A job summary that cannot be appended whole (here a file size limit
+/// stops the write partway, as a full disk does) is not appended at all:
+/// the file is as it was, and gpugate says so.
+#[test]
+fn the_job_summary_is_appended_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let before = "x".repeat(1500);
+    std::fs::write(&summary, &before).unwrap();
+    let junit = dir.path().join("r.xml");
+    // 4 blocks of 512 bytes: room for what is there and a little more.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 4; exec {} --suite {} --junit {}",
+            super::BIN,
+            fixtures().join("suites/failing.toml").display(),
+            junit.display()
+        ))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GPUGATE_HOST_ROOT", dir.path())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        before,
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("failed to append the job summary")
+            || stderr.contains("failed to append the job summary"),
+        "{}{stderr}",
+        text(&out.stdout)
+    );
+}
+
+/// When what a command prints is its report (doctor, facts, a merged
+/// report), a write to stdout that fails loses it: exit 3, said on stderr.
+/// A run's report is its JUnit file, so its console failing changes nothing.
+#[test]
+fn a_report_lost_on_stdout_is_an_error() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let out = std::process::Command::new(super::BIN)
+        .args(["doctor", "--for-tensorflow", "2.18"])
+        .env("GPUGATE_HOST_ROOT", super::gpu_less_root())
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    assert!(
+        text(&out.stderr).contains("standard output: No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(super::BIN)
+        .args(["--suite", ALL_PASS, "--junit"])
+        .arg(dir.path().join("r.xml"))
+        .current_dir(root())
+        .env("GPUGATE_HOST_ROOT", super::gpu_less_root())
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+}
