@@ -57,6 +57,10 @@ pub struct PciBus {
     pub functions: usize,
     /// NVIDIA's display and 3D controllers (PCI class 0x03xx).
     pub nvidia: Vec<PciGpu>,
+    /// The addresses of NVIDIA's NVSwitches (PCI class 0x0680, a bridge):
+    /// the fabric that nvidia-fabricmanager must bring up before CUDA runs.
+    #[serde(default)]
+    pub nvswitches: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,12 +150,21 @@ fn pci_bus(root: &Path) -> Result<PciBus, String> {
     let mut bus = PciBus {
         functions: 0,
         nvidia: Vec::new(),
+        nvswitches: Vec::new(),
     };
     for entry in entries.flatten() {
         bus.functions += 1;
         let path = entry.path();
-        let is_display = read(&path.join("class")).is_some_and(|c| c.starts_with("0x03"));
-        if read(&path.join("vendor")).as_deref() != Some(NVIDIA_VENDOR) || !is_display {
+        if read(&path.join("vendor")).as_deref() != Some(NVIDIA_VENDOR) {
+            continue;
+        }
+        let class = read(&path.join("class")).unwrap_or_default();
+        if class.starts_with("0x0680") {
+            bus.nvswitches
+                .push(entry.file_name().to_string_lossy().into_owned());
+            continue;
+        }
+        if !class.starts_with("0x03") {
             continue;
         }
         let device = read(&path.join("device")).unwrap_or_default();
@@ -165,6 +178,7 @@ fn pci_bus(root: &Path) -> Result<PciBus, String> {
         });
     }
     bus.nvidia.sort_by(|a, b| a.address.cmp(&b.address));
+    bus.nvswitches.sort();
     if !bus.nvidia.is_empty()
         && let Some(ids) = PCI_IDS
             .iter()

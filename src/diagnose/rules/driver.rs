@@ -61,13 +61,56 @@ pub(super) fn cuda_result(init_error: &str) -> Option<i64> {
         .and_then(|code| code.parse().ok())
 }
 
-/// What a CUresult at `cuInit` means on real machines, and what fixes it.
-pub(super) fn cuda_init_cause(code: i64, driver: &str) -> (&'static str, String) {
-    match code {
-        802 => (
-            "an NVSwitch system (HGX/DGX A100, H100, H200, B200) whose nvidia-fabricmanager is not running: CUDA waits for the fabric and refuses to start",
-            format!("install and start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and its log for a version mismatch"),
+/// The CUDA driver API reference's words for CUDA_ERROR_SYSTEM_NOT_READY
+/// (802): more than one cause answers with it.
+const SYSTEM_NOT_READY: &str = "\"the system is not yet ready to start any CUDA work\" (CUDA driver API: verify the system configuration is in a valid state and all required driver daemons are actively running)";
+
+/// What 802 means here, told apart by the NVSwitches on the PCI bus
+/// (`nvswitches`: None when the bus could not be read): only a machine
+/// with them needs nvidia-fabricmanager.
+fn system_not_ready(driver: &str, nvswitches: Option<usize>) -> (String, String) {
+    let fabric_fix = format!(
+        "install and start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and its log for a version mismatch"
+    );
+    let others = "a GPU in confidential-computing mode whose ready state is not set (`nvidia-smi conf-compute -grs`; the attestation service sets it with `nvidia-smi conf-compute -srs 1`), or a driver still initialising its GPUs (persistence mode off, right after boot or a reset: `dmesg | grep -i nvrm`)";
+    match nvswitches {
+        Some(n) if n > 0 => (
+            format!(
+                "an NVSwitch system ({n} NVSwitch(es) on the PCI bus) whose nvidia-fabricmanager is not running: CUDA waits for the fabric and refuses to start"
+            ),
+            fabric_fix,
         ),
+        Some(_) => (
+            format!(
+                "the driver says {SYSTEM_NOT_READY}; this machine has no NVSwitch on its PCI bus, so it is not the fabric manager; the candidates: {others}"
+            ),
+            format!(
+                "tell the candidates apart: `nvidia-smi conf-compute -f` (confidential computing on?) and `-grs` (ready state), `nvidia-smi -q | grep -i persistence`, `dmesg | grep -i nvrm`; set the ready state, enable persistence (`systemctl enable --now nvidia-persistenced`) or wait for the driver, then retry"
+            ),
+        ),
+        None => (
+            format!(
+                "the driver says {SYSTEM_NOT_READY}; the PCI bus could not be read to tell the candidates apart: an NVSwitch system whose nvidia-fabricmanager is not running, {others}"
+            ),
+            format!(
+                "tell them apart: `lspci -d 10de: | grep -i bridge` lists NVSwitches (then {fabric_fix}); without them, `nvidia-smi conf-compute -grs` and `dmesg | grep -i nvrm`"
+            ),
+        ),
+    }
+}
+
+/// What a CUresult at `cuInit` means on real machines, and what fixes it.
+pub(super) fn cuda_init_cause(
+    code: i64,
+    driver: &str,
+    nvswitches: Option<usize>,
+) -> (std::borrow::Cow<'static, str>, String) {
+    use std::borrow::Cow;
+    if code == 802 {
+        let (cause, fix) = system_not_ready(driver, nvswitches);
+        return (Cow::Owned(cause), fix);
+    }
+    let (cause, fix): (&'static str, String) = match code {
         803 => (
             "libcuda and the kernel module are different driver versions: usually a forward-compatibility package (cuda-compat, /usr/local/cuda/compat) on the loader path that does not fit this kernel module",
             "drop the cuda-compat directory from LD_LIBRARY_PATH (or install the cuda-compat matching the kernel module), or reboot after a driver upgrade so the kernel module matches its libraries".to_string(),
@@ -100,7 +143,8 @@ pub(super) fn cuda_init_cause(code: i64, driver: &str) -> (&'static str, String)
             "CUDA could not start on a driver NVML can talk to",
             "look the CUresult up in NVIDIA's driver API documentation (CUresult); check `dmesg | grep -i nvrm`".to_string(),
         ),
-    }
+    };
+    (Cow::Borrowed(cause), fix)
 }
 
 /// NVML talks to the driver but `cuInit` fails: the case where the driver
@@ -120,7 +164,14 @@ pub(super) fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
     let Some(code) = cuda_result(error) else {
         return vec![];
     };
-    let (cause, fix) = cuda_init_cause(code, &driver.version.to_string());
+    let nvswitches = f
+        .host
+        .below
+        .pci
+        .as_ref()
+        .ok()
+        .map(|bus| bus.nvswitches.len());
+    let (cause, fix) = cuda_init_cause(code, &driver.version.to_string(), nvswitches);
     let mut evidence = vec![
         format!("cuInit: {error}"),
         format!(

@@ -418,13 +418,32 @@ mod tests {
             super::cuda_result("not initialised: no NVIDIA kernel module"),
             None
         );
+        // 802 names the fabric manager only where NVSwitches are on the bus.
+        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", Some(4));
         assert!(
-            super::cuda_init_cause(802, "560.35.03")
-                .1
-                .contains("560.35.03")
+            cause.contains("4 NVSwitch")
+                && fix.contains("fabricmanager of exactly the driver's version (560.35.03)")
         );
-        assert!(super::cuda_init_cause(804, "x").1.contains("cuda-compat"));
-        assert!(super::cuda_init_cause(34, "x").0.contains("stub"));
+        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", Some(0));
+        assert!(
+            cause.contains("not the fabric manager") && cause.contains("confidential-computing")
+        );
+        assert!(
+            !fix.contains("systemctl enable --now nvidia-fabricmanager"),
+            "{fix}"
+        );
+        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", None);
+        assert!(
+            cause.contains("could not be read to tell the candidates apart"),
+            "{cause}"
+        );
+        assert!(fix.contains("lspci -d 10de:"), "{fix}");
+        assert!(
+            super::cuda_init_cause(804, "x", None)
+                .1
+                .contains("cuda-compat")
+        );
+        assert!(super::cuda_init_cause(34, "x", None).0.contains("stub"));
     }
 
     #[test]
