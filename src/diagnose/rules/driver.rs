@@ -84,9 +84,7 @@ fn system_not_ready(driver: &str, nvswitches: Option<usize>) -> (String, String)
             format!(
                 "the driver says {SYSTEM_NOT_READY}; this machine has no NVSwitch on its PCI bus, so it is not the fabric manager; the candidates: {others}"
             ),
-            format!(
-                "tell the candidates apart: `nvidia-smi conf-compute -f` (confidential computing on?) and `-grs` (ready state), `nvidia-smi -q | grep -i persistence`, `dmesg | grep -i nvrm`; set the ready state, enable persistence (`systemctl enable --now nvidia-persistenced`) or wait for the driver, then retry"
-            ),
+            "tell the candidates apart: `nvidia-smi conf-compute -f` (confidential computing on?) and `-grs` (ready state), `nvidia-smi -q | grep -i persistence`, `dmesg | grep -i nvrm`; set the ready state, enable persistence (`systemctl enable --now nvidia-persistenced`) or wait for the driver, then retry".to_string(),
         ),
         None => (
             format!(
