@@ -497,11 +497,18 @@ mod tests {
         let mut lines = out.lines();
         let grandchild = lines.next().unwrap();
         assert_eq!(lines.next(), Some("answered"));
-        let gone = !std::path::Path::new(&format!("/proc/{grandchild}")).exists()
-            || std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-                .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.starts_with(" Z")));
+        // SIGKILL is delivered asynchronously: gone (or a zombie) shortly.
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{grandchild}/stat")).map_or(true, |s| {
+                s.rsplit(')').next().is_some_and(|r| r.starts_with(" Z"))
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(
-            gone,
+            gone(),
             "the grandchild {grandchild} outlived its parent's run"
         );
     }

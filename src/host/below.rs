@@ -51,6 +51,10 @@ const PCI_IDS_LIMIT: u64 = 16 << 20;
 /// (Volta's GV100 is 0x1dbx) has a lower ID.
 const FIRST_TURING_DEVICE: u16 = 0x1e00;
 
+/// The first Blackwell device ID (GB100, 10de:2901): from Blackwell on,
+/// only NVIDIA's open kernel modules drive a GPU.
+const FIRST_BLACKWELL_DEVICE: u16 = 0x2900;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PciBus {
     /// How many PCI functions the bus has, NVIDIA's or not.
@@ -85,6 +89,15 @@ impl PciGpu {
         u16::from_str_radix(id, 16)
             .ok()
             .map(|id| id < FIRST_TURING_DEVICE)
+    }
+
+    /// Whether this GPU is Blackwell or newer, which NVIDIA's proprietary
+    /// kernel module does not drive; None when the device ID does not parse.
+    pub fn needs_open_module(&self) -> Option<bool> {
+        let id = self.device.strip_prefix("10de:")?;
+        u16::from_str_radix(id, 16)
+            .ok()
+            .map(|id| id >= FIRST_BLACKWELL_DEVICE)
     }
 
     /// `0000:17:00.0 (NVIDIA L4, device 10de:27b8)`

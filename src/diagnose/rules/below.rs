@@ -259,3 +259,45 @@ pub(super) fn open_module_unsupported_gpu(e: &Evidence) -> Vec<Finding> {
         ],
     )
 }
+
+/// The mirror of [`open_module_unsupported_gpu`]: the proprietary module is
+/// loaded and a GPU on the bus is Blackwell or newer, which only the open
+/// modules drive. The module loads, the GPU is left uninitialised, and
+/// NVML and CUDA find nothing: no container flag brings it back.
+pub(super) fn gpu_needs_open_module(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let (Some(bus), Some(m)) = (pci(f), modules(f)) else {
+        return vec![];
+    };
+    if m.nvidia_flavour.as_deref() != Some("proprietary") {
+        return vec![];
+    }
+    let new: Vec<String> = bus
+        .nvidia
+        .iter()
+        .filter(|g| g.needs_open_module() == Some(true))
+        .map(label)
+        .collect();
+    if new.is_empty() {
+        return vec![];
+    }
+    finding(
+        Severity::Error,
+        format!(
+            "NVIDIA's proprietary kernel module is loaded, and it does not drive Blackwell or newer GPUs, which need the open module: {}",
+            new.join("; ")
+        ),
+        "install the open kernel module of the same driver (the `-open` package, `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=open`; R560 and newer install it by default), then reboot; `dmesg | grep -i 'open kernel modules'` shows the driver's own refusal".into(),
+        vec![
+            format!(
+                "{}/proc/driver/nvidia/version: the proprietary (not Open) Kernel Module",
+                root_prefix(f)
+            ),
+            format!(
+                "Blackwell or newer (device ID 10de:2900 and up): {}",
+                new.join("; ")
+            ),
+            kernel_driver_evidence(f),
+        ],
+    )
+}

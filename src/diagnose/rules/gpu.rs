@@ -10,7 +10,8 @@ pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for gpu in &driver.gpus {
-        let problems = health_problems(gpu);
+        // Throttling is gpu-clocks-throttled's: its causes are not the board's memory.
+        let problems = memory_faults(gpu);
         if problems.is_empty() {
             continue;
         }
@@ -27,8 +28,34 @@ pub(super) fn gpu_unhealthy(e: &Evidence) -> Vec<Finding> {
     out
 }
 
-/// What makes a GPU unfit to run on, from NVML's health fields.
+/// What makes a GPU unfit to run on, from NVML's health fields: its
+/// memory's faults and the hardware slowing its clocks.
 pub fn health_problems(gpu: &crate::facts::driver::Gpu) -> Vec<String> {
+    let mut problems = memory_faults(gpu);
+    let slowed = harmful_throttling(gpu);
+    if !slowed.is_empty() {
+        problems.push(format!("clocks throttled by {}", slowed.join(", ")));
+    }
+    problems
+}
+
+/// The active throttle reasons that are a fault of the machine, not a
+/// setting or an idle GPU.
+fn harmful_throttling(gpu: &Gpu) -> Vec<&str> {
+    gpu.throttle_reasons
+        .value()
+        .map_or_else(Vec::new, |reasons| {
+            reasons
+                .iter()
+                .map(String::as_str)
+                .filter(|r| HARMFUL_THROTTLE.contains(r))
+                .collect()
+        })
+}
+
+/// ECC errors, pending retirements or remaps, failed remaps: the board's
+/// memory, which a reset or a new board fixes.
+fn memory_faults(gpu: &Gpu) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(n) = gpu.ecc_uncorrected_volatile.value().filter(|n| **n > 0) {
         problems.push(format!(
@@ -46,23 +73,68 @@ pub fn health_problems(gpu: &crate::facts::driver::Gpu) -> Vec<String> {
             problems.push("row remapping failed".into());
         }
     }
-    if let Some(reasons) = gpu.throttle_reasons.value() {
-        let harmful: Vec<&String> = reasons
-            .iter()
-            .filter(|r| HARMFUL_THROTTLE.contains(&r.as_str()))
-            .collect();
-        if !harmful.is_empty() {
-            problems.push(format!(
-                "clocks throttled by {}",
-                harmful
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
     problems
+}
+
+/// What each harmful throttle reason means, in NVML's words
+/// (`nvmlClocksEventReasons`), and what to look at: each has its own
+/// cause, and none of them is the board's memory.
+fn throttle_meaning(reason: &str) -> (&'static str, &'static str) {
+    match reason {
+        "hw_power_brake_slowdown" => (
+            "an external power brake is asserted (HW Power Brake Slowdown): the system's power supply or its management controller tells the GPU to cut its clocks",
+            "check the chassis: its power supplies (a failed or missing PSU, lost redundancy) and the BMC's power capping (`ipmitool dcmi power reading`, the vendor's event log); the GPU board itself is not at fault",
+        ),
+        "hw_thermal_slowdown" => (
+            "the GPU is too hot and the hardware halves its clocks (HW Thermal Slowdown)",
+            "check cooling: `nvidia-smi -q -d TEMPERATURE`, the fans and airflow, blanking panels, the room's temperature",
+        ),
+        "sw_thermal_slowdown" => (
+            "the driver slows the clocks to keep the GPU or its memory below their maximum operating temperature (SW Thermal Slowdown)",
+            "check cooling: `nvidia-smi -q -d TEMPERATURE` (GPU and memory against their maximum operating temperatures), the fans and airflow",
+        ),
+        _ => (
+            "the hardware slows the clocks by half or more (HW Slowdown): too hot, an external power brake, or power draw past what the board's fast trigger allows",
+            "tell which: `nvidia-smi -q -d PERFORMANCE` (its HW Thermal and HW Power Brake lines), `-d TEMPERATURE,POWER`; then cooling, or the chassis' power supplies and power capping",
+        ),
+    }
+}
+
+/// The hardware slows a GPU's clocks: each reason with its own cause and
+/// what to look at.
+pub(super) fn gpu_clocks_throttled(e: &Evidence) -> Vec<Finding> {
+    let Some(driver) = e.facts.driver.found() else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for gpu in &driver.gpus {
+        let reasons = harmful_throttling(gpu);
+        if reasons.is_empty() {
+            continue;
+        }
+        let (causes, fixes): (Vec<&str>, Vec<&str>) =
+            reasons.iter().map(|r| throttle_meaning(r)).unzip();
+        let mut fixes = fixes;
+        fixes.dedup();
+        out.extend(finding(
+            Severity::Error,
+            format!(
+                "{}'s clocks are held down ({}): {}; everything on it runs slower",
+                gpu.label(),
+                reasons.join(", "),
+                causes.join("; ")
+            ),
+            fixes.join("; "),
+            vec![format!(
+                "NVML, {}: throttle reasons {}",
+                gpu.label(),
+                gpu.throttle_reasons
+                    .value()
+                    .map_or(String::new(), |r| r.join(","))
+            )],
+        ));
+    }
+    out
 }
 
 /// Persistence mode off: the driver tears the GPU state down whenever no

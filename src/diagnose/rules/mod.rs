@@ -67,6 +67,11 @@ pub static RULES: &[Rule] = &[
         judge: open_module_unsupported_gpu,
     },
     Rule {
+        id: "gpu-needs-open-module",
+        family: Family::Driver,
+        judge: gpu_needs_open_module,
+    },
+    Rule {
         id: "nvml-missing",
         family: Family::Driver,
         judge: nvml_missing,
@@ -257,6 +262,11 @@ pub static RULES: &[Rule] = &[
         judge: gpu_unhealthy,
     },
     Rule {
+        id: "gpu-clocks-throttled",
+        family: Family::GpuHealth,
+        judge: gpu_clocks_throttled,
+    },
+    Rule {
         id: "mig-without-devices",
         family: Family::Mig,
         judge: mig_without_devices,
@@ -345,6 +355,19 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
     // the CPU build's files.
     ("tensorflow-distributions-overlap", &["tensorflow-cpu-only"]),
     ("open-module-unsupported-gpu", BELOW_THE_DRIVER),
+    // The GPU the module refuses: what NVML and CUDA then miss follows.
+    (
+        "gpu-needs-open-module",
+        &[
+            "cuda-init-failed",
+            "gpu-missing-from-nvml",
+            "gpu-counts-disagree",
+            "gpu-held-by-other-driver",
+            "nvml-missing",
+            "driver-not-loaded",
+            "no-device-nodes",
+        ],
+    ),
 ];
 
 /// What a machine whose NVIDIA kernel driver is absent shows above it.
@@ -709,6 +732,23 @@ mod tests {
     /// What one rule finds on these facts, with no TensorFlow log.
     fn judged(id: &str, facts: &Facts) -> Vec<Finding> {
         (rule(id).judge)(&Evidence { facts, log: "" })
+    }
+
+    /// A power brake is the chassis' doing: never page retirements or a
+    /// new board, and not gpu-unhealthy's memory faults.
+    #[test]
+    fn a_power_brake_is_not_the_board_s_memory() {
+        let mut gpu = crate::checks::testing::gpu(0, "H100", (9, 0));
+        gpu.throttle_reasons =
+            crate::facts::driver::Field::Value(vec!["hw_power_brake_slowdown".into()]);
+        let facts = crate::checks::testing::facts_with_driver("580.65.06", &[gpu]);
+        assert!(judged("gpu-unhealthy", &facts).is_empty());
+        let found = judged("gpu-clocks-throttled", &facts);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].fix.contains("power supplies"), "{}", found[0].fix);
+        for wrong in ["retire", "replac", "nvidia-smi -r"] {
+            assert!(!found[0].fix.contains(wrong), "{wrong}: {}", found[0].fix);
+        }
     }
 
     fn loads_everything() -> LoaderOutcome {
