@@ -108,6 +108,8 @@ else
   [ -n "$home" ] || unknown "no HOME and no home directory for uid $(id -u): set GPUGATE_HOOK_STATE"
   state=${XDG_CACHE_HOME:-$home/.cache}/gpugate/runner-hook
 fi
+# A trailing slash would make a symbolic link look like the directory.
+while [ "${state%/}" != "$state" ] && [ "$state" != / ]; do state=${state%/}; done
 mkdir -p -m 0700 "$state" 2>/dev/null || unknown "cannot create $state"
 trusted() { # PATH: ours or root's, not a symlink, writable by no one else
   local owner mode

@@ -187,6 +187,17 @@ pub fn markdown_cell(text: &str) -> String {
     cell
 }
 
+/// Control characters, Unicode's line and paragraph separators, and its
+/// format characters (zero-width, bidi controls, the soft hyphen, the
+/// byte-order mark): what makes text end a line or look like other text.
+pub fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+}
+
 /// `text` with every control character but newline and tab (and the CR of
 /// a CRLF) written as a visible escape (`\x1b`, `\r`, `\u{9b}`): what the
 /// machine controls (host files, environment values, a check's output, a

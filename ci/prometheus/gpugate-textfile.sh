@@ -13,7 +13,8 @@
 #                         /var/lib/prometheus/node-exporter); it must exist
 #   GPUGATE_TENSORFLOW    the release judged (default 2.20): pinned, so the
 #                         check loads no TensorFlow and stays cheap
-#   GPUGATE_TIMEOUT       seconds gpugate may take (default 60)
+#   GPUGATE_TIMEOUT       seconds gpugate may take (default 60, at most 80:
+#                         the service allows 90)
 #   GPUGATE_DOCTOR_ARGS   more arguments for doctor
 set -uo pipefail
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -27,12 +28,22 @@ file=$dir/gpugate.prom
 
 say() { printf 'gpugate-textfile: %s\n' "$*" >&2; }
 [ -d "$dir" ] || { say "$dir does not exist: node_exporter reads no metrics there (set GPUGATE_TEXTFILE_DIR to its --collector.textfile.directory)"; exit 2; }
-[[ "$limit" =~ ^[1-9][0-9]{0,3}$ ]] || { say "GPUGATE_TIMEOUT must be a number of seconds, not '$limit'"; exit 2; }
+# Where root writes, no one else may plant a file or a link.
+read -r owner mode < <(stat -L -c '%u %a' "$dir")
+{ [ "$owner" = 0 ] || [ "$owner" = "$(id -u)" ]; } && [ $((8#$mode & 8#022)) -eq 0 ] ||
+  { say "$dir belongs to uid $owner with mode $mode: it must be this user's or root's and writable by no one else"; exit 2; }
 
-# timeout(1) signals gpugate's whole process group, then SIGKILLs it.
-timeout -k 5 "$limit" "$bin" doctor --moment while-jobs --format prometheus \
-  --for-tensorflow "$tensorflow" --out "$file" "${doctor_args[@]}" 2>/dev/null
-rc=$?
+# A setting that is wrong is no verdict either: the file says so.
+rc=
+if ! [[ "$limit" =~ ^[1-9][0-9]?$ ]] || [ "$limit" -gt 80 ]; then
+  say "GPUGATE_TIMEOUT must be whole seconds from 1 to 80 (the service allows 90), not '$limit'"
+  rc=2
+else
+  # timeout(1) signals gpugate's whole process group, then SIGKILLs it.
+  timeout -k 5 "$limit" "$bin" doctor --moment while-jobs --format prometheus \
+    --for-tensorflow "$tensorflow" --out "$file" "${doctor_args[@]}" 2>/dev/null
+  rc=$?
+fi
 case "$rc" in
   0 | 101) exit 0 ;; # the file holds the verdict, healthy or not
 esac
@@ -51,6 +62,6 @@ name=gpugate.prom
   echo "# HELP gpugate_doctor_timestamp_seconds When gpugate doctor wrote this verdict (Unix time), so that a stale file can be alerted on."
   echo "# TYPE gpugate_doctor_timestamp_seconds gauge"
   echo "gpugate_doctor_timestamp_seconds{file=\"$name\"} $(date +%s)"
-} > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$file" || { rm -f "$tmp"; say "cannot write $file"; exit 1; }
+} > "$tmp" && chmod 0644 "$tmp" && mv -fT "$tmp" "$file" || { rm -f "$tmp"; say "cannot write $file"; exit 1; }
 say "gpugate could not judge this machine (exit $rc); $file says so"
 exit 1

@@ -219,7 +219,9 @@ impl TfBuild {
             Some(v) => (v, false),
             None => (spec.strip_suffix("-gpu").unwrap_or(spec), true),
         };
-        let version = Version::parse(version_text)
+        let version = Some(version_text)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .and_then(Version::parse)
             .ok_or_else(|| format!("`{spec}` is not a TensorFlow version like 2.18 or 2.18-cpu"))?;
         if cuda_build && compat::tf_row(&version).is_none() {
             let known: Vec<&str> = compat::TF_BUILDS

@@ -24,7 +24,7 @@ fn label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => {}
+            c if crate::text::invisible(c) => {}
             c => out.push(c),
         }
     }

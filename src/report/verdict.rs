@@ -25,20 +25,23 @@ fn first_error(findings: &[Finding]) -> Option<&Finding> {
 }
 
 /// The verdict in a sentence: the first error's id and cause, else that
-/// the stack is healthy.
+/// the stack is healthy; secrets redacted before it is cut to its
+/// consumer's size, so the cut holds.
 fn sentence(facts: &Facts, findings: &[Finding], separator: &str) -> String {
-    match first_error(findings) {
+    let text = match first_error(findings) {
         Some(f) => format!("{}{separator}{}", f.id, f.cause),
         None => format!("healthy: {}", facts.tensorflow.build.describe()),
-    }
+    };
+    crate::redact::scrub(&text).into_owned()
 }
 
 /// `text` on one line, at most `max` bytes, cut where a character ends and
-/// marked with `ellipsis` when cut; control characters become spaces.
+/// marked with `ellipsis` when cut; control, separator and bidi characters
+/// become spaces.
 fn fit(text: &str, max: usize, ellipsis: &str) -> String {
     let line: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if crate::text::invisible(c) { ' ' } else { c })
         .collect();
     if line.len() <= max {
         return line;
@@ -132,5 +135,29 @@ mod tests {
         );
         assert!(long.ends_with("..."));
         assert!(drain_reason(&facts, &[]).starts_with("healthy: "));
+    }
+
+    /// A secret grows when redacted (`ZQXJV` becomes `<redacted>`): the
+    /// cut comes after, so the limits hold; line separators and bidi
+    /// controls never pass.
+    #[test]
+    fn limits_hold_after_redaction_and_separators_never_pass() {
+        crate::redact::register("GPUGATE_TEST_VERDICT_KEY", "ZQXJV");
+        let facts = facts_with_driver("580.65.06", &[gpu(0, "H100", (9, 0))]);
+        let cause = format!("{}\u{2028}\u{202e}", "ZQXJV ".repeat(30));
+        let line = condition_message(&facts, &findings(&cause));
+        assert!(
+            line.len() <= CONDITION_MAX_BYTES,
+            "{} bytes: {line}",
+            line.len()
+        );
+        assert!(
+            line.contains("<redacted>") && !line.contains("ZQXJV"),
+            "{line}"
+        );
+        let reason = drain_reason(&facts, &findings(&cause));
+        assert!(reason.len() <= DRAIN_REASON_MAX_BYTES, "{reason}");
+        let line = condition_message(&facts, &findings("a\u{2028}b\u{202e}c"));
+        assert_eq!(line, "gpu-unreachable: a b c");
     }
 }

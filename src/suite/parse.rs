@@ -247,16 +247,6 @@ fn expand_strings(
     Ok(())
 }
 
-/// Control characters and Unicode's format characters (zero-width, bidi
-/// controls, the soft hyphen, the byte-order mark).
-fn invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
-}
-
 fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteError> {
     let span = item.span();
     let line = ctx.line_of(span.start);
@@ -299,7 +289,11 @@ fn parse_check(ctx: &Ctx, item: &Spanned<DeValue>) -> Result<CheckDef, SuiteErro
     }
     // Two names that differ only in a tab, a zero-width or a bidi control
     // look the same everywhere they are shown, and are two test cases.
-    if let Some(c) = common_spec.name.chars().find(|c| invisible(*c)) {
+    if let Some(c) = common_spec
+        .name
+        .chars()
+        .find(|c| crate::text::invisible(*c))
+    {
         let at = table.get("name").map(|v| v.span()).unwrap_or(span.clone());
         return Err(ctx.error(
             at,

@@ -83,13 +83,14 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(dir: &Path, program: &Path) -> Cluster {
+    fn start(dir: &Path, program: &Path, extra_conf: &str) -> Cluster {
         let out = Command::new(root().join("tests/consumers/slurm-cluster.sh"))
             .args(["start"])
             .arg(dir)
             .arg(program)
             .env("LAB_HC_INTERVAL", "1")
             .env("LAB_ETC_CONF", "0")
+            .env("LAB_EXTRA_CONF", extra_conf)
             .output()
             .unwrap();
         assert!(
@@ -247,7 +248,16 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
     )
     .unwrap();
     make_executable(&program);
-    let cluster = Cluster::start(&cluster_dir, &program);
+    // A job's teardown takes a while, as real epilogs do: the node is
+    // COMPLETING meanwhile, and its GPUs may still be held.
+    let epilog = dir.join("epilog");
+    std::fs::write(&epilog, "#!/bin/sh\nsleep 6\n").unwrap();
+    make_executable(&epilog);
+    let cluster = Cluster::start(
+        &cluster_dir,
+        &program,
+        &format!("Epilog={}", epilog.display()),
+    );
     cluster.wait(20, "healthy at start", |s, _| s == "IDLE");
 
     gpugate.switch(&lost, "");
@@ -262,9 +272,49 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
     eprintln!("broken: sinfo -R\n{sinfo}");
     assert!(sinfo.contains("gpu-unreachable (gpu"), "{sinfo}");
 
+    // Fields Slurm prints after the reason (Comment, Extra) do not hide it.
+    cluster.slurm(
+        "scontrol",
+        &[
+            "update",
+            &format!("NodeName={}", cluster.node),
+            "Comment=asset 42",
+            "Extra=rack=7",
+        ],
+    );
     gpugate.switch(&healthy, "");
     cluster.wait(20, "healthy again, resumed", |s, _| s == "IDLE");
     eprintln!("healthy: sinfo -R\n{}", cluster.sinfo_r());
+
+    // An admin who drains the node while a (slow) check runs keeps the
+    // drain: the check acts on the node as it is when gpugate answers.
+    gpugate.switch(&lost, "sleep 4\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.slurm(
+        "scontrol",
+        &[
+            "update",
+            &format!("NodeName={}", cluster.node),
+            "State=DRAIN",
+            "Reason=PSU swap, do not resume",
+        ],
+    );
+    cluster.holds(7, "an admin's drain made during a check", |s, r| {
+        drained(s) && r.starts_with("PSU swap, do not resume")
+    });
+    gpugate.switch(&healthy, "");
+    cluster.holds(3, "the admin's drain, healthy", |s, r| {
+        drained(s) && r.starts_with("PSU swap, do not resume")
+    });
+    cluster.slurm(
+        "scontrol",
+        &[
+            "update",
+            &format!("NodeName={}", cluster.node),
+            "State=RESUME",
+        ],
+    );
+    cluster.wait(10, "the admin resumed", |s, _| s == "IDLE");
 
     // An admin's drain is theirs, broken node or not.
     cluster.slurm(
@@ -311,8 +361,11 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
     gpugate.switch(&busy, "");
     cluster.holds(5, "a node running a job with busy GPUs", |s, _| !drained(s));
     eprintln!("busy, with a job: sinfo -R\n{}", cluster.sinfo_r());
-    // Without the job, what holds the GPUs is a leftover.
+    // While the job completes, its processes may still hold the GPUs;
+    // once the node is idle, what holds them is a leftover.
     cluster.slurm("scancel", &[job.trim()]);
+    cluster.wait(10, "the job completes", |s, _| s.contains("COMPLETING"));
+    cluster.holds(3, "a completing job's GPUs", |s, _| !drained(s));
     let (_, reason) = cluster.wait(20, "leftovers on an idle node drain", |s, _| drained(s));
     assert!(
         reason.starts_with("gpu-memory-held (gpugate): "),
@@ -347,6 +400,12 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
         "{said}"
     );
     assert_eq!(nhc(&healthy, ""), "returned 0\n");
+    // A gpugate that says nothing is no verdict either way.
+    let said = nhc(&healthy, "exit 0\n");
+    assert!(
+        said.contains("said healthy without its line") && said.ends_with("returned 0\n"),
+        "{said}"
+    );
     let said = nhc(&healthy, "export GPUGATE_CRASH_FOR_TESTS=1\n");
     assert!(
         said.starts_with("log: check_gpugate: gpugate healthcheck: could not judge this node")

@@ -491,3 +491,146 @@ fn runner_hooks_check_the_machine_before_each_job() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("others may write it"), "{stderr}");
 }
+
+/// The attack pass on the Slurm check's settings, lock and verdict mode,
+/// without a cluster (each is refused before the node is read): whatever
+/// it cannot trust is "could not judge" (exit 2), never "broken" (10) nor
+/// "healthy", and a FIFO hangs nothing.
+#[test]
+fn the_slurm_check_trusts_only_what_is_root_s() {
+    use std::os::unix::fs::PermissionsExt;
+    let script = root().join("ci/slurm/healthcheck");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = |name: &str, extra: &str| {
+        let path = d.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "GPUGATE_BIN={BIN}\nLOCK={}/{name}.lock\n{extra}",
+                d.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let verdict = |config: &Path| {
+        let started = Instant::now();
+        let out = std::process::Command::new(&script)
+            .arg("--verdict")
+            .env("GPUGATE_SLURM_CONFIG", config)
+            .env("SLURM_CONF", d.join("no-cluster.conf"))
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(15), "{config:?}");
+        (out.status.code(), text(&out.stdout))
+    };
+    let fifo = d.join("fifo.conf");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let open = good("open.conf", "");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let lock_open = good("lock-open.conf", "");
+    std::fs::write(d.join("lock-open.conf.lock"), "").unwrap();
+    std::fs::set_permissions(
+        d.join("lock-open.conf.lock"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    for (config, said) in [
+        (d.to_path_buf(), "must be a regular file"),
+        (fifo, "must be a regular file"),
+        (open, "writable by no one else"),
+        (good("typo.conf", "TIMOUT=5\n"), "unknown key TIMOUT"),
+        (
+            good("version.conf", "TENSORFLOW=2.20 --out /x\n"),
+            "TENSORFLOW must be a release",
+        ),
+        (lock_open, "mode 0600"),
+    ] {
+        let (code, stdout) = verdict(&config);
+        assert_eq!(code, Some(2), "{config:?}: {stdout}");
+        assert!(stdout.contains(said), "{config:?}: {stdout}");
+    }
+    // A good setting gets as far as the node (no cluster here: could not
+    // judge), and the lock it made is root's alone.
+    let (code, stdout) = verdict(&good("fine.conf", ""));
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stdout.contains("scontrol show node"), "{stdout}");
+    let mode = std::fs::metadata(d.join("fine.conf.lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+/// The other scripts' settings, attacked: a textfile directory others may
+/// write is refused before anything is written there; a timeout that would
+/// lift the bound is refused (the textfile says it has no verdict); a hook
+/// state path with a trailing slash is still checked for a link.
+#[test]
+fn the_scripts_refuse_settings_that_lift_their_bounds() {
+    use std::os::unix::fs::PermissionsExt;
+    let machine = Machine::new("h100-driver-580");
+    let textfile = machine.root().join("textfile");
+    std::fs::create_dir(&textfile).unwrap();
+    let script = root().join("ci/prometheus/gpugate-textfile.sh");
+    let run = |env: &[(&str, &str)]| {
+        machine
+            .command(&script)
+            .env("GPUGATE_BIN", BIN)
+            .env("GPUGATE_TEXTFILE_DIR", &textfile)
+            .env("GPUGATE_TENSORFLOW", "2.18")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[("GPUGATE_TIMEOUT", "0")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let metrics = std::fs::read_to_string(textfile.join("gpugate.prom")).unwrap();
+    assert!(
+        metrics.contains("gpugate_doctor_exit_code{file=\"gpugate.prom\"} 2\n"),
+        "{metrics}"
+    );
+    std::fs::remove_file(textfile.join("gpugate.prom")).unwrap();
+    std::fs::set_permissions(&textfile, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("writable by no one else"));
+    assert_eq!(std::fs::read_dir(&textfile).unwrap().count(), 0);
+
+    for limit in ["0", "inf", "1e3", "99"] {
+        let out = machine
+            .command(&root().join("ci/k8s/npd/gpugate-check.sh"))
+            .env("GPUGATE_BIN", BIN)
+            .env("GPUGATE_TIMEOUT", limit)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{limit}");
+        assert!(
+            text(&out.stdout).starts_with("unknown: GPUGATE_TIMEOUT"),
+            "{limit}"
+        );
+    }
+
+    let work = tempfile::tempdir().unwrap();
+    let elsewhere = work.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let link = work.path().join("link");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let out = machine
+        .command(&root().join("ci/runner-hook.sh"))
+        .env("GPUGATE_BIN", BIN)
+        .env("GPUGATE_DOCTOR_ARGS", "--for-tensorflow 2.18")
+        .env("GPUGATE_HOOK_MODE", "full")
+        .env("GPUGATE_HOOK_STATE", format!("{}/", link.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("gpugate trusts no record there"));
+}

@@ -5,13 +5,18 @@
 # could not judge: missing, crashed, hung or misconfigured), and stdout is
 # the condition's message, printed as doctor wrote it (at most 80 bytes).
 #   GPUGATE_BIN        gpugate's path (default /gpugate/gpugate)
-#   GPUGATE_TIMEOUT    seconds gpugate may take (default 50: under the
-#                      rule's 60 s timeout, so a hang is told as one)
+#   GPUGATE_TIMEOUT    seconds gpugate may take (default 50, at most 55:
+#                      under the rule's 60 s timeout, so a hang is told as one)
 #   GPUGATE_HOST_ROOT  where the host's /proc, /sys and /dev are mounted
 # Arguments (the rule's "args") go to doctor: --for-tensorflow 2.20 pins the
 # release judged, as gpugate-monitor.json does.
 bin=${GPUGATE_BIN:-/gpugate/gpugate}
 limit=${GPUGATE_TIMEOUT:-50}
+# Whole seconds under the rule's 60: 0, inf or 1e3 would lift the bound.
+case "$limit" in
+  [1-9] | [1-4][0-9] | 5[0-5]) ;;
+  *) printf 'unknown: GPUGATE_TIMEOUT must be 1 to 55 seconds\n'; exit 2 ;;
+esac
 # timeout(1) signals gpugate's whole process group, and SIGKILLs it 5 s
 # later, so a hung gpugate is ended, not left behind.
 line=$(timeout -k 5 "$limit" "$bin" doctor --moment while-jobs --format condition \
