@@ -8,7 +8,7 @@
 //! `cargo test --test cli consumers -- --ignored`; without them each test
 //! fails, naming what is missing, and never passes by skipping.
 
-use super::fleet::make_executable;
+use super::fleet::{make_executable, textfile_script};
 use super::machines::Machine;
 use super::{BIN, root, text};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,20 @@ fn need(tool: &str) {
         found,
         "{tool} is not installed: .ci/run installs it with apt-get (Debian's packages)"
     );
+}
+
+/// Runs `command`, which must succeed; otherwise the failure shows `what`
+/// and all it printed.
+#[track_caller]
+fn succeeds(command: &mut Command, what: &str) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 /// `export NAME='VALUE'` for each variable the machine's gpugate runs with,
@@ -84,20 +98,15 @@ struct Cluster {
 
 impl Cluster {
     fn start(dir: &Path, program: &Path, extra_conf: &str) -> Cluster {
-        let out = Command::new(root().join("tests/consumers/slurm-cluster.sh"))
-            .args(["start"])
-            .arg(dir)
-            .arg(program)
-            .env("LAB_HC_INTERVAL", "1")
-            .env("LAB_ETC_CONF", "0")
-            .env("LAB_EXTRA_CONF", extra_conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the cluster did not start:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
+        succeeds(
+            Command::new(root().join("tests/consumers/slurm-cluster.sh"))
+                .args(["start"])
+                .arg(dir)
+                .arg(program)
+                .env("LAB_HC_INTERVAL", "1")
+                .env("LAB_ETC_CONF", "0")
+                .env("LAB_EXTRA_CONF", extra_conf),
+            "the cluster did not start",
         );
         let node = std::fs::read_to_string(dir.join("run/nodename"))
             .unwrap()
@@ -110,17 +119,20 @@ impl Cluster {
     }
 
     fn slurm(&self, program: &str, args: &[&str]) -> String {
-        let out = Command::new(program)
-            .args(args)
-            .env("SLURM_CONF", self.dir.join("slurm.conf"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        succeeds(
+            Command::new(program)
+                .args(args)
+                .env("SLURM_CONF", self.dir.join("slurm.conf")),
+            &format!("{program} {args:?}"),
+        )
+    }
+
+    /// `scontrol update NodeName=NODE FIELDS...`, as an admin types it.
+    fn update(&self, fields: &[&str]) {
+        let node = format!("NodeName={}", self.node);
+        let mut args = vec!["update", node.as_str()];
+        args.extend_from_slice(fields);
+        self.slurm("scontrol", &args);
     }
 
     /// The node's state and drain reason, as `scontrol show node` says.
@@ -273,76 +285,34 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
     assert!(sinfo.contains("gpu-unreachable (gpu"), "{sinfo}");
 
     // Fields Slurm prints after the reason (Comment, Extra) do not hide it.
-    cluster.slurm(
-        "scontrol",
-        &[
-            "update",
-            &format!("NodeName={}", cluster.node),
-            "Comment=asset 42",
-            "Extra=rack=7",
-        ],
-    );
+    cluster.update(&["Comment=asset 42", "Extra=rack=7"]);
     gpugate.switch(&healthy, "");
     cluster.wait(20, "healthy again, resumed", |s, _| s == "IDLE");
     eprintln!("healthy: sinfo -R\n{}", cluster.sinfo_r());
 
-    // An admin who drains the node while a (slow) check runs keeps the
-    // drain: the check acts on the node as it is when gpugate answers.
-    gpugate.switch(&lost, "sleep 4\n");
-    std::thread::sleep(Duration::from_millis(1500));
-    cluster.slurm(
-        "scontrol",
-        &[
-            "update",
-            &format!("NodeName={}", cluster.node),
-            "State=DRAIN",
-            "Reason=PSU swap, do not resume",
-        ],
-    );
-    cluster.holds(7, "an admin's drain made during a check", |s, r| {
-        drained(s) && r.starts_with("PSU swap, do not resume")
-    });
-    gpugate.switch(&healthy, "");
-    cluster.holds(3, "the admin's drain, healthy", |s, r| {
-        drained(s) && r.starts_with("PSU swap, do not resume")
-    });
-    cluster.slurm(
-        "scontrol",
-        &[
-            "update",
-            &format!("NodeName={}", cluster.node),
-            "State=RESUME",
-        ],
-    );
-    cluster.wait(10, "the admin resumed", |s, _| s == "IDLE");
-
-    // An admin's drain is theirs, broken node or not.
-    cluster.slurm(
-        "scontrol",
-        &[
-            "update",
-            &format!("NodeName={}", cluster.node),
-            "State=DRAIN",
-            "Reason=disk swap, ticket 42",
-        ],
-    );
-    gpugate.switch(&lost, "");
-    cluster.holds(4, "an admin's drain while broken", |s, r| {
-        drained(s) && r.starts_with("disk swap, ticket 42")
-    });
-    gpugate.switch(&healthy, "");
-    cluster.holds(3, "an admin's drain while healthy", |s, r| {
-        drained(s) && r.starts_with("disk swap, ticket 42")
-    });
-    cluster.slurm(
-        "scontrol",
-        &[
-            "update",
-            &format!("NodeName={}", cluster.node),
-            "State=RESUME",
-        ],
-    );
-    cluster.wait(10, "the admin resumed", |s, _| s == "IDLE");
+    // An admin's drain is theirs, broken node or not: made before a check,
+    // or while a slow one runs (the check acts on the node as it is when
+    // gpugate answers).
+    for (reason, during_a_check) in [
+        ("disk swap, ticket 42", false),
+        ("PSU swap, do not resume", true),
+    ] {
+        let kept = |s: &str, r: &str| drained(s) && r.starts_with(reason);
+        let drain = format!("Reason={reason}");
+        if during_a_check {
+            gpugate.switch(&lost, "sleep 4\n");
+            std::thread::sleep(Duration::from_millis(1500));
+            cluster.update(&["State=DRAIN", &drain]);
+        } else {
+            cluster.update(&["State=DRAIN", &drain]);
+            gpugate.switch(&lost, "");
+        }
+        cluster.holds(7, &format!("{reason}, broken"), kept);
+        gpugate.switch(&healthy, "");
+        cluster.holds(3, &format!("{reason}, healthy"), kept);
+        cluster.update(&["State=RESUME"]);
+        cluster.wait(10, "the admin resumed", |s, _| s == "IDLE");
+    }
 
     // A job holds the GPUs: busy is not broken.
     let job = cluster.slurm(
@@ -432,7 +402,6 @@ fn consumers_slurm_drains_broken_nodes_and_resumes_its_own() {
 #[ignore = "needs Debian's prometheus-node-exporter: run by .ci/run"]
 fn consumers_node_exporter_serves_every_verdict() {
     need("prometheus-node-exporter");
-    let script = root().join("ci/prometheus/gpugate-textfile.sh");
     let scrape = |textfile: &Path| {
         let out = Command::new(root().join("tests/consumers/scrape.sh"))
             .arg(textfile)
@@ -455,11 +424,7 @@ fn consumers_node_exporter_serves_every_verdict() {
         let machine = Machine::new(name);
         let textfile = machine.root().join("textfile");
         std::fs::create_dir(&textfile).unwrap();
-        let status = machine
-            .command(&script)
-            .env("GPUGATE_BIN", BIN)
-            .env("GPUGATE_TEXTFILE_DIR", &textfile)
-            .env("GPUGATE_TENSORFLOW", "2.18")
+        let status = textfile_script(&machine, &textfile)
             .envs(env.iter().copied())
             .status()
             .unwrap();
@@ -563,16 +528,9 @@ fn consumers_promtool_and_systemd_take_the_shipped_files() {
         &["check", "rules", "gpugate.rules.yml"][..],
         &["test", "rules", "gpugate.rules.test.yml"],
     ] {
-        let out = Command::new("promtool")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "promtool {args:?}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
+        succeeds(
+            Command::new("promtool").args(args).current_dir(&dir),
+            &format!("promtool {args:?}"),
         );
     }
     for name in ["h100-driver-580", "h100-gpu-lost", "h100-memory-held"] {

@@ -33,6 +33,17 @@ pub fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// The textfile timer's script as its service runs it on `machine`,
+/// writing into `textfile`, judging TensorFlow 2.18.
+pub fn textfile_script(machine: &Machine, textfile: &Path) -> std::process::Command {
+    let mut command = machine.command(&root().join("ci/prometheus/gpugate-textfile.sh"));
+    command
+        .env("GPUGATE_BIN", BIN)
+        .env("GPUGATE_TEXTFILE_DIR", textfile)
+        .env("GPUGATE_TENSORFLOW", "2.18");
+    command
+}
+
 /// Every PID the hanging gpugate wrote is gone (or a zombie) soon after the
 /// integration returned: nothing was left behind.
 #[track_caller]
@@ -155,11 +166,7 @@ fn the_textfile_timer_writes_a_verdict_or_says_it_has_none() {
         let machine = Machine::new(name);
         let textfile = machine.root().join("textfile");
         std::fs::create_dir(&textfile).unwrap();
-        let out = machine
-            .command(&script)
-            .env("GPUGATE_BIN", BIN)
-            .env("GPUGATE_TEXTFILE_DIR", &textfile)
-            .env("GPUGATE_TENSORFLOW", "2.18")
+        let out = textfile_script(&machine, &textfile)
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -579,13 +586,8 @@ fn the_scripts_refuse_settings_that_lift_their_bounds() {
     let machine = Machine::new("h100-driver-580");
     let textfile = machine.root().join("textfile");
     std::fs::create_dir(&textfile).unwrap();
-    let script = root().join("ci/prometheus/gpugate-textfile.sh");
     let run = |env: &[(&str, &str)]| {
-        machine
-            .command(&script)
-            .env("GPUGATE_BIN", BIN)
-            .env("GPUGATE_TEXTFILE_DIR", &textfile)
-            .env("GPUGATE_TENSORFLOW", "2.18")
+        textfile_script(&machine, &textfile)
             .envs(env.iter().copied())
             .output()
             .unwrap()

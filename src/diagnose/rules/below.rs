@@ -222,82 +222,78 @@ pub(super) fn secure_boot_blocks_module(e: &Evidence) -> Vec<Finding> {
     )
 }
 
-/// NVIDIA's open kernel module is loaded, and a GPU on the bus is older
-/// than Turing, which the open module does not drive: NVML and CUDA see no
-/// GPU there although one is on the bus.
-pub(super) fn open_module_unsupported_gpu(e: &Evidence) -> Vec<Finding> {
+/// A kernel module flavour and the GPUs it does not drive: the module
+/// loads, leaves them uninitialised, and NVML and CUDA see no GPU there
+/// although one is on the bus.
+struct FlavourLimit {
+    flavour: &'static str,
+    refuses: fn(&crate::host::below::PciGpu) -> Option<bool>,
+    cause: &'static str,
+    fix: &'static str,
+    version_line: &'static str,
+    which: &'static str,
+}
+
+fn flavour_refuses(e: &Evidence, limit: &FlavourLimit) -> Vec<Finding> {
     let f = e.facts;
     let (Some(bus), Some(m)) = (pci(f), modules(f)) else {
         return vec![];
     };
-    if m.nvidia_flavour.as_deref() != Some("open") {
+    if m.nvidia_flavour.as_deref() != Some(limit.flavour) {
         return vec![];
     }
-    let old: Vec<String> = bus
+    let refused: Vec<String> = bus
         .nvidia
         .iter()
-        .filter(|g| g.before_turing() == Some(true))
+        .filter(|g| (limit.refuses)(g) == Some(true))
         .map(label)
         .collect();
-    if old.is_empty() {
+    if refused.is_empty() {
         return vec![];
     }
     finding(
         Severity::Error,
-        format!(
-            "NVIDIA's open kernel module is loaded, and it does not drive GPUs older than Turing: {}",
-            old.join("; ")
-        ),
-        "install the proprietary kernel module of the same driver (the `nvidia-driver-VERSION` package rather than `-open`, `nvidia-kernel-dkms` rather than `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=proprietary`), then reboot".into(),
+        format!("{}: {}", limit.cause, refused.join("; ")),
+        limit.fix.into(),
         vec![
             format!(
-                "{}/proc/driver/nvidia/version: Open Kernel Module",
-                root_prefix(f)
+                "{}/proc/driver/nvidia/version: {}",
+                root_prefix(f),
+                limit.version_line
             ),
-            format!("before Turing (device ID below 10de:1e00): {}", old.join("; ")),
+            format!("{}: {}", limit.which, refused.join("; ")),
             kernel_driver_evidence(f),
         ],
     )
 }
 
-/// The mirror of [`open_module_unsupported_gpu`]: the proprietary module is
-/// loaded and a GPU on the bus is Blackwell or newer, which only the open
-/// modules drive. The module loads, the GPU is left uninitialised, and
-/// NVML and CUDA find nothing: no container flag brings it back.
+/// NVIDIA's open kernel module with a GPU older than Turing.
+pub(super) fn open_module_unsupported_gpu(e: &Evidence) -> Vec<Finding> {
+    flavour_refuses(
+        e,
+        &FlavourLimit {
+            flavour: "open",
+            refuses: crate::host::below::PciGpu::before_turing,
+            cause: "NVIDIA's open kernel module is loaded, and it does not drive GPUs older than Turing",
+            fix: "install the proprietary kernel module of the same driver (the `nvidia-driver-VERSION` package rather than `-open`, `nvidia-kernel-dkms` rather than `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=proprietary`), then reboot",
+            version_line: "Open Kernel Module",
+            which: "before Turing (device ID below 10de:1e00)",
+        },
+    )
+}
+
+/// The mirror: the proprietary module with a Blackwell or newer GPU, which
+/// only the open modules drive; no container flag brings it back.
 pub(super) fn gpu_needs_open_module(e: &Evidence) -> Vec<Finding> {
-    let f = e.facts;
-    let (Some(bus), Some(m)) = (pci(f), modules(f)) else {
-        return vec![];
-    };
-    if m.nvidia_flavour.as_deref() != Some("proprietary") {
-        return vec![];
-    }
-    let new: Vec<String> = bus
-        .nvidia
-        .iter()
-        .filter(|g| g.needs_open_module() == Some(true))
-        .map(label)
-        .collect();
-    if new.is_empty() {
-        return vec![];
-    }
-    finding(
-        Severity::Error,
-        format!(
-            "NVIDIA's proprietary kernel module is loaded, and it does not drive Blackwell or newer GPUs, which need the open module: {}",
-            new.join("; ")
-        ),
-        "install the open kernel module of the same driver (the `-open` package, `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=open`; R560 and newer install it by default), then reboot; `dmesg | grep -i 'open kernel modules'` shows the driver's own refusal".into(),
-        vec![
-            format!(
-                "{}/proc/driver/nvidia/version: the proprietary (not Open) Kernel Module",
-                root_prefix(f)
-            ),
-            format!(
-                "Blackwell or newer (device ID 10de:2900 and up): {}",
-                new.join("; ")
-            ),
-            kernel_driver_evidence(f),
-        ],
+    flavour_refuses(
+        e,
+        &FlavourLimit {
+            flavour: "proprietary",
+            refuses: crate::host::below::PciGpu::needs_open_module,
+            cause: "NVIDIA's proprietary kernel module is loaded, and it does not drive Blackwell or newer GPUs, which need the open module",
+            fix: "install the open kernel module of the same driver (the `-open` package, `nvidia-kernel-open-dkms`, or the `.run` installer with `--kernel-module-type=open`; R560 and newer install it by default), then reboot; `dmesg | grep -i 'open kernel modules'` shows the driver's own refusal",
+            version_line: "the proprietary (not Open) Kernel Module",
+            which: "Blackwell or newer (device ID 10de:2900 and up)",
+        },
     )
 }
