@@ -458,6 +458,33 @@ fn an_older_nvjitlink_is_named_not_reported_missing() {
     assert!(loader_failures(&doctor).contains(&"libcusparse.so.12".to_string()));
 }
 
+/// An nvJitLink older than its version call (12.1.105, before CUDA 12.3)
+/// under cuSPARSE that needs a newer one: its version comes from the wheel
+/// that installed it (its dist-info beside `nvidia/`), and the diagnosis
+/// names it, not "version unknown".
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn an_nvjitlink_without_a_version_call_is_named_by_its_wheel() {
+    let real = real_dir();
+    let env = stack_copy(&real);
+    let lib = env.path().join("nvidia/nvjitlink/lib/libnvJitLink.so.12");
+    std::fs::remove_file(&lib).unwrap();
+    let old = real.join("nvjitlink-12.1");
+    std::fs::copy(old.join("nvidia/nvjitlink/lib/libnvJitLink.so.12"), &lib).unwrap();
+    let dist_info = "nvidia_nvjitlink_cu12-12.1.105.dist-info";
+    std::fs::create_dir(env.path().join(dist_info)).unwrap();
+    std::fs::copy(
+        old.join(dist_info).join("METADATA"),
+        env.path().join(dist_info).join("METADATA"),
+    )
+    .unwrap();
+    let doctor = loader_of(&env.path().join("tensorflow"), &[]);
+    let nvjitlink = library(&doctor["facts"], "libnvJitLink.so.12");
+    assert_eq!(nvjitlink["resolved"]["version"], "12.1.105", "{nvjitlink}");
+    let finding = diagnosis(&doctor, "library-needs-newer-dependency");
+    assert!(finding.to_string().contains("(12.1.105)"), "{finding}");
+}
+
 /// XLA's tools: the provisioned stack has ptxas and libdevice where XLA
 /// looks (`nvidia/cuda_nvcc` beside `tensorflow/`, from
 /// nvidia-cuda-nvcc-cu12); the same stack without that package, as gpugate

@@ -216,7 +216,8 @@ fn probe_one(
             .path()
             .map_or_else(|| PathBuf::from(&need.soname), |p| tidy(&p));
         resolved_real = path.canonicalize().ok();
-        let version = library_version(&lib, need.role);
+        let version =
+            library_version(&lib, need.role).or_else(|| version_from_files(&path, need.role));
         if need.role == Role::Cudnn {
             fact.foreign_parts = foreign_cudnn_parts(&path, &need.soname);
             fact.built_for_cuda = cudnn_cuda(&lib);
@@ -390,7 +391,49 @@ pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
     let lib = Library::open(&path.to_string_lossy()).ok()?;
     let version = library_version(&lib, role);
     lib.keep();
-    version
+    version.or_else(|| version_from_files(path, role))
+}
+
+/// The version of a library that has no call to ask it (nvJitLink before
+/// CUDA 12.3), from files: the full version in the name of the file the
+/// soname points at (`libnvJitLink.so.12.1.105`), else the pip wheel that
+/// installed it (`SITE/nvidia/PKG/lib/FILE` beside
+/// `SITE/nvidia_PKG_cuNN-VERSION.dist-info`).
+pub fn version_from_files(path: &Path, role: Role) -> Option<Version> {
+    // libcuda's file is named for the driver, not for the CUDA it supports.
+    if role == Role::Driver {
+        return None;
+    }
+    let prefix = format!("lib{}.so.", role.base());
+    let real = path.canonicalize().ok()?;
+    if let Some(full) = real
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(&prefix))
+        .filter(|v| v.split('.').count() >= 3)
+        .and_then(Version::parse)
+    {
+        return Some(full);
+    }
+    let lib_dir = real.parent()?;
+    let package = lib_dir.parent()?;
+    let nvidia = package.parent()?;
+    if nvidia.file_name()? != "nvidia" || lib_dir.file_name()? != "lib" {
+        return None;
+    }
+    let wheel = format!("nvidia_{}_cu", package.file_name()?.to_str()?);
+    let mut found: Vec<Version> = std::fs::read_dir(nvidia.parent()?)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(&wheel)?.strip_suffix(".dist-info")?;
+            let (_, version) = rest.split_once('-')?;
+            Version::parse(version)
+        })
+        .collect();
+    // Two dist-infos for one directory: which files are whose is unknown.
+    (found.len() == 1).then(|| found.remove(0))
 }
 
 type IntOut = unsafe extern "C" fn(*mut c_int) -> c_int;
@@ -561,6 +604,35 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("libcudnn.so.97")
+        );
+    }
+
+    #[test]
+    fn a_version_no_call_gives_comes_from_the_files() {
+        let site = tempfile::tempdir().unwrap();
+        let lib = site.path().join("nvidia/nvjitlink/lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libnvJitLink.so.12"), "").unwrap();
+        assert_eq!(
+            version_from_files(&lib.join("libnvJitLink.so.12"), Role::NvJitLink),
+            None
+        );
+        std::fs::create_dir(site.path().join("nvidia_nvjitlink_cu12-12.1.105.dist-info")).unwrap();
+        assert_eq!(
+            version_from_files(&lib.join("libnvJitLink.so.12"), Role::NvJitLink),
+            Version::parse("12.1.105")
+        );
+        // A file named with its full version says it without a wheel.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("libnvJitLink.so.12.2.140"), "").unwrap();
+        std::os::unix::fs::symlink(
+            "libnvJitLink.so.12.2.140",
+            dir.path().join("libnvJitLink.so.12"),
+        )
+        .unwrap();
+        assert_eq!(
+            version_from_files(&dir.path().join("libnvJitLink.so.12"), Role::NvJitLink),
+            Version::parse("12.2.140")
         );
     }
 }

@@ -14,6 +14,7 @@
 #                 ==9.3.0.75), unpacked
 #   cudnn-cu11-9.3/  the same cuDNN built for CUDA 11 (nvidia-cudnn-cu11==9.3.0.75)
 #   nvjitlink-12.5/  a real, older nvJitLink (nvidia-nvjitlink-cu12==12.5.82)
+#   nvjitlink-12.1/  one older than its version call, with its dist-info (12.1.105)
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
 #                 unpacked with dpkg-deb -x, never installed
 #   cpu-no-build-info/  the CPU build's two libraries without build_info.py
@@ -79,6 +80,9 @@ unpack nvidia-cudnn-cu12==9.3.0.75 "$real/cudnn-9.3" nvidia/cudnn/lib/
 # The same cuDNN release built for CUDA 11 (same soname, same version).
 unpack nvidia-cudnn-cu11==9.3.0.75 "$real/cudnn-cu11-9.3" nvidia/cudnn/lib/
 unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/lib/
+# Older than nvJitLinkVersion (CUDA 12.3): its version is in its dist-info.
+unpack nvidia-nvjitlink-cu12==12.1.105 "$real/nvjitlink-12.1" nvidia/nvjitlink/lib/ \
+  nvidia_nvjitlink_cu12-12.1.105.dist-info/
 
 # 2b. TensorFlow 2.18.1's own files (its framework library holds the loader
 #     whose RUNPATH is judged), beside the default stack's NVIDIA libraries.
