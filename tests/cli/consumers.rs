@@ -27,6 +27,17 @@ fn need(tool: &str) {
     );
 }
 
+/// doctor's metrics as the textfile timer asks for them.
+const WHILE_JOBS_METRICS: &[&str] = &[
+    "doctor",
+    "--moment",
+    "while-jobs",
+    "--format",
+    "prometheus",
+    "--for-tensorflow",
+    "2.18",
+];
+
 /// Runs `command`, which must succeed; otherwise the failure shows `what`
 /// and all it printed.
 #[track_caller]
@@ -485,17 +496,8 @@ fn consumers_node_exporter_serves_every_verdict() {
     // says healthy; both are served, each under its file's name.
     let textfile = machine.root().join("textfile");
     let renamed = textfile.join("gpugate-node.prom");
-    let out = Machine::new("h100-driver-580").gpugate(&[
-        "doctor",
-        "--moment",
-        "while-jobs",
-        "--format",
-        "prometheus",
-        "--for-tensorflow",
-        "2.18",
-        "--out",
-        renamed.to_str().unwrap(),
-    ]);
+    let out = Machine::new("h100-driver-580")
+        .gpugate(&[WHILE_JOBS_METRICS, &["--out", renamed.to_str().unwrap()]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let both = scrape(&textfile);
     assert_eq!(
@@ -535,15 +537,7 @@ fn consumers_promtool_and_systemd_take_the_shipped_files() {
     }
     for name in ["h100-driver-580", "h100-gpu-lost", "h100-memory-held"] {
         let machine = Machine::new(name);
-        let out = machine.gpugate(&[
-            "doctor",
-            "--moment",
-            "while-jobs",
-            "--format",
-            "prometheus",
-            "--for-tensorflow",
-            "2.18",
-        ]);
+        let out = machine.gpugate(WHILE_JOBS_METRICS);
         let mut lint = Command::new("promtool")
             .args(["check", "metrics"])
             .stdin(std::process::Stdio::piped())
