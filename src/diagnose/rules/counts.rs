@@ -41,10 +41,9 @@ fn counts(f: &Facts) -> Option<Counts> {
 
 pub(super) fn gpu_counts_disagree(e: &Evidence) -> Vec<Finding> {
     let f = e.facts;
-    let Some(c) = counts(f) else {
+    let (Some(c), Some(driver)) = (counts(f), f.driver.found()) else {
         return vec![];
     };
-    let driver = f.driver.found().expect("counts needs NVML's answer");
     // A container sees every GPU in /proc but is given some: the device
     // nodes say which. Elsewhere NVML must list what the kernel driver has.
     let given = if f.host.container.is_some() && c.device_nodes < c.kernel {

@@ -316,8 +316,6 @@ pub(super) fn gpu_unreachable(e: &Evidence) -> Vec<Finding> {
     )
 }
 
-/// `0000:17:00.0` from NVML's `00000000:17:00.0` or sysfs' `0000:17:00.0`:
-/// the domain as four digits, lower case.
 /// NVML lists fewer GPUs than the functions the nvidia driver holds on the
 /// bus, and none of its own is unreachable (that is `gpu-unreachable`'s): the
 /// driver could not initialise the missing ones (`RmInitAdapter failed`).
