@@ -113,7 +113,10 @@ pub fn render(facts: &Facts, findings: &[Finding], stamp: &Stamp) -> String {
         &mut out,
         file,
         "gpugate_doctor_success",
-        "1 when gpugate doctor judged this machine; 0 (written by the shipped timer's script) when gpugate crashed, hung or was misconfigured, so the verdict below is missing.",
+        // Word for word as ci/prometheus/gpugate-textfile.sh writes it when
+        // gpugate cannot: node_exporter drops a family whose HELP differs
+        // between two files.
+        "1 when gpugate doctor judged this machine; 0 when gpugate crashed, hung or was misconfigured, so there is no verdict.",
     )
     .sample("gpugate_doctor_success", &[], 1.0);
 

@@ -245,6 +245,13 @@ fn the_textfile_timer_writes_a_verdict_or_says_it_has_none() {
             "{metrics}"
         );
         assert!(!metrics.contains("gpugate_healthy"), "{metrics}");
+        // The same HELP as gpugate's own, or node_exporter drops one of two files.
+        for line in metrics.lines().filter(|l| l.starts_with("# HELP ")) {
+            let name = line.split_whitespace().nth(2).unwrap();
+            if healthy.contains(&format!("# HELP {name} ")) {
+                assert!(healthy.contains(line), "{line}");
+            }
+        }
     }
     assert_ended(&pids);
 
