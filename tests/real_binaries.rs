@@ -662,12 +662,17 @@ fn cudnn_without_its_sub_libraries_is_an_error_not_silence() {
 
 /// The default stack with its cuDNN swapped for another real one.
 fn stack_with_cudnn(real: &Path, cudnn: &str) -> tempfile::TempDir {
+    stack_with(real, cudnn, "cudnn")
+}
+
+/// The default stack with `nvidia/PACKAGE/lib` taken from `real/source`.
+fn stack_with(real: &Path, source: &str, package: &str) -> tempfile::TempDir {
     let env = stack_copy(real);
-    let lib = env.path().join("nvidia/cudnn/lib");
+    let lib = env.path().join("nvidia").join(package).join("lib");
     std::fs::remove_dir_all(&lib).unwrap();
     let copied = Command::new("cp")
         .arg("-al")
-        .arg(real.join(cudnn).join("nvidia/cudnn/lib"))
+        .arg(real.join(source).join("nvidia").join(package).join("lib"))
         .arg(&lib)
         .status()
         .unwrap();
@@ -675,16 +680,45 @@ fn stack_with_cudnn(real: &Path, cudnn: &str) -> tempfile::TempDir {
     env
 }
 
-/// The version of the copy of libcudnn.so.9 in `dir`, as facts report it.
-fn cudnn_copy_version(doctor: &Value, dir: &Path) -> String {
-    let cudnn = library(&doctor["facts"], "libcudnn.so.9");
+/// pip's cuBLAS 12.5 finds its cublasLt through a RUNPATH, which another
+/// cuBLAS on LD_LIBRARY_PATH beats: opened alone, the copy answered
+/// cublasGetProperty with the other one's version. Each copy is read with
+/// its own directory's cublasLt.
+#[test]
+#[ignore = "real binaries: run by .ci/run after tests/real/prepare.sh"]
+fn a_cublas_copy_is_read_with_its_own_cublaslt() {
+    let real = real_dir();
+    let env = stack_with(&real, "cublas-12.5", "cublas");
+    let stack = stack_copy(&real);
+    let shadow = stack.path().join("nvidia/cublas/lib");
+    let doctor = loader_of(
+        &env.path().join("tensorflow"),
+        &[("LD_LIBRARY_PATH", &shadow)],
+    );
+    let shadowing = copy_version(&doctor, "libcublas.so.12", &shadow);
+    assert!(shadowing.starts_with("12.9."), "{shadowing}");
+    assert_eq!(
+        copy_version(
+            &doctor,
+            "libcublas.so.12",
+            &env.path().join("nvidia/cublas/lib")
+        ),
+        "12.5.3"
+    );
+    let finding = diagnosis(&doctor, "library-shadowed");
+    assert!(finding.to_string().contains("(12.5.3)"), "{finding}");
+}
+
+/// The version of the copy of `soname` in `dir`, as facts report it.
+fn copy_version(doctor: &Value, soname: &str, dir: &Path) -> String {
+    let lib = library(&doctor["facts"], soname);
     let dir = dir.canonicalize().unwrap();
-    let copy = cudnn["copies"]
+    let copy = lib["copies"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| Path::new(c["path"].as_str().unwrap()).parent() == Some(dir.as_path()))
-        .unwrap_or_else(|| panic!("no copy in {}: {cudnn}", dir.display()));
+        .unwrap_or_else(|| panic!("no copy in {}: {lib}", dir.display()));
     version(copy)
 }
 
@@ -712,7 +746,11 @@ fn each_cudnn_copy_is_read_with_its_own_sub_libraries() {
             "{own} under {first}: {resolved}"
         );
         assert_eq!(
-            cudnn_copy_version(&doctor, &env.path().join("nvidia/cudnn/lib")),
+            copy_version(
+                &doctor,
+                "libcudnn.so.9",
+                &env.path().join("nvidia/cudnn/lib")
+            ),
             own_version,
             "{own} under {first}"
         );
@@ -1168,9 +1206,11 @@ fn the_stand_ins_answer_initialisation_as_the_real_libraries_do() {
         real_answers.contains("\nnvmlErrorString 6 Not Found\n"),
         "{real_answers}"
     );
-    // The CUresults the rules name, as the real libcuda names them.
+    // The CUresults the rules name, as the real libcuda names and words them.
     assert!(
-        real_answers.contains("cuGetErrorName 802 CUDA_ERROR_SYSTEM_NOT_READY\n"),
+        real_answers.contains(
+            "cuGetErrorName 802 CUDA_ERROR_SYSTEM_NOT_READY: system not yet initialized\n"
+        ),
         "{real_answers}"
     );
 

@@ -83,7 +83,8 @@ pub struct Copy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriverApi {
-    /// None when cuInit succeeded; else the CUDA error name and code.
+    /// None when cuInit succeeded; else the driver's name, code and words
+    /// for the error: `CUDA_ERROR_NO_DEVICE (100): no CUDA-capable device is detected`.
     pub init_error: Option<String>,
     pub device_count: Option<i32>,
 }
@@ -376,14 +377,9 @@ pub fn tidy(path: &Path) -> PathBuf {
 /// Opens a file by path for its version; the worker that does this must
 /// have no other copy of the library loaded.
 pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
-    // A cuDNN shim that loads its sub-libraries by soname would take them
-    // from LD_LIBRARY_PATH, another copy's: loaded first from its own
-    // directory, they are the ones its soname lookups find.
-    if role == Role::Cudnn
-        && let (Some(dir), Some(name)) = (path.parent(), path.file_name())
-    {
-        for part in cudnn_parts(&name.to_string_lossy()) {
-            if let Ok(lib) = Library::open_lazily(&dir.join(part).to_string_lossy()) {
+    if let Some(dir) = path.parent() {
+        for sibling in own_dependencies(path, role) {
+            if let Ok(lib) = Library::open_lazily(&dir.join(sibling).to_string_lossy()) {
                 lib.keep();
             }
         }
@@ -392,6 +388,27 @@ pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
     let version = library_version(&lib, role);
     lib.keep();
     version.or_else(|| version_from_files(path, role))
+}
+
+/// The libraries a copy at `path` takes by soname that its own directory
+/// holds: its NEEDED entries, and cuDNN's sub-libraries, which its shim
+/// loads by soname when called. A RUNPATH of `$ORIGIN` (pip's cuBLAS 12.5)
+/// loses to LD_LIBRARY_PATH, so a copy opened alone would take them from
+/// another copy's directory and answer its version call with theirs
+/// (cuBLAS asks its cublasLt); loaded first from its own directory, they are
+/// the ones its soname lookups find, as where this copy is the one in use.
+fn own_dependencies(path: &Path, role: Role) -> Vec<String> {
+    let Some(dir) = path.parent() else {
+        return Vec::new();
+    };
+    let mut names = crate::facts::elf::dynamic(path).map_or_else(|_| Vec::new(), |d| d.needed);
+    if role == Role::Cudnn
+        && let Some(name) = path.file_name()
+    {
+        names.extend(cudnn_parts(&name.to_string_lossy()));
+    }
+    names.retain(|name| dir.join(name).exists());
+    names
 }
 
 /// The version of a library that has no call to ask it (nvJitLink before
@@ -503,7 +520,8 @@ pub fn decode_cudnn(value: u64) -> Version {
 }
 
 fn driver_api(lib: &Library) -> DriverApi {
-    // SAFETY: cuInit(unsigned), cuDeviceGetCount(int*), cuGetErrorName(int, const char**).
+    // SAFETY: cuInit(unsigned), cuDeviceGetCount(int*), and cuGetErrorName and
+    // cuGetErrorString(int, const char**), as the driver API documents them.
     unsafe {
         let Some(init) = lib.symbol("cuInit") else {
             return DriverApi {
@@ -514,18 +532,24 @@ fn driver_api(lib: &Library) -> DriverApi {
         let init: unsafe extern "C" fn(c_uint) -> c_int = std::mem::transmute(init);
         let rc = init(0);
         if rc != 0 {
-            let name = lib
-                .symbol("cuGetErrorName")
-                .and_then(|f| {
+            // The driver's own name and words for the code: where a code has
+            // more than one cause, they are what the diagnosis can vouch for.
+            let ask = |symbol: &str| {
+                lib.symbol(symbol).and_then(|f| {
                     let f: unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int =
                         std::mem::transmute(f);
                     let mut text: *const c_char = std::ptr::null();
                     (f(rc, &mut text) == 0 && !text.is_null())
                         .then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
                 })
-                .unwrap_or_else(|| "CUDA_ERROR".into());
+            };
+            let name = ask("cuGetErrorName").unwrap_or_else(|| "CUDA_ERROR".into());
+            let error = match ask("cuGetErrorString") {
+                Some(words) => format!("{name} ({rc}): {words}"),
+                None => format!("{name} ({rc})"),
+            };
             return DriverApi {
-                init_error: Some(format!("{name} ({rc})")),
+                init_error: Some(error),
                 device_count: None,
             };
         }

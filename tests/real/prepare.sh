@@ -14,6 +14,8 @@
 #                 ==9.3.0.75), unpacked
 #   cudnn-cu11-9.3/  the same cuDNN built for CUDA 11 (nvidia-cudnn-cu11==9.3.0.75)
 #   nvjitlink-12.5/  a real, older nvJitLink (nvidia-nvjitlink-cu12==12.5.82)
+#   cublas-12.5/  a real cuBLAS whose RUNPATH loses to LD_LIBRARY_PATH
+#                 (nvidia-cublas-cu12==12.5.3.2)
 #   nvjitlink-12.1/  one older than its version call, with its dist-info (12.1.105)
 #   driver/       Debian 12's driver user space (libnvidia-ml1, libcuda1),
 #                 unpacked with dpkg-deb -x, never installed
@@ -80,6 +82,9 @@ unpack nvidia-cudnn-cu12==9.3.0.75 "$real/cudnn-9.3" nvidia/cudnn/lib/
 # The same cuDNN release built for CUDA 11 (same soname, same version).
 unpack nvidia-cudnn-cu11==9.3.0.75 "$real/cudnn-cu11-9.3" nvidia/cudnn/lib/
 unpack nvidia-nvjitlink-cu12==12.5.82 "$real/nvjitlink-12.5" nvidia/nvjitlink/lib/
+# A cuBLAS whose RUNPATH is $ORIGIN (12.5; the stack's has an RPATH): with
+# another cuBLAS on LD_LIBRARY_PATH it takes that one's cublasLt.
+unpack nvidia-cublas-cu12==12.5.3.2 "$real/cublas-12.5" nvidia/cublas/lib/
 # Older than nvJitLinkVersion (CUDA 12.3): its version is in its dist-info.
 unpack nvidia-nvjitlink-cu12==12.1.105 "$real/nvjitlink-12.1" nvidia/nvjitlink/lib/ \
   nvidia_nvjitlink_cu12-12.1.105.dist-info/

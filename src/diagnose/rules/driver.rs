@@ -53,12 +53,11 @@ pub(super) fn nvml_missing(e: &Evidence) -> Vec<Finding> {
     finding(Severity::Error, f.driver.why_missing(), fix, evidence)
 }
 
-/// The CUresult in a driver-API fact: `CUDA_ERROR_SYSTEM_NOT_READY (802)`.
+/// The CUresult in a driver-API fact:
+/// `CUDA_ERROR_SYSTEM_NOT_READY (802): system not yet initialized`.
 pub(super) fn cuda_result(init_error: &str) -> Option<i64> {
-    init_error
-        .rsplit_once('(')
-        .and_then(|(_, rest)| rest.strip_suffix(')'))
-        .and_then(|code| code.parse().ok())
+    let (_, rest) = init_error.split_once(" (")?;
+    rest.split_once(')')?.0.parse().ok()
 }
 
 /// The CUDA driver API reference's words for CUDA_ERROR_SYSTEM_NOT_READY
