@@ -41,6 +41,7 @@ pub fn gpu(index: u32, name: &str, cc: (u32, u32)) -> Gpu {
         compute_mode: Field::Value("default".into()),
         unreachable: None,
         processes: Field::Value(vec![]),
+        state: crate::facts::gpu_state::GpuState::unsupported(),
     }
 }
 
@@ -78,6 +79,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
             cuda: compat::cuda_of_driver(&version).map_or(Field::Unsupported, Field::Value),
             version,
             nvml_version: Field::Unsupported,
+            confidential_computing: Field::Unsupported,
             gpus: gpus.to_vec(),
         }),
         tensorflow: TfFacts {

@@ -1,6 +1,7 @@
 //! The NVIDIA driver and its GPUs as NVML reports them. [`probe`] runs in a
 //! worker only: NVML is native code that can crash or hang.
 
+pub use super::field::Field;
 use crate::compat::Capability;
 use crate::dl::Library;
 use crate::version::Version;
@@ -72,42 +73,6 @@ impl DriverProbe {
     }
 }
 
-/// A value NVML may not offer on every GPU: not supported is a fact, not an error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field<T> {
-    Value(T),
-    Unsupported,
-    Error(String),
-}
-
-impl<T> Field<T> {
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Field::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// NVML's error, when reading the field failed.
-    pub fn error(&self) -> Option<&str> {
-        match self {
-            Field::Error(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    fn from_nvml(result: Result<T, NvmlError>) -> Self {
-        match result {
-            Ok(v) => Field::Value(v),
-            Err(NvmlError::NotSupported) | Err(NvmlError::FailedToLoadSymbol(_)) => {
-                Field::Unsupported
-            }
-            Err(e) => Field::Error(e.to_string()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Driver {
     /// The libnvidia-ml file that answered.
@@ -116,6 +81,8 @@ pub struct Driver {
     /// The newest CUDA this driver supports.
     pub cuda: Field<Version>,
     pub nvml_version: Field<String>,
+    /// Confidential computing, system-wide.
+    pub confidential_computing: Field<super::gpu_state::ConfidentialComputing>,
     pub gpus: Vec<Gpu>,
 }
 
@@ -151,6 +118,8 @@ pub struct Gpu {
     /// carries the same error): the GPU fell off the bus, or another error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable: Option<Unreachable>,
+    /// What NVIDIA's health tools read of it beyond the fields above.
+    pub state: super::gpu_state::GpuState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,6 +283,7 @@ fn read_driver(nvml: &Nvml, library: String) -> Driver {
         version,
         cuda,
         nvml_version: Field::from_nvml(nvml.sys_nvml_version()),
+        confidential_computing: super::gpu_state::confidential_computing(nvml),
         gpus: (0..count).map(|i| read_gpu(nvml, i)).collect(),
     }
 }
@@ -369,6 +339,7 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
             };
             let e = format!("no handle for this GPU: {e}");
             return Gpu {
+                state: super::gpu_state::GpuState::unreadable(&e),
                 compute_mode: Field::Error(e.clone()),
                 unreachable: Some(unreachable),
                 index,
@@ -424,6 +395,7 @@ fn read_gpu(nvml: &Nvml, index: u32) -> Gpu {
     };
     Gpu {
         index,
+        state: super::gpu_state::read(nvml, &device),
         compute_mode: Field::from_nvml(device.compute_mode().map(|m| {
             match m {
                 ComputeMode::Default => "default",

@@ -10,6 +10,8 @@ pub mod build;
 pub mod distributions;
 pub mod driver;
 pub mod elf;
+pub mod field;
+pub mod gpu_state;
 pub mod libraries;
 pub mod loader;
 pub mod visible;

@@ -84,6 +84,20 @@ pub fn facts_text(facts: &Facts) -> String {
                 field(&d.nvml_version),
                 d.library
             );
+            let cc =
+                d.confidential_computing
+                    .value()
+                    .map_or(state(&d.confidential_computing), |cc| {
+                        match (cc.enabled, cc.gpus_ready) {
+                            (false, _) => "off".to_string(),
+                            (true, ready) => format!(
+                                "on ({}), GPUs {}",
+                                cc.environment,
+                                if ready { "ready" } else { "NOT ready" }
+                            ),
+                        }
+                    });
+            let _ = writeln!(out, "  confidential computing: {cc}");
             for g in &d.gpus {
                 // Nothing else can be read of it: one line, not a field each.
                 if let Some(u) = &g.unreachable {
@@ -148,6 +162,7 @@ pub fn facts_text(facts: &Facts) -> String {
                     field(&g.temperature_c),
                     field(&g.power_watts)
                 );
+                let _ = writeln!(out, "    {}", gpu_state_line(&g.state));
             }
         }
         other => {
@@ -365,6 +380,57 @@ pub struct DoctorJson<'a> {
     pub moment: Moment,
     pub diagnoses: &'a [Finding],
     pub facts: &'a Facts,
+}
+
+/// What NVIDIA's health tools read of a GPU, in one line.
+fn gpu_state_line(s: &crate::facts::gpu_state::GpuState) -> String {
+    let inforom = match s.inforom_valid.value() {
+        Some(true) => "valid".to_string(),
+        Some(false) => "CORRUPT".to_string(),
+        None => state(&s.inforom_valid),
+    };
+    let retired = s
+        .retired_pages
+        .value()
+        .map_or(state(&s.retired_pages), |p| {
+            format!(
+                "{} single-bit, {} double-bit ({} this week)",
+                p.single_bit, p.double_bit, p.double_bit_last_week
+            )
+        });
+    let link = s.pcie_link.value().map_or(state(&s.pcie_link), |l| {
+        format!(
+            "gen {} x{} (max gen {} x{})",
+            l.generation, l.width, l.max_generation, l.max_width
+        )
+    });
+    let nvlink = s.nvlinks.value().map_or(state(&s.nvlinks), |links| {
+        format!(
+            "{} of {} up",
+            links.iter().filter(|up| **up).count(),
+            links.len()
+        )
+    });
+    let fabric = s
+        .fabric
+        .value()
+        .map_or(state(&s.fabric), |f| format!("{} ({})", f.state, f.status));
+    let limits = s
+        .temperature_limits
+        .value()
+        .map_or(state(&s.temperature_limits), |t| {
+            format!("{} °C", t.max_operating_c)
+        });
+    let licence = match s.vgpu_licensed.value() {
+        Some(true) => ", licensed".to_string(),
+        Some(false) => ", UNLICENSED".to_string(),
+        None => String::new(),
+    };
+    format!(
+        "InfoROM {inforom}, retired pages {retired}, recovery action {}, PCIe {link}, NVLink {nvlink}, fabric {fabric}, max operating {limits}, virtualization {}{licence}",
+        field(&s.recovery_action),
+        field(&s.virtualization)
+    )
 }
 
 #[cfg(test)]

@@ -904,3 +904,65 @@ fn doctor_on_this_machine_says_it_has_no_nvidia_gpu() {
     let pci = &doctor["facts"]["host"]["below"]["pci"]["value"];
     assert_eq!(pci["functions"], devices.len(), "{pci}");
 }
+
+/// The GPU's own state as NVIDIA's health tools read it: each NVML answer
+/// reaches `facts` as the stand-in gives it, and confidential computing
+/// system-wide.
+#[test]
+fn facts_read_the_health_tools_fields_from_the_stand_in() {
+    let gpu_of = |profile: &str, index: usize| {
+        let out = Machine::new(profile).gpugate(&[
+            "facts",
+            "--format",
+            "json",
+            "--for-tensorflow",
+            "2.18",
+        ]);
+        let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            facts["driver"]["gpus"][index]["state"].clone(),
+            facts["driver"]["confidential_computing"].clone(),
+        )
+    };
+    let (v100, cc) = gpu_of("v100-dbe-retirements-recent", 0);
+    assert_eq!(
+        v100["retired_pages"]["value"],
+        serde_json::json!({"single_bit": 0, "double_bit": 17, "double_bit_last_week": 3})
+    );
+    assert_eq!(v100["inforom_valid"]["value"], true);
+    assert_eq!(
+        cc["value"],
+        serde_json::json!({"enabled": false, "environment": "unavailable", "gpus_ready": false})
+    );
+    let (corrupt, _) = gpu_of("v100-inforom-corrupt", 0);
+    assert_eq!(corrupt["inforom_valid"]["value"], false);
+    let (x8, _) = gpu_of("h100-pcie-x8", 0);
+    assert_eq!(
+        x8["pcie_link"]["value"],
+        serde_json::json!({"generation": 5, "max_generation": 5, "width": 8, "max_width": 16})
+    );
+    assert_eq!(x8["recovery_action"], "unsupported");
+    let (reset, _) = gpu_of("h100-recovery-reset", 0);
+    assert_eq!(reset["recovery_action"]["value"], "gpu_reset");
+    let (down, _) = gpu_of("hgx-h100-nvlink-down", 1);
+    let links = down["nvlinks"]["value"].as_array().unwrap();
+    assert_eq!(links.len(), 18);
+    assert_eq!(links[5], false);
+    assert_eq!(
+        down["fabric"]["value"],
+        serde_json::json!({"state": "completed", "status": "Success"})
+    );
+    let (hot, _) = gpu_of("h100-overheating", 0);
+    assert_eq!(
+        hot["temperature_limits"]["value"],
+        serde_json::json!({"max_operating_c": 87, "slowdown_c": 90})
+    );
+    let (vgpu, _) = gpu_of("a10-vgpu-unlicensed", 0);
+    assert_eq!(vgpu["virtualization"]["value"], "vgpu");
+    assert_eq!(vgpu["vgpu_licensed"]["value"], false);
+    let (_, cc) = gpu_of("h100-cc-not-ready", 0);
+    assert_eq!(
+        cc["value"],
+        serde_json::json!({"enabled": true, "environment": "production", "gpus_ready": false})
+    );
+}

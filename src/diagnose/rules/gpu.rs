@@ -72,9 +72,38 @@ fn memory_faults(gpu: &Gpu) -> Vec<String> {
         if rows.failure {
             problems.push("row remapping failed".into());
         }
+        if rows.uncorrected >= UNCORRECTABLE_REMAP_LIMIT {
+            problems.push(format!(
+                "{} rows remapped for uncorrectable errors (DCGM's limit: {UNCORRECTABLE_REMAP_LIMIT})",
+                rows.uncorrected
+            ));
+        }
+    }
+    if let Some(pages) = gpu.state.retired_pages.value() {
+        if pages.total() >= RETIRED_PAGES_LIMIT {
+            problems.push(format!(
+                "{} retired pages ({} for single-bit, {} for double-bit errors; DCGM's limit: {RETIRED_PAGES_LIMIT})",
+                pages.total(),
+                pages.single_bit,
+                pages.double_bit
+            ));
+        } else if pages.double_bit > RETIRED_DBE_SOFT_LIMIT && pages.double_bit_last_week > 1 {
+            problems.push(format!(
+                "{} pages retired for double-bit errors, {} of them in the last week (DCGM: more than {RETIRED_DBE_SOFT_LIMIT}, and more than one a week)",
+                pages.double_bit, pages.double_bit_last_week
+            ));
+        }
     }
     problems
 }
+
+/// DCGM's limits (`DcgmGPUHardwareLimits.h`): retired pages of both
+/// causes (`DCGM_FR_RETIRED_PAGES_LIMIT`), double-bit retirements that
+/// keep coming (`DCGM_FR_RETIRED_PAGES_DBE_LIMIT`), and rows remapped for
+/// uncorrectable errors (`DCGM_FR_UNCORRECTABLE_ROW_REMAP_LIMIT`).
+const RETIRED_PAGES_LIMIT: u32 = 63;
+const RETIRED_DBE_SOFT_LIMIT: u32 = 15;
+const UNCORRECTABLE_REMAP_LIMIT: u32 = 512;
 
 /// What each harmful throttle reason means, in NVML's words
 /// (`nvmlClocksEventReasons`), and what to look at: each has its own

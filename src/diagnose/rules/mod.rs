@@ -25,6 +25,7 @@ mod host;
 mod libraries;
 mod tensorflow;
 mod visibility;
+mod watches;
 mod xla;
 
 use below::*;
@@ -38,6 +39,7 @@ use host::*;
 use libraries::*;
 use tensorflow::*;
 use visibility::*;
+use watches::*;
 use xla::*;
 
 pub static RULES: &[Rule] = &[
@@ -100,6 +102,21 @@ pub static RULES: &[Rule] = &[
         id: "cuda-init-failed",
         family: Family::Driver,
         judge: cuda_init_failed,
+    },
+    Rule {
+        id: "gpu-fabric-not-ready",
+        family: Family::Driver,
+        judge: gpu_fabric_not_ready,
+    },
+    Rule {
+        id: "confidential-computing-not-ready",
+        family: Family::Driver,
+        judge: confidential_computing_not_ready,
+    },
+    Rule {
+        id: "vgpu-unlicensed",
+        family: Family::Driver,
+        judge: vgpu_unlicensed,
     },
     Rule {
         id: "nvml-unresponsive",
@@ -267,6 +284,31 @@ pub static RULES: &[Rule] = &[
         judge: gpu_clocks_throttled,
     },
     Rule {
+        id: "gpu-needs-recovery",
+        family: Family::GpuHealth,
+        judge: gpu_needs_recovery,
+    },
+    Rule {
+        id: "gpu-inforom-corrupt",
+        family: Family::GpuHealth,
+        judge: gpu_inforom_corrupt,
+    },
+    Rule {
+        id: "gpu-pcie-link-degraded",
+        family: Family::GpuHealth,
+        judge: gpu_pcie_link_degraded,
+    },
+    Rule {
+        id: "nvlink-down",
+        family: Family::GpuHealth,
+        judge: nvlink_down,
+    },
+    Rule {
+        id: "gpu-temperature-high",
+        family: Family::GpuHealth,
+        judge: gpu_temperature_high,
+    },
+    Rule {
         id: "mig-without-devices",
         family: Family::Mig,
         judge: mig_without_devices,
@@ -346,6 +388,9 @@ pub static SUPERSEDES: &[(&str, &[&str])] = &[
         &["nvml-missing", "no-device-nodes", "cuda-init-failed"],
     ),
     ("device-nodes-not-accessible", &["nvml-no-permission"]),
+    // NVML's own state proves which of 802's causes it is.
+    ("gpu-fabric-not-ready", &["cuda-init-failed"]),
+    ("confidential-computing-not-ready", &["cuda-init-failed"]),
     // Below the driver: the root cause of a driver that does not answer.
     ("no-nvidia-gpu", BELOW_THE_DRIVER),
     ("gpu-held-by-other-driver", BELOW_THE_DRIVER),
