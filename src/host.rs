@@ -15,6 +15,28 @@ pub const VISIBILITY_VARS: &[&str] = &[
     "LD_LIBRARY_PATH",
 ];
 
+/// The variables that change how TensorFlow's GPU device and CUDA run
+/// (`gpu_device.cc`, `gpu_process_state.cc`), and those DCGM's software
+/// plugin calls performance-limiting (`DCGM_FR_BAD_CUDA_ENV`).
+pub const TUNING_VARS: &[&str] = &[
+    "TF_GPU_ALLOCATOR",
+    "TF_MIN_GPU_MULTIPROCESSOR_COUNT",
+    "TF_GPU_THREAD_MODE",
+    "TF_FORCE_GPU_ALLOW_GROWTH",
+    "TF_ENABLE_GPU_GARBAGE_COLLECTION",
+    "CUDA_MPS_PIPE_DIRECTORY",
+    "NSIGHT_CUDA_DEBUGGER",
+    "CUDA_INJECTION32_PATH",
+    "CUDA_INJECTION64_PATH",
+    "CUDA_AUTO_BOOST",
+    "CUDA_ENABLE_COREDUMP_ON_EXCEPTION",
+    "CUDA_COREDUMP_FILE",
+    "CUDA_DEVICE_WAITS_ON_EXCEPTION",
+    "CUDA_PROFILE",
+    "COMPUTE_PROFILE",
+    "OPENCL_PROFILE",
+];
+
 /// Where WSL 2 mounts the Windows driver's Linux libraries (libcuda,
 /// libnvidia-ml), relative to the root.
 pub const WSL_LIB_DIR: &str = "usr/lib/wsl/lib";
@@ -81,7 +103,7 @@ pub struct HostFacts {
     /// and its Linux libraries in [`WSL_LIB_DIR`].
     #[serde(default)]
     pub wsl: bool,
-    /// [`VISIBILITY_VARS`] as set (None: unset).
+    /// [`VISIBILITY_VARS`] and [`TUNING_VARS`] as set (None: unset).
     #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
     /// The PCI bus and the kernel modules, under the root.
@@ -164,6 +186,7 @@ impl HostFacts {
             wsl: is_wsl(root),
             env: VISIBILITY_VARS
                 .iter()
+                .chain(TUNING_VARS)
                 // Not UTF-8 is still set (CUDA reads the bytes): shown escaped.
                 .map(|v| {
                     use std::os::unix::ffi::OsStrExt;

@@ -87,6 +87,32 @@ pub struct DriverApi {
     /// for the error: `CUDA_ERROR_NO_DEVICE (100): no CUDA-capable device is detected`.
     pub init_error: Option<String>,
     pub device_count: Option<i32>,
+    /// The devices CUDA enumerates (after `CUDA_VISIBLE_DEVICES`), as
+    /// TensorFlow's GPU device reads them.
+    #[serde(default)]
+    pub devices: Vec<CudaDevice>,
+}
+
+impl DriverApi {
+    pub fn failed(error: String) -> DriverApi {
+        DriverApi {
+            init_error: Some(error),
+            device_count: None,
+            devices: Vec::new(),
+        }
+    }
+}
+
+/// One CUDA device's attributes (`cuDeviceGetAttribute`); None where the
+/// driver did not answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CudaDevice {
+    pub ordinal: i32,
+    pub pci_bus_id: Option<String>,
+    pub multiprocessors: Option<i32>,
+    /// CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED: what `cudaMallocAsync`
+    /// (TF_GPU_ALLOCATOR=cuda_malloc_async) needs.
+    pub memory_pools: Option<bool>,
 }
 
 /// The directories the loader and TensorFlow search, in order, without duplicates.
@@ -227,10 +253,7 @@ fn probe_one(
         if need.role == Role::Driver {
             fact.driver_api = Some(match init {
                 Ok(()) => driver_api(&lib),
-                Err(why) => DriverApi {
-                    init_error: Some(why.clone()),
-                    device_count: None,
-                },
+                Err(why) => DriverApi::failed(why.clone()),
             });
         }
         fact.via = Some(via);
@@ -524,10 +547,7 @@ fn driver_api(lib: &Library) -> DriverApi {
     // cuGetErrorString(int, const char**), as the driver API documents them.
     unsafe {
         let Some(init) = lib.symbol("cuInit") else {
-            return DriverApi {
-                init_error: Some("libcuda has no cuInit".into()),
-                device_count: None,
-            };
+            return DriverApi::failed("libcuda has no cuInit".into());
         };
         let init: unsafe extern "C" fn(c_uint) -> c_int = std::mem::transmute(init);
         let rc = init(0);
@@ -548,10 +568,7 @@ fn driver_api(lib: &Library) -> DriverApi {
                 Some(words) => format!("{name} ({rc}): {words}"),
                 None => format!("{name} ({rc})"),
             };
-            return DriverApi {
-                init_error: Some(error),
-                device_count: None,
-            };
+            return DriverApi::failed(error);
         }
         let device_count = lib.symbol("cuDeviceGetCount").and_then(|f| {
             let f: unsafe extern "C" fn(*mut c_int) -> c_int =
@@ -561,7 +578,48 @@ fn driver_api(lib: &Library) -> DriverApi {
         });
         DriverApi {
             init_error: None,
+            devices: (0..device_count.unwrap_or(0))
+                .map(|ordinal| cuda_device(lib, ordinal))
+                .collect(),
             device_count,
+        }
+    }
+}
+
+/// CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT and _MEMORY_POOLS_SUPPORTED.
+const ATTRIBUTE_MULTIPROCESSORS: c_int = 16;
+const ATTRIBUTE_MEMORY_POOLS: c_int = 115;
+
+/// A device's attributes, after a successful cuInit.
+fn cuda_device(lib: &Library, ordinal: i32) -> CudaDevice {
+    // SAFETY: cuDeviceGet(CUdevice*, int), cuDeviceGetAttribute(int*,
+    // CUdevice_attribute, CUdevice) and cuDeviceGetPCIBusId(char*, int,
+    // CUdevice), as the driver API documents them; CUdevice is an int.
+    unsafe {
+        let device = lib.symbol("cuDeviceGet").and_then(|f| {
+            let f: unsafe extern "C" fn(*mut c_int, c_int) -> c_int = std::mem::transmute(f);
+            let mut device = 0;
+            (f(&mut device, ordinal) == 0).then_some(device)
+        });
+        let attribute = |attribute: c_int| {
+            let device = device?;
+            let f: unsafe extern "C" fn(*mut c_int, c_int, c_int) -> c_int =
+                std::mem::transmute(lib.symbol("cuDeviceGetAttribute")?);
+            let mut value = 0;
+            (f(&mut value, attribute, device) == 0).then_some(value)
+        };
+        let pci_bus_id = device.and_then(|device| {
+            let f: unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int =
+                std::mem::transmute(lib.symbol("cuDeviceGetPCIBusId")?);
+            let mut text = [0 as c_char; 32];
+            (f(text.as_mut_ptr(), text.len() as c_int, device) == 0)
+                .then(|| CStr::from_ptr(text.as_ptr()).to_string_lossy().into_owned())
+        });
+        CudaDevice {
+            ordinal,
+            pci_bus_id,
+            multiprocessors: attribute(ATTRIBUTE_MULTIPROCESSORS),
+            memory_pools: attribute(ATTRIBUTE_MEMORY_POOLS).map(|v| v != 0),
         }
     }
 }

@@ -65,7 +65,12 @@ pub fn facts_text(facts: &Facts) -> String {
     };
     let _ = writeln!(out, "  /dev nodes: {nodes}");
     let _ = writeln!(out, "  {}", below_text(&h.below));
-    for (k, v) in &h.env {
+    // The visibility variables always (unset is a fact); the others where set.
+    for (k, v) in h
+        .env
+        .iter()
+        .filter(|(k, v)| v.is_some() || crate::host::VISIBILITY_VARS.contains(&k.as_str()))
+    {
         let _ = writeln!(
             out,
             "  {k}={}",
@@ -257,6 +262,17 @@ pub fn facts_text(facts: &Facts) -> String {
                         "    cuInit: ok, {} device(s)",
                         api.device_count.map_or("?".into(), |n| n.to_string())
                     );
+                    let unknown = |n: Option<String>| n.unwrap_or_else(|| "?".into());
+                    for d in &api.devices {
+                        let _ = writeln!(
+                            out,
+                            "    CUDA device {} ({}): {} multiprocessors, memory pools {}",
+                            d.ordinal,
+                            unknown(d.pci_bus_id.clone()),
+                            unknown(d.multiprocessors.map(|n| n.to_string())),
+                            unknown(d.memory_pools.map(|p| if p { "yes" } else { "no" }.into()))
+                        );
+                    }
                 }
             }
         }

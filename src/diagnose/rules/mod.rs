@@ -24,6 +24,7 @@ mod gpu;
 mod host;
 mod libraries;
 mod tensorflow;
+mod tensorflow_env;
 mod visibility;
 mod watches;
 mod xla;
@@ -38,6 +39,7 @@ use gpu::*;
 use host::*;
 use libraries::*;
 use tensorflow::*;
+use tensorflow_env::*;
 use visibility::*;
 use watches::*;
 use xla::*;
@@ -152,6 +154,21 @@ pub static RULES: &[Rule] = &[
         id: "wsl-linux-driver-installed",
         family: Family::Driver,
         judge: wsl_linux_driver_installed,
+    },
+    Rule {
+        id: "tensorflow-ignores-gpu",
+        family: Family::DeviceVisibility,
+        judge: tensorflow_ignores_gpu,
+    },
+    Rule {
+        id: "gpu-allocator-unsupported",
+        family: Family::TensorflowSession,
+        judge: gpu_allocator_unsupported,
+    },
+    Rule {
+        id: "environment-misconfigured",
+        family: Family::TensorflowSession,
+        judge: environment_misconfigured,
     },
     Rule {
         id: "cuda-visible-devices-hides-all",
