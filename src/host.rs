@@ -2,6 +2,7 @@
 //! the parent process may use it.
 
 pub mod below;
+pub mod mps;
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -108,6 +109,9 @@ pub struct HostFacts {
     pub env: Vec<(String, Option<String>)>,
     /// The PCI bus and the kernel modules, under the root.
     pub below: below::Below,
+    /// CUDA's Multi-Process Service, as a client here finds it.
+    #[serde(default)]
+    pub mps: mps::Mps,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -196,6 +200,10 @@ impl HostFacts {
                 .collect(),
             glibc: glibc_version(),
             below: below::Below::gather(root),
+            mps: mps::Mps::gather(
+                root,
+                std::env::var("CUDA_MPS_PIPE_DIRECTORY").ok().as_deref(),
+            ),
         }
     }
 

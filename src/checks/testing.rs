@@ -71,6 +71,7 @@ pub fn facts_with_driver(driver: &str, gpus: &[Gpu]) -> Facts {
         dev_nodes: vec!["nvidia0".into(), "nvidiactl".into()],
         env: vec![],
         below: crate::host::below::Below::unread(),
+        mps: Default::default(),
     };
     Facts {
         host,

@@ -65,6 +65,16 @@ pub fn facts_text(facts: &Facts) -> String {
     };
     let _ = writeln!(out, "  /dev nodes: {nodes}");
     let _ = writeln!(out, "  {}", below_text(&h.below));
+    if h.mps.present() {
+        let _ = writeln!(
+            out,
+            "  MPS: {}/control {}, control daemon pid(s) {:?}, server pid(s) {:?}",
+            h.mps.pipe_directory,
+            if h.mps.control { "exists" } else { "missing" },
+            h.mps.daemons,
+            h.mps.servers
+        );
+    }
     // The visibility variables always (unset is a fact); the others where set.
     for (k, v) in h
         .env

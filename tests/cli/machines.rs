@@ -184,7 +184,29 @@ impl Machine {
             if str_of(driver, "nvml") != "missing" {
                 place(&format!("{driver_libs}/libnvidia-ml.so.1"), "nvml.so");
             }
-            place(&format!("{driver_libs}/libcuda.so.1"), "cuda.so");
+            // A libcuda named for its driver (cuda-compat's
+            // libcuda.so.570.86.10), with the soname linked to it.
+            match str_of(driver, "libcuda_file") {
+                "" => place(&format!("{driver_libs}/libcuda.so.1"), "cuda.so"),
+                file => {
+                    place(&format!("{driver_libs}/{file}"), "cuda.so");
+                    std::os::unix::fs::symlink(file, d.join(driver_libs).join("libcuda.so.1"))
+                        .unwrap();
+                }
+            }
+        }
+        // Other processes of the machine, `PID:ARGV0` ...: /proc/PID/cmdline.
+        for process in str_of(&profile, "host_processes").split_whitespace() {
+            let (pid, program) = process.split_once(':').unwrap();
+            let dir = d.join("proc").join(pid);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("cmdline"), format!("{program}\0")).unwrap();
+        }
+        // Empty files the machine has (an MPS control socket, ...).
+        for file in str_of(&profile, "files").split_whitespace() {
+            let path = d.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
         }
         for (relative, _) in profile["libraries"].as_table().unwrap() {
             place(relative, "toolkit.so");

@@ -67,7 +67,7 @@ const SYSTEM_NOT_READY: &str = "\"the system is not yet ready to start any CUDA 
 /// What 802 means here, told apart by the NVSwitches on the PCI bus
 /// (`nvswitches`: None when the bus could not be read): only a machine
 /// with them needs nvidia-fabricmanager.
-fn system_not_ready(driver: &str, nvswitches: Option<usize>) -> (String, String) {
+pub(super) fn system_not_ready(driver: &str, nvswitches: Option<usize>) -> (String, String) {
     let fabric_fix = format!(
         "install and start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and its log for a version mismatch"
     );
@@ -96,52 +96,198 @@ fn system_not_ready(driver: &str, nvswitches: Option<usize>) -> (String, String)
     }
 }
 
-/// What a CUresult at `cuInit` means on real machines, and what fixes it.
-pub(super) fn cuda_init_cause(
-    code: i64,
-    driver: &str,
-    nvswitches: Option<usize>,
-) -> (std::borrow::Cow<'static, str>, String) {
-    use std::borrow::Cow;
-    if code == 802 {
-        let (cause, fix) = system_not_ready(driver, nvswitches);
-        return (Cow::Owned(cause), fix);
-    }
-    let (cause, fix): (&'static str, String) = match code {
-        803 => (
-            "libcuda and the kernel module are different driver versions: usually a forward-compatibility package (cuda-compat, /usr/local/cuda/compat) on the loader path that does not fit this kernel module",
-            "drop the cuda-compat directory from LD_LIBRARY_PATH (or install the cuda-compat matching the kernel module), or reboot after a driver upgrade so the kernel module matches its libraries".to_string(),
-        ),
-        804 => (
-            "a forward-compatibility libcuda (cuda-compat) is in use on a GPU that does not support forward compatibility (only data-center GPUs do)",
-            "drop the cuda-compat directory (e.g. /usr/local/cuda/compat) from LD_LIBRARY_PATH and upgrade the driver itself to one that supports the CUDA version the build needs".to_string(),
-        ),
-        100 => (
+/// What a CUresult at `cuInit` means on this machine, and what fixes it:
+/// one cause where the facts prove it, else the candidates and how to tell
+/// them apart, never one guessed cause.
+pub(super) fn cuda_init_cause(code: i64, f: &Facts) -> (String, String) {
+    let driver = f
+        .driver
+        .found()
+        .map_or("?".to_string(), |d| d.version.to_string());
+    let owned = |(cause, fix): (&str, &str)| (cause.to_string(), fix.to_string());
+    match code {
+        802 => {
+            let nvswitches = f
+                .host
+                .below
+                .pci
+                .as_ref()
+                .ok()
+                .map(|bus| bus.nvswitches.len());
+            system_not_ready(&driver, nvswitches)
+        }
+        803 | 804 => forward_compatibility(code, f),
+        805..=810 => mps_cause(code, &f.host.mps),
+        100 => owned((
             "NVML sees the GPUs but CUDA sees none: the device nodes are not usable by this process (container cgroup device rules, NVIDIA_VISIBLE_DEVICES, or CUDA_VISIBLE_DEVICES)",
-            "give the process the GPUs: run the container with `--gpus all` (or the device plugin's resources), check `ls -l /dev/nvidia*` is readable and writable, and unset CUDA_VISIBLE_DEVICES values that hide them".to_string(),
-        ),
-        46 => (
+            "give the process the GPUs: run the container with `--gpus all` (or the device plugin's resources), check `ls -l /dev/nvidia*` is readable and writable, and unset CUDA_VISIBLE_DEVICES values that hide them",
+        )),
+        46 => owned((
             "the GPUs are busy or unavailable: compute mode EXCLUSIVE_PROCESS with another process holding them, or PROHIBITED",
-            "check `nvidia-smi -q -d COMPUTE` and the processes on the GPUs; set `nvidia-smi -c DEFAULT` or wait for the other process".to_string(),
-        ),
-        34 => (
+            "check `nvidia-smi -q -d COMPUTE` and the processes on the GPUs; set `nvidia-smi -c DEFAULT` or wait for the other process",
+        )),
+        34 => owned((
             "the libcuda on the loader path is the CUDA toolkit's stub (lib64/stubs/libcuda.so), which only links and never runs",
-            "remove the toolkit's stubs directory from LD_LIBRARY_PATH (and from ld.so.conf) so the driver's libcuda.so.1 is loaded".to_string(),
-        ),
-        999 => (
-            "an unknown CUDA error at start-up: typically the nvidia-uvm module is not loaded (no /dev/nvidia-uvm), or the GPU is in a bad state after a suspend, a driver upgrade or an Xid error",
-            "load the UVM module (`sudo modprobe nvidia-uvm`, or `nvidia-modprobe -u -c=0`), check `dmesg | grep -i xid`, and reboot if the GPU fell off the bus".to_string(),
-        ),
-        3 => (
+            "remove the toolkit's stubs directory from LD_LIBRARY_PATH (and from ld.so.conf) so the driver's libcuda.so.1 is loaded",
+        )),
+        999 => unknown_error(f),
+        3 => owned((
             "CUDA was not initialised: the driver failed inside cuInit",
-            "check `dmesg | grep -i nvrm` for the driver's own error, and reload the driver or reboot".to_string(),
+            "check `dmesg | grep -i nvrm` for the driver's own error, and reload the driver or reboot",
+        )),
+        _ => owned((
+            "no rule knows this CUresult at cuInit: the driver's own name and words above are what is known",
+            "look the CUresult up in NVIDIA's driver API documentation (CUresult); check `dmesg | grep -i nvrm`",
+        )),
+    }
+}
+
+/// 803 and 804 come from a forward-compatibility libcuda (cuda-compat):
+/// both versions are named, the compat library's (its file name) and the
+/// kernel module's (`/proc/driver/nvidia/version`).
+fn forward_compatibility(code: i64, f: &Facts) -> (String, String) {
+    let libcuda = f
+        .library(Role::Driver)
+        .and_then(|l| l.resolved.as_ref())
+        .map(|copy| {
+            copy.path
+                .canonicalize()
+                .unwrap_or_else(|_| copy.path.clone())
+        });
+    let compat = libcuda
+        .as_ref()
+        .and_then(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_prefix("libcuda.so.")
+                .map(str::to_string)
+        })
+        .filter(|v| v.contains('.'));
+    let module = f.host.nvidia.as_ref().ok().and_then(|p| p.driver.clone());
+    let versions = format!(
+        "the libcuda in use is {} ({}), the kernel module {}",
+        libcuda
+            .as_ref()
+            .map_or("unknown".to_string(), |p| p.display().to_string()),
+        compat
+            .as_deref()
+            .map_or("version unknown".to_string(), |v| format!("driver {v}")),
+        module
+            .as_deref()
+            .map_or("of unknown version".to_string(), |v| format!("is {v}"))
+    );
+    let dir = libcuda
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map_or("the cuda-compat directory".to_string(), |d| {
+            d.display().to_string()
+        });
+    if code == 803 {
+        (
+            format!(
+                "libcuda and the kernel module are different driver versions: {versions}; a forward-compatibility libcuda (cuda-compat) runs only over the kernel module branches it lists, and the other way round only a reboot after a driver upgrade fixes it"
+            ),
+            format!(
+                "drop {dir} from LD_LIBRARY_PATH (or /etc/ld.so.conf.d) to use the driver's own libcuda, or install the cuda-compat that supports kernel module {}; after a driver upgrade, reboot so the module matches its libraries",
+                module.as_deref().unwrap_or("this")
+            ),
+        )
+    } else {
+        (
+            format!(
+                "a forward-compatibility libcuda (cuda-compat) is in use on a GPU that does not support forward compatibility (only data-center GPUs do): {versions}"
+            ),
+            format!(
+                "drop {dir} from LD_LIBRARY_PATH (or /etc/ld.so.conf.d) and upgrade the driver itself to one that supports the CUDA version the build needs"
+            ),
+        )
+    }
+}
+
+/// The MPS errors (805 to 810), told apart by what a client here finds:
+/// the control socket in its pipe directory and the MPS processes.
+fn mps_cause(code: i64, mps: &crate::host::mps::Mps) -> (String, String) {
+    let dir = &mps.pipe_directory;
+    let found = format!(
+        "{dir}/control {}, {} control daemon(s), {} server(s) running",
+        if mps.control {
+            "exists"
+        } else {
+            "does not exist"
+        },
+        mps.daemons.len(),
+        mps.servers.len()
+    );
+    match code {
+        805 if mps.control && mps.daemons.is_empty() => (
+            format!(
+                "this client finds the MPS control socket in {dir} but no nvidia-cuda-mps-control runs: a daemon that died left it, and every CUDA client tries it and fails"
+            ),
+            format!(
+                "start the daemon again (`nvidia-cuda-mps-control -d`, with the same CUDA_MPS_PIPE_DIRECTORY), or remove the stale {dir} if MPS is not meant to run"
+            ),
+        ),
+        805 if !mps.control && !mps.daemons.is_empty() => (
+            format!(
+                "an MPS control daemon runs, but not with this client's pipe directory ({dir}): the client and the daemon disagree on CUDA_MPS_PIPE_DIRECTORY"
+            ),
+            "set CUDA_MPS_PIPE_DIRECTORY (and CUDA_MPS_LOG_DIRECTORY) in the job to the daemon's, as the MPS documentation requires of every client".to_string(),
+        ),
+        805 => (
+            format!(
+                "the MPS client could not connect to the control daemon or the server ({found}); the candidates: the server failed to start (its log says why: compute mode, memory, a GPU the daemon cannot see), or another user's server holds the GPUs"
+            ),
+            "read the daemon's log (/var/log/nvidia-mps/control.log and server.log, or CUDA_MPS_LOG_DIRECTORY), check the GPUs' compute mode (`nvidia-smi -q -d COMPUTE`) and which user the server runs as".to_string(),
+        ),
+        807 => (
+            format!(
+                "the MPS server is not ready to accept clients ({found}): it is still starting, or it serves another user and this client waits for it"
+            ),
+            "retry after the server is up; MPS runs one server per user at a time: run the jobs as the server's user or stop that user's clients".to_string(),
+        ),
+        808 | 809 => (
+            format!(
+                "the MPS server has no room for another client ({found}): the hardware's limit on MPS clients or device connections is reached"
+            ),
+            "run fewer MPS clients per GPU at once (`nvidia-smi` lists them), or set CUDA_MPS_ACTIVE_THREAD_PERCENTAGE lower per client".to_string(),
         ),
         _ => (
-            "CUDA could not start on a driver NVML can talk to",
-            "look the CUresult up in NVIDIA's driver API documentation (CUresult); check `dmesg | grep -i nvrm`".to_string(),
+            format!(
+                "MPS failed this client ({found}): the server terminated it or its call to the server failed"
+            ),
+            "read the MPS logs (/var/log/nvidia-mps, or CUDA_MPS_LOG_DIRECTORY) for the fault, restart the daemon (`echo quit | nvidia-cuda-mps-control`, then `nvidia-cuda-mps-control -d`)".to_string(),
         ),
-    };
-    (Cow::Borrowed(cause), fix)
+    }
+}
+
+/// 999 has more than one cause: the UVM module missing is told by the
+/// facts; otherwise the candidates.
+fn unknown_error(f: &Facts) -> (String, String) {
+    let uvm_loaded = f
+        .host
+        .below
+        .modules
+        .as_ref()
+        .ok()
+        .map(|m| m.loaded.iter().any(|name| name == "nvidia_uvm"));
+    let uvm_node = f.host.dev_nodes.iter().any(|n| n == "nvidia-uvm");
+    if uvm_loaded == Some(false) || !uvm_node {
+        return (
+            format!(
+                "the nvidia-uvm module {}, and CUDA cannot start without it",
+                if uvm_loaded == Some(false) {
+                    "is not loaded"
+                } else {
+                    "has no device node (/dev/nvidia-uvm)"
+                }
+            ),
+            "load it: `sudo modprobe nvidia-uvm` (or `nvidia-modprobe -u -c=0`, which also creates /dev/nvidia-uvm); in a container, pass /dev/nvidia-uvm".to_string(),
+        );
+    }
+    (
+        "the driver gives no reason (CUDA_ERROR_UNKNOWN) and the UVM module is loaded with its device node; the candidates: a GPU in a bad state after a suspend, a driver upgrade without a reboot, or an Xid error".to_string(),
+        "tell them apart with `dmesg | grep -iE 'xid|nvrm'`: an Xid names the GPU's fault (reset it or reboot), NVRM version lines a driver upgrade (reboot)".to_string(),
+    )
 }
 
 /// NVML talks to the driver but `cuInit` fails: the case where the driver
@@ -161,14 +307,7 @@ pub(super) fn cuda_init_failed(e: &Evidence) -> Vec<Finding> {
     let Some(code) = cuda_result(error) else {
         return vec![];
     };
-    let nvswitches = f
-        .host
-        .below
-        .pci
-        .as_ref()
-        .ok()
-        .map(|bus| bus.nvswitches.len());
-    let (cause, fix) = cuda_init_cause(code, &driver.version.to_string(), nvswitches);
+    let (cause, fix) = cuda_init_cause(code, f);
     let mut evidence = vec![
         format!("cuInit: {error}"),
         format!(

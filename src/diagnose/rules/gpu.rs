@@ -205,7 +205,7 @@ pub(super) fn gpu_busy(e: &Evidence) -> Vec<Finding> {
         .iter()
         // A GPU whose mode refuses the job is `gpu-compute-mode-blocks`',
         // one whose memory is taken is `gpu-memory-held`'s.
-        .filter(|g| blocking_mode(g).is_none() && memory_held(g).is_none())
+        .filter(|g| blocking_mode(g, &f.host.mps).is_none() && memory_held(g).is_none())
         .filter_map(|g| {
             let procs: Vec<String> = g
                 .processes
@@ -440,7 +440,7 @@ pub(super) fn gpu_memory_held(e: &Evidence) -> Vec<Finding> {
 }
 
 /// Why `gpu`'s compute mode refuses a new CUDA context, if it does.
-fn blocking_mode(gpu: &Gpu) -> Option<String> {
+fn blocking_mode(gpu: &Gpu, mps: &crate::host::mps::Mps) -> Option<String> {
     let me = std::process::id();
     let mode = gpu.compute_mode.value()?;
     let others: Vec<String> = gpu
@@ -449,6 +449,9 @@ fn blocking_mode(gpu: &Gpu) -> Option<String> {
         .map(|p| {
             p.iter()
                 .filter(|p| p.pid != me)
+                // Under MPS the server holds an exclusive GPU for its
+                // clients, whom the control socket sends to it.
+                .filter(|p| !(mps.control && mps.servers.contains(&p.pid)))
                 .map(|p| format!("pid {}", p.pid))
                 .collect()
         })
@@ -474,7 +477,11 @@ pub(super) fn gpu_compute_mode_blocks(e: &Evidence) -> Vec<Finding> {
     let Some(driver) = f.driver.found() else {
         return vec![];
     };
-    let blocked: Vec<String> = driver.gpus.iter().filter_map(blocking_mode).collect();
+    let blocked: Vec<String> = driver
+        .gpus
+        .iter()
+        .filter_map(|g| blocking_mode(g, &f.host.mps))
+        .collect();
     if blocked.is_empty() {
         return vec![];
     }

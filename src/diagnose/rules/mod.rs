@@ -504,12 +504,12 @@ mod tests {
             None
         );
         // 802 names the fabric manager only where NVSwitches are on the bus.
-        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", Some(4));
+        let (cause, fix) = super::system_not_ready("560.35.03", Some(4));
         assert!(
             cause.contains("4 NVSwitch")
                 && fix.contains("fabricmanager of exactly the driver's version (560.35.03)")
         );
-        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", Some(0));
+        let (cause, fix) = super::system_not_ready("560.35.03", Some(0));
         assert!(
             cause.contains("not the fabric manager") && cause.contains("confidential-computing")
         );
@@ -517,18 +517,25 @@ mod tests {
             !fix.contains("systemctl enable --now nvidia-fabricmanager"),
             "{fix}"
         );
-        let (cause, fix) = super::cuda_init_cause(802, "560.35.03", None);
+        let (cause, fix) = super::system_not_ready("560.35.03", None);
         assert!(
             cause.contains("could not be read to tell the candidates apart"),
             "{cause}"
         );
         assert!(fix.contains("lspci -d 10de:"), "{fix}");
+        let facts = crate::checks::testing::facts_with_driver("550.54.15", &[]);
         assert!(
-            super::cuda_init_cause(804, "x", None)
-                .1
+            super::cuda_init_cause(804, &facts)
+                .0
                 .contains("cuda-compat")
         );
-        assert!(super::cuda_init_cause(34, "x", None).0.contains("stub"));
+        assert!(super::cuda_init_cause(34, &facts).0.contains("stub"));
+        // A code no rule knows says so, never a guessed cause.
+        assert!(
+            super::cuda_init_cause(222, &facts)
+                .0
+                .starts_with("no rule knows")
+        );
     }
 
     #[test]
