@@ -38,6 +38,33 @@ pub const TUNING_VARS: &[&str] = &[
     "OPENCL_PROFILE",
 ];
 
+/// Where managed platforms put the NVIDIA driver's user-space libraries
+/// (relative to the root), off the loader's default path, and who puts them
+/// there. EKS's AL2023 images install the driver in /usr/lib64, on the
+/// default path, and need no entry.
+pub const DRIVER_LAYOUTS: &[(&str, &str)] = &[
+    (
+        "usr/local/nvidia/lib64",
+        "GKE mounts the node's driver here in GPU containers (COS and Ubuntu nodes) and sets no loader path for them; AKS node images before May 2025 installed the driver here",
+    ),
+    (
+        "home/kubernetes/bin/nvidia/lib64",
+        "GKE's driver installer keeps the driver here on Container-Optimized OS nodes",
+    ),
+    (
+        "run/nvidia/driver/usr/lib/x86_64-linux-gnu",
+        "the NVIDIA GPU Operator's driver container (Ubuntu) exposes its root at /run/nvidia/driver",
+    ),
+    (
+        "run/nvidia/driver/usr/lib64",
+        "the NVIDIA GPU Operator's driver container (RHEL, and OpenShift's RHCOS) exposes its root at /run/nvidia/driver",
+    ),
+    (
+        "usr/lib/nvidia/tesla",
+        "Bottlerocket's NVIDIA variants keep the driver here, on the host's loader path (ld.so.conf.d/nvidia-tesla.conf) only",
+    ),
+];
+
 /// Where WSL 2 mounts the Windows driver's Linux libraries (libcuda,
 /// libnvidia-ml), relative to the root.
 pub const WSL_LIB_DIR: &str = "usr/lib/wsl/lib";

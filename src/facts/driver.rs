@@ -212,6 +212,14 @@ pub fn nvml_candidates(explicit: Option<&Path>, host_root: &Path) -> Vec<PathBuf
             candidates.push(host_root.join(dir).join(NVML_SONAME));
         }
     }
+    // Managed platforms' directories off the loader's path: the GPUs are
+    // still read where the loader would not find NVML.
+    for (dir, _) in crate::host::DRIVER_LAYOUTS {
+        let there = host_root.join(dir).join(NVML_SONAME);
+        if there.exists() {
+            candidates.push(there);
+        }
+    }
     candidates
 }
 

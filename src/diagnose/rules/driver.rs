@@ -638,6 +638,51 @@ fn wsl_lib_dir(f: &Facts) -> std::path::PathBuf {
     f.host.root.join(crate::host::WSL_LIB_DIR)
 }
 
+/// A managed platform's directory that holds libcuda.so.1 where the loader
+/// finds none: the layout and its words.
+pub(super) fn driver_layout_off_path(f: &Facts) -> Option<(std::path::PathBuf, &'static str)> {
+    if !f
+        .library(Role::Driver)
+        .is_some_and(|l| l.resolved.is_none() && !l.unloadable_or_crashed())
+    {
+        return None;
+    }
+    crate::host::DRIVER_LAYOUTS.iter().find_map(|(dir, words)| {
+        let dir = std::path::Path::new(&f.host.root).join(dir);
+        dir.join("libcuda.so.1").exists().then_some((dir, *words))
+    })
+}
+
+pub(super) fn driver_libraries_off_path(e: &Evidence) -> Vec<Finding> {
+    let f = e.facts;
+    let Some((dir, words)) = driver_layout_off_path(f) else {
+        return vec![];
+    };
+    let present: Vec<&str> = [
+        "libcuda.so.1",
+        "libnvidia-ml.so.1",
+        "libnvidia-ptxjitcompiler.so.1",
+    ]
+    .into_iter()
+    .filter(|name| dir.join(name).exists())
+    .collect();
+    let mut evidence = vec![format!("in {}: {}", dir.display(), present.join(", "))];
+    if let Some(error) = f.library(Role::Driver).and_then(|l| l.error.as_ref()) {
+        evidence.push(format!("dlopen(libcuda.so.1): {error}"));
+    }
+    let dir = dir.display();
+    finding(
+        Severity::Error,
+        format!(
+            "the NVIDIA driver's libraries are in {dir} ({words}), but the loader does not search there, so TensorFlow finds no libcuda.so.1 and registers no GPU"
+        ),
+        format!(
+            "put {dir} on the loader's path: in the image or the job, `ENV LD_LIBRARY_PATH={dir}` (shell: `export LD_LIBRARY_PATH={dir}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}`), or `echo {dir} > /etc/ld.so.conf.d/nvidia.conf && ldconfig`; with the NVIDIA Container Toolkit (CDI, or the nvidia runtime), request the GPU so the libraries are mounted where the loader looks"
+        ),
+        evidence,
+    )
+}
+
 /// Whether this is WSL 2 with the Windows driver's libcuda where the loader
 /// does not look: `wsl-libraries-not-found` then tells why libcuda is missing.
 pub(super) fn wsl_libcuda_off_path(f: &Facts) -> bool {

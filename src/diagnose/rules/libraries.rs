@@ -19,6 +19,8 @@ pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
         .filter(|l| !l.unloadable_or_crashed())
         // On WSL the Windows driver's libcuda is there, off the loader's path.
         .filter(|l| !(l.role == Role::Driver && wsl_libcuda_off_path(f)))
+        // A managed platform's directory holds it: driver-libraries-off-path.
+        .filter(|l| !(l.role == Role::Driver && driver_layout_off_path(f).is_some()))
         .collect();
     if missing.is_empty() {
         return vec![];

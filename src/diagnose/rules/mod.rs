@@ -146,6 +146,11 @@ pub static RULES: &[Rule] = &[
         judge: container_capabilities_missing,
     },
     Rule {
+        id: "driver-libraries-off-path",
+        family: Family::Driver,
+        judge: driver_libraries_off_path,
+    },
+    Rule {
         id: "wsl-libraries-not-found",
         family: Family::Driver,
         judge: wsl_libraries_not_found,
