@@ -253,27 +253,60 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>
             // (libnvidia-ml.so.535.309.01), which a mismatch must name.
             Err(e) => DriverProbe::InitFailed {
                 library: std::fs::canonicalize(&path).map_or(path, |p| p.display().to_string()),
-                error: describe_init_error(&e),
+                error: describe_init_error(e, &name),
             },
         };
     }
     DriverProbe::LibraryMissing { tried }
 }
 
-fn describe_init_error(e: &NvmlError) -> String {
-    match e {
-        NvmlError::DriverNotLoaded => {
-            "NVML_ERROR_DRIVER_NOT_LOADED: the NVIDIA kernel driver is not running".into()
-        }
-        NvmlError::LibRmVersionMismatch => {
-            "NVML_ERROR_LIB_RM_VERSION_MISMATCH: the kernel module and libnvidia-ml are different driver versions".into()
-        }
-        NvmlError::Unknown => "NVML_ERROR_UNKNOWN: an internal driver error".into(),
-        NvmlError::NoPermission => {
-            "NVML_ERROR_NO_PERMISSION: no permission to talk to the driver (/dev/nvidia* not accessible)".into()
-        }
-        other => other.to_string(),
+/// NVML's failure in its own name, code and words (`nvmlErrorString`),
+/// then what it means.
+fn describe_init_error(e: NvmlError, library: &str) -> String {
+    let meaning = match &e {
+        NvmlError::DriverNotLoaded => Some((
+            "NVML_ERROR_DRIVER_NOT_LOADED",
+            "the NVIDIA kernel driver is not running",
+        )),
+        NvmlError::LibRmVersionMismatch => Some((
+            "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
+            "the kernel module and libnvidia-ml are different driver versions",
+        )),
+        NvmlError::Unknown => Some(("NVML_ERROR_UNKNOWN", "an internal driver error")),
+        NvmlError::NoPermission => Some((
+            "NVML_ERROR_NO_PERMISSION",
+            "no permission to talk to the driver (/dev/nvidia* not accessible)",
+        )),
+        _ => None,
+    };
+    let described = e.to_string();
+    let code: u32 = e.into();
+    let words = nvml_error_string(library, code);
+    match (meaning, words) {
+        (Some((name, meaning)), Some(words)) => format!("{name} ({code}, \"{words}\"): {meaning}"),
+        (Some((name, meaning)), None) => format!("{name} ({code}): {meaning}"),
+        (None, Some(words)) => format!("NVML error {code} (\"{words}\"): {described}"),
+        (None, None) => format!("NVML error {code}: {described}"),
     }
+}
+
+/// `nvmlErrorString` of the NVML already loaded from `library`.
+fn nvml_error_string(library: &str, code: u32) -> Option<String> {
+    let lib = Library::already_loaded(library)?;
+    // SAFETY: `const char *nvmlErrorString(nvmlReturn_t)`, as nvml.h
+    // declares it; it returns a static string for any code.
+    let words = unsafe {
+        let f: unsafe extern "C" fn(u32) -> *const std::os::raw::c_char =
+            std::mem::transmute(lib.symbol("nvmlErrorString")?);
+        let text = f(code);
+        (!text.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    lib.keep();
+    words
 }
 
 fn read_driver(nvml: &Nvml, library: String) -> Driver {
