@@ -16,9 +16,8 @@ pub const VISIBILITY_VARS: &[&str] = &[
     "LD_LIBRARY_PATH",
 ];
 
-/// The variables that change how TensorFlow's GPU device and CUDA run
-/// (`gpu_device.cc`, `gpu_process_state.cc`), and those DCGM's software
-/// plugin calls performance-limiting (`DCGM_FR_BAD_CUDA_ENV`).
+/// The variables that change how TensorFlow's GPU device and MPS run
+/// (`gpu_device.cc`, `gpu_process_state.cc`, the MPS documentation).
 pub const TUNING_VARS: &[&str] = &[
     "TF_GPU_ALLOCATOR",
     "TF_MIN_GPU_MULTIPROCESSOR_COUNT",
@@ -26,6 +25,12 @@ pub const TUNING_VARS: &[&str] = &[
     "TF_FORCE_GPU_ALLOW_GROWTH",
     "TF_ENABLE_GPU_GARBAGE_COLLECTION",
     "CUDA_MPS_PIPE_DIRECTORY",
+];
+
+/// The variables DCGM's software plugin warns of when set
+/// (`DCGM_FR_BAD_CUDA_ENV`, "Found CUDA performance-limiting environment
+/// variable"): profilers, injection and debugging.
+pub const PROFILING_VARS: &[&str] = &[
     "NSIGHT_CUDA_DEBUGGER",
     "CUDA_INJECTION32_PATH",
     "CUDA_INJECTION64_PATH",
@@ -40,8 +45,8 @@ pub const TUNING_VARS: &[&str] = &[
 
 /// Where managed platforms put the NVIDIA driver's user-space libraries
 /// (relative to the root), off the loader's default path, and who puts them
-/// there. EKS's AL2023 images install the driver in /usr/lib64, on the
-/// default path, and need no entry.
+/// there. EKS's AL2023 images install the driver from NVIDIA's packages,
+/// which put it on the default path, and need no entry.
 pub const DRIVER_LAYOUTS: &[(&str, &str)] = &[
     (
         "usr/local/nvidia/lib64",
@@ -131,7 +136,8 @@ pub struct HostFacts {
     /// and its Linux libraries in [`WSL_LIB_DIR`].
     #[serde(default)]
     pub wsl: bool,
-    /// [`VISIBILITY_VARS`] and [`TUNING_VARS`] as set (None: unset).
+    /// [`VISIBILITY_VARS`], [`TUNING_VARS`] and [`PROFILING_VARS`] as set
+    /// (None: unset).
     #[serde(with = "crate::json_shape::pairs")]
     pub env: Vec<(String, Option<String>)>,
     /// The PCI bus and the kernel modules, under the root.
@@ -177,6 +183,20 @@ impl HostFacts {
         ))
     }
 
+    /// Whether gpugate may call cuInit: where the driver may be initialised,
+    /// and no MPS server of another user would make this client queue
+    /// (and ask that server to end) for the sake of a probe.
+    pub fn cuda_init(&self) -> Result<(), String> {
+        self.driver_init()?;
+        match self.mps.serves_another_user(self.process.uid) {
+            Some(uid) => Err(format!(
+                "not initialised: an MPS server of another user (uid {uid}) serves these GPUs through {}/control, and a CUDA client here would wait behind that user's clients",
+                self.mps.pipe_directory
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Reads the host, with `/proc` and `/dev` under `root`.
     pub fn gather(root: &Path) -> Self {
         let os = read_host(Path::new("/etc/os-release"))
@@ -218,6 +238,7 @@ impl HostFacts {
             env: VISIBILITY_VARS
                 .iter()
                 .chain(TUNING_VARS)
+                .chain(PROFILING_VARS)
                 // Not UTF-8 is still set (CUDA reads the bytes): shown escaped.
                 .map(|v| {
                     use std::os::unix::ffi::OsStrExt;

@@ -1,7 +1,7 @@
 //! The NVIDIA driver and its GPUs as NVML reports them. [`probe`] runs in a
 //! worker only: NVML is native code that can crash or hang.
 
-pub use super::field::Field;
+pub use super::field::{Field, NVML_SONAME};
 use crate::compat::Capability;
 use crate::dl::Library;
 use crate::version::Version;
@@ -12,10 +12,6 @@ use nvml_wrapper::enum_wrappers::device::{
 use nvml_wrapper::error::NvmlError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// NVML's library name; the unversioned `libnvidia-ml.so` exists only where
-/// the development files are installed.
-pub const NVML_SONAME: &str = "libnvidia-ml.so.1";
 
 /// What the driver probe found; every way it can end is a value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,7 +249,7 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>
             // (libnvidia-ml.so.535.309.01), which a mismatch must name.
             Err(e) => DriverProbe::InitFailed {
                 library: std::fs::canonicalize(&path).map_or(path, |p| p.display().to_string()),
-                error: describe_init_error(e, &name),
+                error: describe_init_error(e),
             },
         };
     }
@@ -262,7 +258,7 @@ pub fn probe(explicit: Option<&Path>, host_root: &Path, init: Result<(), String>
 
 /// NVML's failure in its own name, code and words (`nvmlErrorString`),
 /// then what it means.
-fn describe_init_error(e: NvmlError, library: &str) -> String {
+fn describe_init_error(e: NvmlError) -> String {
     let meaning = match &e {
         NvmlError::DriverNotLoaded => Some((
             "NVML_ERROR_DRIVER_NOT_LOADED",
@@ -280,33 +276,27 @@ fn describe_init_error(e: NvmlError, library: &str) -> String {
         _ => None,
     };
     let described = e.to_string();
+    // nvml-wrapper's own failures (a symbol missing) map to UNKNOWN: NVML
+    // has no words for them.
+    let own = matches!(
+        e,
+        NvmlError::FailedToLoadSymbol(_)
+            | NvmlError::LibloadingError(_)
+            | NvmlError::Utf8Error(_)
+            | NvmlError::NulError(_)
+            | NvmlError::IncorrectBits(_)
+    );
+    if own {
+        return described;
+    }
     let code: u32 = e.into();
-    let words = nvml_error_string(library, code);
+    let words = super::field::nvml_error_string(code);
     match (meaning, words) {
         (Some((name, meaning)), Some(words)) => format!("{name} ({code}, \"{words}\"): {meaning}"),
         (Some((name, meaning)), None) => format!("{name} ({code}): {meaning}"),
         (None, Some(words)) => format!("NVML error {code} (\"{words}\"): {described}"),
         (None, None) => format!("NVML error {code}: {described}"),
     }
-}
-
-/// `nvmlErrorString` of the NVML already loaded from `library`.
-fn nvml_error_string(library: &str, code: u32) -> Option<String> {
-    let lib = Library::already_loaded(library)?;
-    // SAFETY: `const char *nvmlErrorString(nvmlReturn_t)`, as nvml.h
-    // declares it; it returns a static string for any code.
-    let words = unsafe {
-        let f: unsafe extern "C" fn(u32) -> *const std::os::raw::c_char =
-            std::mem::transmute(lib.symbol("nvmlErrorString")?);
-        let text = f(code);
-        (!text.is_null()).then(|| {
-            std::ffi::CStr::from_ptr(text)
-                .to_string_lossy()
-                .into_owned()
-        })
-    };
-    lib.keep();
-    words
 }
 
 fn read_driver(nvml: &Nvml, library: String) -> Driver {

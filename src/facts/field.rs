@@ -1,4 +1,5 @@
-//! A value NVML may not offer: the three ways reading one can end.
+//! A value NVML may not offer: the three ways reading one can end, and
+//! NVML's own words for why one did not.
 
 use nvml_wrapper::error::NvmlError;
 use serde::{Deserialize, Serialize};
@@ -37,4 +38,27 @@ impl<T> Field<T> {
             Err(e) => Field::Error(e.to_string()),
         }
     }
+}
+
+/// NVML's library name; the unversioned `libnvidia-ml.so` exists only where
+/// the development files are installed.
+pub const NVML_SONAME: &str = "libnvidia-ml.so.1";
+
+/// `nvmlErrorString` of the NVML this process loaded.
+pub fn nvml_error_string(code: u32) -> Option<String> {
+    let lib = crate::dl::Library::already_loaded(NVML_SONAME)?;
+    // SAFETY: `const char *nvmlErrorString(nvmlReturn_t)`, as nvml.h
+    // declares it; it returns a static string for any code.
+    let words = unsafe {
+        let f: unsafe extern "C" fn(u32) -> *const std::os::raw::c_char =
+            std::mem::transmute(lib.symbol("nvmlErrorString")?);
+        let text = f(code);
+        (!text.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    lib.keep();
+    words
 }

@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 
 /// NVML's `NVML_FI_DEV_GET_GPU_RECOVERY_ACTION` field (drivers 570 on).
 const RECOVERY_ACTION_FIELD: u32 = 230;
-/// `NVML_NVLINK_MAX_LINKS` in NVML 12.
-const MAX_NVLINKS: u32 = 18;
+/// `NVML_NVLINK_MAX_LINKS` in NVML 13 (18 in 12): the loop ends at a GPU's
+/// last link anyway.
+const MAX_NVLINKS: u32 = 36;
+/// NVML_SUCCESS and NVML_ERROR_NOT_SUPPORTED.
+const NVML_SUCCESS: u32 = 0;
+const NVML_NOT_SUPPORTED: u32 = 3;
 /// DCGM's window for double-bit retirements (`DCGM_FR_RETIRED_PAGES_DBE_LIMIT`).
 const WEEK_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -28,7 +32,7 @@ pub struct GpuState {
     pub inforom_valid: Field<bool>,
     pub retired_pages: Field<RetiredPages>,
     /// `NVML_FI_DEV_GET_GPU_RECOVERY_ACTION`: `none`, `gpu_reset`,
-    /// `node_reboot`, `drain_p2p`, `drain_and_reset`.
+    /// `node_reboot`, `drain_p2p`, `drain_and_reset`, `recover_imex_domain`.
     pub recovery_action: Field<String>,
     pub pcie_link: Field<PcieLink>,
     /// Each NVLink's state, in link order (true: active), up to the first
@@ -71,7 +75,8 @@ pub struct PcieLink {
 pub struct Fabric {
     /// `not_supported`, `not_started`, `in_progress`, `completed`.
     pub state: String,
-    /// NVML's return code for the registration, in its words (`Success`).
+    /// NVML's return code for the registration (0: success) and its words.
+    pub status_code: u32,
     pub status: String,
 }
 
@@ -155,13 +160,23 @@ fn retired_pages(device: &nvml_wrapper::Device) -> Field<RetiredPages> {
         Ok(RetiredPages {
             single_bit: single.len() as u32,
             double_bit: double.len() as u32,
-            // NVML's timestamps are seconds since the epoch.
             double_bit_last_week: double
                 .iter()
-                .filter(|p| now.saturating_sub(p.timestamp) < WEEK_SECONDS)
+                .filter(|p| now.saturating_sub(epoch_seconds(p.timestamp)) < WEEK_SECONDS)
                 .count() as u32,
         })
     }))
+}
+
+/// nvml.h gives no unit for a retirement's timestamp; NVML's other
+/// timestamps are microseconds. A value past the year 33658 in seconds is
+/// taken as microseconds.
+fn epoch_seconds(timestamp: u64) -> u64 {
+    if timestamp > 1_000_000_000_000 {
+        timestamp / 1_000_000
+    } else {
+        timestamp
+    }
 }
 
 fn recovery_action(device: &nvml_wrapper::Device) -> Field<String> {
@@ -169,7 +184,12 @@ fn recovery_action(device: &nvml_wrapper::Device) -> Field<String> {
     let value = device
         .field_values_for(&[FieldId(RECOVERY_ACTION_FIELD)])
         .and_then(|mut samples| samples.pop().unwrap_or(Err(NvmlError::NotSupported)))
-        .and_then(|sample| sample.value);
+        .and_then(|sample| sample.value)
+        // A driver older than the field may call it an invalid argument.
+        .map_err(|e| match e {
+            NvmlError::InvalidArg => NvmlError::NotSupported,
+            e => e,
+        });
     Field::from_nvml(value.map(|value| {
         let code = match value {
             SampleValue::U32(v) => u64::from(v),
@@ -183,6 +203,7 @@ fn recovery_action(device: &nvml_wrapper::Device) -> Field<String> {
             2 => "node_reboot".to_string(),
             3 => "drain_p2p".to_string(),
             4 => "drain_and_reset".to_string(),
+            5 => "recover_imex_domain".to_string(),
             other => format!("unknown ({other})"),
         }
     }))
@@ -226,7 +247,7 @@ fn fabric(nvml: &Nvml, device: &nvml_wrapper::Device) -> Field<Fabric> {
     // SAFETY: a valid device handle and an out-struct of NVML's layout.
     let rc = unsafe { sym(device.handle(), (&raw mut info).cast()) };
     match rc {
-        0 => {
+        NVML_SUCCESS => {
             let state = match info.state {
                 0 => "not_supported".to_string(),
                 1 => "not_started".to_string(),
@@ -239,13 +260,14 @@ fn fabric(nvml: &Nvml, device: &nvml_wrapper::Device) -> Field<Fabric> {
             }
             Field::Value(Fabric {
                 state,
-                status: nvml_words(nvml, info.status),
+                status_code: info.status,
+                status: nvml_words(info.status),
             })
         }
-        3 => Field::Unsupported,
+        NVML_NOT_SUPPORTED => Field::Unsupported,
         code => Field::Error(format!(
             "nvmlDeviceGetGpuFabricInfo returned {code} ({})",
-            nvml_words(nvml, code)
+            nvml_words(code)
         )),
     }
 }
@@ -274,7 +296,7 @@ struct LicensableFeature {
     state: u32,
     _licence_info: [std::os::raw::c_char; 128],
     _product_name: [std::os::raw::c_char; 128],
-    _enabled: u32,
+    enabled: u32,
     _expiry: LicenceExpiry,
 }
 
@@ -298,29 +320,19 @@ struct ConfComputeState {
     _dev_tools_mode: u32,
 }
 
-/// `nvmlErrorString`: NVML's own words for a return code.
-pub fn nvml_words(nvml: &Nvml, code: u32) -> String {
-    let Ok(sym) = nvml.lib().nvmlErrorString.as_ref() else {
-        return format!("NVML return code {code}");
-    };
-    // SAFETY: nvmlErrorString takes any code and returns a static string.
-    unsafe {
-        let text = sym(code);
-        if text.is_null() {
-            format!("NVML return code {code}")
-        } else {
-            std::ffi::CStr::from_ptr(text)
-                .to_string_lossy()
-                .into_owned()
-        }
-    }
+/// NVML's own words for a return code, or the code where it has none.
+fn nvml_words(code: u32) -> String {
+    super::field::nvml_error_string(code).unwrap_or_else(|| format!("NVML return code {code}"))
 }
 
 fn temperature_limits(device: &nvml_wrapper::Device) -> Field<TemperatureLimits> {
-    let slowdown = device
-        .temperature_threshold(TemperatureThreshold::Slowdown)
-        .ok();
-    match device.temperature_threshold(TemperatureThreshold::GpuMax) {
+    // A threshold of 0 °C is no threshold: a board that answers so has none.
+    let threshold = |kind| match device.temperature_threshold(kind) {
+        Ok(0) => Err(NvmlError::NotSupported),
+        other => other,
+    };
+    let slowdown = threshold(TemperatureThreshold::Slowdown).ok();
+    match threshold(TemperatureThreshold::GpuMax) {
         Ok(max) => Field::Value(TemperatureLimits {
             max_operating_c: max,
             slowdown_c: slowdown,
@@ -345,19 +357,21 @@ fn vgpu_licence(nvml: &Nvml, device: &nvml_wrapper::Device) -> Field<bool> {
     // SAFETY: a valid device handle and an out-struct of NVML's layout.
     let rc = unsafe { sym(device.handle(), (&raw mut features).cast()) };
     match rc {
-        0 => {
+        NVML_SUCCESS => {
             let count = (features.count as usize).min(features.features.len());
-            // NVML_GRID_LICENSE_FEATURE_CODE_VGPU = 1.
-            let vgpu = features.features[..count].iter().find(|f| f.code == 1);
-            match vgpu {
-                Some(feature) => Field::Value(feature.state == 1),
+            // The enabled feature is the guest's own: VGPU, or COMPUTE for
+            // a C-series (Virtual Compute Server) profile; nvml.h:
+            // `featureState` "non-zero if feature is currently licensed".
+            let enabled = features.features[..count].iter().find(|f| f.enabled != 0);
+            match enabled {
+                Some(feature) => Field::Value(feature.state != 0),
                 None => Field::Unsupported,
             }
         }
-        3 => Field::Unsupported,
+        NVML_NOT_SUPPORTED => Field::Unsupported,
         code => Field::Error(format!(
             "nvmlDeviceGetGridLicensableFeatures_v4 returned {code} ({})",
-            nvml_words(nvml, code)
+            nvml_words(code)
         )),
     }
 }
@@ -385,12 +399,12 @@ pub fn confidential_computing(nvml: &Nvml) -> Field<ConfidentialComputing> {
     unsafe {
         let mut cc = ConfComputeState::default();
         match state((&raw mut cc).cast()) {
-            0 => {}
-            3 => return Field::Unsupported,
+            NVML_SUCCESS => {}
+            NVML_NOT_SUPPORTED => return Field::Unsupported,
             code => {
                 return Field::Error(format!(
                     "nvmlSystemGetConfComputeState returned {code} ({})",
-                    nvml_words(nvml, code)
+                    nvml_words(code)
                 ));
             }
         }
@@ -404,13 +418,13 @@ pub fn confidential_computing(nvml: &Nvml) -> Field<ConfidentialComputing> {
         .to_string();
         let mut accepting: std::os::raw::c_uint = 0;
         let gpus_ready = match ready(&mut accepting) {
-            0 => accepting == 1,
+            NVML_SUCCESS => accepting == 1,
             // Where CC is off the ready state means nothing.
             _ if !enabled => false,
             code => {
                 return Field::Error(format!(
                     "nvmlSystemGetConfComputeGpusReadyState returned {code} ({})",
-                    nvml_words(nvml, code)
+                    nvml_words(code)
                 ));
             }
         };

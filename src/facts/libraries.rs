@@ -413,25 +413,56 @@ pub fn version_of_file(path: &Path, role: Role) -> Option<Version> {
     version.or_else(|| version_from_files(path, role))
 }
 
-/// The libraries a copy at `path` takes by soname that its own directory
-/// holds: its NEEDED entries, and cuDNN's sub-libraries, which its shim
-/// loads by soname when called. A RUNPATH of `$ORIGIN` (pip's cuBLAS 12.5)
-/// loses to LD_LIBRARY_PATH, so a copy opened alone would take them from
-/// another copy's directory and answer its version call with theirs
-/// (cuBLAS asks its cublasLt); loaded first from its own directory, they are
-/// the ones its soname lookups find, as where this copy is the one in use.
+/// The NVIDIA libraries a copy at `path` takes by soname that its own
+/// directory holds, dependencies before what needs them: its NEEDED
+/// entries, theirs, and cuDNN's sub-libraries, which its shim loads by
+/// soname when called. A RUNPATH of `$ORIGIN` (pip's cuBLAS 12.5) loses to
+/// LD_LIBRARY_PATH, so a copy opened alone would take them from another
+/// copy's directory and answer its version call with theirs (cuBLAS asks
+/// its cublasLt); loaded first from its own directory, they are the ones
+/// its soname lookups find, as where this copy is the one in use. The
+/// system's own libraries (libc, libstdc++) are never loaded this way.
 fn own_dependencies(path: &Path, role: Role) -> Vec<String> {
     let Some(dir) = path.parent() else {
         return Vec::new();
     };
-    let mut names = crate::facts::elf::dynamic(path).map_or_else(|_| Vec::new(), |d| d.needed);
+    let mut roots = needed_nvidia(path);
     if role == Role::Cudnn
         && let Some(name) = path.file_name()
     {
-        names.extend(cudnn_parts(&name.to_string_lossy()));
+        roots.extend(cudnn_parts(&name.to_string_lossy()));
     }
-    names.retain(|name| dir.join(name).exists());
-    names
+    let (mut seen, mut order) = (Vec::new(), Vec::new());
+    for name in roots {
+        leaves_first(dir, name, &mut seen, &mut order);
+    }
+    order
+}
+
+fn needed_nvidia(path: &Path) -> Vec<String> {
+    crate::facts::elf::dynamic(path)
+        .map_or_else(|_| Vec::new(), |d| d.needed)
+        .into_iter()
+        .filter(|name| {
+            ["libcu", "libnv", "libcudnn"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        })
+        .collect()
+}
+
+/// `name` after the siblings it needs (post-order), each once, if `dir`
+/// holds it.
+fn leaves_first(dir: &Path, name: String, seen: &mut Vec<String>, order: &mut Vec<String>) {
+    let file = dir.join(&name);
+    if seen.contains(&name) || !file.exists() {
+        return;
+    }
+    seen.push(name.clone());
+    for need in needed_nvidia(&file) {
+        leaves_first(dir, need, seen, order);
+    }
+    order.push(name);
 }
 
 /// The version of a library that has no call to ask it (nvJitLink before
@@ -611,9 +642,12 @@ fn cuda_device(lib: &Library, ordinal: i32) -> CudaDevice {
         let pci_bus_id = device.and_then(|device| {
             let f: unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int =
                 std::mem::transmute(lib.symbol("cuDeviceGetPCIBusId")?);
-            let mut text = [0 as c_char; 32];
-            (f(text.as_mut_ptr(), text.len() as c_int, device) == 0)
-                .then(|| CStr::from_ptr(text.as_ptr()).to_string_lossy().into_owned())
+            let mut text = [0u8; 32];
+            // A driver that fills the buffer without a NUL gives no bus id.
+            (f(text.as_mut_ptr().cast(), text.len() as c_int, device) == 0)
+                .then(|| CStr::from_bytes_until_nul(&text).ok())
+                .flatten()
+                .map(|id| id.to_string_lossy().into_owned())
         });
         CudaDevice {
             ordinal,

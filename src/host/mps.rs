@@ -1,8 +1,10 @@
 //! CUDA's Multi-Process Service as a client finds it: the pipe directory
 //! it looks in (`CUDA_MPS_PIPE_DIRECTORY`, else /tmp/nvidia-mps), whether
 //! the control daemon's `control` socket is there, and the MPS processes
-//! running, read from files under the host root. A CUDA client connects
-//! to MPS whenever that socket exists, so a stale one fails it (805).
+//! this PID namespace shows, read from files under the host root. A client
+//! that cannot reach the daemon runs without MPS (nvidia-cuda-mps-control's
+//! manual), so only a daemon that answers can fail it; a daemon in another
+//! namespace (a Kubernetes pod beside this one) is not seen here.
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -22,6 +24,10 @@ pub struct Mps {
     pub daemons: Vec<u32>,
     /// Running `nvidia-cuda-mps-server` processes, by pid.
     pub servers: Vec<u32>,
+    /// The users the servers run as: MPS serves one user at a time, and a
+    /// client of another user waits until that user's clients end.
+    #[serde(default)]
+    pub server_uids: Vec<u32>,
 }
 
 impl Mps {
@@ -56,20 +62,46 @@ impl Mps {
                 let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
                 match program.rsplit(|b| *b == b'/').next().unwrap_or_default() {
                     b"nvidia-cuda-mps-control" => daemons.push(pid),
-                    b"nvidia-cuda-mps-server" => servers.push(pid),
+                    b"nvidia-cuda-mps-server" => servers.push((pid, owner(&entry.path()))),
                     _ => {}
                 }
             }
         }
         daemons.sort_unstable();
         servers.sort_unstable();
+        let mut server_uids: Vec<u32> = servers.iter().filter_map(|(_, uid)| *uid).collect();
+        server_uids.sort_unstable();
+        server_uids.dedup();
         Mps {
             pipe_directory,
             control,
             daemons,
-            servers,
+            servers: servers.into_iter().map(|(pid, _)| pid).collect(),
+            server_uids,
         }
     }
+
+    /// An MPS server this client reaches serves another user: a CUDA
+    /// client here would make the daemon queue it behind that user's
+    /// clients (and ask that server to end), so gpugate does not start one.
+    pub fn serves_another_user(&self, uid: u32) -> Option<u32> {
+        if !self.control {
+            return None;
+        }
+        self.server_uids.iter().copied().find(|owner| *owner != uid)
+    }
+}
+
+/// The real user id of a process (`/proc/PID/status`, `Uid:`).
+fn owner(process: &Path) -> Option<u32> {
+    let status = fs::read_to_string(process.join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub fn libraries(
         let request = ProbeLibraries {
             needs: vec![need.clone()],
             extra_dirs: build.library_dirs.clone(),
-            init: host.driver_init(),
+            init: host.cuda_init(),
         };
         let answer = pool.ask(&Lane::Probe, request, opts.timeout);
         pool.retire(&Lane::Probe);

@@ -195,12 +195,26 @@ impl Machine {
                 }
             }
         }
-        // Other processes of the machine, `PID:ARGV0` ...: /proc/PID/cmdline.
+        // Other processes of the machine, `PID:ARGV0[:UID]` ...:
+        // /proc/PID/cmdline, and its owner in /proc/PID/status (the
+        // running user's when absent; `other` for another user).
         for process in str_of(&profile, "host_processes").split_whitespace() {
-            let (pid, program) = process.split_once(':').unwrap();
+            let mut fields = process.split(':');
+            let (pid, program) = (fields.next().unwrap(), fields.next().unwrap());
+            // SAFETY: geteuid takes nothing and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let uid = match fields.next() {
+                Some("other") => me + 1,
+                _ => me,
+            };
             let dir = d.join("proc").join(pid);
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("cmdline"), format!("{program}\0")).unwrap();
+            std::fs::write(
+                dir.join("status"),
+                format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n"),
+            )
+            .unwrap();
         }
         // Empty files the machine has (an MPS control socket, ...).
         for file in str_of(&profile, "files").split_whitespace() {
@@ -927,20 +941,20 @@ fn doctor_on_this_machine_says_it_has_no_nvidia_gpu() {
     assert_eq!(pci["functions"], devices.len(), "{pci}");
 }
 
+/// `gpugate facts` of a machine profile, judged for TensorFlow 2.18.
+fn facts_of_profile(profile: &str) -> serde_json::Value {
+    let out =
+        Machine::new(profile).gpugate(&["facts", "--format", "json", "--for-tensorflow", "2.18"]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The GPU's own state as NVIDIA's health tools read it: each NVML answer
 /// reaches `facts` as the stand-in gives it, and confidential computing
 /// system-wide.
 #[test]
 fn facts_read_the_health_tools_fields_from_the_stand_in() {
     let gpu_of = |profile: &str, index: usize| {
-        let out = Machine::new(profile).gpugate(&[
-            "facts",
-            "--format",
-            "json",
-            "--for-tensorflow",
-            "2.18",
-        ]);
-        let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let facts = facts_of_profile(profile);
         (
             facts["driver"]["gpus"][index]["state"].clone(),
             facts["driver"]["confidential_computing"].clone(),
@@ -972,7 +986,7 @@ fn facts_read_the_health_tools_fields_from_the_stand_in() {
     assert_eq!(links[5], false);
     assert_eq!(
         down["fabric"]["value"],
-        serde_json::json!({"state": "completed", "status": "Success"})
+        serde_json::json!({"state": "completed", "status_code": 0, "status": "Success"})
     );
     let (hot, _) = gpu_of("h100-overheating", 0);
     assert_eq!(
@@ -987,4 +1001,31 @@ fn facts_read_the_health_tools_fields_from_the_stand_in() {
         cc["value"],
         serde_json::json!({"enabled": true, "environment": "production", "gpus_ready": false})
     );
+}
+
+/// An MPS server of another user serves the GPUs: gpugate's probe does not
+/// call cuInit (the client would queue behind that user's), and says why.
+#[test]
+fn cuinit_is_not_called_where_another_user_s_mps_server_serves() {
+    let facts_of = |profile: &str| {
+        let facts = facts_of_profile(profile);
+        facts["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["soname"] == "libcuda.so.1")
+            .unwrap()["driver_api"]
+            .clone()
+    };
+    let other = facts_of("h100-mps-other-user");
+    assert!(
+        other["init_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not initialised: an MPS server of another user"),
+        "{other}"
+    );
+    let own = facts_of("h100-mps-serving");
+    assert!(own["init_error"].is_null(), "{own}");
+    assert_eq!(own["devices"][0]["pci_bus_id"], "0000:19:00.0");
 }

@@ -18,6 +18,7 @@ use super::family::Family;
 mod below;
 mod capability;
 mod counts;
+mod cuda_init;
 mod driver;
 mod driver_version;
 mod gpu;
@@ -32,6 +33,7 @@ mod xla;
 use below::*;
 use capability::*;
 use counts::*;
+use cuda_init::*;
 use driver::*;
 use driver_version::*;
 pub use gpu::health_problems;
@@ -104,6 +106,11 @@ pub static RULES: &[Rule] = &[
         id: "cuda-init-failed",
         family: Family::Driver,
         judge: cuda_init_failed,
+    },
+    Rule {
+        id: "mps-serves-another-user",
+        family: Family::Driver,
+        judge: mps_serves_another_user,
     },
     Rule {
         id: "gpu-fabric-not-ready",

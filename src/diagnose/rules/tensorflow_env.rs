@@ -27,7 +27,12 @@ fn min_multiprocessors(f: &Facts, devices: &[CudaDevice]) -> i32 {
             max.min(DEFAULT_MIN_MULTIPROCESSORS)
         });
     match f.host.var("TF_MIN_GPU_MULTIPROCESSOR_COUNT") {
-        Some(v) if !v.is_empty() => v.parse::<i32>().ok().filter(|n| *n >= 0).unwrap_or(default),
+        Some(v) if !v.is_empty() => v
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .unwrap_or(default),
         _ => default,
     }
 }
@@ -130,7 +135,13 @@ fn judge_variable(name: &str, value: &str) -> Option<(Severity, String, String)>
             ))
         }
         "TF_MIN_GPU_MULTIPROCESSOR_COUNT"
-            if !value.is_empty() && value.parse::<i32>().ok().filter(|n| *n >= 0).is_none() =>
+            if !value.is_empty()
+                && value
+                    .trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .is_none() =>
         {
             Some((
                 Severity::Warning,
@@ -140,19 +151,13 @@ fn judge_variable(name: &str, value: &str) -> Option<(Severity, String, String)>
                 "set it to an integer (0 keeps every GPU) or unset it".into(),
             ))
         }
-        _ if crate::host::TUNING_VARS.contains(&name)
-            && (name.starts_with("CUDA_") && name != "CUDA_MPS_PIPE_DIRECTORY"
-                || name.ends_with("_PROFILE")
-                || name == "NSIGHT_CUDA_DEBUGGER") =>
-        {
-            Some((
-                Severity::Warning,
-                format!(
-                    "{name} is set: CUDA profiling, injection or debugging slows every kernel (DCGM: \"Found CUDA performance-limiting environment variable\")"
-                ),
-                format!("unset {name} on the runner unless a profiler is meant to run"),
-            ))
-        }
+        _ if crate::host::PROFILING_VARS.contains(&name) => Some((
+            Severity::Warning,
+            format!(
+                "{name} is set: DCGM warns of it as a CUDA profiling, injection or debugging variable that can slow the GPU's work (\"Found CUDA performance-limiting environment variable\")"
+            ),
+            format!("unset {name} on the runner unless a profiler is meant to run"),
+        )),
         _ => None,
     }
 }

@@ -6,6 +6,14 @@ use super::*;
 use crate::facts::driver::Gpu;
 use crate::facts::gpu_state::{ConfidentialComputing, Fabric};
 
+/// cuInit succeeded here: NVML's word that CUDA cannot start is then a
+/// warning (a state that may be stale), not the cause of a failure.
+fn cuda_started(f: &Facts) -> bool {
+    f.library(Role::Driver)
+        .and_then(|l| l.driver_api.as_ref())
+        .is_some_and(|api| api.init_error.is_none())
+}
+
 fn gpus<'f>(e: &Evidence<'f>) -> &'f [Gpu] {
     e.facts.driver.found().map_or(&[], |d| d.gpus.as_slice())
 }
@@ -69,6 +77,10 @@ pub(super) fn gpu_needs_recovery(e: &Evidence) -> Vec<Finding> {
                 "requires its peer-to-peer traffic to be quiesced (NVML's recovery action DRAIN_P2P)",
                 "stop the processes using peer-to-peer (NCCL across GPUs), disable UVM persistence, then check again".to_string(),
             ),
+            "recover_imex_domain" => (
+                "asks for its IMEX domain to be recovered (NVML's recovery action RECOVER_IMEX_DOMAIN): memory shared across the domain's nodes is not usable",
+                "restart the IMEX daemon (nvidia-imex) on the domain's nodes, then check again".to_string(),
+            ),
             "drain_and_reset" => (
                 "runs at reduced capacity after a fault (NVML's recovery action DRAIN_AND_RESET)",
                 format!(
@@ -96,15 +108,32 @@ pub(super) fn gpu_needs_recovery(e: &Evidence) -> Vec<Finding> {
     out
 }
 
-/// A PCIe link narrower than the GPU's maximum: the board or its riser
-/// trained down (a seating or signal fault). The generation is not
-/// judged: an idle GPU lowers it to save power, as NVIDIA documents.
+/// A PCIe link narrower than the GPU's maximum, where no power saving
+/// explains it: the board or its riser trained down (a seating or signal
+/// fault). The generation alone is not judged: the GPU lowers it whenever
+/// it saves power.
 pub(super) fn gpu_pcie_link_degraded(e: &Evidence) -> Vec<Finding> {
     let mut out = Vec::new();
     for gpu in gpus(e) {
         let Some(link) = gpu.state.pcie_link.value() else {
             continue;
         };
+        // A virtual machine's GPU reports the link its hypervisor shows. An
+        // idle GPU may lower its link to save power (nvidia-smi(1): "These
+        // may be reduced when the GPU is not in use"), and then lowers its
+        // generation: a narrow link at full generation is no power saving.
+        let virtual_gpu = gpu
+            .state
+            .virtualization
+            .value()
+            .is_some_and(|mode| mode != "none");
+        let idle = gpu
+            .throttle_reasons
+            .value()
+            .is_none_or(|reasons| reasons.iter().any(|r| r == "gpu_idle"));
+        if virtual_gpu || (idle && link.generation < link.max_generation) {
+            continue;
+        }
         if link.width >= link.max_width {
             continue;
         }
@@ -133,12 +162,12 @@ pub(super) fn gpu_pcie_link_degraded(e: &Evidence) -> Vec<Finding> {
 
 /// The GPUs whose NVSwitch fabric registration is not complete and
 /// successful: DCGM's `DCGM_FR_FABRIC_PROBE_STATE`, gpud's fabric state.
-fn unready_fabric(f: &Facts) -> Vec<(&Gpu, &Fabric)> {
+pub(super) fn unready_fabric(f: &Facts) -> Vec<(&Gpu, &Fabric)> {
     f.driver.found().map_or_else(Vec::new, |d| {
         d.gpus
             .iter()
             .filter_map(|g| g.state.fabric.value().map(|fabric| (g, fabric)))
-            .filter(|(_, fabric)| fabric.state != "completed" || fabric.status != "Success")
+            .filter(|(_, fabric)| fabric.state != "completed" || fabric.status_code != 0)
             .collect()
     })
 }
@@ -165,12 +194,25 @@ pub(super) fn gpu_fabric_not_ready(e: &Evidence) -> Vec<Finding> {
         })
         .collect();
     // Still registering (in_progress) is not ready either: CUDA waits.
-    let cause = format!(
-        "{} GPU(s) are not registered with the NVSwitch fabric (not started, still in progress, or finished with an error): CUDA refuses to start on them (cuInit answers CUDA_ERROR_SYSTEM_NOT_READY) until nvidia-fabricmanager has registered them",
-        unready.len()
-    );
+    let (severity, cause) = if cuda_started(f) {
+        (
+            Severity::Warning,
+            format!(
+                "NVML says {} GPU(s) are not registered with the NVSwitch fabric, though cuInit succeeded here: CUDA work across them may wait or fail until nvidia-fabricmanager registers them",
+                unready.len()
+            ),
+        )
+    } else {
+        (
+            Severity::Error,
+            format!(
+                "{} GPU(s) are not registered with the NVSwitch fabric (not started, still in progress, or finished with an error): CUDA refuses to start on them (cuInit answers CUDA_ERROR_SYSTEM_NOT_READY) until nvidia-fabricmanager has registered them",
+                unready.len()
+            ),
+        )
+    };
     finding(
-        Severity::Error,
+        severity,
         cause,
         format!(
             "start nvidia-fabricmanager of exactly the driver's version ({driver}): `systemctl enable --now nvidia-fabricmanager`; check `systemctl status nvidia-fabricmanager` and /var/log/fabricmanager.log, and `nvidia-smi -q | grep -A2 -i fabric` until the state is Completed and the status Success"
@@ -179,32 +221,38 @@ pub(super) fn gpu_fabric_not_ready(e: &Evidence) -> Vec<Finding> {
     )
 }
 
-/// An NVLink down on a GPU whose other links are up, or a GPU with no link
-/// up where the machine's other GPUs have theirs: DCGM's
-/// `DCGM_FR_NVLINK_DOWN`. A board whose links are all down beside boards
-/// alike is the fault; one never bridged (all its and its peers' links
-/// inactive) is a PCIe card, not a fault. DCGM skips GPUs in MIG mode.
+/// An NVLink down on a GPU whose other links are up, or, on an NVSwitch
+/// system (where every GPU's links are wired), a GPU with none up: DCGM's
+/// `DCGM_FR_NVLINK_DOWN`. A PCIe card never bridged has every link
+/// inactive and is no fault. With any GPU in MIG mode nothing is judged:
+/// NVML reports links to MIG GPUs as down (DCGM's `DcgmTopology.cpp`, which
+/// then treats every down link as disabled).
 pub(super) fn nvlink_down(e: &Evidence) -> Vec<Finding> {
     let gpus = gpus(e);
-    let any_peer_linked = |gpu: &Gpu| {
-        gpus.iter().any(|other| {
-            other.index != gpu.index
-                && other.name == gpu.name
-                && other
-                    .state
-                    .nvlinks
-                    .value()
-                    .is_some_and(|links| links.iter().any(|up| *up))
-        })
-    };
+    if gpus.iter().any(|g| g.mig_enabled.value() == Some(&true)) {
+        return vec![];
+    }
+    let nvswitch_system = e
+        .facts
+        .host
+        .below
+        .pci
+        .as_ref()
+        .is_ok_and(|bus| !bus.nvswitches.is_empty());
     let mut out = Vec::new();
     for gpu in gpus {
-        if gpu.mig_enabled.value() == Some(&true) {
-            continue;
-        }
         let Some(links) = gpu.state.nvlinks.value() else {
             continue;
         };
+        // Links wait for the fabric: gpu-fabric-not-ready says why.
+        if gpu
+            .state
+            .fabric
+            .value()
+            .is_some_and(|fabric| fabric.state != "completed")
+        {
+            continue;
+        }
         let down: Vec<String> = links
             .iter()
             .enumerate()
@@ -212,7 +260,7 @@ pub(super) fn nvlink_down(e: &Evidence) -> Vec<Finding> {
             .map(|(i, _)| i.to_string())
             .collect();
         let some_up = down.len() < links.len();
-        if down.is_empty() || !(some_up || any_peer_linked(gpu)) {
+        if down.is_empty() || !(some_up || nvswitch_system) {
             continue;
         }
         out.extend(finding(
@@ -304,7 +352,7 @@ pub(super) fn vgpu_unlicensed(e: &Evidence) -> Vec<Finding> {
 /// Confidential computing on and the GPUs not accepting work: their ready
 /// state is set only after attestation (NVIDIA's Confidential Computing
 /// deployment guide, `nvidia-smi conf-compute -srs 1`).
-fn cc_not_ready(f: &Facts) -> Option<&ConfidentialComputing> {
+pub(super) fn cc_not_ready(f: &Facts) -> Option<&ConfidentialComputing> {
     f.driver
         .found()?
         .confidential_computing
@@ -316,8 +364,13 @@ pub(super) fn confidential_computing_not_ready(e: &Evidence) -> Vec<Finding> {
     let Some(cc) = cc_not_ready(e.facts) else {
         return vec![];
     };
+    let severity = if cuda_started(e.facts) {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
     finding(
-        Severity::Error,
+        severity,
         "confidential computing is on and the GPUs are not set ready: they accept no CUDA work until an attestation sets their ready state".into(),
         "attest the GPUs and set the ready state (NVIDIA's attestation SDK or `nvidia-smi conf-compute -srs 1` after attestation); `nvidia-smi conf-compute -grs` shows it".into(),
         vec![format!(
