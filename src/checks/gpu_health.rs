@@ -1,5 +1,6 @@
 //! `gpu.health`: no uncorrected ECC errors, no page retirement or row remap
-//! pending, no clock throttling by faults or heat.
+//! pending, retirements and remaps under DCGM's limits, no clock
+//! throttling by faults or heat.
 
 use crate::checks::kind::facts_kind;
 use crate::diagnose::Family;
@@ -30,6 +31,7 @@ impl Spec {
                     gpu.ecc_uncorrected_volatile.error(),
                 ),
                 ("retired pages", gpu.retired_pages_pending.error()),
+                ("retired page counts", gpu.state.retired_pages.error()),
                 ("remapped rows", gpu.remapped_rows.error()),
                 ("throttle reasons", gpu.throttle_reasons.error()),
             ];
@@ -92,5 +94,10 @@ mod tests {
         lost.retired_pages_pending = Field::Error("GPU is lost".into());
         let v = spec::<Spec>("").judge(&facts_with_driver("550.54.14", &[lost]));
         assert_eq!(v.status, Status::Error);
+        // DCGM's retirement limits cannot be judged without the counts.
+        let mut uncounted = gpu(0, "V100", (7, 0));
+        uncounted.state.retired_pages = Field::Error("Unknown Error".into());
+        let v = spec::<Spec>("").judge(&facts_with_driver("550.54.14", &[uncounted]));
+        assert_eq!(v.status, Status::Error, "{}", v.message);
     }
 }

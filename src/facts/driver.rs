@@ -198,22 +198,21 @@ pub fn nvml_candidates(explicit: Option<&Path>, host_root: &Path) -> Vec<PathBuf
         return vec![path.to_path_buf()];
     }
     let mut candidates = vec![PathBuf::from(NVML_SONAME)];
-    // WSL 2 keeps the driver's libraries off the usual directories.
-    let wsl = host_root.join(crate::host::WSL_LIB_DIR).join(NVML_SONAME);
-    if crate::host::is_wsl(host_root) && wsl.exists() {
-        candidates.push(wsl);
+    // Where the driver sits off the loader's path (WSL 2's Windows driver,
+    // managed platforms' mounts): the GPUs are still read there.
+    let wsl = crate::host::is_wsl(host_root).then_some(crate::host::WSL_LIB_DIR);
+    let off_path = wsl
+        .into_iter()
+        .chain(crate::host::DRIVER_LAYOUTS.iter().map(|(dir, _)| *dir));
+    for dir in off_path {
+        let there = host_root.join(dir).join(NVML_SONAME);
+        if there.exists() {
+            candidates.push(there);
+        }
     }
     if host_root != Path::new("/") {
         for dir in ["usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib"] {
             candidates.push(host_root.join(dir).join(NVML_SONAME));
-        }
-    }
-    // Managed platforms' directories off the loader's path: the GPUs are
-    // still read where the loader would not find NVML.
-    for (dir, _) in crate::host::DRIVER_LAYOUTS {
-        let there = host_root.join(dir).join(NVML_SONAME);
-        if there.exists() {
-            candidates.push(there);
         }
     }
     candidates

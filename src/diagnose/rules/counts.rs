@@ -17,11 +17,7 @@ struct Counts {
 fn counts(f: &Facts) -> Option<Counts> {
     let kernel = f.host.nvidia.as_ref().ok()?.gpus;
     let nvml = f.driver.found()?.gpus.len();
-    let cuda = f
-        .library(Role::Driver)
-        .and_then(|l| l.driver_api.as_ref())
-        .filter(|api| api.init_error.is_none())
-        .and_then(|api| api.device_count);
+    let cuda = cuda_started(f).and_then(|api| api.device_count);
     let device_nodes = f
         .host
         .dev_nodes

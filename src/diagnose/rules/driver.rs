@@ -417,6 +417,12 @@ pub(super) fn driver_libraries_off_path(e: &Evidence) -> Vec<Finding> {
     )
 }
 
+/// A libcuda the loader misses in a known place: `wsl-libraries-not-found`
+/// or `driver-libraries-off-path` says where and how to add it.
+pub(super) fn libcuda_off_path_told(f: &Facts) -> bool {
+    wsl_libcuda_off_path(f) || driver_layout_off_path(f).is_some()
+}
+
 /// Whether this is WSL 2 with the Windows driver's libcuda where the loader
 /// does not look: `wsl-libraries-not-found` then tells why libcuda is missing.
 pub(super) fn wsl_libcuda_off_path(f: &Facts) -> bool {

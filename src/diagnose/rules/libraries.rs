@@ -17,10 +17,9 @@ pub(super) fn cuda_library_missing(e: &Evidence) -> Vec<Finding> {
         .filter(|l| l.resolved.is_none() && l.role != Role::Cudnn)
         // There but unloadable, or crashing: rules of their own say why.
         .filter(|l| !l.unloadable_or_crashed())
-        // On WSL the Windows driver's libcuda is there, off the loader's path.
-        .filter(|l| !(l.role == Role::Driver && wsl_libcuda_off_path(f)))
-        // A managed platform's directory holds it: driver-libraries-off-path.
-        .filter(|l| !(l.role == Role::Driver && driver_layout_off_path(f).is_some()))
+        // A libcuda off the loader's path in a known place (WSL 2's, a
+        // managed platform's) is its own rule's.
+        .filter(|l| !(l.role == Role::Driver && libcuda_off_path_told(f)))
         .collect();
     if missing.is_empty() {
         return vec![];

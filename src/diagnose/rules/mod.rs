@@ -463,6 +463,13 @@ fn finding(severity: Severity, cause: String, fix: String, evidence: Vec<String>
     }]
 }
 
+/// CUDA's driver API where cuInit succeeded in gpugate's probe.
+fn cuda_started(f: &Facts) -> Option<&crate::facts::libraries::DriverApi> {
+    f.library(Role::Driver)
+        .and_then(|l| l.driver_api.as_ref())
+        .filter(|api| api.init_error.is_none())
+}
+
 /// How many GPUs the machine has, by NVML or else the kernel driver.
 fn gpu_count(f: &Facts) -> usize {
     match (f.driver.found(), &f.host.nvidia) {

@@ -11,9 +11,7 @@ const DEFAULT_MIN_MULTIPROCESSORS: i32 = 8;
 
 /// The devices CUDA enumerates for this process, when cuInit succeeded.
 fn cuda_devices(f: &Facts) -> &[CudaDevice] {
-    f.library(Role::Driver)
-        .and_then(|l| l.driver_api.as_ref())
-        .map_or(&[], |api| api.devices.as_slice())
+    cuda_started(f).map_or(&[], |api| api.devices.as_slice())
 }
 
 /// TensorFlow's minimum SM count: TF_MIN_GPU_MULTIPROCESSOR_COUNT where it

@@ -6,14 +6,6 @@ use super::*;
 use crate::facts::driver::Gpu;
 use crate::facts::gpu_state::{ConfidentialComputing, Fabric};
 
-/// cuInit succeeded here: NVML's word that CUDA cannot start is then a
-/// warning (a state that may be stale), not the cause of a failure.
-fn cuda_started(f: &Facts) -> bool {
-    f.library(Role::Driver)
-        .and_then(|l| l.driver_api.as_ref())
-        .is_some_and(|api| api.init_error.is_none())
-}
-
 fn gpus<'f>(e: &Evidence<'f>) -> &'f [Gpu] {
     e.facts.driver.found().map_or(&[], |d| d.gpus.as_slice())
 }
@@ -194,7 +186,9 @@ pub(super) fn gpu_fabric_not_ready(e: &Evidence) -> Vec<Finding> {
         })
         .collect();
     // Still registering (in_progress) is not ready either: CUDA waits.
-    let (severity, cause) = if cuda_started(f) {
+    // Where cuInit succeeded here, NVML's word that CUDA cannot start is a
+    // state that may be stale: a warning, not the cause of a failure.
+    let (severity, cause) = if cuda_started(f).is_some() {
         (
             Severity::Warning,
             format!(
@@ -364,7 +358,7 @@ pub(super) fn confidential_computing_not_ready(e: &Evidence) -> Vec<Finding> {
     let Some(cc) = cc_not_ready(e.facts) else {
         return vec![];
     };
-    let severity = if cuda_started(e.facts) {
+    let severity = if cuda_started(e.facts).is_some() {
         Severity::Warning
     } else {
         Severity::Error
